@@ -1,0 +1,291 @@
+"""The ``scrpn`` command line: ``train``, ``evaluate`` and ``data stats``.
+
+Every subcommand is one small ``_add_<name>`` function (its arguments) plus one ``cmd_<name>``
+function (what it does), so that new subcommands slot in without touching the others.
+
+Conventions:
+
+* Commands that compute metrics print a readable line and then, as the very last line of
+  stdout, one JSON object with the metrics (NaN written as ``null``) for scripts to parse.
+  Progress bars and notes go to stderr.
+* A problem with the user's input (config, data, checkpoint, proposals file) prints one line
+  ``scrpn: error: ...`` to stderr and exits with code 2, without a traceback. An interrupted
+  training run exits with 128 + the signal number after saving ``latest.pth``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+
+from scrpn.config import Config, ConfigError, apply_overrides, config_from_dict, load_config
+from scrpn.data.errors import DataError
+from scrpn.engine.builders import build_train_dataset, build_val_dataset
+from scrpn.engine.checkpoint import CheckpointError, check_config_matches, load_checkpoint
+from scrpn.engine.evaluator import evaluate_model, write_metrics
+from scrpn.engine.seeding import configure_torch, seed_everything
+from scrpn.engine.trainer import Trainer, TrainingError, TrainingInterrupted
+from scrpn.evaluation import (EvaluationError, evaluate_proposals_file, format_metrics,
+                              json_safe_metrics)
+
+__all__ = ["UsageError", "build_parser", "default_run_dir", "main"]
+
+
+class UsageError(ValueError):
+    """Arguments that argparse cannot reject by itself (e.g. an incomplete combination)."""
+
+
+USER_ERRORS = (ConfigError, DataError, CheckpointError, EvaluationError, UsageError)
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------
+
+def note(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def default_run_dir(cfg: Config) -> Path:
+    """``work_dirs/<config name>/seed<seed>``."""
+    return Path("work_dirs") / cfg.name / f"seed{cfg.train.seed}"
+
+
+def load_cli_config(path: str, overrides: Sequence[str], seed: Optional[int] = None) -> Config:
+    """``load_config`` with the ``--set`` items, and ``--seed`` applied last."""
+    items = list(overrides)
+    if seed is not None:
+        items.append(f"train.seed={seed}")
+    return load_config(path, items)
+
+
+def print_metrics(metrics: dict[str, Any]) -> None:
+    """A readable line, then the metrics as one JSON object (the last line of stdout)."""
+    print(format_metrics(metrics, digits=2))
+    print(json.dumps(json_safe_metrics(metrics)), flush=True)
+
+
+def copy_to_study(run_dir: Path, cfg: Config, study_root: Path) -> Path:
+    """Copy ``metrics.json`` and ``log.jsonl`` to ``<study_root>/<name>/seed<seed>/``."""
+    target = study_root / cfg.name / f"seed{cfg.train.seed}"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("metrics.json", "log.jsonl"):
+        if (run_dir / name).is_file():
+            shutil.copy2(run_dir / name, target / name)
+    return target
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                        help="override config values, e.g. --set train.max_iters=50 "
+                             "model.head.iou_mask.enabled=false (values parsed as YAML)")
+    parser.add_argument("--device", default=default_device(),
+                        help="torch device (default: cuda if available, else cpu)")
+
+
+# ----------------------------------------------------------------------------------------------
+# scrpn train
+# ----------------------------------------------------------------------------------------------
+
+def _add_train(subparsers: Any) -> None:
+    p = subparsers.add_parser("train", help="train a proposal network, then evaluate it",
+                              description="Train on the config's training split, evaluate on its "
+                                          "validation split and print the metrics (last line: JSON).")
+    p.add_argument("--config", required=True, help="YAML config file")
+    p.add_argument("--out", help="run directory (default: work_dirs/<config name>/seed<seed>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its latest.pth")
+    p.add_argument("--seed", type=int, help="override train.seed")
+    p.add_argument("--study", action="store_true",
+                   help="also copy metrics.json and log.jsonl to <study-dir>/<name>/seed<seed>/")
+    p.add_argument("--study-dir", default="results/runs", help="root of the study's results")
+    p.add_argument("--dump-proposals", action="store_true",
+                   help="write the validation proposals to <out>/proposals.json")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_common(p)
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from scrpn.models import build_model  # imported late: keeps `scrpn --help` fast
+
+    cfg = load_cli_config(args.config, args.set, args.seed)
+    run_dir = Path(args.out) if args.out else default_run_dir(cfg)
+    latest = run_dir / "latest.pth"
+    if args.resume and not latest.is_file():
+        raise CheckpointError(f"{latest}: no checkpoint to resume from "
+                              "(run without --resume to start the run)")
+    if not args.resume and latest.is_file():
+        raise CheckpointError(f"{latest}: the run directory already holds a checkpoint; "
+                              "pass --resume to continue it or --out to start elsewhere")
+    configure_torch(cfg.train.deterministic, cfg.train.num_threads)
+    train_set, val_set = build_train_dataset(cfg), build_val_dataset(cfg)
+    seed_everything(cfg.train.seed)  # after the data, right before the model's initial weights
+    model = build_model(cfg)
+    trainer = Trainer(cfg, model, train_set, run_dir, device=args.device,
+                      progress=not args.no_progress)
+    if args.resume:
+        trainer.resume()
+        note(f"resumed {run_dir / 'latest.pth'} at iteration {trainer.iteration}/{trainer.max_iters}")
+    result = trainer.train()
+    proposals = run_dir / "proposals.json" if args.dump_proposals else None
+    metrics = evaluate_model(trainer.model, val_set, cfg, args.device, proposals_path=proposals)
+    trainer.logger.log({"type": "eval", "iter": result.iterations, **json_safe_metrics(metrics)})
+    write_metrics(run_dir / "metrics.json", metrics, cfg, result.train_seconds, result.iterations)
+    if args.study:
+        note(f"study results: {copy_to_study(run_dir, cfg, Path(args.study_dir))}")
+    note(f"run directory: {run_dir}")
+    print_metrics(metrics)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# scrpn evaluate
+# ----------------------------------------------------------------------------------------------
+
+def _add_evaluate(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "evaluate", help="evaluate a checkpoint, or a dumped proposals file",
+        description="Either --config and --checkpoint (run the model on the validation split) or "
+                    "--proposals and --annotations (score a proposals json). Prints the metrics; "
+                    "the last line is one JSON object.")
+    p.add_argument("--config", help="YAML config the checkpoint was trained with")
+    p.add_argument("--checkpoint", help="a .pth written by `scrpn train`")
+    p.add_argument("--out", help="write metrics.json and proposals.json to this directory")
+    p.add_argument("--proposals", help="proposals json (COCO results format)")
+    p.add_argument("--annotations", help="COCO ground-truth json for --proposals")
+    _add_common(p)
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.proposals or args.annotations:
+        if not (args.proposals and args.annotations) or args.config or args.checkpoint:
+            raise UsageError("evaluate takes either --proposals with --annotations, "
+                             "or --config with --checkpoint")
+        metrics = dict(evaluate_proposals_file(args.proposals, args.annotations))
+        metrics["seconds_per_image"] = float("nan")  # not measured for a file
+        print_metrics(metrics)
+        return 0
+    if not (args.config and args.checkpoint):
+        raise UsageError("evaluate needs --config and --checkpoint (or --proposals and --annotations)")
+    return _evaluate_checkpoint(args)
+
+
+def _evaluate_checkpoint(args: argparse.Namespace) -> int:
+    from scrpn.models import build_model
+
+    # The weights come from the checkpoint: do not load ImageNet weights first.
+    cfg = load_cli_config(args.config, [*args.set, "model.backbone.pretrained=false"])
+    state = load_checkpoint(args.checkpoint)
+    check_config_matches(args.checkpoint, state["config"], cfg.to_dict(), sections=("model",),
+                         ignore=("model.backbone.pretrained",))
+    configure_torch(cfg.train.deterministic, cfg.train.num_threads)
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"{args.checkpoint}: does not fit the model of {args.config}: "
+                              f"{str(exc).splitlines()[0]}") from exc
+    model.to(args.device)
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    metrics = evaluate_model(model, build_val_dataset(cfg), cfg, args.device,
+                             proposals_path=out / "proposals.json" if out else None)
+    if out is not None:
+        write_metrics(out / "metrics.json", metrics, cfg, state.get("train_seconds"),
+                      state.get("iteration"))
+    print_metrics(metrics)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# scrpn data stats
+# ----------------------------------------------------------------------------------------------
+
+def _add_data(subparsers: Any) -> None:
+    p = subparsers.add_parser("data", help="dataset utilities",
+                              description="Dataset utilities.")
+    data_sub = p.add_subparsers(dest="data_command", metavar="{stats}")
+    s = data_sub.add_parser("stats", help="print the dataset card of a split",
+                            description="Print the dataset card (sizes, FPN levels, aspect ratios, "
+                                        "categories) of one split as markdown tables.")
+    s.add_argument("--dataset", choices=("synthshapes", "coco", "deepforest"),
+                   help="dataset (default: the config's, else synthshapes)")
+    s.add_argument("--config", help="YAML config: its data section and its level base scale")
+    s.add_argument("--split", choices=("train", "val"), default="val", help="default: val")
+    s.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="override config values")
+    s.set_defaults(func=cmd_data_stats)
+    p.set_defaults(func=lambda args: _missing_subcommand(p))
+
+
+def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _stats_config(args: argparse.Namespace) -> tuple[Config, float]:
+    """The config to read the data section from, and the FPN level base scale to use."""
+    overrides = list(args.set) + ([f"data.dataset={args.dataset}"] if args.dataset else [])
+    if args.config:
+        cfg = load_config(args.config, overrides)
+        return cfg, cfg.level_base_scale
+    cfg = config_from_dict(apply_overrides({}, overrides), "<command line>")
+    return cfg, 16.0 if cfg.data.dataset == "synthshapes" else cfg.level_base_scale
+
+
+def cmd_data_stats(args: argparse.Namespace) -> int:
+    from scrpn.data.stats import dataset_card, format_card
+
+    cfg, base_scale = _stats_config(args)
+    dataset = build_train_dataset(cfg) if args.split == "train" else build_val_dataset(cfg)
+    note(dataset.report())
+    print(format_card(dataset_card(dataset.ann_file, base_scale)), end="")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# entry point
+# ----------------------------------------------------------------------------------------------
+
+COMMANDS: tuple[Callable[[Any], None], ...] = (_add_train, _add_evaluate, _add_data)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scrpn", description="SC-RPN reproduction: train and evaluate region proposal networks.")
+    subparsers = parser.add_subparsers(dest="command", metavar="{train,evaluate,data}")
+    for add in COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; return the exit status (0 ok, 2 bad input, 128+n on signal n)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except USER_ERRORS as exc:
+        print(f"scrpn: error: {exc}", file=sys.stderr)
+        return 2
+    except TrainingError as exc:
+        print(f"scrpn: training failed: {exc}", file=sys.stderr)
+        return 1
+    except TrainingInterrupted as exc:
+        print(f"scrpn: {exc}", file=sys.stderr)
+        return 128 + exc.signum

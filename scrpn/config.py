@@ -1,0 +1,375 @@
+"""One typed configuration schema for every run: YAML in, validated dataclasses out.
+
+A config file is a (possibly partial) YAML mapping that mirrors the dataclasses below. A file may
+name a parent with ``_base_: relative/path.yaml``; the child is deep-merged over the parent (the
+mmdetection habit, so that each ablation row is a few lines on top of its reference row).
+Command-line overrides use dotted keys (``--set train.max_iters=50 model.head.iou_mask.enabled=false``)
+and values parsed as YAML scalars.
+
+Validation is strict: an unknown key, a value of the wrong type or outside its allowed set is
+rejected with a message naming the file and the dotted key, before anything is trained.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message names the file and the key."""
+
+
+def _choice(*values: str, default: str) -> Any:
+    return field(default=default, metadata={"choices": values})
+
+
+def _ranged(default: Any, lo: float | None = None, hi: float | None = None) -> Any:
+    return field(default=default, metadata={"min": lo, "max": hi})
+
+
+@dataclass
+class DataConfig:
+    dataset: str = _choice("synthshapes", "coco", "deepforest", default="synthshapes")
+    root: Optional[str] = None              # coco: dataset root; others: cache dir (None = default)
+    train_split: str = "train"
+    val_split: str = "val"
+    image_size: int = _ranged(320, 64, 4096)   # synthshapes render size / deepforest tile size
+    num_train: int = _ranged(4000, 1)          # synthshapes
+    num_val: int = _ranged(500, 1)             # synthshapes
+    data_seed: int = 0                         # synthshapes generation seed (fixed splits)
+    max_size: list = field(default_factory=lambda: [1333, 800])  # coco keep-ratio resize
+    flip_prob: float = _ranged(0.5, 0.0, 1.0)
+    size_divisor: int = _ranged(32, 1)
+    num_workers: int = _ranged(0, 0)
+    val_limit: Optional[int] = None            # evaluate on the first n val images only
+
+
+@dataclass
+class BackboneConfig:
+    name: str = _choice("mobilenet_v2", "resnet50", default="mobilenet_v2")
+    fpn_channels: int = _ranged(64, 8)
+    pretrained: Any = True                      # bool or a path to a state dict
+    frozen_stages: int = _ranged(1, -1, 4)
+
+
+@dataclass
+class AssignerConfig:
+    type: str = _choice("max_iou", "positive_region", "size_aware_threshold", default="max_iou")
+    pos_iou_thr: float = _ranged(0.7, 0.0, 1.0)
+    neg_iou_thr: float = _ranged(0.3, 0.0, 1.0)
+    min_pos_iou: float = _ranged(0.3, 0.0, 1.0)
+    match_low_quality: bool = True
+    ignore_iof_thr: float = -1.0
+    center_ratio: float = _ranged(0.2, 0.0, 1.0)   # PosR sigma / region assigner centre ratio
+    ignore_ratio: float = _ranged(0.5, 0.0, 1.0)   # region assigner (Cascade RPN)
+    topk: int = _ranged(9, 1)                      # SAT k
+    num_levels: int = _ranged(2, 1, 5)             # SAT N
+
+
+@dataclass
+class SamplerConfig:
+    num: int = _ranged(256, 1)
+    pos_fraction: float = _ranged(0.5, 0.0, 1.0)
+
+
+@dataclass
+class StageConfig:
+    """What one stage learns: its assigner, its sampler (classification samples) and its losses."""
+    assigner: AssignerConfig = field(default_factory=AssignerConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    cls_weight: float = _ranged(1.0, 0.0)         # 0 = this stage has no classification branch
+    reg_loss: str = _choice("l1", "smooth_l1", "iou", "iou_log", default="l1")
+    reg_weight: float = _ranged(1.0, 0.0)
+    target_stds: list = field(default_factory=lambda: [1.0, 1.0, 1.0, 1.0])
+
+
+@dataclass
+class IoUMaskConfig:
+    enabled: bool = False
+    feature: str = _choice("reg", "cls", "fused", default="reg")
+    samples: str = _choice("classification", "regression", "regression_and_negatives",
+                           default="classification")
+    weight: float = _ranged(1.0, 0.0)
+    test_with: bool = True                          # IoU-aware score at test time
+    double_sigmoid: bool = True
+
+
+@dataclass
+class HeadConfig:
+    representation: str = _choice("anchor", "point", default="anchor")
+    anchor_scale: float = _ranged(8.0, 0.5)         # octave base scale; level rule base = scale*4
+    anchor_ratios: list = field(default_factory=lambda: [0.5, 1.0, 2.0])
+    num_points: int = _ranged(9, 9, 9)
+    feat_channels: int = _ranged(64, 8)
+    num_stages: int = _ranged(1, 1, 2)
+    stage1_conv: str = _choice("conv", "dilation", default="conv")
+    alignment: str = _choice("none", "offset", "point", default="none")
+    deform_impl: str = _choice("auto", "fast", "torchvision", default="auto")
+    point_gradient_mul: float = _ranged(0.1, 0.0, 1.0)
+    stage1: StageConfig = field(default_factory=StageConfig)
+    stage2: StageConfig = field(default_factory=lambda: StageConfig(
+        assigner=AssignerConfig(pos_iou_thr=0.7, neg_iou_thr=0.7, min_pos_iou=0.3),
+        reg_loss="iou", reg_weight=10.0))
+    iou_mask: IoUMaskConfig = field(default_factory=IoUMaskConfig)
+
+
+@dataclass
+class TestConfig:
+    nms_pre: int = _ranged(2000, 1)
+    nms_thr: float = _ranged(0.7, 0.0, 1.0)
+    max_per_img: int = _ranged(1000, 1)
+    cross_level_nms: bool = False
+    cross_level_nms_thr: float = _ranged(0.8, 0.0, 1.0)
+    min_bbox_size: float = _ranged(0.0, 0.0)
+
+
+@dataclass
+class ModelConfig:
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    test: TestConfig = field(default_factory=TestConfig)
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = _ranged(4, 1)
+    base_lr: float = _ranged(0.005, 0.0)            # at base_batch_size (the paper: 0.005 at 4)
+    base_batch_size: int = _ranged(4, 1)            # linear scaling rule: lr = base_lr * bs / base
+    momentum: float = _ranged(0.9, 0.0, 1.0)
+    weight_decay: float = _ranged(1e-4, 0.0)
+    by_epoch: bool = False                          # schedule unit: epochs (COCO) or iterations
+    max_epochs: int = _ranged(12, 1)
+    max_iters: int = _ranged(1000, 1)
+    lr_steps: list = field(default_factory=lambda: [8, 11])   # in the schedule's unit
+    lr_gamma: float = _ranged(0.1, 0.0, 1.0)
+    warmup_iters: int = _ranged(500, 0)
+    warmup_ratio: float = _ranged(0.001, 0.0, 1.0)
+    grad_clip: Optional[float] = None
+    checkpoint_interval: int = _ranged(0, 0)        # iterations; 0 = only at the end/interrupt
+    log_interval: int = _ranged(10, 1)
+    seed: int = 0
+    deterministic: bool = True
+    num_threads: int = _ranged(0, 0)                # torch threads; 0 = leave torch's default
+
+
+@dataclass
+class EvalConfig:
+    max_dets: list = field(default_factory=lambda: [100, 300, 1000])
+    timing_images: int = _ranged(20, 0)             # images timed for seconds_per_image
+
+
+@dataclass
+class Config:
+    name: str = "unnamed"
+    profile: str = _choice("smoke", "mini", "full", default="mini")
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    @property
+    def level_base_scale(self) -> float:
+        """Base of the level rule: anchor scale x finest stride (8 x 4 = 32 gives the paper's eq. 1)."""
+        return float(self.model.head.anchor_scale) * 4.0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading, merging, overriding
+# ----------------------------------------------------------------------------------------------
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Return ``base`` updated recursively by ``override`` (mappings merge, everything else replaces)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_raw(path: str | Path, _seen: tuple = ()) -> dict:
+    """Read a YAML file and resolve its ``_base_`` chain (paths relative to the file)."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ConfigError(f"{path}: circular _base_ chain")
+    data = _read_yaml(path)
+    base = data.pop("_base_", None)
+    if base is None:
+        return data
+    bases = base if isinstance(base, list) else [base]
+    merged: dict = {}
+    for b in bases:
+        merged = deep_merge(merged, load_raw(path.parent / b, _seen + (path,)))
+    return deep_merge(merged, data)
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected key=value")
+    key, raw = item.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {item!r}: cannot parse value: {exc}") from exc
+    return key.strip().split("."), value
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        keys, value = parse_override(item)
+        node = out
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: '{k}' is not a section")
+        node[keys[-1]] = value
+    return out
+
+
+def _as_float(value: Any) -> Any:
+    """Ints become floats; so do strings like '1e-4', which PyYAML (YAML 1.1) reads as strings."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if annotation is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    if annotation is list:
+        return isinstance(value, list)
+    return True
+
+
+def _build(cls: type, raw: dict, where: str, source: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: '{where or 'config'}' must be a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        key = f"{where}.{unknown[0]}" if where else unknown[0]
+        raise ConfigError(f"{source}: unknown key '{key}' (allowed here: {', '.join(sorted(fields))})")
+    kwargs = {}
+    default_obj = cls()
+    for name, f in fields.items():
+        key = f"{where}.{name}" if where else name
+        if name not in raw:
+            continue
+        value, hint = raw[name], hints[name]
+        if dataclasses.is_dataclass(hint):
+            base = dataclasses.asdict(getattr(default_obj, name))
+            kwargs[name] = _build(hint, deep_merge(base, value) if isinstance(value, dict) else value,
+                                  key, source)
+            continue
+        if hint in (float, Optional[float]):
+            value = _as_float(value)
+        if not _type_ok(value, hint):
+            raise ConfigError(f"{source}: '{key}' has the wrong type: {value!r} "
+                              f"(expected {getattr(hint, '__name__', hint)})")
+        _check_meta(f, value, key, source)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _check_meta(f: dataclasses.Field, value: Any, key: str, source: str) -> None:
+    choices = f.metadata.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{source}: '{key}' = {value!r} is not one of {list(choices)}")
+    lo, hi = f.metadata.get("min"), f.metadata.get("max")
+    if value is not None and lo is not None and value < lo:
+        raise ConfigError(f"{source}: '{key}' = {value!r} is below its minimum {lo}")
+    if value is not None and hi is not None and value > hi:
+        raise ConfigError(f"{source}: '{key}' = {value!r} is above its maximum {hi}")
+
+
+def _check_consistency(cfg: Config, source: str) -> None:
+    head = cfg.model.head
+    for stage in ("stage1", "stage2"):
+        if head.representation == "point" and not getattr(head, stage).reg_loss.startswith("iou"):
+            raise ConfigError(f"{source}: point representation needs 'model.head.{stage}.reg_loss: "
+                              "iou' (points have no delta encoding)")
+    if len(head.anchor_ratios) != 1 and (head.alignment != "none"
+                                         or head.stage1.assigner.type == "positive_region"):
+        raise ConfigError(f"{source}: alignment and the Positive Region assigner work on one prior "
+                          "per location: set 'model.head.anchor_ratios: [1.0]'")
+    if head.alignment == "point" and head.representation != "point":
+        raise ConfigError(f"{source}: 'model.head.alignment: point' needs representation 'point'")
+    if head.num_stages == 1 and head.stage1.cls_weight <= 0:
+        raise ConfigError(f"{source}: a one-stage head needs 'model.head.stage1.cls_weight' > 0")
+    if head.num_stages == 1 and (head.alignment != "none" or head.iou_mask.enabled):
+        raise ConfigError(f"{source}: alignment and the IoU mask need 'model.head.num_stages: 2'")
+    if head.stage1.assigner.type == "size_aware_threshold":
+        raise ConfigError(f"{source}: the Size-Aware Threshold assigner needs init proposals: "
+                          "use it in stage 2 only")
+    if head.num_stages == 2 and head.stage2.assigner.type == "positive_region":
+        raise ConfigError(f"{source}: stage 2 takes 'max_iou' or 'size_aware_threshold'")
+    if len(cfg.data.max_size) != 2:
+        raise ConfigError(f"{source}: 'data.max_size' must be [long_side, short_side]")
+    if len(head.stage1.target_stds) != 4 or len(head.stage2.target_stds) != 4:
+        raise ConfigError(f"{source}: 'target_stds' must have 4 numbers")
+    if head.representation == "point" and len(head.anchor_ratios) != 1:
+        raise ConfigError(f"{source}: point representation uses one square prior per location: "
+                          "set 'model.head.anchor_ratios: [1.0]'")
+
+
+def config_from_dict(raw: dict, source: str = "<dict>") -> Config:
+    cfg = _build(Config, raw, "", source)
+    _check_consistency(cfg, source)
+    return cfg
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Load ``path`` (resolving ``_base_``), apply ``--set`` overrides and validate."""
+    raw = apply_overrides(load_raw(path), overrides or [])
+    if "name" not in raw:
+        raw["name"] = Path(path).stem
+    return config_from_dict(raw, str(path))
+
+
+def dump_config(cfg: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

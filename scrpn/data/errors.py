@@ -1,0 +1,30 @@
+"""Errors raised by the data layer.
+
+Every problem with input data is reported as a :class:`DataError` whose message names the file and,
+where relevant, the image id or annotation id, so that a user can fix the input without a debugger.
+All validation happens when a dataset is constructed; the only error raised while iterating is an
+unreadable image file (see :class:`scrpn.data.coco.CocoDetection`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["DataError", "data_error"]
+
+
+class DataError(ValueError):
+    """Bad or missing input data. The message names the file and the problem."""
+
+
+def data_error(path: str | Path, problem: str, *, image_id: int | None = None,
+               ann_id: int | None = None) -> DataError:
+    """Build a :class:`DataError` with the uniform message
+    ``<file>[: image id i][: annotation id a]: <problem>``."""
+    parts = [str(path)]
+    if image_id is not None:
+        parts.append(f"image id {image_id}")
+    if ann_id is not None:
+        parts.append(f"annotation id {ann_id}")
+    parts.append(problem)
+    return DataError(": ".join(parts))

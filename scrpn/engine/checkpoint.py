@@ -1,0 +1,117 @@
+"""Checkpoints: atomic writes, safe reads, and a check that a checkpoint fits the config.
+
+A checkpoint is a dict of tensors and plain python containers only::
+
+    {"format": 1, "model": state_dict, "optimizer": state_dict, "iteration": int, "epoch": int,
+     "rng": {...}, "config": cfg.to_dict(), "train_seconds": float}
+
+so that it loads with ``torch.load(..., weights_only=True)``, which refuses to unpickle arbitrary
+objects (a checkpoint downloaded from elsewhere cannot run code).
+
+Writes go to a temporary file in the same directory, are flushed to disk, and then replace the
+target with ``os.replace`` (atomic on POSIX and Windows): a run killed while writing leaves the
+previous checkpoint intact and at worst a stray ``*.tmp`` file.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import torch
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CheckpointError",
+    "config_difference",
+    "check_config_matches",
+    "load_checkpoint",
+    "save_checkpoint",
+]
+
+CHECKPOINT_FORMAT = 1
+_REQUIRED_KEYS = ("format", "model", "config")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable, or does not belong to the current config."""
+
+
+def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
+    """Write ``state`` to ``path`` atomically (temporary file + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(dict(state), stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint on the CPU with ``weights_only=True``; every failure names the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile,
+            pickle.UnpicklingError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: cannot read checkpoint (truncated or corrupt file?): "
+                              f"{reason}") from exc
+    if not isinstance(state, dict) or any(key not in state for key in _REQUIRED_KEYS):
+        raise CheckpointError(f"{path}: not an scrpn checkpoint (expected keys {_REQUIRED_KEYS})")
+    if state["format"] != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: checkpoint format {state['format']} is not supported "
+                              f"(expected {CHECKPOINT_FORMAT})")
+    return state
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def config_difference(saved: Mapping[str, Any], current: Mapping[str, Any],
+                      sections: Iterable[str], ignore: Iterable[str] = ()) -> list[str]:
+    """Dotted keys under ``sections`` whose values differ between two config dicts."""
+    ignored = set(ignore)
+    sections = tuple(sections)
+    old, new = _flatten(saved), _flatten(current)
+    keys = sorted(k for k in set(old) | set(new)
+                  if k.split(".")[0] in sections and k not in ignored)
+    return [k for k in keys if old.get(k, "<missing>") != new.get(k, "<missing>")]
+
+
+def check_config_matches(path: str | Path, saved: Mapping[str, Any], current: Mapping[str, Any],
+                         sections: Iterable[str], ignore: Iterable[str] = ()) -> None:
+    """Raise ``CheckpointError`` if the checkpoint's config differs under ``sections``.
+
+    Evaluation compares only ``model`` (what the weights depend on); resuming compares the whole
+    run except settings that do not change the result (log and checkpoint intervals, threads).
+    """
+    diff = config_difference(saved, current, sections, ignore)
+    if diff:
+        old, new = _flatten(saved), _flatten(current)
+        first = diff[0]
+        raise CheckpointError(
+            f"{path}: checkpoint comes from another config (config '{saved.get('name')}'): "
+            f"'{first}' is {old.get(first, '<missing>')!r} there but {new.get(first, '<missing>')!r} "
+            f"now" + (f" (and {len(diff) - 1} more differences)" if len(diff) > 1 else ""))

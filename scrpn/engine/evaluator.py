@@ -1,0 +1,135 @@
+"""Proposal evaluation of a model on the validation set: AR (pycocotools) and seconds per image.
+
+Design choices:
+
+* Batch size 1 by default, so that the timing is a per-image latency (the paper's "Time(s)").
+  Only the model call is timed (``time.perf_counter``, CUDA synchronised when on a GPU), not the
+  data loading; the first ``warmup`` images are run untimed (allocation, lazy initialisation), then
+  up to ``cfg.eval.timing_images`` images are timed. All images are evaluated.
+* The model answers in the pixels of the resized input image; proposals are mapped back to the
+  original image (un-flipped if the sample was flipped, divided by ``scale_factor``, clipped to
+  ``orig_size``) because the ground truth of ``ann_file`` is in original pixels.
+* With ``data.val_limit`` only the first n images are run, and the ground truth is restricted to
+  those images (a ``COCO`` object holding only their images and annotations) before calling
+  :func:`scrpn.evaluation.evaluate_proposals`, which otherwise counts every ground-truth image
+  without proposals as missed.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+from pycocotools.coco import COCO
+from torch import Tensor, nn
+from torch.utils.data import Dataset, Subset
+
+from scrpn.config import Config
+from scrpn.engine.builders import first_n, make_val_loader
+from scrpn.evaluation import dump_proposals, evaluate_proposals, json_safe_metrics
+from scrpn.evaluation.proposals import load_coco_gt, quiet
+
+__all__ = ["evaluate_model", "predict_proposals", "subset_coco", "to_original_coords",
+           "write_metrics"]
+
+
+def to_original_coords(boxes: Tensor, target: Mapping[str, Any]) -> Tensor:
+    """Map (K, 4) xyxy boxes from the network input's pixels back to the original image."""
+    boxes = boxes.detach().to("cpu", torch.float32).clone()
+    if target.get("flipped", False):
+        width = float(target["img_shape"][1])
+        boxes[:, [0, 2]] = width - boxes[:, [2, 0]]
+    boxes /= float(target["scale_factor"])
+    orig_h, orig_w = (float(v) for v in target["orig_size"])
+    boxes[:, 0::2] = boxes[:, 0::2].clamp(0.0, orig_w)
+    boxes[:, 1::2] = boxes[:, 1::2].clamp(0.0, orig_h)
+    return boxes
+
+
+def subset_coco(coco: COCO, image_ids: Sequence[int]) -> COCO:
+    """A ``COCO`` object with only ``image_ids`` and their annotations (same categories)."""
+    keep = set(int(i) for i in image_ids)
+    dataset = {key: value for key, value in coco.dataset.items()
+               if key not in ("images", "annotations")}
+    dataset["images"] = [img for img in coco.dataset["images"] if img["id"] in keep]
+    dataset["annotations"] = [a for a in coco.dataset["annotations"] if a["image_id"] in keep]
+    subset = COCO()
+    subset.dataset = dataset
+    with quiet():
+        subset.createIndex()
+    return subset
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def predict_proposals(model: nn.Module, dataset: Dataset, cfg: Config, device: torch.device,
+                      warmup: int = 2, batch_size: int = 1) -> tuple[list[dict], list[float]]:
+    """Run ``model`` over ``dataset``; return proposals in original pixels and timed seconds/image."""
+    loader = make_val_loader(dataset, cfg, batch_size=batch_size)
+    if len(dataset) <= warmup:
+        warmup = 0  # too few images to spare any: time them all rather than report nothing
+    timed_until = warmup + cfg.eval.timing_images
+    proposals, seconds, seen = [], [], 0
+    for images, targets in loader:
+        images = images.to(device)
+        _synchronize(device)
+        start = time.perf_counter()
+        outputs = model(images, targets)
+        _synchronize(device)
+        elapsed = time.perf_counter() - start
+        if warmup <= seen and seen + len(targets) <= timed_until:
+            seconds.append(elapsed / len(targets))
+        seen += len(targets)
+        for output, target in zip(outputs, targets):
+            proposals.append({"image_id": int(target["image_id"]),
+                              "boxes": to_original_coords(output["boxes"], target).numpy(),
+                              "scores": output["scores"].detach().to("cpu", torch.float32).numpy()})
+    return proposals, seconds
+
+
+def evaluate_model(model: nn.Module, dataset: Dataset, cfg: Config,
+                   device: str | torch.device = "cpu", proposals_path: str | Path | None = None,
+                   batch_size: int = 1, warmup: int = 2) -> dict[str, Any]:
+    """AR metrics of ``model`` on ``dataset`` (first ``cfg.data.val_limit`` images), in percent.
+
+    Returns ``evaluate_proposals``' keys plus ``seconds_per_image`` (NaN if nothing was timed)
+    and ``num_images``. ``proposals_path`` optionally receives the proposals as COCO results json.
+    """
+    device = torch.device(device)
+    indices = first_n(dataset, cfg.data.val_limit)
+    subset = dataset if len(indices) == len(dataset) else Subset(dataset, list(indices))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            proposals, seconds = predict_proposals(model, subset, cfg, device, warmup, batch_size)
+    finally:
+        model.train(was_training)
+    gt = load_coco_gt(dataset.ann_file)
+    evaluated = [p["image_id"] for p in proposals]
+    if set(evaluated) != set(gt.getImgIds()):
+        gt = subset_coco(gt, evaluated)
+    if proposals_path is not None:
+        dump_proposals(proposals_path, proposals)
+    metrics: dict[str, Any] = evaluate_proposals(gt, proposals, max_dets=cfg.eval.max_dets)
+    metrics["seconds_per_image"] = sum(seconds) / len(seconds) if seconds else math.nan
+    metrics["num_images"] = len(proposals)
+    return metrics
+
+
+def write_metrics(path: str | Path, metrics: Mapping[str, Any], cfg: Config,
+                  train_seconds: float | None = None, iterations: int | None = None) -> Path:
+    """Write ``metrics.json``: the metrics plus what identifies the run (NaN written as null)."""
+    record = {"name": cfg.name, "profile": cfg.profile, "dataset": cfg.data.dataset,
+              "seed": cfg.train.seed, "iterations": iterations, "train_seconds": train_seconds}
+    record.update(json_safe_metrics(dict(metrics)))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return path

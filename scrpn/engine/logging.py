@@ -1,0 +1,70 @@
+"""Run logs: a JSON-lines file (one object per record) and short text for the progress bar.
+
+``log.jsonl`` holds one object per ``log_interval`` iterations, e.g.::
+
+    {"type": "train", "iter": 20, "epoch": 0, "lr": 0.0012, "loss_cls": 0.61, "loss": 0.93,
+     "sec_per_iter": 0.41}
+
+and one ``{"type": "eval", ...}`` record with the metrics at the end. JSON lines rather than one
+JSON document: every line is complete as soon as it is written, so a killed run leaves a readable
+log, and a resumed run appends to it. On resume the records written after the checkpoint (which
+the resumed run will write again) are dropped first, so the log reads like an uninterrupted run.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+__all__ = ["JsonlLogger", "format_losses", "read_jsonl"]
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN / Infinity
+    return value
+
+
+class JsonlLogger:
+    """Append-only JSON-lines log; each record is flushed as soon as it is written."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def log(self, record: Mapping[str, Any]) -> None:
+        line = json.dumps({key: _json_value(value) for key, value in record.items()})
+        with self.path.open("a", encoding="utf-8") as stream:
+            stream.write(line + "\n")
+
+    def truncate_after(self, iteration: int) -> int:
+        """Drop records with ``iter > iteration`` and eval records; return how many were dropped."""
+        if not self.path.is_file():
+            return 0
+        kept, dropped = [], 0
+        for record in read_jsonl(self.path):
+            if record.get("type") == "eval" or record.get("iter", 0) > iteration:
+                dropped += 1
+            else:
+                kept.append(json.dumps(record))
+        self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        return dropped
+
+
+def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """The records of a JSON-lines file; a torn last line (killed mid-write) is skipped."""
+    with Path(path).open("r", encoding="utf-8") as stream:
+        for line in stream:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
+def format_losses(losses: Mapping[str, float], digits: int = 3) -> dict[str, str]:
+    """Compact ``{name: value}`` strings for the tqdm postfix (``loss_`` prefix dropped)."""
+    return {key.removeprefix("loss_"): f"{value:.{digits}f}" for key, value in losses.items()}

@@ -1,0 +1,264 @@
+"""The training loop: iteration-based SGD with checkpoints that resume bit-exactly.
+
+Design choices:
+
+* Internally everything counts iterations. A run lasts ``max_iters`` iterations, or
+  ``max_epochs * iters_per_epoch`` when ``train.by_epoch``; an epoch is one pass of the loader.
+  The learning rate of iteration ``k`` is :func:`scrpn.engine.schedule.lr_at` of ``k`` alone.
+* Exact resume. The data order is a function of ``(seed, epoch)`` and a resumed run starts its
+  epoch's loader after the batches already seen; the model's sampling draws from
+  :attr:`Trainer.generator`; the RNG states (torch, the generator, python, numpy) are captured at
+  the start of every iteration and stored with the model and optimizer. Resuming at iteration
+  ``k`` therefore replays iterations ``k, k+1, ...`` exactly as an uninterrupted run would (on the
+  CPU, where kernels are deterministic).
+* Interruption. SIGINT and SIGTERM only raise a flag; the loop finishes the current iteration,
+  writes ``latest.pth`` and raises :class:`TrainingInterrupted`. A second signal, or a
+  ``KeyboardInterrupt`` where no handler could be installed, stops at once: ``latest.pth`` is then
+  written from the last consistent state (unless the weights were being updated at that moment).
+* The model receives the generator through ``model.set_generator(generator)`` when it has one.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, Optional
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from scrpn.config import Config, dump_config
+from scrpn.engine.builders import build_optimizer, make_train_loader
+from scrpn.engine.checkpoint import (CHECKPOINT_FORMAT, CheckpointError, check_config_matches,
+                                     load_checkpoint, save_checkpoint)
+from scrpn.engine.logging import JsonlLogger, format_losses
+from scrpn.engine.schedule import iters_per_epoch, lr_at, set_lr, total_iters
+from scrpn.engine.seeding import capture_rng_state, make_generator, restore_rng_state
+
+__all__ = ["RESUME_IGNORED_KEYS", "TrainResult", "Trainer", "TrainingError", "TrainingInterrupted"]
+
+# Settings that may change between an interrupted run and its resumption without changing the
+# result: how often to log / checkpoint, threads, and the run length (the schedule does not depend
+# on it, so a finished run can be extended). Evaluation settings are not compared at all.
+RESUME_IGNORED_KEYS = ("train.log_interval", "train.checkpoint_interval", "train.num_threads",
+                       "train.max_iters", "train.max_epochs", "data.num_workers", "data.val_limit",
+                       "data.root")
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. a non-finite loss); the message names the iteration."""
+
+
+class TrainingInterrupted(Exception):
+    """Raised after a SIGINT/SIGTERM once ``latest.pth`` has been written."""
+
+    def __init__(self, iteration: int, checkpoint: Optional[Path], signum: int) -> None:
+        self.iteration, self.checkpoint, self.signum = iteration, checkpoint, signum
+        where = f"saved {checkpoint}" if checkpoint else "weights were being updated, nothing saved"
+        super().__init__(f"interrupted by {signal.Signals(signum).name} at iteration {iteration}: "
+                         f"{where}; continue with --resume")
+
+
+@dataclass
+class TrainResult:
+    iterations: int
+    train_seconds: float
+    checkpoint: Path
+
+
+class _SignalFlag:
+    """Context manager turning the first SIGINT/SIGTERM into a flag; a second one interrupts."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: Optional[int] = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Optional[FrameType]) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __enter__(self) -> "_SignalFlag":
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _targets_to(targets: list[dict[str, Any]], device: torch.device) -> list[dict[str, Any]]:
+    return [{k: v.to(device) if isinstance(v, Tensor) else v for k, v in t.items()}
+            for t in targets]
+
+
+class Trainer:
+    """Trains ``model`` on ``train_dataset`` as configured by ``cfg.train``, in ``run_dir``.
+
+    The caller seeds the process (:func:`scrpn.engine.seeding.seed_everything`) before building
+    the model so that its initial weights are reproducible; call :meth:`resume` before
+    :meth:`train` to continue from ``run_dir/latest.pth``.
+    """
+
+    def __init__(self, cfg: Config, model: nn.Module, train_dataset: Dataset, run_dir: str | Path,
+                 device: str | torch.device = "cpu", progress: bool = True) -> None:
+        self.cfg = cfg
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.dataset = train_dataset
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        self.generator = make_generator(cfg.train.seed)
+        if hasattr(model, "set_generator"):
+            model.set_generator(self.generator)
+        self.optimizer = build_optimizer(self.model, cfg.train)
+        self.epoch_iters = iters_per_epoch(len(train_dataset), cfg.train.batch_size)
+        self.max_iters = total_iters(cfg.train, self.epoch_iters)
+        self.iteration = 0
+        self.train_seconds = 0.0
+        self.resumed = False
+        self.logger = JsonlLogger(self.run_dir / "log.jsonl")
+        self._rng_state = capture_rng_state(self.generator)
+        self._stepping = False
+
+    @property
+    def epoch(self) -> int:
+        """The epoch the next iteration belongs to."""
+        return self.iteration // self.epoch_iters
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue after the iterations done so far."""
+        return {"format": CHECKPOINT_FORMAT, "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "iteration": self.iteration,
+                "epoch": self.epoch, "rng": self._rng_state, "config": self.cfg.to_dict(),
+                "train_seconds": self.train_seconds}
+
+    def save(self, *names: str) -> Path:
+        """Write the current state under each of ``names`` in the run directory; return the last."""
+        state = self.state_dict()
+        path = self.run_dir
+        for name in names:
+            path = save_checkpoint(self.run_dir / name, state)
+        return path
+
+    def resume(self, path: str | Path | None = None) -> None:
+        """Load model, optimizer, iteration and RNG states from ``path`` (default latest.pth)."""
+        path = Path(path) if path is not None else self.run_dir / "latest.pth"
+        state = load_checkpoint(path)
+        check_config_matches(path, state["config"], self.cfg.to_dict(),
+                             sections=("name", "data", "model", "train"), ignore=RESUME_IGNORED_KEYS)
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"{path}: does not fit the model: {exc}") from exc
+        self.iteration = int(state["iteration"])
+        self.train_seconds = float(state.get("train_seconds", 0.0))
+        self._rng_state = state["rng"]
+        restore_rng_state(self._rng_state, self.generator)
+        self.resumed = True
+
+    # ------------------------------------------------------------------ the loop
+    def train(self) -> TrainResult:
+        """Train up to ``max_iters``; write ``latest.pth`` and ``final.pth``; return a summary."""
+        self._prepare_run_dir()
+        bar = tqdm(total=self.max_iters, initial=self.iteration, desc=self.cfg.name,
+                   disable=not self.progress, dynamic_ncols=True)
+        try:
+            with _SignalFlag() as flag:
+                while self.iteration < self.max_iters:
+                    self._run_epoch(flag, bar)
+        except KeyboardInterrupt:
+            self._on_hard_interrupt()
+        finally:
+            bar.close()
+        path = self.save("latest.pth", "final.pth")
+        return TrainResult(self.iteration, self.train_seconds, path)
+
+    def _prepare_run_dir(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        latest = self.run_dir / "latest.pth"
+        if not self.resumed:
+            if latest.exists():
+                raise CheckpointError(f"{latest}: the run directory already holds a checkpoint; "
+                                      "pass --resume to continue it or --out to start elsewhere")
+            self.logger.path.unlink(missing_ok=True)
+        else:
+            self.logger.truncate_after(self.iteration)
+        dump_config(self.cfg, self.run_dir / "config.yaml")
+
+    def _run_epoch(self, flag: _SignalFlag, bar: tqdm) -> None:
+        """Run the rest of the current epoch (or until ``max_iters``)."""
+        epoch, done = divmod(self.iteration, self.epoch_iters)
+        loader = make_train_loader(self.dataset, self.cfg, epoch, skip_batches=done)
+        window: dict[str, list[float]] = {}
+        tick = time.perf_counter()
+        for images, targets in loader:
+            losses = self._step(images, targets)
+            now = time.perf_counter()
+            self.train_seconds += now - tick
+            for key, value in {**losses, "sec_per_iter": now - tick}.items():
+                window.setdefault(key, []).append(value)
+            tick = now
+            bar.update(1)
+            bar.set_postfix(format_losses(losses), refresh=False)
+            if self.iteration % self.cfg.train.log_interval == 0 or self.iteration == self.max_iters:
+                self._log(window)
+                window = {}
+            self._after_iteration(flag)
+            if self.iteration >= self.max_iters:
+                break
+
+    def _step(self, images: Tensor, targets: list[dict[str, Any]]) -> dict[str, float]:
+        """One SGD iteration; returns the losses as floats (``loss`` = their sum)."""
+        set_lr(self.optimizer, lr_at(self.iteration, self.cfg.train, self.epoch_iters))
+        self.model.train()
+        outputs = self.model(images.to(self.device), _targets_to(targets, self.device))
+        losses = {k: v for k, v in outputs.items() if k.startswith("loss")}
+        total = sum(losses.values())
+        if not torch.isfinite(total):
+            bad = {k: float(v.detach()) for k, v in losses.items()}
+            raise TrainingError(f"iteration {self.iteration}: the loss is not finite: {bad}")
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if self.cfg.train.grad_clip is not None:
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.train.grad_clip)
+        self._stepping = True  # from here until the RNG capture the state is not consistent
+        self.optimizer.step()
+        self.iteration += 1
+        self._rng_state = capture_rng_state(self.generator)  # what a resume at this point restores
+        self._stepping = False
+        values = {k: float(v.detach()) for k, v in losses.items()}
+        values["loss"] = float(total.detach())
+        return values
+
+    def _log(self, window: dict[str, list[float]]) -> None:
+        record: dict[str, Any] = {"type": "train", "iter": self.iteration,
+                                  "epoch": (self.iteration - 1) // self.epoch_iters,
+                                  "lr": self.optimizer.param_groups[0]["lr"]}
+        record.update({k: sum(v) / len(v) for k, v in window.items()})
+        self.logger.log(record)
+
+    def _after_iteration(self, flag: _SignalFlag) -> None:
+        interval = self.cfg.train.checkpoint_interval
+        if interval and self.iteration % interval == 0 and self.iteration < self.max_iters:
+            self.save("latest.pth")
+        if flag.signum is not None:
+            raise TrainingInterrupted(self.iteration, self.save("latest.pth"), flag.signum)
+
+    def _on_hard_interrupt(self) -> None:
+        """A ``KeyboardInterrupt`` in the middle of an iteration: save the last consistent state."""
+        if self._stepping:
+            raise TrainingInterrupted(self.iteration, None, signal.SIGINT)
+        raise TrainingInterrupted(self.iteration, self.save("latest.pth"), signal.SIGINT)

@@ -1,0 +1,464 @@
+"""Class-agnostic COCO Average Recall (AR) of region proposals.
+
+The numbers follow the paper's protocol (Section IV-A, "Evaluation Metrics"): AR is the recall
+averaged over the IoU thresholds 0.50:0.05:0.95, computed by pycocotools' ``COCOeval`` on boxes with
+``params.useCats = 0`` (every proposal may match every ground-truth box, whatever its class).
+
+Reported keys, all floats in percent (round only for display):
+
+* ``AR100``, ``AR300``, ``AR1000`` -- one ``AR{m}`` per entry ``m`` of ``max_dets``;
+* ``AR_S``, ``AR_M``, ``AR_L`` -- small / medium / large objects at 100 proposals, as the paper
+  defines them (so ``max_dets`` must contain 100);
+* ``AR_S_1000``, ``AR_M_1000``, ``AR_L_1000`` -- the same at the largest budget ``max(max_dets)``
+  (mmdetection's 'proposal' metric convention); named after that budget, absent when it is 100.
+
+Design choices, and where they differ from naive use of pycocotools:
+
+* The numbers are read from ``cocoeval.eval['recall']`` (shape T x K x A x M) by looking up the
+  index of each area range and each budget, never from ``summarize()``, whose area rows are pinned
+  to ``maxDets[2]`` and whose printout is the only output of some of its rows.
+* A setting without any counted ground truth (e.g. no small objects) is stored by COCOeval as -1;
+  we report ``float('nan')`` instead so that it cannot be mistaken for a recall and cannot drag a
+  mean down. ``json_safe_metrics`` turns NaN into ``None`` (JSON ``null``), since ``json.dumps``
+  would otherwise write the non-standard token ``NaN``.
+* Proposals carry a category id only because the COCO results format requires one. Although
+  ``useCats = 0`` makes classes irrelevant to matching, COCOeval still drops results whose
+  category id is not among the ground truth's categories, so ``evaluate_proposals`` gives every
+  proposal the smallest category id of the ground truth. Files written by ``dump_proposals`` use 1.
+* Each image's proposals are sorted by score (descending, stable) and cut to ``max(max_dets)``
+  before evaluation; COCOeval then keeps the first ``m`` of them for each budget ``m``.
+* Ground-truth images without proposals stay in ``params.imgIds``, so their objects count as
+  missed. Proposals for image ids that are not in the ground truth raise an error.
+* Crowd ground truths are handled by COCOeval itself: they are not counted as objects to find,
+  and a proposal matched to one is ignored (neither a hit nor a miss).
+* The object size used for the small/medium/large split is the annotation's ``area`` field (the
+  segmentation area on COCO), as in COCOeval, not the box area.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import copy
+import io
+import json
+import math
+import operator
+import os
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from scrpn.data.errors import DataError
+
+PathLike = Union[str, "os.PathLike[str]"]
+CocoLike = Union[COCO, str, "os.PathLike[str]"]
+
+DEFAULT_MAX_DETS: Tuple[int, ...] = (100, 300, 1000)
+# The paper's AR_S / AR_M / AR_L are computed for this many proposals per image.
+PAPER_AREA_BUDGET = 100
+# Same as pycocotools' defaults; set explicitly so that the protocol is visible here.
+IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
+AREA_RANGES: Dict[str, Tuple[float, float]] = {
+    "all": (0.0, 1e10),
+    "small": (0.0, 32.0**2),
+    "medium": (32.0**2, 96.0**2),
+    "large": (96.0**2, 1e10),
+}
+_AREA_SUFFIX = {"small": "S", "medium": "M", "large": "L"}
+_MAX_LISTED_IDS = 10
+
+
+class EvaluationError(DataError):
+    """Bad input to evaluation: the message names the file (or entry) and the problem.
+
+    A ``DataError`` (hence a ``ValueError``), so that the CLI's handling of bad input data
+    covers bad proposals / annotation files too.
+    """
+
+
+@contextlib.contextmanager
+def quiet(verbose: bool = False) -> Iterator[None]:
+    """Swallow pycocotools' progress prints on stdout unless ``verbose``."""
+    if verbose:
+        yield
+        return
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def read_json(path: PathLike, what: str = "file") -> Any:
+    """Parse a JSON file; a missing file or a syntax error raises ``EvaluationError``.
+
+    The syntax error names the line, column and character offset where parsing stopped, which
+    is where a truncated file ends.
+    """
+    name = os.fspath(path)
+    if not os.path.isfile(name):
+        raise EvaluationError(f"{name}: {what} not found (no such file)")
+    try:
+        with open(name, "r", encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as error:
+        raise EvaluationError(
+            f"{name}: invalid JSON in {what} at line {error.lineno} column {error.colno} "
+            f"(char {error.pos}): {error.msg}"
+        ) from error
+    except UnicodeDecodeError as error:
+        raise EvaluationError(f"{name}: {what} is not UTF-8 text ({error})") from error
+
+
+def load_coco_gt(coco_gt: CocoLike, verbose: bool = False) -> COCO:
+    """Return ``coco_gt`` if it already is a ``COCO`` object, otherwise load it from a json path.
+
+    The file is parsed by us (for clear errors) and handed to ``COCO`` through ``dataset`` and
+    ``createIndex()``, which is what ``COCO(path)`` does internally.
+    """
+    if isinstance(coco_gt, COCO):
+        return coco_gt
+    name = os.fspath(coco_gt)
+    data = read_json(name, what="annotation file")
+    if not isinstance(data, dict):
+        raise EvaluationError(f"{name}: annotation file must hold a JSON object, "
+                              f"got {type(data).__name__}")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise EvaluationError(f"{name}: annotation file needs a list under '{key}'")
+    coco = COCO()
+    coco.dataset = data
+    with quiet(verbose):
+        coco.createIndex()
+    return coco
+
+
+def to_numpy(values: Any, dtype: type = np.float32) -> np.ndarray:
+    """Convert a tensor (any device, with or without grad), array or nested list to numpy."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values, dtype=dtype)
+
+
+def image_id_of(entry: Mapping[str, Any], index: int) -> int:
+    """The entry's ``image_id`` as a Python int (accepts numpy / 0-d tensor integers)."""
+    if not isinstance(entry, Mapping):
+        raise EvaluationError(f"entry {index}: expected a dict, got {type(entry).__name__}")
+    if "image_id" not in entry:
+        raise EvaluationError(f"entry {index}: missing key 'image_id'")
+    value = entry["image_id"]
+    problem = EvaluationError(f"entry {index}: image_id must be an integer, got {value!r}")
+    if isinstance(value, bool):
+        raise problem
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise problem from None
+
+
+def check_boxes_and_scores(
+    entry: Mapping[str, Any], index: int
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Validate one per-image entry's ``boxes`` (N, 4) xyxy and ``scores`` (N,).
+
+    Returns float64 copies, so that ``x2 - x1`` of float32 inputs is exact and the float32
+    boxes survive a dump/load round trip bit for bit.
+    """
+    where = f"entry {index} (image_id {image_id_of(entry, index)})"
+    for key in ("boxes", "scores"):
+        if key not in entry:
+            raise EvaluationError(f"{where}: missing key '{key}'")
+    try:
+        boxes = to_numpy(entry["boxes"], np.float64)
+        scores = to_numpy(entry["scores"], np.float64)
+    except (TypeError, ValueError) as error:
+        raise EvaluationError(
+            f"{where}: boxes and scores must be numeric arrays ({error})") from error
+    if boxes.size == 0:
+        boxes = boxes.reshape(0, 4)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise EvaluationError(f"{where}: boxes must have shape (N, 4), got {boxes.shape}")
+    if scores.shape != (boxes.shape[0],):
+        raise EvaluationError(f"{where}: scores must have shape ({boxes.shape[0]},), "
+                              f"got {scores.shape}")
+    if not (np.isfinite(boxes).all() and np.isfinite(scores).all()):
+        raise EvaluationError(f"{where}: boxes and scores must be finite")
+    if (boxes[:, 2] < boxes[:, 0]).any() or (boxes[:, 3] < boxes[:, 1]).any():
+        raise EvaluationError(f"{where}: boxes must be (x1, y1, x2, y2) with x2 >= x1, y2 >= y1")
+    return boxes, scores
+
+
+def check_image_ids(coco_gt: COCO, image_ids: Sequence[Any], source: str) -> None:
+    """Reject duplicated image ids and image ids that the ground truth does not know.
+
+    A duplicate would silently merge two result sets; an unknown id usually means the results
+    were produced for another split (or with re-numbered ids), so it is an error, not a skip.
+    """
+    duplicates = sorted(i for i, count in collections.Counter(image_ids).items() if count > 1)
+    if duplicates:
+        raise EvaluationError(f"{source}: image_id listed more than once: "
+                              f"{_list_ids(duplicates)}")
+    unknown = sorted(set(image_ids) - set(coco_gt.getImgIds()))
+    if unknown:
+        raise EvaluationError(f"{source}: {len(unknown)} image_id(s) not in the ground truth: "
+                              f"{_list_ids(unknown)}")
+
+
+def _list_ids(ids: Sequence[Any]) -> str:
+    shown = ", ".join(repr(i) for i in ids[:_MAX_LISTED_IDS])
+    return shown + (f", ... ({len(ids)} in all)" if len(ids) > _MAX_LISTED_IDS else "")
+
+
+def xyxy_to_coco_results(
+    image_id: int, boxes: np.ndarray, scores: np.ndarray, category_ids: Sequence[int]
+) -> List[Dict[str, Any]]:
+    """One image's boxes as COCO result dicts with ``bbox = [x, y, w, h]`` in plain floats.
+
+    ``tolist()`` yields Python floats (JSON-serialisable) much faster than per-element casts,
+    which matters for 5000 images x 1000 proposals.
+    """
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+    return [
+        {"image_id": int(image_id), "bbox": bbox, "score": score, "category_id": int(category)}
+        for bbox, score, category in zip(xywh.tolist(), scores.tolist(), category_ids)
+    ]
+
+
+def proposals_to_coco_results(
+    proposals: Sequence[Mapping[str, Any]], category_id: int = 1
+) -> List[Dict[str, Any]]:
+    """Flatten per-image proposals into the COCO results format, keeping their order.
+
+    Args:
+        proposals: list of ``{"image_id": int, "boxes": (N, 4) xyxy, "scores": (N,)}`` with boxes
+            in original-image pixels (arrays, tensors or lists).
+        category_id: written on every result; irrelevant to class-agnostic evaluation (see the
+            module docstring for why ``evaluate_proposals`` picks it from the ground truth).
+    """
+    results: List[Dict[str, Any]] = []
+    for index, entry in enumerate(proposals):
+        boxes, scores = check_boxes_and_scores(entry, index)
+        categories = [category_id] * boxes.shape[0]
+        results.extend(xyxy_to_coco_results(image_id_of(entry, index), boxes, scores, categories))
+    return results
+
+
+def dump_proposals(path: PathLike, proposals: Sequence[Mapping[str, Any]]) -> None:
+    """Write proposals as COCO results json (``category_id`` 1), readable by ``load_proposals``."""
+    results = proposals_to_coco_results(proposals)
+    with open(os.fspath(path), "w", encoding="utf-8") as handle:
+        json.dump(results, handle)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_result_entry(entry: Any, index: int, name: str) -> None:
+    """Validate one COCO result dict of a proposals file; errors name the file and the index."""
+    where = f"{name}: entry {index}"
+    if not isinstance(entry, dict):
+        raise EvaluationError(f"{where}: expected an object, got {type(entry).__name__}")
+    for key in ("image_id", "bbox", "score"):
+        if key not in entry:
+            raise EvaluationError(f"{where}: missing key '{key}'")
+    if not isinstance(entry["image_id"], int) or isinstance(entry["image_id"], bool):
+        raise EvaluationError(f"{where}: image_id must be an integer, got {entry['image_id']!r}")
+    bbox = entry["bbox"]
+    if not isinstance(bbox, list) or len(bbox) != 4 or not all(_is_number(v) for v in bbox):
+        raise EvaluationError(f"{where}: bbox must be 4 finite numbers [x, y, w, h], "
+                              f"got {str(bbox)[:80]}")
+    if bbox[2] < 0 or bbox[3] < 0:
+        raise EvaluationError(f"{where}: bbox has negative width or height: {bbox}")
+    if not _is_number(entry["score"]):
+        raise EvaluationError(f"{where}: score must be a finite number, got {entry['score']!r}")
+
+
+def load_proposals(path: PathLike) -> List[Dict[str, Any]]:
+    """Read a COCO results json of proposals back into per-image ``{image_id, boxes, scores}``.
+
+    Images appear in the order of their first result; within an image the file order is kept.
+    Boxes come back as float32 (N, 4) xyxy, scores as float32 (N,); ``category_id`` is ignored.
+    An empty list is a valid file (no proposals at all).
+    """
+    name = os.fspath(path)
+    data = read_json(name, what="proposals file")
+    if not isinstance(data, list):
+        raise EvaluationError(f"{name}: proposals file must hold a JSON list of results, "
+                              f"got {type(data).__name__}")
+    grouped: Dict[int, Tuple[List[List[float]], List[float]]] = {}
+    for index, entry in enumerate(data):
+        _check_result_entry(entry, index, name)
+        x, y, w, h = (float(v) for v in entry["bbox"])
+        boxes, scores = grouped.setdefault(entry["image_id"], ([], []))
+        boxes.append([x, y, x + w, y + h])
+        scores.append(float(entry["score"]))
+    return [
+        {
+            "image_id": image_id,
+            "boxes": np.asarray(boxes, dtype=np.float64).astype(np.float32).reshape(-1, 4),
+            "scores": np.asarray(scores, dtype=np.float32),
+        }
+        for image_id, (boxes, scores) in grouped.items()
+    ]
+
+
+def _top_scoring(
+    proposals: Sequence[Mapping[str, Any]], keep: int
+) -> List[Dict[str, Any]]:
+    """Each image's proposals sorted by descending score (stable, as COCOeval) cut to ``keep``."""
+    kept = []
+    for index, entry in enumerate(proposals):
+        boxes, scores = check_boxes_and_scores(entry, index)
+        order = np.argsort(-scores, kind="stable")[:keep]
+        image_id = image_id_of(entry, index)
+        kept.append({"image_id": image_id, "boxes": boxes[order], "scores": scores[order]})
+    return kept
+
+
+def empty_results(coco_gt: COCO) -> COCO:
+    """A results ``COCO`` object with no detections (``COCO.loadRes`` fails on an empty list)."""
+    results = COCO()
+    results.dataset = {
+        "images": list(coco_gt.dataset.get("images", [])),
+        "categories": copy.deepcopy(coco_gt.dataset.get("categories", [])),
+        "annotations": [],
+    }
+    with quiet():
+        results.createIndex()
+    return results
+
+
+def run_cocoeval(
+    coco_gt: COCO,
+    results: List[Dict[str, Any]],
+    use_cats: bool,
+    max_dets: Sequence[int],
+    verbose: bool = False,
+) -> COCOeval:
+    """Run COCOeval (bbox) through ``evaluate()`` and ``accumulate()``; no ``summarize()``.
+
+    ``results`` is consumed: ``loadRes`` adds ``id``/``area``/``segmentation`` to its dicts.
+    """
+    with quiet(verbose):
+        coco_dt = coco_gt.loadRes(results) if results else empty_results(coco_gt)
+        cocoeval = COCOeval(coco_gt, coco_dt, iouType="bbox")
+        cocoeval.params.useCats = int(use_cats)
+        cocoeval.params.iouThrs = IOU_THRESHOLDS.copy()
+        cocoeval.params.maxDets = [int(m) for m in max_dets]
+        cocoeval.params.areaRng = [list(r) for r in AREA_RANGES.values()]
+        cocoeval.params.areaRngLbl = list(AREA_RANGES.keys())
+        cocoeval.evaluate()
+        cocoeval.accumulate()
+    return cocoeval
+
+
+def mean_valid_percent(values: np.ndarray) -> float:
+    """Mean of the entries > -1 (COCOeval's 'no ground truth' marker), in percent; NaN if none."""
+    valid = values[values > -1]
+    return float(100.0 * valid.mean()) if valid.size else float("nan")
+
+
+def _check_max_dets(max_dets: Sequence[int]) -> Tuple[int, ...]:
+    budgets = tuple(sorted({int(m) for m in max_dets}))
+    if not budgets or budgets[0] < 1:
+        raise EvaluationError(f"max_dets must be positive integers, got {tuple(max_dets)}")
+    if PAPER_AREA_BUDGET not in budgets:
+        raise EvaluationError(f"max_dets must contain {PAPER_AREA_BUDGET} (AR_S/M/L are computed "
+                              f"at {PAPER_AREA_BUDGET} proposals), got {tuple(max_dets)}")
+    return budgets
+
+
+def recall_metrics(recall: np.ndarray, max_dets: Sequence[int]) -> Dict[str, float]:
+    """AR keys from COCOeval's ``eval['recall']`` (T x K x A x M), with K == 1 (class-agnostic).
+
+    ``max_dets`` must be the (sorted) ``params.maxDets`` the recall array was computed with and the
+    area axis must follow ``AREA_RANGES``.
+    """
+    areas = list(AREA_RANGES.keys())
+    budgets = list(max_dets)
+    metrics: Dict[str, float] = {}
+    for m, budget in enumerate(budgets):
+        metrics[f"AR{budget}"] = mean_valid_percent(recall[:, :, areas.index("all"), m])
+    area_budgets = [(PAPER_AREA_BUDGET, "")]
+    if budgets[-1] != PAPER_AREA_BUDGET:
+        area_budgets.append((budgets[-1], f"_{budgets[-1]}"))
+    for budget, name_suffix in area_budgets:
+        m = budgets.index(budget)
+        for area, letter in _AREA_SUFFIX.items():
+            values = recall[:, :, areas.index(area), m]
+            metrics[f"AR_{letter}{name_suffix}"] = mean_valid_percent(values)
+    return metrics
+
+
+def evaluate_proposals(
+    coco_gt: CocoLike,
+    proposals: Sequence[Mapping[str, Any]],
+    max_dets: Sequence[int] = DEFAULT_MAX_DETS,
+    verbose: bool = False,
+) -> Dict[str, float]:
+    """Class-agnostic COCO AR of ``proposals`` against ``coco_gt`` (a ``COCO`` object or json path).
+
+    Args:
+        coco_gt: ground truth; all its images are evaluated, those without proposals count as
+            zero recall for their objects.
+        proposals: list of ``{"image_id": int, "boxes": (N, 4) xyxy, "scores": (N,)}``, boxes in
+            original-image pixels, in any order; at most one entry per image.
+        max_dets: proposal budgets per image; must contain 100.
+        verbose: let pycocotools print its progress.
+
+    Returns:
+        ``{"AR100": ..., "AR300": ..., "AR1000": ..., "AR_S": ..., "AR_M": ..., "AR_L": ...,
+        "AR_S_1000": ..., "AR_M_1000": ..., "AR_L_1000": ...}`` in percent; NaN where a setting
+        has no ground truth. With no proposals at all every recall with ground truth is 0.0.
+    """
+    gt = load_coco_gt(coco_gt, verbose=verbose)
+    budgets = _check_max_dets(max_dets)
+    image_ids = [image_id_of(entry, index) for index, entry in enumerate(proposals)]
+    check_image_ids(gt, image_ids, source="proposals")
+    category_ids = sorted(gt.getCatIds())
+    agnostic_category = category_ids[0] if category_ids else 1
+    kept = _top_scoring(proposals, keep=budgets[-1])
+    results = proposals_to_coco_results(kept, category_id=agnostic_category)
+    cocoeval = run_cocoeval(gt, results, use_cats=False, max_dets=budgets, verbose=verbose)
+    return recall_metrics(cocoeval.eval["recall"], cocoeval.params.maxDets)
+
+
+def evaluate_proposals_file(
+    proposals_json: PathLike,
+    annotations_json: PathLike,
+    max_dets: Sequence[int] = DEFAULT_MAX_DETS,
+    verbose: bool = False,
+) -> Dict[str, float]:
+    """``evaluate_proposals`` for a proposals results json (as written by ``dump_proposals``).
+
+    Proposals whose image_id is not in the annotations raise ``EvaluationError`` naming the
+    proposals file and the unknown ids (evaluating another split by mistake is the usual cause).
+    """
+    gt = load_coco_gt(annotations_json, verbose=verbose)
+    proposals = load_proposals(proposals_json)
+    image_ids = [entry["image_id"] for entry in proposals]
+    check_image_ids(gt, image_ids, source=os.fspath(proposals_json))
+    return evaluate_proposals(gt, proposals, max_dets=max_dets, verbose=verbose)
+
+
+def json_safe_metrics(metrics: Mapping[str, Any]) -> Dict[str, Any]:
+    """Copy of ``metrics`` with NaN replaced by ``None`` (JSON ``null``), recursing into dicts."""
+    safe: Dict[str, Any] = {}
+    for key, value in metrics.items():
+        if isinstance(value, Mapping):
+            safe[key] = json_safe_metrics(value)
+        elif isinstance(value, float) and math.isnan(value):
+            safe[key] = None
+        else:
+            safe[key] = value
+    return safe
+
+
+def format_metrics(metrics: Mapping[str, Any], digits: int = 1) -> str:
+    """One-line display such as ``AR100 58.3 | AR300 ...``; NaN shows as ``n/a``."""
+    parts = []
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            parts.append(f"{key} {'n/a' if math.isnan(value) else f'{value:.{digits}f}'}")
+    return " | ".join(parts)

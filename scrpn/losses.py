@@ -1,0 +1,73 @@
+"""Loss functions shared by every proposal head (RPN, the two-stage rows, SC-RPN).
+
+The paper's losses (eqs. 4-7) are plain BCE for classification and the IoU mask, and the IoU loss
+of UnitBox [47] for both regressions. Each function here returns a *sum* over the samples it is
+given; the head divides by the normaliser the paper names (M_cls, N_reg, M_reg) so that the
+normalisation rule lives in one place (``heads/stages.py``).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def aligned_iou(pred: Tensor, target: Tensor, eps: float = 1e-6) -> Tensor:
+    """IoU of row-aligned box pairs.
+
+    pred, target: (N, 4) xyxy. Returns (N,). Degenerate boxes (zero or negative extent) have zero
+    area; the union is clamped by ``eps`` so that two degenerate boxes give 0, never NaN.
+    """
+    lt = torch.max(pred[:, :2], target[:, :2])                      # (N, 2)
+    rb = torch.min(pred[:, 2:], target[:, 2:])                      # (N, 2)
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[:, 0] * wh[:, 1]
+    area_p = (pred[:, 2:] - pred[:, :2]).clamp(min=0).prod(dim=1)
+    area_t = (target[:, 2:] - target[:, :2]).clamp(min=0).prod(dim=1)
+    union = (area_p + area_t - inter).clamp(min=eps)
+    return inter / union
+
+
+def iou_loss(pred: Tensor, target: Tensor, mode: str = "linear", eps: float = 1e-6) -> Tensor:
+    """Sum over pairs of the IoU loss.
+
+    ``mode='linear'``: 1 - IoU (what mmdetection's Cascade RPN config uses, ``linear=True``);
+    ``mode='log'``: -ln(IoU) as in UnitBox [47], with IoU clamped at ``eps``.
+    The project's default is 'linear' (see README, Interpretations): the paper cites UnitBox but
+    was built on mmdetection, whose two-stage proposal heads use the linear form.
+    """
+    if pred.numel() == 0:
+        return pred.sum() * 0.0
+    iou = aligned_iou(pred, target, eps)
+    if mode == "linear":
+        return (1.0 - iou).sum()
+    if mode == "log":
+        return -torch.log(iou.clamp(min=eps)).sum()
+    raise ValueError(f"unknown IoU loss mode {mode!r}")
+
+
+def l1_loss(pred: Tensor, target: Tensor) -> Tensor:
+    """Sum of absolute differences (mmdetection's L1Loss before its avg_factor division)."""
+    return (pred - target).abs().sum()
+
+
+def smooth_l1_loss(pred: Tensor, target: Tensor, beta: float = 1.0 / 9.0) -> Tensor:
+    """Sum of the smooth-L1 (Huber) loss with transition point ``beta`` (Faster R-CNN's 1/9)."""
+    if pred.numel() == 0:
+        return pred.sum() * 0.0
+    return F.smooth_l1_loss(pred, target, beta=beta, reduction="sum")
+
+
+def bce_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """Sum of binary cross-entropy with logits; ``targets`` may be soft (the IoU mask's IoUs)."""
+    if logits.numel() == 0:
+        return logits.sum() * 0.0
+    return F.binary_cross_entropy_with_logits(logits, targets, reduction="sum")
+
+
+def bce_on_probabilities(probs: Tensor, targets: Tensor, eps: float = 1e-6) -> Tensor:
+    """Sum of BCE on probabilities already squashed (the IoU mask's double sigmoid)."""
+    if probs.numel() == 0:
+        return probs.sum() * 0.0
+    p = probs.clamp(eps, 1.0 - eps)
+    return -(targets * torch.log(p) + (1.0 - targets) * torch.log(1.0 - p)).sum()

@@ -1,0 +1,333 @@
+"""The shared two-stage proposal machinery (Fig. 1): stage 1 -> alignment -> stage 2.
+
+Every proposal method of the study is a configuration of this one head:
+
+=====================  ==========================================================================
+RPN (3 anchors / 1)    one stage: a 3x3 conv, then classification + delta regression (L1)
+"+ two-stage"          stage 1 regresses, stage 2 re-classifies and regresses on the same features
+"+ alignment"          stage 1 uses a dilated 3x3 conv, stage 2 a deformable conv driven by the
+                       stage-1 boxes (Cascade RPN's adaptive convolution, ``alignment: offset``)
+"+ IoU loss"           both regressions use the IoU loss on decoded boxes
+"+ point-based"        9 points per location instead of an anchor; boxes are min/max of the
+                       points; stage 2 samples at the points (``alignment: point``)
+"+ SADS"               stage-1 Positive Region assigner, stage-2 Size-Aware Threshold assigner
+"+ IoU mask"           the Light-weight IoU-Mask branch and the IoU-aware score
+=====================  ==========================================================================
+
+Layer layout per FPN level (weights shared across levels, as RPN):
+``x -> stage1_conv -> f1 -> stage1_reg (init offsets) [-> stage1_cls]``;
+``f1 -> cls_conv / reg_conv`` (plain 3x3 or deformable, per ``alignment``) ``-> stage2_cls,
+stage2_reg (secondary offsets), iou_mask``.
+
+Points (``representation: point``): offsets are predicted in units of the level's stride (feature
+cells) as (dy, dx) pairs, and are added to a fixed 3x3 prior grid spanning a square of side
+``anchor_scale`` cells, i.e. the square anchor of the location. Without that prior all 9 points
+start on the location centre, the min/max box is empty, and the IoU loss has zero gradient. Refined
+points are the (detached) init points plus the secondary offsets (RepPoints' convention).
+
+Loss normalisation (eqs. 4-7): classification and IoU-mask losses are divided by the number of
+classification samples M_cls; IoU-type regression losses by the number of regression samples
+(N_reg, M_reg: the positives). L1 / smooth-L1 in a stage that also classifies are divided by the
+number of classification samples, as mmdetection's RPN does (``avg_factor=num_total_samples``).
+All counts are summed over the batch before dividing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ... import losses as L
+from ...config import HeadConfig, StageConfig
+from ...sampling.assign_result import AssignResult
+from ..anchors import AnchorGenerator
+from ..box_coder import DeltaXYWHCoder
+from ..points import grid_points, offsets_to_points, points_to_boxes
+from .alignment import AdaptiveConv, PointAlignment
+from .iou_mask import IoUMaskBranch, iou_aware_score
+from .targets import build_assigner, build_sampler
+
+
+@dataclass
+class HeadOutputs:
+    """Predictions flattened over levels, location-major inside each level (all (B, N, ...))."""
+    num_per_level: list[int]          # priors per level
+    priors: Tensor                    # (N, 4) anchors / square priors
+    centers: Tensor                   # (N, 2) location centre of each prior
+    init_boxes: Tensor                # (B, N, 4)
+    init_raw: Tensor                  # (B, N, 4) deltas or (B, N, 18) point offsets
+    init_cls: Optional[Tensor]        # (B, N) logits, or None
+    refined_boxes: Optional[Tensor]   # (B, N, 4)
+    refined_raw: Optional[Tensor]     # (B, N, 4) deltas or (B, N, 18)
+    refined_cls: Optional[Tensor]     # (B, N) logits
+    iou_mask: Optional[Tensor]        # (B, N) probabilities
+
+
+def _conv(cin: int, cout: int, k: int, dilation: int = 1) -> nn.Conv2d:
+    conv = nn.Conv2d(cin, cout, k, padding=dilation * (k // 2), dilation=dilation)
+    nn.init.normal_(conv.weight, std=0.01)
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
+def _flatten(x: Tensor, per_item: int) -> Tensor:
+    """(B, A*per_item, H, W) -> (B, H*W*A, per_item), location-major like the anchors."""
+    b = x.shape[0]
+    return x.permute(0, 2, 3, 1).reshape(b, -1, per_item)
+
+
+def point_prior_grid(anchor_scale: float) -> Tensor:
+    """(18,) (dy, dx) offsets of a 3x3 grid over a square of side ``anchor_scale`` cells."""
+    half = anchor_scale / 2.0
+    taps = [(ky * half, kx * half) for ky in (-1, 0, 1) for kx in (-1, 0, 1)]
+    return torch.tensor(taps, dtype=torch.float32).reshape(-1)
+
+
+class TwoStageProposalHead(nn.Module):
+    def __init__(self, in_channels: int, cfg: HeadConfig,
+                 strides: tuple[int, ...] = (4, 8, 16, 32, 64)) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.strides = tuple(strides)
+        self.is_point = cfg.representation == "point"
+        self.num_anchors = 1 if self.is_point else len(cfg.anchor_ratios)
+        self.reg_dim = 2 * cfg.num_points if self.is_point else 4
+        self.two_stage = cfg.num_stages == 2
+        self.base_scale = cfg.anchor_scale * self.strides[0]
+        ratios = (1.0,) if self.is_point else tuple(cfg.anchor_ratios)
+        self.prior_generator = AnchorGenerator(strides=self.strides, ratios=ratios,
+                                               scales=(cfg.anchor_scale,))
+        self.register_buffer("prior_grid", point_prior_grid(cfg.anchor_scale), persistent=False)
+        self.coders = [DeltaXYWHCoder(stds=tuple(s.target_stds)) for s in (cfg.stage1, cfg.stage2)]
+        self.generator: Optional[torch.Generator] = None
+        self._build_layers(in_channels)
+        self.assigners = [build_assigner(cfg.stage1.assigner, self.base_scale, self.strides),
+                          build_assigner(cfg.stage2.assigner, self.base_scale, self.strides)]
+        self.samplers = [build_sampler(cfg.stage1.sampler), build_sampler(cfg.stage2.sampler)]
+
+    # ------------------------------------------------------------------ layers
+    def _build_layers(self, cin: int) -> None:
+        cfg, a, f = self.cfg, self.num_anchors, self.cfg.feat_channels
+        if cfg.stage1_conv == "dilation":
+            self.stage1_conv = AdaptiveConv(cin, f, mode="dilation", dilation=3, impl=cfg.deform_impl)
+        else:
+            self.stage1_conv = _conv(cin, f, 3)
+        self.stage1_reg = _conv(f, a * self.reg_dim, 1)
+        self.stage1_cls = _conv(f, a, 1) if cfg.stage1.cls_weight > 0 else None
+        if not self.two_stage:
+            return
+        self.cls_conv = self._stage2_conv(f)
+        self.reg_conv = self._stage2_conv(f)
+        self.stage2_cls = _conv(f, a, 1)
+        self.stage2_reg = _conv(f, a * self.reg_dim, 1)
+        self.iou_mask = (IoUMaskBranch(f, a, cfg.iou_mask.feature, cfg.iou_mask.double_sigmoid)
+                         if cfg.iou_mask.enabled else None)
+
+    def _stage2_conv(self, f: int) -> nn.Module:
+        kind = self.cfg.alignment
+        if kind == "point":
+            return PointAlignment(f, f, num_points=self.cfg.num_points,
+                                  gradient_mul=self.cfg.point_gradient_mul, impl=self.cfg.deform_impl)
+        if kind == "offset":
+            return AdaptiveConv(f, f, mode="offset", impl=self.cfg.deform_impl)
+        return _conv(f, f, 3)
+
+    def _align(self, conv: nn.Module, feat: Tensor, guide: Optional[Tensor], stride: int) -> Tensor:
+        if self.cfg.alignment == "point":
+            return conv(feat, guide)
+        if self.cfg.alignment == "offset":
+            return conv(feat, guide, stride)
+        return conv(feat)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, feats: list[Tensor]) -> HeadOutputs:
+        sizes = [tuple(x.shape[-2:]) for x in feats]
+        device = feats[0].device
+        priors = self.prior_generator.grid_anchors(sizes, device)             # [(HWA, 4)]
+        centers = [c.repeat_interleave(self.num_anchors, 0)
+                   for c in grid_points(sizes, self.strides, device)]        # [(HWA, 2)]
+        outs = [self._forward_level(x, p, c, s) for x, p, c, s in zip(feats, priors, centers, self.strides)]
+        cat = lambda k: None if outs[0][k] is None else torch.cat([o[k] for o in outs], dim=1)
+        return HeadOutputs(num_per_level=[p.shape[0] for p in priors], priors=torch.cat(priors),
+                           centers=torch.cat(centers), init_boxes=cat("init_boxes"),
+                           init_raw=cat("init_raw"), init_cls=cat("init_cls"),
+                           refined_boxes=cat("refined_boxes"), refined_raw=cat("refined_raw"),
+                           refined_cls=cat("refined_cls"), iou_mask=cat("iou_mask"))
+
+    def _forward_level(self, x: Tensor, priors: Tensor, centers: Tensor, stride: int) -> dict:
+        b, _, h, w = x.shape
+        f1 = F.relu(self.stage1_conv(x))
+        raw1 = self.stage1_reg(f1)                                            # (B, A*R, H, W)
+        if self.is_point:
+            raw1 = raw1 + self.prior_grid.view(1, -1, 1, 1)
+        init_raw = _flatten(raw1, self.reg_dim)                               # (B, HWA, R)
+        init_boxes = self._decode(0, init_raw, priors, centers, stride)
+        out = dict(init_raw=init_raw, init_boxes=init_boxes, refined_boxes=None, refined_raw=None,
+                   refined_cls=None, iou_mask=None,
+                   init_cls=None if self.stage1_cls is None else _flatten(self.stage1_cls(f1), 1)[..., 0])
+        if not self.two_stage:
+            return out
+        guide = raw1 if self.cfg.alignment == "point" else init_boxes.detach()
+        cls_feat = F.relu(self._align(self.cls_conv, f1, guide, stride))
+        reg_feat = F.relu(self._align(self.reg_conv, f1, guide, stride))
+        refined_raw = _flatten(self.stage2_reg(reg_feat), self.reg_dim)
+        base = init_raw.detach() if self.is_point else init_boxes.detach()
+        out["refined_raw"] = refined_raw
+        out["refined_boxes"] = self._decode(1, refined_raw, base, centers, stride)
+        out["refined_cls"] = _flatten(self.stage2_cls(cls_feat), 1)[..., 0]
+        if self.iou_mask is not None:
+            out["iou_mask"] = _flatten(self.iou_mask(cls_feat, reg_feat), 1)[..., 0]
+        return out
+
+    def _decode(self, stage: int, raw: Tensor, base: Tensor, centers: Tensor, stride: int) -> Tensor:
+        """Stage-s predictions (B, N, R) -> boxes (B, N, 4).
+
+        Anchors: ``base`` is the prior (stage 1, (N, 4)) or the init box (stage 2, (B, N, 4)).
+        Points: ``base`` is None-like for stage 1 (raw already holds prior + offsets) and the
+        detached init offsets for stage 2 (refined = init + secondary).
+        """
+        b, n, r = raw.shape
+        if self.is_point:
+            offsets = raw if stage == 0 else raw + base
+            pts = offsets_to_points(offsets.reshape(b * n, r), centers.repeat(b, 1), float(stride))
+            return points_to_boxes(pts).reshape(b, n, 4)
+        priors = base.expand(b, n, 4) if base.dim() == 2 else base
+        return self.coders[stage].decode(priors.reshape(-1, 4), raw.reshape(-1, 4)).reshape(b, n, 4)
+
+    # ------------------------------------------------------------------ test
+    def final_scores_and_boxes(self, out: HeadOutputs, use_iou_mask: bool) -> tuple[Tensor, Tensor]:
+        """(B, N) scores and (B, N, 4) boxes of the last stage (IoU-aware score when enabled)."""
+        if not self.two_stage:
+            return out.init_cls.sigmoid(), out.init_boxes
+        scores = out.refined_cls.sigmoid()
+        if use_iou_mask and out.iou_mask is not None:
+            scores = iou_aware_score(scores, out.iou_mask)
+        return scores, out.refined_boxes
+
+    # ------------------------------------------------------------------ training
+    def loss(self, out: HeadOutputs, targets: list[dict]) -> dict[str, Tensor]:
+        """Assign, sample and compute the weighted losses of both stages (eq. 3)."""
+        acc = _LossAccumulator()
+        for i, t in enumerate(targets):
+            crowd = t["iscrowd"].bool()
+            gts, ignore = t["boxes"][~crowd], t["boxes"][crowd]
+            a1 = self._assign(0, out, i, gts, ignore)
+            self._stage_terms(acc, "s1", 0, a1, gts, out.init_raw[i], out.init_boxes[i],
+                              None if out.init_cls is None else out.init_cls[i], out.priors)
+            if not self.two_stage:
+                continue
+            a2 = self._assign(1, out, i, gts, ignore)
+            base = out.init_raw[i].detach() if self.is_point else out.init_boxes[i].detach()
+            cls_inds = self._stage_terms(acc, "s2", 1, a2, gts, out.refined_raw[i], out.refined_boxes[i],
+                                         out.refined_cls[i], base)
+            if out.iou_mask is not None:
+                self._mask_terms(acc, a2, cls_inds, gts, out.refined_boxes[i], out.iou_mask[i])
+        return acc.losses(self.cfg)
+
+    def _assign(self, stage: int, out: HeadOutputs, i: int, gts: Tensor, ignore: Tensor) -> AssignResult:
+        kind = (self.cfg.stage1, self.cfg.stage2)[stage].assigner.type
+        assigner = self.assigners[stage]
+        boxes = out.priors if stage == 0 else out.init_boxes[i].detach()
+        if kind == "max_iou":
+            return assigner.assign(boxes, gts, ignore)
+        if kind == "positive_region":
+            return assigner.assign(out.centers, out.num_per_level, gts, ignore)
+        return assigner.assign(boxes, out.centers, out.num_per_level, gts, ignore)
+
+    def _stage_terms(self, acc: "_LossAccumulator", key: str, stage: int, assign: AssignResult,
+                     gts: Tensor, raw: Tensor, boxes: Tensor, cls: Optional[Tensor], base: Tensor
+                     ) -> Optional[Tensor]:
+        """Collect one image's regression pairs and classification samples of one stage.
+
+        ``base`` is what the stage's deltas are relative to: the priors (stage 1) or the detached
+        init boxes (stage 2); unused by IoU-type losses, which compare decoded boxes.
+        Returns the indices of the classification samples (None if the stage does not classify).
+        """
+        scfg: StageConfig = (self.cfg.stage1, self.cfg.stage2)[stage]
+        pos = torch.nonzero(assign.gt_inds > 0).squeeze(1)
+        gt_of_pos = gts[assign.gt_inds[pos] - 1] if pos.numel() else gts.new_zeros(0, 4)
+        if scfg.reg_loss.startswith("iou"):
+            acc.add_reg(key, boxes[pos], gt_of_pos)
+        else:
+            acc.add_reg(key, raw[pos], self.coders[stage].encode(base[pos], gt_of_pos))
+        if cls is None or scfg.cls_weight <= 0:
+            return None
+        pos_s, neg_s = self.samplers[stage].sample(assign, generator=self.generator)
+        inds = torch.cat([pos_s, neg_s])
+        labels = torch.cat([cls.new_ones(pos_s.numel()), cls.new_zeros(neg_s.numel())])
+        acc.add_cls(key, cls[inds], labels)
+        return inds
+
+    def _mask_terms(self, acc: "_LossAccumulator", assign: AssignResult, cls_inds: Tensor, gts: Tensor,
+                    refined: Tensor, mask: Tensor) -> None:
+        """IoU-mask samples (Table VI) with target IoU(refined proposal, its gt) (Fig. 3)."""
+        which = self.cfg.iou_mask.samples
+        pos = torch.nonzero(assign.gt_inds > 0).squeeze(1)
+        if which == "classification":
+            inds = cls_inds
+        elif which == "regression":
+            inds = pos
+        else:
+            inds = torch.nonzero(assign.gt_inds >= 0).squeeze(1)
+        acc.add_mask(mask[inds], iou_targets(refined[inds].detach(), assign.gt_inds[inds], gts))
+
+
+def iou_targets(boxes: Tensor, gt_inds: Tensor, gts: Tensor) -> Tensor:
+    """IoU of each box with its assigned gt (positives) or its best-overlapping gt (others)."""
+    if boxes.numel() == 0 or gts.numel() == 0:
+        return boxes.new_zeros(boxes.shape[0])
+    assigned = gt_inds > 0
+    ious = L.aligned_iou(boxes.unsqueeze(1).expand(-1, gts.shape[0], 4).reshape(-1, 4),
+                         gts.unsqueeze(0).expand(boxes.shape[0], -1, 4).reshape(-1, 4))
+    ious = ious.view(boxes.shape[0], gts.shape[0])                         # (n, gts)
+    best = ious.max(dim=1).values
+    own = ious.gather(1, (gt_inds.clamp(min=1) - 1).unsqueeze(1)).squeeze(1)
+    return torch.where(assigned, own, best)
+
+
+class _LossAccumulator:
+    """Gathers per-image sample pairs, then computes each loss once with batch-level normalisers."""
+
+    def __init__(self) -> None:
+        self.reg: dict[str, list[tuple[Tensor, Tensor]]] = {"s1": [], "s2": []}
+        self.cls: dict[str, list[tuple[Tensor, Tensor]]] = {"s1": [], "s2": []}
+        self.mask: list[tuple[Tensor, Tensor]] = []
+
+    def add_reg(self, key: str, pred: Tensor, target: Tensor) -> None:
+        self.reg[key].append((pred, target))
+
+    def add_cls(self, key: str, logits: Tensor, labels: Tensor) -> None:
+        self.cls[key].append((logits, labels))
+
+    def add_mask(self, probs: Tensor, ious: Tensor) -> None:
+        self.mask.append((probs, ious))
+
+    @staticmethod
+    def _cat(pairs: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+        return torch.cat([p for p, _ in pairs]), torch.cat([t for _, t in pairs])
+
+    def losses(self, cfg: HeadConfig) -> dict[str, Tensor]:
+        out: dict[str, Tensor] = {}
+        for key, scfg in (("s1", cfg.stage1), ("s2", cfg.stage2)):
+            if not self.reg[key]:
+                continue
+            pred, target = self._cat(self.reg[key])
+            n_cls = sum(p.numel() for p, _ in self.cls[key])
+            if scfg.reg_loss.startswith("iou"):
+                mode = "log" if scfg.reg_loss == "iou_log" else "linear"
+                reg, norm = L.iou_loss(pred, target, mode), pred.shape[0]
+            else:
+                fn = L.l1_loss if scfg.reg_loss == "l1" else L.smooth_l1_loss
+                reg, norm = fn(pred, target), (n_cls if n_cls else pred.shape[0])
+            out[f"loss_{key}_reg"] = scfg.reg_weight * reg / max(norm, 1)
+            if self.cls[key]:
+                logits, labels = self._cat(self.cls[key])
+                out[f"loss_{key}_cls"] = scfg.cls_weight * L.bce_loss(logits, labels) / max(n_cls, 1)
+        if self.mask:
+            probs, ious = self._cat(self.mask)
+            out["loss_mask"] = cfg.iou_mask.weight * L.bce_on_probabilities(probs, ious) / max(
+                probs.numel(), 1)
+        return out

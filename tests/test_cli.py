@@ -1,0 +1,140 @@
+"""The command line: help texts, one-line errors with exit code 2, and a full train run."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+import scrpn.cli as cli
+from conftest import DummyProposalModel, TinyBoxes
+from scrpn.engine.checkpoint import save_checkpoint
+
+CONFIG = """\
+name: tiny_cli
+data: {size_divisor: 8}
+train: {batch_size: 2, base_batch_size: 2, base_lr: 0.05, max_iters: 4, warmup_iters: 1,
+        lr_steps: [3], log_interval: 2, seed: 5}
+eval: {timing_images: 2}
+"""
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["data"], ["data", "stats"]])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main([*command, "--help"])
+    assert info.value.code == 0
+    assert "usage: scrpn" in capsys.readouterr().out
+
+
+def test_python_dash_m_runs_the_cli():
+    done = subprocess.run([sys.executable, "-m", "scrpn", "evaluate", "--help"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "--checkpoint" in done.stdout
+
+
+def _error(argv: list[str], capsys) -> str:
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err
+    return lines[0]
+
+
+def test_bad_config_is_one_clear_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  max_iter: 3\n")
+    line = _error(["train", "--config", str(bad), "--out", str(tmp_path / "run")], capsys)
+    assert line.startswith("scrpn: error:") and "bad.yaml" in line and "'train.max_iter'" in line
+    line = _error(["train", "--config", str(tmp_path / "missing.yaml")], capsys)
+    assert "missing.yaml: config file not found" in line
+    good = tmp_path / "good.yaml"
+    good.write_text(CONFIG)
+    line = _error(["train", "--config", str(good), "--set", "train.lr_gamma=2"], capsys)
+    assert "'train.lr_gamma' = 2.0 is above its maximum" in line
+
+
+def test_checkpoint_errors(tmp_path, capsys):
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(CONFIG)
+    line = _error(["evaluate", "--config", str(cfg_path), "--checkpoint", str(tmp_path / "x.pth")],
+                  capsys)
+    assert "x.pth: checkpoint not found" in line
+    other = cli.load_cli_config(str(cfg_path), ["model.head.feat_channels=16"]).to_dict()
+    save_checkpoint(tmp_path / "other.pth", {"format": 1, "model": {}, "config": other})
+    line = _error(["evaluate", "--config", str(cfg_path), "--checkpoint",
+                   str(tmp_path / "other.pth")], capsys)
+    assert "another config" in line and "'model.head.feat_channels' is 16 there but 64 now" in line
+    line = _error(["train", "--config", str(cfg_path), "--out", str(tmp_path / "r"), "--resume"],
+                  capsys)
+    assert "no checkpoint to resume from" in line
+    line = _error(["evaluate", "--proposals", "p.json"], capsys)
+    assert "--annotations" in line
+
+
+@pytest.fixture
+def fake_parts(tmp_path, monkeypatch):
+    """Route `scrpn train` to the tiny dataset and the dummy model."""
+    data = TinyBoxes(tmp_path, n=6)
+    monkeypatch.setattr(cli, "build_train_dataset", lambda cfg: data)
+    monkeypatch.setattr(cli, "build_val_dataset", lambda cfg: data)
+    monkeypatch.setattr("scrpn.models.build_model", lambda cfg: DummyProposalModel())
+    cfg_path = tmp_path / "tiny_cli.yaml"
+    cfg_path.write_text(CONFIG)
+    return cfg_path, data
+
+
+def test_train_writes_the_run_and_prints_json_last(tmp_path, fake_parts, capsys):
+    cfg_path, data = fake_parts
+    run, study = tmp_path / "run", tmp_path / "study"
+    assert cli.main(["train", "--config", str(cfg_path), "--out", str(run), "--no-progress",
+                     "--study", "--study-dir", str(study), "--dump-proposals", "--seed", "7"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    metrics = json.loads(last)
+    assert {"AR100", "AR300", "AR1000", "AR_S", "AR_M", "AR_L", "seconds_per_image"} <= set(metrics)
+    saved = json.loads((run / "metrics.json").read_text())
+    assert (saved["name"], saved["seed"], saved["iterations"]) == ("tiny_cli", 7, 4)
+    assert saved["AR1000"] == metrics["AR1000"] and saved["train_seconds"] > 0
+    assert json.loads((study / "tiny_cli" / "seed7" / "metrics.json").read_text()) == saved
+    records = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["type"] for r in records] == ["train", "train", "eval"]
+    assert (run / "proposals.json").is_file() and (run / "config.yaml").is_file()
+
+    # evaluating the final checkpoint gives the same recall
+    assert cli.main(["evaluate", "--config", str(cfg_path), "--checkpoint", str(run / "final.pth"),
+                     "--set", "train.seed=7"]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["AR1000"] == metrics["AR1000"]
+    # and so does scoring the dumped proposals file
+    assert cli.main(["evaluate", "--proposals", str(run / "proposals.json"),
+                     "--annotations", str(data.ann_file)]) == 0
+    from_file = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert from_file["AR1000"] == pytest.approx(metrics["AR1000"])
+
+
+def test_sigterm_saves_and_exits_with_a_message(tmp_path, fake_parts, monkeypatch, capsys):
+    cfg_path, _ = fake_parts
+
+    class Terminating(DummyProposalModel):
+        calls = 0
+
+        def forward(self, images, targets):
+            if self.training:
+                Terminating.calls += 1
+                if Terminating.calls == 2:
+                    signal.raise_signal(signal.SIGTERM)
+            return super().forward(images, targets)
+
+    monkeypatch.setattr("scrpn.models.build_model", lambda cfg: Terminating())
+    run = tmp_path / "run"
+    code = cli.main(["train", "--config", str(cfg_path), "--out", str(run), "--no-progress"])
+    assert code == 128 + signal.SIGTERM
+    err = capsys.readouterr().err
+    assert "interrupted by SIGTERM at iteration 2" in err and "--resume" in err
+    assert (run / "latest.pth").is_file() and not (run / "metrics.json").exists()
+    monkeypatch.setattr("scrpn.models.build_model", lambda cfg: DummyProposalModel())
+    assert cli.main(["train", "--config", str(cfg_path), "--out", str(run), "--no-progress",
+                     "--resume"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["iterations"] == 4

@@ -1,0 +1,49 @@
+import torch
+
+from scrpn.models.postprocess import clip_boxes, select_proposals, topk_per_level
+
+
+def test_clip_boxes():
+    b = torch.tensor([[-5.0, -1.0, 50.0, 20.0]])
+    assert torch.equal(clip_boxes(b, (10, 40)), torch.tensor([[0.0, 0.0, 40.0, 10.0]]))
+
+
+def test_topk_per_level_keeps_best_of_each_level():
+    scores = [torch.tensor([0.1, 0.9, 0.5]), torch.tensor([0.2])]
+    boxes = [torch.arange(12.0).view(3, 4), torch.ones(1, 4)]
+    b, s, lvl = topk_per_level(scores, boxes, k=2)
+    assert torch.equal(s, torch.tensor([0.9, 0.5, 0.2]))
+    assert torch.equal(lvl, torch.tensor([0, 0, 1]))
+    assert torch.equal(b[0], boxes[0][1])
+
+
+def _two_levels():
+    # Two nearly identical boxes on different levels (IoU 0.9) and a distinct one.
+    s = [torch.tensor([0.9, 0.3]), torch.tensor([0.8])]
+    b = [torch.tensor([[0.0, 0.0, 10.0, 10.0], [50.0, 50.0, 60.0, 60.0]]),
+         torch.tensor([[0.0, 0.0, 10.0, 9.0]])]
+    return s, b
+
+
+def test_per_level_nms_keeps_cross_level_duplicates():
+    s, b = _two_levels()
+    boxes, scores = select_proposals(s, b, (100, 100), nms_pre=10, nms_thr=0.7, max_per_img=10)
+    assert torch.allclose(scores, torch.tensor([0.9, 0.8, 0.3]))
+
+
+def test_cross_level_nms_removes_them():
+    s, b = _two_levels()
+    boxes, scores = select_proposals(s, b, (100, 100), nms_pre=10, nms_thr=0.7, max_per_img=10,
+                                     cross_level_nms=True, cross_level_nms_thr=0.8)
+    assert torch.allclose(scores, torch.tensor([0.9, 0.3]))
+
+
+def test_max_per_img_and_min_size_and_empty():
+    s, b = _two_levels()
+    boxes, scores = select_proposals(s, b, (100, 100), 10, 0.7, max_per_img=1)
+    assert boxes.shape == (1, 4)
+    boxes, scores = select_proposals(s, b, (100, 100), 10, 0.7, 10, min_bbox_size=9.5)
+    assert torch.allclose(scores, torch.tensor([0.9, 0.3]))   # the 10x9 box is dropped
+    empty = [torch.zeros(0), torch.zeros(0)]
+    boxes, scores = select_proposals(empty, [torch.zeros(0, 4)] * 2, (10, 10), 10, 0.7, 10)
+    assert boxes.shape == (0, 4) and scores.shape == (0,)
