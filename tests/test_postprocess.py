@@ -47,3 +47,17 @@ def test_max_per_img_and_min_size_and_empty():
     empty = [torch.zeros(0), torch.zeros(0)]
     boxes, scores = select_proposals(empty, [torch.zeros(0, 4)] * 2, (10, 10), 10, 0.7, 10)
     assert boxes.shape == (0, 4) and scores.shape == (0,)
+
+
+def test_nms_first_k_equals_full_nms_prefix():
+    from torchvision.ops import nms
+
+    from scrpn.models.postprocess import nms_first_k
+
+    g = torch.Generator().manual_seed(0)
+    xy = torch.rand(3000, 2, generator=g) * 300
+    boxes = torch.cat([xy, xy + 5 + torch.rand(3000, 2, generator=g) * 60], dim=1)
+    scores = torch.rand(3000, generator=g)
+    for k in (10, 500, 1000, 2500):      # 2500: the prefix keeps too few, fall back to all boxes
+        assert torch.equal(nms_first_k(boxes, scores, 0.5, k), nms(boxes, scores, 0.5)[:k])
+    assert nms_first_k(boxes[:0], scores[:0], 0.5, 10).numel() == 0

@@ -52,6 +52,23 @@ def select_proposals(scores: list[Tensor], boxes: list[Tensor], img_shape: tuple
     keep = batched_nms(b, s, lvl, nms_thr)                 # sorted by decreasing score
     b, s = b[keep], s[keep]
     if cross_level_nms:
-        keep = nms(b, s, cross_level_nms_thr)
+        keep = nms_first_k(b, s, cross_level_nms_thr, max_per_img)
         b, s = b[keep], s[keep]
     return b[:max_per_img], s[:max_per_img]
+
+
+def nms_first_k(boxes: Tensor, scores: Tensor, iou_thr: float, k: int) -> Tensor:
+    """Indices of the first ``k`` boxes greedy NMS keeps, in decreasing score order.
+
+    Greedy NMS decides each box from the boxes ranked above it only, so the boxes it keeps among
+    the best ``m`` are the same whether or not the rest are present. We first run NMS on the best
+    ``2k`` (NMS costs O(n^2) on CPU) and fall back to all boxes only when that keeps fewer than
+    ``k``. The result equals ``nms(boxes, scores, iou_thr)[:k]`` (up to the order of tied scores).
+    """
+    order = scores.argsort(descending=True)
+    if order.numel() > 2 * k:
+        head = order[: 2 * k]
+        keep = nms(boxes[head], scores[head], iou_thr)
+        if keep.numel() >= k:
+            return head[keep[:k]]
+    return nms(boxes, scores, iou_thr)[:k]

@@ -16,7 +16,8 @@ RPN (3 anchors / 1)    one stage: a 3x3 conv, then classification + delta regres
 
 Layer layout per FPN level (weights shared across levels, as RPN):
 ``x -> stage1_conv -> f1 -> stage1_reg (init offsets) [-> stage1_cls]``;
-``f1 -> cls_conv / reg_conv`` (plain 3x3 or deformable, per ``alignment``) ``-> stage2_cls,
+``f1 -> align_conv`` (plain 3x3 or deformable, per ``alignment``; its two halves are the
+classification and regression feature maps) ``-> stage2_cls,
 stage2_reg (secondary offsets), iou_mask``.
 
 Points (``representation: point``): offsets are predicted in units of the level's stride (feature
@@ -119,21 +120,23 @@ class TwoStageProposalHead(nn.Module):
         self.stage1_cls = _conv(f, a, 1) if cfg.stage1.cls_weight > 0 else None
         if not self.two_stage:
             return
-        self.cls_conv = self._stage2_conv(f)
-        self.reg_conv = self._stage2_conv(f)
+        # The classification and regression feature maps (Fig. 1) come from two 3x3 convolutions
+        # that sample the same positions; they are held as one conv with 2f outputs, so the
+        # deformable sampling (the costly part on CPU) runs once. Same function, half the work.
+        self.align_conv = self._stage2_conv(f, 2 * f)
         self.stage2_cls = _conv(f, a, 1)
         self.stage2_reg = _conv(f, a * self.reg_dim, 1)
         self.iou_mask = (IoUMaskBranch(f, a, cfg.iou_mask.feature, cfg.iou_mask.double_sigmoid)
                          if cfg.iou_mask.enabled else None)
 
-    def _stage2_conv(self, f: int) -> nn.Module:
+    def _stage2_conv(self, f: int, out: int) -> nn.Module:
         kind = self.cfg.alignment
         if kind == "point":
-            return PointAlignment(f, f, num_points=self.cfg.num_points,
+            return PointAlignment(f, out, num_points=self.cfg.num_points,
                                   gradient_mul=self.cfg.point_gradient_mul, impl=self.cfg.deform_impl)
         if kind == "offset":
-            return AdaptiveConv(f, f, mode="offset", impl=self.cfg.deform_impl)
-        return _conv(f, f, 3)
+            return AdaptiveConv(f, out, mode="offset", impl=self.cfg.deform_impl)
+        return _conv(f, out, 3)
 
     def _align(self, conv: nn.Module, feat: Tensor, guide: Optional[Tensor], stride: int) -> Tensor:
         if self.cfg.alignment == "point":
@@ -171,8 +174,7 @@ class TwoStageProposalHead(nn.Module):
         if not self.two_stage:
             return out
         guide = raw1 if self.cfg.alignment == "point" else init_boxes.detach()
-        cls_feat = F.relu(self._align(self.cls_conv, f1, guide, stride))
-        reg_feat = F.relu(self._align(self.reg_conv, f1, guide, stride))
+        cls_feat, reg_feat = F.relu(self._align(self.align_conv, f1, guide, stride)).chunk(2, dim=1)
         refined_raw = _flatten(self.stage2_reg(reg_feat), self.reg_dim)
         base = init_raw.detach() if self.is_point else init_boxes.detach()
         out["refined_raw"] = refined_raw
