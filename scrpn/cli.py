@@ -1,4 +1,4 @@
-"""The ``scrpn`` command line: ``train``, ``evaluate`` and ``data stats``.
+"""The ``scrpn`` command line: ``train``, ``evaluate``, ``data stats`` and ``bench``.
 
 Every subcommand is one small ``_add_<name>`` function (its arguments) plus one ``cmd_<name>``
 function (what it does), so that new subcommands slot in without touching the others.
@@ -256,10 +256,49 @@ def cmd_data_stats(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------
+# scrpn bench
+# ----------------------------------------------------------------------------------------------
+
+def _add_bench(subparsers: Any) -> None:
+    p = subparsers.add_parser("bench", help="time methods side by side and report speed ratios",
+                              description="Measure, in one process on the same backbone, images and "
+                                          "size, training seconds per iteration and inference "
+                                          "seconds per image of each config, and their ratios to "
+                                          "the first (last line: JSON).")
+    p.add_argument("--configs", nargs="+", default=["configs/mini/rpn.yaml", "configs/mini/sc_rpn.yaml"],
+                   help="configs to compare; the first is the reference")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds (median)")
+    p.add_argument("--iters", type=int, default=3, help="iterations / images per round")
+    p.add_argument("--out", default="results/bench/speed.json", help="JSON file to write")
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="override values of every config (e.g. data.image_size=512)")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from scrpn.engine.bench import benchmark
+
+    configs = [load_cli_config(path, list(args.set) + ["model.backbone.pretrained=false"])
+               for path in args.configs]
+    configure_torch(True, configs[0].train.num_threads)
+    result = benchmark(configs, rounds=args.rounds, iters=args.iters)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    for name, m in result["methods"].items():
+        print(f"{name}: train {m['train_seconds_per_iter']:.3f} s/iter "
+              f"(x{m['train_ratio_to_reference']:.2f}), inference "
+              f"{1000 * m['infer_seconds_per_image']:.1f} ms/image (x{m['infer_ratio_to_reference']:.2f})")
+    print(json.dumps({k: {kk: v[kk] for kk in ("train_ratio_to_reference", "infer_ratio_to_reference")}
+                      for k, v in result["methods"].items()}))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
 # entry point
 # ----------------------------------------------------------------------------------------------
 
-COMMANDS: tuple[Callable[[Any], None], ...] = (_add_train, _add_evaluate, _add_data)
+COMMANDS: tuple[Callable[[Any], None], ...] = (_add_train, _add_evaluate, _add_data, _add_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

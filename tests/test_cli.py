@@ -21,7 +21,7 @@ eval: {timing_images: 2}
 """
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["data"], ["data", "stats"]])
+@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["data"], ["data", "stats"], ["bench"]])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main([*command, "--help"])
@@ -138,3 +138,20 @@ def test_sigterm_saves_and_exits_with_a_message(tmp_path, fake_parts, monkeypatc
     assert cli.main(["train", "--config", str(cfg_path), "--out", str(run), "--no-progress",
                      "--resume"]) == 0
     assert json.loads((run / "metrics.json").read_text())["iterations"] == 4
+
+
+def test_bench_reports_ratios_to_the_reference(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SCRPN_DATA", str(tmp_path / "data"))
+    out = tmp_path / "speed.json"
+    assert cli.main(["bench", "--configs", "configs/smoke/rpn.yaml", "configs/smoke/sc_rpn.yaml",
+                 "--rounds", "2", "--iters", "1", "--out", str(out),
+                 "--set", "data.num_train=4", "data.num_val=2"]) == 0
+    result = json.loads(out.read_text())
+    assert result["reference"] == "rpn" and set(result["methods"]) == {"rpn", "sc_rpn"}
+    ref = result["methods"]["rpn"]
+    assert ref["train_ratio_to_reference"] == 1.0 and ref["infer_ratio_to_reference"] == 1.0
+    sc = result["methods"]["sc_rpn"]
+    assert sc["infer_ratio_to_reference"] == pytest.approx(
+        sc["infer_seconds_per_image"] / ref["infer_seconds_per_image"])
+    assert len(sc["train_rounds"]) == 2
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["sc_rpn"]

@@ -1,0 +1,87 @@
+"""Speed of proposal methods measured side by side, in one process, on the same inputs.
+
+Numbers from a shared 2-core machine drift with whatever else runs, so absolute times mean little;
+ratios measured in the same run do. Each method is timed in interleaved rounds (A, B, A, B, ...)
+and the median of each method's rounds is reported, together with its ratio to the first
+(reference) method. Inputs are real SynthShapes (or the config's dataset) training samples, so the
+assigners see realistic ground truth; weights are random (pretrained weights do not change the
+arithmetic), and the inference timing includes post-processing (per-level top-k, NMS).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Sequence
+
+import torch
+
+from ..config import Config
+from ..data.collate import collate_batch
+from ..models import build_model
+from .builders import build_train_dataset, build_optimizer
+
+
+def _inputs(cfg: Config, batch_size: int) -> tuple[torch.Tensor, list[dict]]:
+    dataset = build_train_dataset(cfg)
+    return collate_batch([dataset[i] for i in range(batch_size)], cfg.data.size_divisor)
+
+
+def _time_train(model, optimizer, images, targets, iters: int) -> float:
+    model.train()
+    start = time.perf_counter()
+    for _ in range(iters):
+        losses = model(images, targets)
+        optimizer.zero_grad(set_to_none=True)
+        sum(losses.values()).backward()
+        optimizer.step()
+    return (time.perf_counter() - start) / iters
+
+
+@torch.no_grad()
+def _time_infer(model, images, targets, iters: int) -> float:
+    model.eval()
+    start = time.perf_counter()
+    for i in range(iters):
+        k = i % images.shape[0]
+        model(images[k:k + 1], targets[k:k + 1])
+    return (time.perf_counter() - start) / iters
+
+
+def benchmark(configs: Sequence[Config], rounds: int = 5, iters: int = 3,
+              warmup: int = 2) -> dict:
+    """Median seconds per training iteration and per inference image of each config, and ratios.
+
+    All configs must share the data section (same images); the first is the reference.
+    """
+    images, targets = _inputs(configs[0], configs[0].train.batch_size)
+    runs = []
+    for cfg in configs:
+        torch.manual_seed(cfg.train.seed)
+        model = build_model(cfg)
+        model.set_generator(torch.Generator().manual_seed(cfg.train.seed))
+        runs.append({"cfg": cfg, "model": model, "opt": build_optimizer(model, cfg.train),
+                     "train": [], "infer": []})
+    for run in runs:                                                       # warm-up, untimed
+        _time_train(run["model"], run["opt"], images, targets, warmup)
+        _time_infer(run["model"], images, targets, warmup)
+    for _ in range(rounds):
+        for run in runs:
+            run["train"].append(_time_train(run["model"], run["opt"], images, targets, iters))
+            run["infer"].append(_time_infer(run["model"], images, targets, iters))
+    return _summarise(runs, images)
+
+
+def _summarise(runs: list[dict], images: torch.Tensor) -> dict:
+    ref = runs[0]
+    ref_train, ref_infer = statistics.median(ref["train"]), statistics.median(ref["infer"])
+    methods = {}
+    for run in runs:
+        train, infer = statistics.median(run["train"]), statistics.median(run["infer"])
+        methods[run["cfg"].name] = {
+            "train_seconds_per_iter": train, "infer_seconds_per_image": infer,
+            "train_images_per_second": images.shape[0] / train, "infer_images_per_second": 1.0 / infer,
+            "train_ratio_to_reference": train / ref_train, "infer_ratio_to_reference": infer / ref_infer,
+            "train_rounds": run["train"], "infer_rounds": run["infer"]}
+    return {"reference": ref["cfg"].name, "batch_size": int(images.shape[0]),
+            "input_size": list(images.shape[-2:]), "backbone": ref["cfg"].model.backbone.name,
+            "torch_threads": torch.get_num_threads(), "methods": methods}
