@@ -25,8 +25,9 @@ import torch
 
 from scrpn.config import Config, ConfigError, apply_overrides, config_from_dict, load_config
 from scrpn.data.errors import DataError
-from scrpn.engine.builders import build_train_dataset, build_val_dataset
+from scrpn.engine.builders import build_eval_dataset, build_train_dataset, build_val_dataset
 from scrpn.engine.checkpoint import CheckpointError, check_config_matches, load_checkpoint
+from scrpn.engine.distributed import cleanup_distributed, init_distributed
 from scrpn.engine.evaluator import evaluate_model, write_metrics
 from scrpn.engine.seeding import configure_torch, seed_everything
 from scrpn.engine.trainer import Trainer, TrainingError, TrainingInterrupted
@@ -116,6 +117,16 @@ def _add_train(subparsers: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """``scrpn train``; under ``torchrun`` each process joins the process group first (NCCL on
+    CUDA, gloo on the CPU) and only rank 0 writes the run directory and prints the metrics."""
+    info, args.device = init_distributed(args.device)
+    try:
+        return _train(args, is_main=info.is_main)
+    finally:
+        cleanup_distributed()
+
+
+def _train(args: argparse.Namespace, is_main: bool = True) -> int:
     from scrpn.models import build_model  # imported late: keeps `scrpn --help` fast
 
     cfg = load_cli_config(args.config, args.set, args.seed)
@@ -139,6 +150,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = trainer.train()
     proposals = run_dir / "proposals.json" if args.dump_proposals else None
     metrics = evaluate_model(trainer.model, val_set, cfg, args.device, proposals_path=proposals)
+    if not is_main:
+        return 0  # rank 0 gathered this rank's proposals and reports for the whole job
     trainer.logger.log({"type": "eval", "iter": result.iterations, **json_safe_metrics(metrics)})
     write_metrics(run_dir / "metrics.json", metrics, cfg, result.train_seconds, result.iterations)
     if args.study:
@@ -163,6 +176,12 @@ def _add_evaluate(subparsers: Any) -> None:
     p.add_argument("--out", help="write metrics.json and proposals.json to this directory")
     p.add_argument("--proposals", help="proposals json (COCO results format)")
     p.add_argument("--annotations", help="COCO ground-truth json for --proposals")
+    p.add_argument("--split", choices=("val", "train"), default="val",
+                   help="split to run the checkpoint on (train: e.g. to dump the training "
+                        "proposals Fast R-CNN learns from; no flip); default: val")
+    p.add_argument("--dump-proposals", action="store_true",
+                   help="write the proposals to <out>/proposals.json (needs --out); cut them "
+                        "with --set model.test.max_per_img=N")
     _add_common(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -187,8 +206,10 @@ def _evaluate_checkpoint(args: argparse.Namespace) -> int:
     # The weights come from the checkpoint: do not load ImageNet weights first.
     cfg = load_cli_config(args.config, [*args.set, "model.backbone.pretrained=false"])
     state = load_checkpoint(args.checkpoint)
+    # Test-time settings (model.test.*) do not change the weights: they may differ.
+    test_keys = tuple(f"model.test.{k}" for k in cfg.to_dict()["model"]["test"])
     check_config_matches(args.checkpoint, state["config"], cfg.to_dict(), sections=("model",),
-                         ignore=("model.backbone.pretrained",))
+                         ignore=("model.backbone.pretrained", *test_keys))
     configure_torch(cfg.train.deterministic, cfg.train.num_threads)
     model = build_model(cfg)
     try:
@@ -200,7 +221,12 @@ def _evaluate_checkpoint(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    metrics = evaluate_model(model, build_val_dataset(cfg), cfg, args.device,
+    if args.dump_proposals and out is None:
+        raise UsageError("--dump-proposals needs --out DIR")
+    dataset = build_val_dataset(cfg) if args.split == "val" else build_eval_dataset(cfg, "train")
+    if args.split == "train":
+        cfg.data.val_limit = None  # every training image gets its proposals
+    metrics = evaluate_model(model, dataset, cfg, args.device,
                              proposals_path=out / "proposals.json" if out else None)
     if out is not None:
         write_metrics(out / "metrics.json", metrics, cfg, state.get("train_seconds"),

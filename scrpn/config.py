@@ -61,7 +61,8 @@ class BackboneConfig:
 
 @dataclass
 class AssignerConfig:
-    type: str = _choice("max_iou", "positive_region", "size_aware_threshold", default="max_iou")
+    type: str = _choice("max_iou", "positive_region", "size_aware_threshold", "region",
+                       default="max_iou")
     pos_iou_thr: float = _ranged(0.7, 0.0, 1.0)
     neg_iou_thr: float = _ranged(0.3, 0.0, 1.0)
     min_pos_iou: float = _ranged(0.3, 0.0, 1.0)
@@ -88,6 +89,31 @@ class StageConfig:
     reg_loss: str = _choice("l1", "smooth_l1", "iou", "iou_log", default="l1")
     reg_weight: float = _ranged(1.0, 0.0)
     target_stds: list = field(default_factory=lambda: [1.0, 1.0, 1.0, 1.0])
+    smooth_l1_beta: float = _ranged(1.0 / 9.0, 0.0)  # reg_loss smooth_l1 (GA-RPN: 1.0)
+
+
+@dataclass
+class GuidedAnchorConfig:
+    """GA-RPN's own parts (``model.head.type: ga_rpn``, scrpn/models/heads/ga_rpn.py).
+
+    The approximate anchors are ``anchor_ratios`` x ``scales_per_octave`` scales from
+    ``anchor_scale`` (mmdetection: octave base scale 8, 3 scales, ratios 0.5 / 1 / 2); the RPN
+    part (classification + regression on the guided anchors) is configured by ``stage1``.
+    """
+    scales_per_octave: int = _ranged(3, 1)
+    center_ratio: float = _ranged(0.2, 0.0, 1.0)       # location targets: positive region
+    ignore_ratio: float = _ranged(0.5, 0.0, 1.0)       # location targets: ignore region
+    neg_loc_weight: float = _ranged(0.1, 0.0)          # weight of negative locations
+    loc_weight: float = _ranged(1.0, 0.0)
+    focal_alpha: float = _ranged(0.25, 0.0, 1.0)
+    focal_gamma: float = _ranged(2.0, 0.0)
+    shape_weight: float = _ranged(1.0, 0.0)
+    bounded_iou_beta: float = _ranged(0.2, 0.0)
+    anchoring_stds: list = field(default_factory=lambda: [0.07, 0.07, 0.14, 0.14])
+    assigner: AssignerConfig = field(default_factory=AssignerConfig)   # approx Max-IoU 0.7 / 0.3
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)      # shape samples 256 / 0.5
+    deform_groups: int = _ranged(4, 1)
+    loc_filter_thr: float = _ranged(0.01, 0.0, 1.0)    # test: keep locations with p_loc >= thr
 
 
 @dataclass
@@ -103,6 +129,7 @@ class IoUMaskConfig:
 
 @dataclass
 class HeadConfig:
+    type: str = _choice("two_stage", "ga_rpn", default="two_stage")
     representation: str = _choice("anchor", "point", default="anchor")
     anchor_scale: float = _ranged(8.0, 0.5)         # octave base scale; level rule base = scale*4
     anchor_ratios: list = field(default_factory=lambda: [0.5, 1.0, 2.0])
@@ -118,6 +145,7 @@ class HeadConfig:
         assigner=AssignerConfig(pos_iou_thr=0.7, neg_iou_thr=0.7, min_pos_iou=0.3),
         reg_loss="iou", reg_weight=10.0))
     iou_mask: IoUMaskConfig = field(default_factory=IoUMaskConfig)
+    ga: GuidedAnchorConfig = field(default_factory=GuidedAnchorConfig)
 
 
 @dataclass
@@ -157,12 +185,54 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = True
     num_threads: int = _ranged(0, 0)                # torch threads; 0 = leave torch's default
+    amp: bool = False                               # mixed precision (autocast + GradScaler), CUDA only
 
 
 @dataclass
 class EvalConfig:
     max_dets: list = field(default_factory=lambda: [100, 300, 1000])
     timing_images: int = _ranged(20, 0)             # images timed for seconds_per_image
+
+
+@dataclass
+class DetectorConfig:
+    """An R-CNN detector on top of the proposals (Tables II and IX); ``type: none`` = proposals only.
+
+    ``faster_rcnn`` / ``double_head`` / ``cascade_rcnn`` train end to end with the configured
+    proposal head in place of RPN; ``fast_rcnn`` trains backbone + RoI head on precomputed
+    proposals read from ``train_proposals`` / ``val_proposals`` (files written by
+    ``scrpn evaluate --dump-proposals``). See ``scrpn/detectors/``.
+    """
+    type: str = _choice("none", "faster_rcnn", "fast_rcnn", "double_head", "cascade_rcnn",
+                        default="none")
+    num_classes: int = _ranged(0, 0)              # 0 = the dataset's (synthshapes 8, coco 80)
+    num_proposals: int = _ranged(1000, 1)         # per image, at train and test
+    pos_iou_thr: float = _ranged(0.5, 0.0, 1.0)   # R-CNN Max-IoU (pos = neg = min_pos thr)
+    sampler: SamplerConfig = field(default_factory=lambda: SamplerConfig(num=512, pos_fraction=0.25))
+    add_gt_as_proposals: bool = True
+    roi_size: int = _ranged(7, 1)
+    sampling_ratio: int = _ranged(2, 0)           # RoIAlign samples per bin (0 = adaptive)
+    finest_scale: float = _ranged(56.0, 1.0)      # RoI level rule: floor(log2(sqrt(area) / s))
+    fc_channels: int = _ranged(1024, 8)
+    num_fcs: int = _ranged(2, 1)
+    conv_channels: int = _ranged(1024, 8)         # double head: width of the conv (box) branch
+    num_convs: int = _ranged(4, 0)                # double head: bottleneck blocks after the first
+    reg_roi_scale: float = _ranged(1.3, 1.0)      # double head: box branch reads enlarged RoIs
+    reg_class_agnostic: bool = False              # cascade stages are always class agnostic
+    target_stds: list = field(default_factory=lambda: [0.1, 0.1, 0.2, 0.2])
+    reg_loss: str = _choice("l1", "smooth_l1", default="l1")
+    smooth_l1_beta: float = _ranged(1.0, 0.0)
+    cls_weight: float = _ranged(1.0, 0.0)
+    reg_weight: float = _ranged(1.0, 0.0)
+    cascade_iou_thrs: list = field(default_factory=lambda: [0.5, 0.6, 0.7])
+    cascade_stds: list = field(default_factory=lambda: [[0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1],
+                                                        [0.033, 0.033, 0.067, 0.067]])
+    cascade_loss_weights: list = field(default_factory=lambda: [1.0, 0.5, 0.25])
+    score_thr: float = _ranged(0.05, 0.0, 1.0)
+    nms_thr: float = _ranged(0.5, 0.0, 1.0)
+    max_per_img: int = _ranged(100, 1)
+    train_proposals: Optional[str] = None         # fast_rcnn: proposals json of the train split
+    val_proposals: Optional[str] = None           # fast_rcnn: proposals json of the val split
 
 
 @dataclass
@@ -173,6 +243,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
 
     @property
     def level_base_scale(self) -> float:
@@ -343,10 +414,12 @@ def _check_consistency(cfg: Config, source: str) -> None:
         raise ConfigError(f"{source}: a one-stage head needs 'model.head.stage1.cls_weight' > 0")
     if head.num_stages == 1 and (head.alignment != "none" or head.iou_mask.enabled):
         raise ConfigError(f"{source}: alignment and the IoU mask need 'model.head.num_stages: 2'")
+    if head.type == "ga_rpn":
+        _check_ga_rpn(head, source)
     if head.stage1.assigner.type == "size_aware_threshold":
         raise ConfigError(f"{source}: the Size-Aware Threshold assigner needs init proposals: "
                           "use it in stage 2 only")
-    if head.num_stages == 2 and head.stage2.assigner.type == "positive_region":
+    if head.num_stages == 2 and head.stage2.assigner.type in ("positive_region", "region"):
         raise ConfigError(f"{source}: stage 2 takes 'max_iou' or 'size_aware_threshold'")
     if len(cfg.data.max_size) != 2:
         raise ConfigError(f"{source}: 'data.max_size' must be [long_side, short_side]")
@@ -355,6 +428,50 @@ def _check_consistency(cfg: Config, source: str) -> None:
     if head.representation == "point" and len(head.anchor_ratios) != 1:
         raise ConfigError(f"{source}: point representation uses one square prior per location: "
                           "set 'model.head.anchor_ratios: [1.0]'")
+    _check_detector(cfg.detector, source)
+
+
+def _check_ga_rpn(head: HeadConfig, source: str) -> None:
+    """GA-RPN is one stage of RPN on guided anchors: the two-stage switches do not apply to it."""
+    if (head.representation != "anchor" or head.num_stages != 1 or head.alignment != "none"
+            or head.stage1_conv != "conv" or head.iou_mask.enabled):
+        raise ConfigError(f"{source}: 'model.head.type: ga_rpn' needs representation anchor, "
+                          "num_stages 1, stage1_conv conv, alignment none and no IoU mask")
+    if head.stage1.assigner.type != "max_iou" or head.ga.assigner.type != "max_iou":
+        raise ConfigError(f"{source}: GA-RPN assigns with Max-IoU: 'model.head.stage1.assigner' and "
+                          "'model.head.ga.assigner' need type max_iou")
+    if head.stage1.reg_loss not in ("l1", "smooth_l1"):
+        raise ConfigError(f"{source}: GA-RPN regresses deltas of the guided anchors: "
+                          "'model.head.stage1.reg_loss' must be l1 or smooth_l1")
+    if len(head.ga.anchoring_stds) != 4:
+        raise ConfigError(f"{source}: 'model.head.ga.anchoring_stds' must have 4 numbers")
+    if head.feat_channels % head.ga.deform_groups != 0:
+        raise ConfigError(f"{source}: 'model.head.feat_channels' must be divisible by "
+                          "'model.head.ga.deform_groups'")
+
+
+def _check_detector(det: DetectorConfig, source: str) -> None:
+    def numbers(values: Any, n: int) -> bool:
+        return (isinstance(values, list) and len(values) == n
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values))
+
+    if not numbers(det.target_stds, 4) or any(v <= 0 for v in det.target_stds):
+        raise ConfigError(f"{source}: 'detector.target_stds' must be 4 positive numbers")
+    stages = len(det.cascade_iou_thrs)
+    if stages < 1 or not numbers(det.cascade_iou_thrs, stages) or not all(
+            0.0 < v <= 1.0 for v in det.cascade_iou_thrs):
+        raise ConfigError(f"{source}: 'detector.cascade_iou_thrs' must be IoUs in (0, 1]")
+    if not numbers(det.cascade_loss_weights, stages):
+        raise ConfigError(f"{source}: 'detector.cascade_loss_weights' needs one number per stage "
+                          f"({stages})")
+    if (not isinstance(det.cascade_stds, list) or len(det.cascade_stds) != stages
+            or not all(numbers(s, 4) and min(s) > 0 for s in det.cascade_stds)):
+        raise ConfigError(f"{source}: 'detector.cascade_stds' needs 4 positive stds per stage "
+                          f"({stages})")
+    if det.type == "fast_rcnn" and not (det.train_proposals and det.val_proposals):
+        raise ConfigError(f"{source}: 'detector.type: fast_rcnn' needs 'detector.train_proposals' "
+                          "and 'detector.val_proposals' (write them with `scrpn evaluate "
+                          "--dump-proposals`)")
 
 
 def config_from_dict(raw: dict, source: str = "<dict>") -> Config:

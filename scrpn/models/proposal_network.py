@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from ..config import Config, TestConfig
 from .backbones import build_backbone
+from .heads.ga_rpn import GuidedAnchorHead
 from .heads.stages import TwoStageProposalHead
 from .postprocess import select_proposals
 
@@ -37,23 +38,38 @@ class ProposalNetwork(nn.Module):
         return self.predict(out, targets)
 
     @torch.no_grad()
-    def predict(self, out, targets: list[dict]) -> list[dict]:
+    def predict(self, out, targets: list[dict], max_per_img: Optional[int] = None) -> list[dict]:
+        """Test-time proposals; ``max_per_img`` overrides the config's (R-CNN detectors)."""
         scores, boxes = self.head.final_scores_and_boxes(out, self.use_iou_mask_at_test)
         splits = out.num_per_level
         t = self.test_cfg
+        keep = t.max_per_img if max_per_img is None else max_per_img
         results = []
         for i, target in enumerate(targets):
-            b, s = select_proposals(list(scores[i].split(splits)), list(boxes[i].split(splits)),
-                                    tuple(target["img_shape"]), t.nms_pre, t.nms_thr, t.max_per_img,
+            # A head marks the locations it filters out (GA-RPN's location filter) by score < 0.
+            level_s, level_b = scores[i].split(splits), boxes[i].split(splits)
+            kept = [s_ >= 0 for s_ in level_s]
+            b, s = select_proposals([s_[k] for s_, k in zip(level_s, kept)],
+                                    [b_[k] for b_, k in zip(level_b, kept)],
+                                    tuple(target["img_shape"]), t.nms_pre, t.nms_thr, keep,
                                     t.min_bbox_size, t.cross_level_nms, t.cross_level_nms_thr)
             results.append({"boxes": b, "scores": s})
         return results
 
 
-def build_model(cfg: Config) -> ProposalNetwork:
+def build_model(cfg: Config) -> nn.Module:
+    """The proposal network, or the R-CNN detector on top of it when ``detector.type`` is set."""
+    if cfg.detector.type != "none":
+        from ..detectors import build_detector  # late: the detectors package imports this module
+        return build_detector(cfg)
+    return build_proposal_network(cfg)
+
+
+def build_proposal_network(cfg: Config) -> ProposalNetwork:
     bb = cfg.model.backbone
     backbone = build_backbone(bb.name, fpn_channels=bb.fpn_channels, pretrained=bb.pretrained,
                               frozen_stages=bb.frozen_stages)
-    head = TwoStageProposalHead(bb.fpn_channels, cfg.model.head)
+    head_cls = GuidedAnchorHead if cfg.model.head.type == "ga_rpn" else TwoStageProposalHead
+    head = head_cls(bb.fpn_channels, cfg.model.head)
     return ProposalNetwork(backbone, head, cfg.model.test,
                            use_iou_mask_at_test=cfg.model.head.iou_mask.test_with)

@@ -59,6 +59,17 @@ class MaxIoUAssigner:
             return AssignResult.all_negative(num_priors, num_gts, priors.device)
 
         overlaps = pairwise_overlaps(priors, gt_boxes)  # (num_priors, num_gts)
+        return self.assign_wrt_overlaps(overlaps, priors, gt_boxes_ignore)
+
+    def assign_wrt_overlaps(self, overlaps: Tensor, priors: Tensor,
+                            gt_boxes_ignore: Tensor | None = None) -> AssignResult:
+        """Rules 1-5 on precomputed IoUs (num_priors, num_gts) with num_priors, num_gts >= 1.
+
+        Split out so that GA-RPN's approximate-anchor assigner (IoU of a location = its best
+        approximate anchor's, scrpn/models/heads/ga_rpn.py) uses the same rules; ``priors`` are
+        only read for the ignore (IoF) test. ``overlaps`` is modified in place (ignored rows).
+        """
+        num_priors, num_gts = overlaps.shape
         raw_max = overlaps.max(dim=1).values  # (num_priors,) reported for ignored priors
         if (self.ignore_iof_thr > 0 and gt_boxes_ignore is not None
                 and gt_boxes_ignore.numel() > 0):
@@ -66,7 +77,7 @@ class MaxIoUAssigner:
             overlaps[iof.max(dim=1).values > self.ignore_iof_thr] = -1.0
 
         max_overlaps, argmax = overlaps.max(dim=1)  # (num_priors,)
-        gt_inds = torch.full((num_priors,), -1, dtype=torch.long, device=priors.device)
+        gt_inds = torch.full((num_priors,), -1, dtype=torch.long, device=overlaps.device)
         if isinstance(self.neg_iou_thr, (tuple, list)):
             lo, hi = self.neg_iou_thr
             gt_inds[(max_overlaps >= lo) & (max_overlaps < hi)] = 0

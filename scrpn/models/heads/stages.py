@@ -237,6 +237,8 @@ class TwoStageProposalHead(nn.Module):
             return assigner.assign(boxes, gts, ignore)
         if kind == "positive_region":
             return assigner.assign(out.centers, out.num_per_level, gts, ignore)
+        if kind == "region":
+            return assigner.assign(out.priors, out.num_per_level, gts, ignore)
         return assigner.assign(boxes, out.centers, out.num_per_level, gts, ignore)
 
     def _stage_terms(self, acc: "_LossAccumulator", key: str, stage: int, assign: AssignResult,
@@ -322,8 +324,9 @@ class _LossAccumulator:
                 mode = "log" if scfg.reg_loss == "iou_log" else "linear"
                 reg, norm = L.iou_loss(pred, target, mode), pred.shape[0]
             else:
-                fn = L.l1_loss if scfg.reg_loss == "l1" else L.smooth_l1_loss
-                reg, norm = fn(pred, target), (n_cls if n_cls else pred.shape[0])
+                reg = (L.l1_loss(pred, target) if scfg.reg_loss == "l1"
+                       else L.smooth_l1_loss(pred, target, beta=scfg.smooth_l1_beta))
+                norm = n_cls if n_cls else pred.shape[0]
             out[f"loss_{key}_reg"] = scfg.reg_weight * reg / max(norm, 1)
             if self.cls[key]:
                 logits, labels = self._cat(self.cls[key])

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ...config import AssignerConfig, SamplerConfig
 from ...sampling.max_iou import MaxIoUAssigner
 from ...sampling.positive_region import PositiveRegionAssigner
+from ...sampling.region import RegionAssigner
 from ...sampling.sampler import RandomSampler
 from ...sampling.size_aware_threshold import SizeAwareThresholdAssigner
 
@@ -16,6 +17,9 @@ def build_assigner(cfg: AssignerConfig, base_scale: float, strides: tuple[int, .
     if cfg.type == "positive_region":
         return PositiveRegionAssigner(center_ratio=cfg.center_ratio, base_scale=base_scale,
                                       strides=strides)
+    if cfg.type == "region":
+        return RegionAssigner(center_ratio=cfg.center_ratio, ignore_ratio=cfg.ignore_ratio,
+                              base_scale=base_scale, strides=strides)
     if cfg.type == "size_aware_threshold":
         return SizeAwareThresholdAssigner(topk=cfg.topk, num_levels_used=cfg.num_levels,
                                           base_scale=base_scale, strides=strides)
