@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import torch
@@ -188,17 +187,5 @@ def test_module_rejects_wrong_offset_channels_and_impl():
         DeformConv2d(4, 4, 3, offset_groups=3)
 
 
-def test_fast_is_faster_than_torchvision():
-    """Loose sanity bound only; real numbers come from benchmarks/bench_deform_conv.py."""
-    x, offset, weight, bias, _ = _make_case(1, 32, (32, 32), 32, (3, 3), 1, 1, 1, 1, False, 2.0)
-    tensors = [t.requires_grad_() for t in (x, offset, weight, bias)]
-
-    def best_time(fn) -> float:
-        best = float("inf")
-        for _ in range(3):
-            start = time.perf_counter()
-            fn(*tensors, padding=(1, 1)).sum().backward()
-            best = min(best, time.perf_counter() - start)
-        return best
-
-    assert best_time(deform_conv2d_fast) < best_time(tv_deform_conv2d)
+# Speed is measured by benchmarks/bench_deform_conv.py (results/bench/deform_conv.json), not
+# asserted here: timings on a shared 2-core machine are too noisy for a test.
