@@ -121,3 +121,15 @@ def make_cfg(**train: Any) -> Config:
 @pytest.fixture
 def tiny_dataset(tmp_path: Path) -> TinyBoxes:
     return TinyBoxes(tmp_path, n=8)
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary folder that also holds the embedded datasets' cache (``SCRPN_DATA``)."""
+    monkeypatch.setenv("SCRPN_DATA", str(tmp_path / "data"))
+    return tmp_path
+
+
+def last_json(capsys: pytest.CaptureFixture) -> dict:
+    """The one-line JSON object a ``train`` / ``evaluate`` command prints last."""
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])

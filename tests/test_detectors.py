@@ -12,6 +12,7 @@ from scrpn.detectors import FastRCNN, ProposalStore, TwoStageDetector, num_class
 from scrpn.engine.evaluator import evaluate_model, to_original_coords
 from scrpn.evaluation import dump_proposals
 from scrpn.models import build_model
+from conftest import last_json
 
 ROOT = Path(__file__).parents[1]
 DET_CONFIGS = sorted((ROOT / "configs" / "mini").glob("det_*.yaml"))
@@ -172,16 +173,6 @@ def test_evaluator_gives_box_ap_100_to_an_oracle(tmp_path):
     assert evaluate_model(_Oracle(shift_label=True), dataset, cfg)["AP"] == pytest.approx(0.0)
 
 
-@pytest.fixture()
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("SCRPN_DATA", str(tmp_path / "data"))
-    return tmp_path
-
-
-def _last_json(capsys):
-    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-
-
 def test_cli_faster_rcnn_then_fast_rcnn_on_dumped_proposals(data_dir, capsys):
     """Smoke sizes through the CLI: an end-to-end detector prints box AP; a proposal network's
     train and val proposals are dumped with `evaluate --split` and Fast R-CNN trains on them."""
@@ -192,7 +183,7 @@ def test_cli_faster_rcnn_then_fast_rcnn_on_dumped_proposals(data_dir, capsys):
                  str(data_dir / "faster"), "--no-progress", *det, "data.image_size=128",
                  "model.backbone.fpn_channels=16", "model.head.feat_channels=16",
                  "model.backbone.pretrained=false", "train.batch_size=2"]) == 0
-    metrics = _last_json(capsys)
+    metrics = last_json(capsys)
     assert {"AP", "AP50", "AP75", "AP_S", "AP_M", "AP_L"} <= set(metrics)
     rpn = data_dir / "rpn"
     common = ["--set", "data.num_train=4", "data.num_val=2", "train.max_iters=1"]
@@ -202,7 +193,7 @@ def test_cli_faster_rcnn_then_fast_rcnn_on_dumped_proposals(data_dir, capsys):
         assert main(["evaluate", "--config", "configs/smoke/rpn.yaml", "--checkpoint",
                      str(rpn / "final.pth"), "--split", split, "--dump-proposals", "--out",
                      str(rpn / split), *common, "model.test.max_per_img=30"]) == 0
-        assert "AR100" in _last_json(capsys)
+        assert "AR100" in last_json(capsys)
     train_props = json.loads((rpn / "train" / "proposals.json").read_text())
     assert {r["image_id"] for r in train_props} == {1, 2, 3, 4}
     assert max(sum(r["image_id"] == i for r in train_props) for i in range(1, 5)) <= 30
@@ -210,4 +201,4 @@ def test_cli_faster_rcnn_then_fast_rcnn_on_dumped_proposals(data_dir, capsys):
                  "--no-progress", *common, "detector.type=fast_rcnn", "detector.fc_channels=16",
                  "detector.sampler.num=32", f"detector.train_proposals={rpn / 'train' / 'proposals.json'}",
                  f"detector.val_proposals={rpn / 'val' / 'proposals.json'}"]) == 0
-    assert "AP" in _last_json(capsys)
+    assert "AP" in last_json(capsys)
