@@ -133,3 +133,17 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def last_json(capsys: pytest.CaptureFixture) -> dict:
     """The one-line JSON object a ``train`` / ``evaluate`` command prints last."""
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def train_step_then_predict(model: nn.Module, images: Tensor, targets: list) -> tuple[dict, list]:
+    """One training step (finite total loss, backward) then one prediction; returns both."""
+    model.set_generator(torch.Generator().manual_seed(0))
+    model.train()
+    losses = model(images, targets)
+    total = sum(losses.values())
+    assert torch.isfinite(total)
+    total.backward()
+    model.eval()
+    results = model(images, targets)
+    assert len(results) == len(targets)
+    return losses, results

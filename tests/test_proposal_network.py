@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import train_step_then_predict
 from scrpn.config import load_config
 from scrpn.models import build_model
 
@@ -31,16 +32,8 @@ def test_config_trains_one_step_and_predicts(path):
     cfg = load_config(path, SMALL)
     torch.manual_seed(0)
     model = build_model(cfg)
-    model.set_generator(torch.Generator().manual_seed(0))
     images, targets = _batch()
-    model.train()
-    losses = model(images, targets)
-    total = sum(losses.values())
-    assert torch.isfinite(total)
-    total.backward()
-    model.eval()
-    results = model(images, targets)
-    assert len(results) == 2
+    _, results = train_step_then_predict(model, images, targets)
     for r, t in zip(results, targets):
         assert r["boxes"].shape[0] == r["scores"].shape[0] <= 50
         h, w = t["img_shape"]
