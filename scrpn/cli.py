@@ -295,6 +295,10 @@ def _add_bench(subparsers: Any) -> None:
                    help="configs to compare; the first is the reference")
     p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds (median)")
     p.add_argument("--iters", type=int, default=3, help="iterations / images per round")
+    p.add_argument("--warmup", type=int, default=2, help="untimed iterations before timing")
+    p.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
+                   help="resize the batch to H x W (e.g. 800 1333, COCO's input, without COCO: "
+                        "SynthShapes images and boxes are resized)")
     p.add_argument("--out", default="results/bench/speed.json", help="JSON file to write")
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="override values of every config (e.g. data.image_size=512)")
@@ -304,19 +308,89 @@ def _add_bench(subparsers: Any) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from scrpn.engine.bench import benchmark
 
-    configs = [load_cli_config(path, list(args.set) + ["model.backbone.pretrained=false"])
-               for path in args.configs]
+    extra = ["model.backbone.pretrained=false"]
+    if args.input_size is not None:  # any config (COCO's too) runs on resized SynthShapes images
+        extra += ["data.dataset=synthshapes", "data.image_size=512", "data.root=null"]
+    configs = [load_cli_config(path, list(args.set) + extra) for path in args.configs]
     configure_torch(True, configs[0].train.num_threads)
-    result = benchmark(configs, rounds=args.rounds, iters=args.iters)
+    result = benchmark(configs, rounds=args.rounds, iters=args.iters, warmup=args.warmup,
+                       input_size=tuple(args.input_size) if args.input_size else None)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     for name, m in result["methods"].items():
-        print(f"{name}: train {m['train_seconds_per_iter']:.3f} s/iter "
-              f"(x{m['train_ratio_to_reference']:.2f}), inference "
-              f"{1000 * m['infer_seconds_per_image']:.1f} ms/image (x{m['infer_ratio_to_reference']:.2f})")
+        print(f"{name}: train {m['train_seconds_per_iter']:.3f} s/iter, "
+              f"{m['train_images_per_second']:.3f} img/s (x{m['train_ratio_to_reference']:.2f} time), "
+              f"inference {1000 * m['infer_seconds_per_image']:.1f} ms/image, "
+              f"{m['infer_images_per_second']:.3f} img/s (x{m['infer_ratio_to_reference']:.2f} time)")
     print(json.dumps({k: {kk: v[kk] for kk in ("train_ratio_to_reference", "infer_ratio_to_reference")}
                       for k, v in result["methods"].items()}))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# scrpn study / scrpn reproduce
+# ----------------------------------------------------------------------------------------------
+
+def _add_study_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default="mini", choices=("smoke", "mini", "full"))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds of every row")
+    p.add_argument("--dataset", default=None, help="run the rows on another dataset (deepforest)")
+    p.add_argument("--results-dir", default="results", help="where runs, tables and figures go")
+    p.add_argument("--retrain", action="store_true", help="ignore cached results")
+
+
+def _add_study(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "study", help="train (or load cached) study rows and print their metrics",
+        description="Train every ROW x seed that has no up-to-date result under "
+                    "<results-dir>/runs/<row>/seed<k>/ (resuming interrupted runs), evaluate it and "
+                    "write metrics.json, log.jsonl and proposal_stats.npz there. Rows are config "
+                    "names of the profile (configs/mini/<row>.yaml); a table name "
+                    "(e.g. table03_components) stands for all of its rows.")
+    p.add_argument("rows", nargs="+", help="config names or table names")
+    _add_study_options(p)
+    p.set_defaults(func=cmd_study)
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from scrpn.study import Study
+    from scrpn.study.tables import TABLES, study_rows
+
+    study = Study(profile=args.profile, retrain=args.retrain, seeds=args.seeds,
+                  dataset=args.dataset, results_dir=args.results_dir, log=note)
+    for name in args.rows:
+        rows = study_rows(TABLES[name]) if name in TABLES else [name]
+        for row in rows:
+            study.config(row)  # a typo fails here, before hours of training
+        for record in study.runs(rows):
+            print(json.dumps({k: record.get(k) for k in ("name", "seed", "AR100", "AR300", "AR1000",
+                                                         "AP", "AP50", "wall_seconds")}), flush=True)
+    return 0
+
+
+def _add_reproduce(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "reproduce", help="run every notebook in order: the paper's tables and figures",
+        description="Execute notebooks/NN_*.ipynb in order with papermill (cached rows reused, "
+                    "missing rows trained), writing <results-dir>/tables and <results-dir>/figures. "
+                    "Executed notebooks replace the originals unless --output-dir is given.")
+    _add_study_options(p)
+    p.add_argument("--notebooks", default="notebooks", help="folder of the numbered notebooks")
+    p.add_argument("--output-dir", default=None, help="write executed notebooks here instead")
+    p.add_argument("--only", nargs="+", default=None, help="notebook number prefixes, e.g. 01 03")
+    p.add_argument("--no-train", action="store_true",
+                   help="train nothing: tables and figures from cached runs only (others 'pending')")
+    p.set_defaults(func=cmd_reproduce)
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from scrpn.study.notebooks import run_notebooks
+
+    run_notebooks(Path(args.notebooks), profile=args.profile, seeds=args.seeds,
+                  dataset=args.dataset or "synthshapes", results_dir=args.results_dir,
+                  retrain=args.retrain, train_missing=not args.no_train,
+                  output_dir=args.output_dir, only=args.only, log=note)
     return 0
 
 
@@ -324,13 +398,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 # entry point
 # ----------------------------------------------------------------------------------------------
 
-COMMANDS: tuple[Callable[[Any], None], ...] = (_add_train, _add_evaluate, _add_data, _add_bench)
+COMMANDS: tuple[Callable[[Any], None], ...] = (_add_train, _add_evaluate, _add_data, _add_bench,
+                                               _add_study, _add_reproduce)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scrpn", description="SC-RPN reproduction: train and evaluate region proposal networks.")
-    subparsers = parser.add_subparsers(dest="command", metavar="{train,evaluate,data}")
+    subparsers = parser.add_subparsers(dest="command", metavar="{train,evaluate,data,bench,study,reproduce}")
     for add in COMMANDS:
         add(subparsers)
     return parser

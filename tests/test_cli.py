@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 import scrpn.cli as cli
 from conftest import DummyProposalModel, TinyBoxes
@@ -155,3 +156,23 @@ def test_bench_reports_ratios_to_the_reference(tmp_path, monkeypatch, capsys):
         sc["infer_seconds_per_image"] / ref["infer_seconds_per_image"])
     assert len(sc["train_rounds"]) == 2
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["sc_rpn"]
+
+
+def test_bench_at_a_given_input_size_resizes_images_and_boxes(tmp_path, monkeypatch):
+    """`--input-size H W` (COCO's 800 1333 in the study) times any config on resized images."""
+    from scrpn.engine import bench
+
+    monkeypatch.setenv("SCRPN_DATA", str(tmp_path / "data"))
+    out = tmp_path / "speed.json"
+    assert cli.main(["bench", "--configs", "configs/coco/rpn.yaml", "--rounds", "1", "--iters", "1",
+                     "--warmup", "0", "--input-size", "96", "160", "--out", str(out),
+                     "--set", "data.num_train=2", "data.num_val=1", "train.batch_size=1",
+                     "model.backbone.fpn_channels=16", "model.head.feat_channels=16"]) == 0
+    result = json.loads(out.read_text())
+    assert result["input_size"] == [96, 160] and result["backbone"] == "resnet50"
+    m = result["methods"]["rpn"]
+    assert m["train_images_per_second"] == pytest.approx(1.0 / m["train_seconds_per_iter"])
+    # the resize maps boxes with the image: a box on the right half stays on the right half
+    image = torch.zeros(3, 64, 64)
+    _, target = bench._resized(image, {"boxes": torch.tensor([[32.0, 16.0, 64.0, 48.0]])}, (96, 160))
+    assert target["boxes"].tolist() == [[80.0, 24.0, 160.0, 72.0]] and target["img_shape"] == (96, 160)

@@ -80,6 +80,19 @@ def test_paper_table_ii_setting_in_the_mini_configs():
         assert det.target_stds == [0.1, 0.1, 0.2, 0.2]
     cascade = load_config(ROOT / "configs" / "mini" / "det_cascade_rcnn_sc_rpn.yaml").detector
     assert cascade.cascade_iou_thrs == [0.5, 0.6, 0.7] and cascade.cascade_loss_weights == [1.0, 0.5, 0.25]
+    # Table II's 1000-proposal rows change the proposal count only; Table IX: 1000 and IoU 0.5
+    for name in ("det_fast_rcnn_sc_rpn_1000", "det_faster_rcnn_cascade_rpn_1000"):
+        det = load_config(ROOT / "configs" / "mini" / f"{name}.yaml").detector
+        assert (det.num_proposals, det.pos_iou_thr) == (1000, 0.65)
+    for name in ("det_double_head_rpn", "det_double_head_sc_rpn", "det_cascade_rcnn_rpn"):
+        det = load_config(ROOT / "configs" / "mini" / f"{name}.yaml").detector
+        assert det.num_proposals == 1000 and (det.type == "cascade_rcnn" or det.pos_iou_thr == 0.5)
+    # every proposal method of Table II has a Fast and a Faster R-CNN row on top of its own row
+    for method in ("rpn", "iterative_rpn", "ga_rpn", "cascade_rpn", "sc_rpn"):
+        for detector in ("fast_rcnn", "faster_rcnn"):
+            cfg = load_config(ROOT / "configs" / "mini" / f"det_{detector}_{method}.yaml")
+            row = load_config(ROOT / "configs" / "mini" / f"{method}.yaml")
+            assert cfg.model == row.model and cfg.detector.type == detector
 
 
 def test_detector_config_is_validated(tmp_path):

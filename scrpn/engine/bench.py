@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 
 from ..config import Config
 from ..data.collate import collate_batch
@@ -21,9 +22,23 @@ from ..models import build_model
 from .builders import build_train_dataset, build_optimizer
 
 
-def _inputs(cfg: Config, batch_size: int) -> tuple[torch.Tensor, list[dict]]:
+def _inputs(cfg: Config, batch_size: int,
+            input_size: Optional[tuple[int, int]] = None) -> tuple[torch.Tensor, list[dict]]:
+    """A training batch of the config's dataset; with ``input_size`` (H, W) every image and its
+    boxes are resized to H x W (e.g. COCO's 1333 x 800 without COCO on disk)."""
     dataset = build_train_dataset(cfg)
-    return collate_batch([dataset[i] for i in range(batch_size)], cfg.data.size_divisor)
+    samples = [dataset[i] for i in range(batch_size)]
+    if input_size is not None:
+        samples = [_resized(image, target, input_size) for image, target in samples]
+    return collate_batch(samples, cfg.data.size_divisor)
+
+
+def _resized(image: torch.Tensor, target: dict, size: tuple[int, int]) -> tuple[torch.Tensor, dict]:
+    h, w = image.shape[-2:]
+    out = F.interpolate(image[None], size=size, mode="bilinear", align_corners=False)[0]
+    scale = torch.tensor([size[1] / w, size[0] / h, size[1] / w, size[0] / h])
+    target = {**target, "boxes": target["boxes"] * scale, "img_shape": tuple(size)}
+    return out, target
 
 
 def _time_train(model, optimizer, images, targets, iters: int) -> float:
@@ -47,13 +62,14 @@ def _time_infer(model, images, targets, iters: int) -> float:
     return (time.perf_counter() - start) / iters
 
 
-def benchmark(configs: Sequence[Config], rounds: int = 5, iters: int = 3,
-              warmup: int = 2) -> dict:
+def benchmark(configs: Sequence[Config], rounds: int = 5, iters: int = 3, warmup: int = 2,
+              input_size: Optional[tuple[int, int]] = None) -> dict:
     """Median seconds per training iteration and per inference image of each config, and ratios.
 
     All configs must share the data section (same images); the first is the reference.
+    ``input_size`` (H, W) resizes the batch (see :func:`_inputs`).
     """
-    images, targets = _inputs(configs[0], configs[0].train.batch_size)
+    images, targets = _inputs(configs[0], configs[0].train.batch_size, input_size)
     runs = []
     for cfg in configs:
         torch.manual_seed(cfg.train.seed)
@@ -61,7 +77,7 @@ def benchmark(configs: Sequence[Config], rounds: int = 5, iters: int = 3,
         model.set_generator(torch.Generator().manual_seed(cfg.train.seed))
         runs.append({"cfg": cfg, "model": model, "opt": build_optimizer(model, cfg.train),
                      "train": [], "infer": []})
-    for run in runs:                                                       # warm-up, untimed
+    for run in runs if warmup > 0 else []:                                 # warm-up, untimed
         _time_train(run["model"], run["opt"], images, targets, warmup)
         _time_infer(run["model"], images, targets, warmup)
     for _ in range(rounds):

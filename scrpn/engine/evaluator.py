@@ -35,6 +35,7 @@ from scrpn.engine.builders import first_n, make_val_loader
 from scrpn.engine.distributed import dist_info, gather_to_main
 from scrpn.evaluation import (detections_to_coco_results, dump_proposals, evaluate_detections,
                               evaluate_proposals, json_safe_metrics)
+from scrpn.evaluation.proposal_stats import proposal_stats, save_stats
 from scrpn.evaluation.proposals import load_coco_gt, quiet
 
 __all__ = ["evaluate_model", "predict_proposals", "subset_coco", "to_original_coords",
@@ -109,7 +110,8 @@ def label_to_category_of(dataset: Dataset) -> Mapping[int, int] | None:
 
 def evaluate_model(model: nn.Module, dataset: Dataset, cfg: Config,
                    device: str | torch.device = "cpu", proposals_path: str | Path | None = None,
-                   batch_size: int = 1, warmup: int = 2) -> dict[str, Any] | None:
+                   batch_size: int = 1, warmup: int = 2,
+                   stats_path: str | Path | None = None) -> dict[str, Any] | None:
     """AR metrics of ``model`` on ``dataset`` (first ``cfg.data.val_limit`` images), in percent.
 
     Returns ``evaluate_proposals``' keys plus ``seconds_per_image`` (NaN if nothing was timed)
@@ -117,6 +119,8 @@ def evaluate_model(model: nn.Module, dataset: Dataset, cfg: Config,
     A detector (``model.produces_detections``, :mod:`scrpn.detectors`) gets COCO box AP instead
     (``evaluate_detections``' keys, labels mapped by the dataset's ``label_to_cat_id``), and
     ``proposals_path`` then receives its detections.
+    ``stats_path`` (proposal networks only) receives :func:`proposal_stats` of the proposals,
+    the IoU statistics the study's figures are drawn from.
     When distributed, only rank 0 gets the metrics; the other ranks get ``None``.
     """
     device = torch.device(device)
@@ -151,6 +155,8 @@ def evaluate_model(model: nn.Module, dataset: Dataset, cfg: Config,
         return metrics
     if proposals_path is not None:
         dump_proposals(proposals_path, proposals)
+    if stats_path is not None:
+        save_stats(stats_path, proposal_stats(gt, proposals))
     metrics: dict[str, Any] = evaluate_proposals(gt, proposals, max_dets=cfg.eval.max_dets)
     metrics["seconds_per_image"] = sum(seconds) / len(seconds) if seconds else math.nan
     metrics["num_images"] = len(proposals)

@@ -1,0 +1,304 @@
+"""Train a study row or load its cached result: what every notebook calls instead of a loop.
+
+A *row* is a config name (``rpn``, ``t5_k3``, ``det_faster_rcnn_sc_rpn`` ...) resolved in the
+profile's config folder; a *run* is a row with one seed. A finished run leaves, under
+``<results_dir>/runs/<row>/seed<k>/``: ``metrics.json`` (AR or box AP, time per image, train
+seconds, the config fingerprint), ``log.jsonl`` (training curves) and, for proposal networks,
+``proposal_stats.npz`` (:mod:`scrpn.evaluation.proposal_stats`, what Figs. 6-8 are drawn from).
+
+Design choices:
+
+* **Cache key = the config, not the file name.** ``metrics.json`` records a fingerprint of the
+  whole resolved config (minus run-time knobs: threads, intervals, cache folders). A cached result
+  whose fingerprint differs from today's config is stale and is recomputed, so editing a config
+  can never leave an old number in a table.
+* **Checkpoints are shared by training config.** Rows that differ only at test time (Tables VI
+  and VII "tested without the IoU mask", ``model.test.*``) train once: checkpoints live in
+  ``<work_dir>/study/<training fingerprint>/seed<k>/`` and each row only re-evaluates.
+* **Resumable.** An interrupted run continues from its ``latest.pth`` on the next call (the
+  trainer checkpoints every ``train.checkpoint_interval`` iterations and on SIGTERM).
+* **Fast R-CNN rows** (``detector.type: fast_rcnn``) first train (or reuse) their proposal row and
+  dump its top ``detector.num_proposals`` proposals on the train and val splits.
+* **Profiles.** ``mini`` and ``full`` read ``configs/mini`` and ``configs/coco``; ``smoke`` reads
+  the mini row and overlays ``configs/smoke/_base.yaml`` (tiny images, two iterations), so the
+  notebooks run in seconds with every row of the mini profile. A ``dataset`` other than the row's
+  own overlays ``configs/<profile>/datasets/<dataset>.yaml`` and prefixes the run name.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+import torch
+
+from scrpn.config import (Config, ConfigError, DetectorConfig, TestConfig, apply_overrides,
+                          config_from_dict, deep_merge, load_raw, _read_yaml)
+from scrpn.engine.builders import build_eval_dataset, build_train_dataset, build_val_dataset
+from scrpn.engine.checkpoint import load_checkpoint
+from scrpn.engine.evaluator import evaluate_model, write_metrics
+from scrpn.engine.seeding import configure_torch, seed_everything
+from scrpn.engine.trainer import Trainer
+from scrpn.evaluation.proposal_stats import load_stats
+
+__all__ = ["PROFILE_CONFIG_DIRS", "RUNTIME_KEYS", "Study", "config_fingerprint",
+           "training_config"]
+
+PROFILE_CONFIG_DIRS = {"smoke": "mini", "mini": "mini", "full": "coco"}
+# Settings that change how fast a run goes or where it caches, never its numbers.
+RUNTIME_KEYS = ("name", "train.num_threads", "train.log_interval", "train.checkpoint_interval",
+                "data.num_workers", "data.root", "eval.timing_images")
+
+
+def _drop(tree: dict, dotted: str) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        tree = tree.get(key, {})
+    tree.pop(leaf, None)
+
+
+def config_fingerprint(cfg: Config, extra_ignored: Sequence[str] = ()) -> str:
+    """12 hex digits identifying what the config computes (run-time knobs excluded)."""
+    tree = copy.deepcopy(cfg.to_dict())
+    for key in (*RUNTIME_KEYS, *extra_ignored):
+        _drop(tree, key)
+    return hashlib.sha1(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def training_config(cfg: Config) -> Config:
+    """``cfg`` with its test-only settings reset: rows that differ only there train once."""
+    out = copy.deepcopy(cfg)
+    out.model.test = TestConfig()
+    out.model.head.iou_mask.test_with = True
+    out.eval = type(cfg.eval)()
+    out.data.val_limit = None
+    # Fast R-CNN's proposal files are derived from the proposal row: not part of the identity.
+    out.name = "train-" + config_fingerprint(out, ("detector.train_proposals", "detector.val_proposals"))
+    return out
+
+
+@dataclass
+class Study:
+    """The study's rows for one profile / dataset / seed list (see the module docstring)."""
+
+    profile: str = "mini"
+    retrain: bool = False
+    seeds: Sequence[int] = (0,)
+    dataset: Optional[str] = None
+    results_dir: str | Path = "results"
+    work_dir: str | Path = "work_dirs"
+    config_root: str | Path = "configs"
+    device: str = "cpu"
+    overrides: Sequence[str] = ()
+    train_missing: bool = True
+    log: Callable[[str], None] = print
+    _done: set = field(default_factory=set, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILE_CONFIG_DIRS:
+            raise ValueError(f"profile must be one of {sorted(PROFILE_CONFIG_DIRS)}, got {self.profile!r}")
+        self.results_dir, self.work_dir = Path(self.results_dir), Path(self.work_dir)
+        self.config_root = Path(self.config_root)
+
+    # ------------------------------------------------------------------ configs and paths
+    def run_name(self, row: str) -> str:
+        return row if self.dataset in (None, "synthshapes") else f"{self.dataset}_{row}"
+
+    def config(self, row: str, seed: int = 0) -> Config:
+        """The resolved config of ``row`` in this profile (and dataset), with ``seed``."""
+        path = self.config_root / PROFILE_CONFIG_DIRS[self.profile] / f"{row}.yaml"
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such study row (profile {self.profile!r})")
+        raw = load_raw(path)
+        overlays = []
+        if self.dataset not in (None, "synthshapes"):
+            overlays.append(self.config_root / PROFILE_CONFIG_DIRS[self.profile] / "datasets"
+                            / f"{self.dataset}.yaml")
+        if self.profile == "smoke":
+            overlays.append(self.config_root / "smoke" / "_base.yaml")
+        for overlay in overlays:
+            layer = _read_yaml(overlay)
+            layer.pop("_base_", None)  # an overlay's own values only
+            raw = deep_merge(raw, layer)
+        raw = apply_overrides(raw, [*self.overrides, f"train.seed={int(seed)}"])
+        raw["name"] = self.run_name(row)
+        return config_from_dict(raw, str(path))
+
+    def run_dir(self, row: str, seed: int) -> Path:
+        """Where the study's results of one run are committed."""
+        return self.results_dir / "runs" / self.run_name(row) / f"seed{int(seed)}"
+
+    def checkpoint_dir(self, cfg: Config) -> Path:
+        return self.work_dir / "study" / training_config(cfg).name / f"seed{cfg.train.seed}"
+
+    # ------------------------------------------------------------------ cached results
+    def cached(self, row: str, seed: int) -> Optional[dict]:
+        """The run's metrics if cached and computed from today's config, else ``None``."""
+        path = self.run_dir(row, seed) / "metrics.json"
+        if not path.is_file():
+            return None
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc}); delete it to recompute the run") from exc
+        if record.get("config_fingerprint") != config_fingerprint(self.config(row, seed)):
+            self.log(f"{path}: computed from another config; the run is recomputed")
+            return None
+        return record
+
+    def available(self, row: str, seed: int = 0) -> bool:
+        """Whether :meth:`run` can answer: cached, or allowed to train (``train_missing``)."""
+        return self.train_missing or self.cached(row, seed) is not None
+
+    def run(self, row: str, seed: int = 0) -> dict:
+        """Metrics of one run: cached, or trained (resuming) and evaluated now.
+
+        With ``train_missing=False`` a run without an up-to-date result is not trained: the
+        answer is ``{"name", "seed", "missing": True}`` (tables leave it out and say so).
+        """
+        if not (self.retrain and (row, seed) not in self._done):
+            record = self.cached(row, seed)
+            if record is not None:
+                return record
+            if not self.train_missing:
+                return {"name": self.run_name(row), "seed": int(seed), "missing": True}
+        record = self._compute(row, seed)
+        self._done.add((row, seed))
+        return record
+
+    def runs(self, rows: Iterable[str], seeds: Optional[Sequence[int]] = None) -> list[dict]:
+        """Metrics of every row x seed (seeds default to the study's)."""
+        return [self.run(row, s) for row in rows for s in (seeds if seeds is not None else self.seeds)]
+
+    def stats(self, row: str, seed: int = 0) -> dict:
+        """The run's proposal statistics (``proposal_stats.npz``), computing the run if needed."""
+        if self.run(row, seed).get("missing"):
+            raise FileNotFoundError(f"{self.run_dir(row, seed)}: not computed yet (train_missing=False)")
+        return load_stats(self.run_dir(row, seed) / "proposal_stats.npz")
+
+    def training_log(self, row: str, seed: int = 0) -> list[dict]:
+        if self.run(row, seed).get("missing"):
+            raise FileNotFoundError(f"{self.run_dir(row, seed)}: not computed yet (train_missing=False)")
+        path = self.run_dir(row, seed) / "log.jsonl"
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    # ------------------------------------------------------------------ training and evaluation
+    def _compute(self, row: str, seed: int) -> dict:
+        cfg = self.config(row, seed)
+        fingerprint = config_fingerprint(cfg)
+        if cfg.detector.type == "fast_rcnn":
+            self._attach_proposals(cfg)
+        start = time.perf_counter()
+        model, ckpt = self._trained_model(cfg)
+        out = self.run_dir(row, seed)
+        out.mkdir(parents=True, exist_ok=True)
+        is_detector = cfg.detector.type != "none"
+        metrics = evaluate_model(model, build_val_dataset(cfg), cfg, self.device,
+                                 stats_path=None if is_detector else out / "proposal_stats.npz")
+        state = load_checkpoint(ckpt)
+        write_metrics(out / "metrics.json", metrics, cfg, state.get("train_seconds"),
+                      state.get("iteration"))
+        record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+        record.update(config_fingerprint=fingerprint,
+                      checkpoint=str(ckpt), wall_seconds=time.perf_counter() - start)
+        (out / "metrics.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        log = ckpt.parent / "log.jsonl"
+        if log.is_file():
+            (out / "log.jsonl").write_bytes(log.read_bytes())
+        self.log(f"{self.run_name(row)} seed {seed}: " + ", ".join(
+            f"{k} {record[k]:.1f}" for k in ("AR100", "AR1000", "AP", "AP50") if record.get(k) is not None))
+        return record
+
+    def _trained_model(self, cfg: Config) -> tuple[torch.nn.Module, Path]:
+        """Train ``cfg`` (resuming; reusing a finished run of the same training config)."""
+        from scrpn.models import build_model
+
+        train_cfg = training_config(cfg)
+        run_dir = self.checkpoint_dir(cfg)
+        configure_torch(cfg.train.deterministic, cfg.train.num_threads)
+        final = run_dir / "final.pth"
+        if final.is_file() and not (self.retrain and str(run_dir) not in self._done):
+            model = build_model(_without_pretrained(cfg))
+            model.load_state_dict(load_checkpoint(final)["model"])
+            return model.to(self.device), final
+        if self.retrain and run_dir.exists():
+            for name in ("latest.pth", "final.pth", "log.jsonl"):
+                (run_dir / name).unlink(missing_ok=True)
+        train_set = build_train_dataset(train_cfg)
+        seed_everything(train_cfg.train.seed)
+        model = build_model(train_cfg)
+        trainer = Trainer(train_cfg, model, train_set, run_dir, device=self.device, progress=False)
+        if (run_dir / "latest.pth").is_file():
+            trainer.resume()
+            self.log(f"{cfg.name}: resuming at iteration {trainer.iteration}/{trainer.max_iters}")
+        else:
+            self.log(f"{cfg.name} seed {cfg.train.seed}: training ({run_dir})")
+        trainer.train()
+        self._done.add(str(run_dir))
+        model = build_model(_without_pretrained(cfg))  # the row's own test settings
+        model.load_state_dict(trainer.model.state_dict())
+        return model.to(self.device), final
+
+    def _attach_proposals(self, cfg: Config) -> None:
+        """Fast R-CNN: dump the proposal row's top-k proposals on train and val, point cfg at them."""
+        proposal_cfg = copy.deepcopy(cfg)
+        proposal_cfg.detector = DetectorConfig()
+        k = cfg.detector.num_proposals
+        proposal_cfg.model.test.max_per_img = k
+        model, ckpt = self._trained_model(proposal_cfg)
+        for split in ("train", "val"):
+            path = ckpt.parent / f"proposals_{split}_top{k}.json"
+            if not path.is_file():
+                self.log(f"{cfg.name}: dumping the {split} proposals of {ckpt}")
+                eval_cfg = copy.deepcopy(proposal_cfg)
+                eval_cfg.data.val_limit = None
+                tmp = path.with_name(path.name + ".tmp")
+                evaluate_model(model, build_eval_dataset(eval_cfg, split), eval_cfg, self.device,
+                               proposals_path=tmp)
+                tmp.replace(path)
+            setattr(cfg.detector, f"{split}_proposals", str(path))
+
+    def weights_path(self, row: str, seed: int = 0) -> Path:
+        """Committed half-precision weights of a run (a few runs keep them for the figures)."""
+        return self.results_dir / "weights" / f"{self.run_name(row)}_seed{int(seed)}.pt"
+
+    def load_model(self, row: str, seed: int = 0) -> tuple[torch.nn.Module, Config]:
+        """The trained model of a run, in eval mode: from the committed weights when they match
+        today's config, else from the run's checkpoint (trained now if missing)."""
+        from scrpn.models import build_model
+
+        cfg = self.config(row, seed)
+        path = self.weights_path(row, seed)
+        if path.is_file() and not self.retrain:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            if saved.get("config_fingerprint") == config_fingerprint(cfg):
+                model = build_model(_without_pretrained(cfg))
+                model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                       for k, v in saved["model"].items()})
+                return model.eval(), cfg
+            self.log(f"{path}: saved from another config; using the run's checkpoint")
+        self.run(row, seed)
+        model, _ = self._trained_model(cfg)
+        return model.eval(), cfg
+
+    def export_weights(self, row: str, seed: int = 0) -> Path:
+        """Write the run's weights in half precision to :meth:`weights_path` (for committing)."""
+        model, cfg = self.load_model(row, seed)
+        path = self.weights_path(row, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save({"model": state, "config_fingerprint": config_fingerprint(cfg)}, tmp)
+        tmp.replace(path)
+        return path
+
+
+def _without_pretrained(cfg: Config) -> Config:
+    """The weights come from a checkpoint: skip loading ImageNet weights first."""
+    out = copy.deepcopy(cfg)
+    out.model.backbone.pretrained = False
+    return out

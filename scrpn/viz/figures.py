@@ -1,0 +1,790 @@
+"""The paper's figures (Figs. 3-8) and training curves, as functions the notebooks call.
+
+Every figure function returns a bare :class:`matplotlib.figure.Figure` (no pyplot state, no
+``show``), so it works headless with any backend and leaks no open figures; :func:`save_figure`
+writes it as PNG and PDF.
+
+Two kinds of figure:
+
+* **Live** (Figs. 3-5): computed here from the project's own code, no trained model needed for
+  Figs. 3 and 4 (Fig. 5 draws whatever :func:`point_proposals` returns, from any model, trained or
+  not).
+* **From the study** (Figs. 6-8): drawn from per-run proposal statistics, the dict of numpy arrays
+  that ``proposal_stats.npz`` holds (see ``scrpn.evaluation.proposal_stats``):
+
+  ============================  ==========  =================================================
+  ``gt_wh``                     (G, 2) f4   width, height of each non-crowd gt (orig. pixels)
+  ``gt_image``                  (G,) i8     its image id
+  ``best_iou_<k>``              (G,) f4     best IoU of any top-k proposal of its image, 0 if none
+  ``iou_bins``                  (21,) f4    linspace(0, 1, 21)
+  ``proposal_iou_hist_<k>``     (20,) i8    histogram of each top-k proposal's max IoU with a gt
+  ============================  ==========  =================================================
+
+  for k in 100 / 300 / 1000. A ``stats_by_label`` argument maps legend labels to such dicts.
+  :func:`synthetic_stats` builds a plausible one (tests, notebook demos).
+
+Conventions: recall at IoU threshold t counts ``best_iou >= t`` (COCO's ``>=``), the threshold
+being cast to ``best_iou``'s float dtype first, so an IoU stored as float32(0.7) counts at t = 0.7.
+A recall over zero objects is NaN (not 0): "no object" and "no object found" stay distinct, and
+matplotlib leaves a NaN bar / point out.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Mapping, Optional, Sequence
+
+import matplotlib
+import numpy as np
+import torch
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from torch import Tensor
+
+__all__ = [
+    "ASPECT_BINS",
+    "RECALL_THRESHOLDS",
+    "save_figure",
+    "recall_at_iou",
+    "recall_by_aspect_ratio",
+    "synthetic_stats",
+    "iou_mask_supervision_example",
+    "fig3_iou_mask_supervision",
+    "fig4_example_numbers",
+    "fig4_iou_aware_score",
+    "point_proposals",
+    "fig5_point_representation",
+    "fig6_iou_distribution",
+    "fig7_iou_mask_effect",
+    "fig8_aspect_ratio_recall",
+    "read_log",
+    "training_curves",
+]
+
+ASPECT_BINS: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 5.0, math.inf)
+RECALL_THRESHOLDS: np.ndarray = np.round(np.linspace(0.5, 0.95, 10), 10)   # 0.5:0.05:0.95
+_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
+           "tab:pink", "tab:gray", "tab:olive", "tab:cyan")
+
+
+# ---------------------------------------------------------------------------------- saving
+def save_figure(fig: Figure, name: str, out_dir: str | Path, dpi: int = 150) -> list[Path]:
+    """Write ``<out_dir>/<name>.png`` (at ``dpi``) and ``<out_dir>/<name>.pdf``; creates the folder.
+
+    Returns the two paths, PNG first.
+    """
+    if not name or Path(name).name != name:
+        raise ValueError(f"figure name must be a plain file stem, got {name!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{name}.png", out / f"{name}.pdf"]
+    fig.savefig(paths[0], dpi=dpi, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    return paths
+
+
+# ---------------------------------------------------------------------------------- numbers
+def recall_at_iou(best_iou: np.ndarray, thresholds: Sequence[float] | np.ndarray = RECALL_THRESHOLDS
+                  ) -> np.ndarray:
+    """Fraction of objects whose best proposal has IoU >= t, for each threshold t.
+
+    ``best_iou`` (G,) is one run's ``best_iou_<k>``. Returns (T,) float64; all NaN when G = 0.
+    Thresholds are compared in ``best_iou``'s float dtype (see the module docstring).
+    """
+    best = np.asarray(best_iou).reshape(-1)
+    dtype = best.dtype if np.issubdtype(best.dtype, np.floating) else np.float64
+    thr = np.asarray(thresholds, dtype=np.float64).reshape(-1).astype(dtype)
+    if best.size == 0:
+        return np.full(thr.shape, np.nan)
+    return (best[:, None] >= thr[None, :]).mean(axis=0).astype(np.float64)
+
+
+def _bin_label(lo: float, hi: float) -> str:
+    fmt = lambda v: "inf" if math.isinf(v) else f"{v:g}"
+    return f"[{fmt(lo)}, {fmt(hi)})"
+
+
+def recall_by_aspect_ratio(stats: Mapping[str, np.ndarray], threshold: float, k: int = 1000,
+                           bins: Sequence[float] = ASPECT_BINS
+                           ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """High-quality recall by object aspect ratio (the numbers behind Fig. 8).
+
+    Aspect ratio = max(w/h, h/w) >= 1 from ``gt_wh``; object g falls in bin [bins[i], bins[i+1]).
+    Objects with a non-positive or non-finite side have no aspect ratio and are left out of every
+    bin; so are objects outside [bins[0], bins[-1]).
+
+    Returns ``(bin_labels, recall, counts)``: labels like ``"[1.5, 2)"``; ``recall`` (B,) float64,
+    the fraction of the bin's objects whose ``best_iou_<k> >= threshold`` (NaN for an empty bin);
+    ``counts`` (B,) int64 objects per bin.
+    """
+    edges = np.asarray(bins, dtype=np.float64)
+    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"bins must be >= 2 increasing edges, got {bins!r}")
+    wh = np.asarray(_stat(stats, "gt_wh"), dtype=np.float64).reshape(-1, 2)
+    best = np.asarray(_stat(stats, f"best_iou_{k}")).reshape(-1)
+    if best.shape[0] != wh.shape[0]:
+        raise ValueError(f"gt_wh has {wh.shape[0]} objects but best_iou_{k} has {best.shape[0]}")
+    w, h = wh[:, 0], wh[:, 1]
+    ok = np.isfinite(w) & np.isfinite(h) & (w > 0) & (h > 0)
+    ratio = np.full(w.shape, np.nan)
+    ratio[ok] = np.maximum(w[ok] / h[ok], h[ok] / w[ok])
+    labels = [_bin_label(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])]
+    recall = np.full(edges.size - 1, np.nan)
+    counts = np.zeros(edges.size - 1, dtype=np.int64)
+    for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        member = ok & (ratio >= lo) & (ratio < hi)
+        counts[i] = int(member.sum())
+        if counts[i]:
+            recall[i] = recall_at_iou(best[member], [threshold])[0]
+    return labels, recall, counts
+
+
+def _stat(stats: Mapping[str, np.ndarray], key: str) -> np.ndarray:
+    if key not in stats:
+        raise KeyError(f"proposal stats have no {key!r} (keys: {sorted(stats)})")
+    return stats[key]
+
+
+def synthetic_stats(num_gt: int = 400, quality: float = 0.7, seed: int = 0, num_images: int = 40,
+                    budgets: Sequence[int] = (100, 300, 1000)) -> dict[str, np.ndarray]:
+    """A plausible ``proposal_stats`` dict (the study's contract) for tests and demos.
+
+    ``quality`` in (0, 1) sets the typical best IoU; elongated objects get worse IoUs, and
+    ``best_iou`` never decreases with the budget (as top-k sets are nested). Not real data.
+    """
+    rng = np.random.default_rng(seed)
+    side = np.exp(rng.uniform(np.log(6.0), np.log(200.0), size=num_gt))
+    ratio = np.exp(rng.uniform(0.0, np.log(8.0), size=num_gt))
+    tall = rng.random(num_gt) < 0.5
+    w = np.where(tall, side, side * ratio)
+    h = np.where(tall, side * ratio, side)
+    typical = quality - 0.05 * np.log(ratio)                                 # elongated: worse
+    best = {}
+    prev = np.zeros(num_gt)
+    for k in sorted(budgets):
+        draw = np.clip(rng.normal(typical + 0.02 * math.log10(k), 0.12), 0.0, 0.99)
+        prev = np.maximum(prev, draw)
+        best[k] = prev.copy()
+    bins = np.linspace(0.0, 1.0, 21, dtype=np.float32)
+    out: dict[str, np.ndarray] = {
+        "gt_wh": np.stack([w, h], axis=1).astype(np.float32),
+        "gt_image": np.sort(rng.integers(0, num_images, size=num_gt)).astype(np.int64),
+        "iou_bins": bins}
+    for k in budgets:
+        out[f"best_iou_{k}"] = best[k].astype(np.float32)
+        ious = rng.beta(1.0 + 4.0 * quality, 3.0, size=k * num_images)
+        out[f"proposal_iou_hist_{k}"] = np.histogram(ious, bins=bins)[0].astype(np.int64)
+    return out
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _color(i: int) -> str:
+    return _COLORS[i % len(_COLORS)]
+
+
+def _box_patch(box: Sequence[float], color: str, lw: float = 1.5, ls: str = "-",
+               alpha: float = 1.0) -> Rectangle:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=lw,
+                     linestyle=ls, alpha=alpha)
+
+
+def _as_display_image(image: Any) -> np.ndarray:
+    """numpy (H, W), (H, W, C) or torch / numpy (C, H, W) -> (H, W) or (H, W, 3) float in [0, 1].
+
+    uint8 images are divided by 255; float images already inside [0, 1] are kept; any other float
+    image (e.g. a mean/std-normalised network input) is min-max stretched for display.
+    """
+    arr = image.detach().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image)
+    if arr.ndim == 4 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
+        arr = np.transpose(arr, (1, 2, 0))
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"cannot display an image of shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0
+    arr = arr.astype(np.float32)
+    lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+    if lo >= 0.0 and hi <= 1.0:
+        return arr
+    return (arr - lo) / max(hi - lo, 1e-12)
+
+
+def _stats_items(stats_by_label: Mapping[str, Mapping[str, np.ndarray]]) -> list[tuple[str, Mapping]]:
+    if not stats_by_label:
+        raise ValueError("stats_by_label is empty")
+    return list(stats_by_label.items())
+
+
+# ---------------------------------------------------------------------------------- Fig. 3
+def iou_mask_supervision_example(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78.0),
+                                 image_size: int = 128,
+                                 strides: Sequence[int] = (4, 8, 16, 32, 64),
+                                 anchor_scale: float = 4.0, topk: int = 9, num_levels: int = 2,
+                                 samples: str = "classification", sampler_num: int = 256,
+                                 pos_fraction: float = 0.5, seed: int = 0) -> dict[str, Any]:
+    """What the IoU-mask branch is trained on for one gt, computed with the head's own code.
+
+    Stage-1 and stage-2 predictions are simulated (no model): every location of every level starts
+    from its square prior (side ``anchor_scale`` x stride); locations near the gt move towards it,
+    with a pull ``reach = exp(-d^2 / (2 sigma^2))`` (d: distance to the gt's centre, sigma = 0.6
+    sqrt(gt area)): the init box's centre moves ``0.6 reach`` of the way to the gt's centre and its
+    size ``0.6 reach`` of the way (geometrically) from the prior's to the gt's; the refined box
+    ``0.9 reach``, with a little random noise. Far locations keep boxes near their prior. Then,
+    exactly as ``TwoStageProposalHead.loss`` does for SC-RPN (``configs/mini/sc_rpn.yaml``): the
+    Size-Aware Threshold assigner on the init boxes (stage 2 of SADS), the head's random sampler for
+    the classification samples, and ``TwoStageProposalHead._mask_terms`` (the head's own method,
+    run on a stand-in ``self`` that only carries ``cfg.iou_mask.samples``) to pick the mask's
+    training samples; their targets come from ``iou_targets``: IoU(refined box, assigned gt).
+
+    ``anchor_scale`` 4 and 128 px images are our mini/smoke profile (the paper: 8, 1333 x 800).
+    Returns a dict of numpy arrays: ``centers`` (N, 2), ``stride`` (N,), ``level`` (N,),
+    ``num_per_level``, ``sizes`` [(H, W)], ``init_boxes``, ``refined_boxes`` (N, 4), ``gt_inds``
+    (N,), ``targets`` (N,) (iou_targets for every location), ``trained`` (N,) bool (in the mask
+    loss), ``positive`` (N,) bool, ``gt_levels`` (num_levels,) (-1 padded), ``threshold`` (SAT's
+    m_g), ``gt_box`` (4,), ``samples``.
+    """
+    from ..models.heads.stages import TwoStageProposalHead, _LossAccumulator, iou_targets
+    from ..models.points import grid_points
+    from ..sampling.sampler import RandomSampler
+    from ..sampling.size_aware_threshold import SizeAwareThresholdAssigner
+
+    strides = tuple(int(s) for s in strides)
+    gen = torch.Generator().manual_seed(seed)
+    gt = torch.tensor([list(map(float, gt_box))], dtype=torch.float32)        # (1, 4)
+    sizes = [(math.ceil(image_size / s), math.ceil(image_size / s)) for s in strides]
+    per_level = grid_points(sizes, strides)
+    num_per_level = [p.shape[0] for p in per_level]
+    centers = torch.cat(per_level)                                            # (N, 2)
+    stride = torch.repeat_interleave(torch.tensor(strides, dtype=torch.float32),
+                                     torch.tensor(num_per_level))
+    level = torch.repeat_interleave(torch.arange(len(strides)), torch.tensor(num_per_level))
+    gt_c, gt_wh = (gt[0, :2] + gt[0, 2:]) / 2, gt[0, 2:] - gt[0, :2]
+
+    prior_wh = (anchor_scale * stride)[:, None].expand(-1, 2)                  # square priors
+    sigma = 0.6 * torch.sqrt(gt_wh.prod())
+    reach = torch.exp(-((centers - gt_c) ** 2).sum(1, keepdim=True) / (2 * sigma ** 2))  # (N, 1)
+
+    def boxes_toward(frac: float, noise: float) -> Tensor:
+        """Centre pulled ``frac * reach`` of the way to the gt's, size blended prior -> gt."""
+        w = (frac * reach).clamp(max=1.0)
+        c = centers + w * (gt_c - centers)
+        c = c + noise * gt_wh * w * torch.randn(centers.shape, generator=gen)
+        wh = prior_wh ** (1 - w) * gt_wh ** w * torch.exp(noise * torch.randn(centers.shape, generator=gen))
+        return torch.cat([c - wh / 2, c + wh / 2], dim=1)
+
+    init_boxes, refined_boxes = boxes_toward(0.6, 0.05), boxes_toward(0.9, 0.08)
+    base_scale = anchor_scale * strides[0]
+    assigner = SizeAwareThresholdAssigner(topk=topk, num_levels_used=num_levels,
+                                          base_scale=base_scale, strides=strides)
+    assign = assigner.assign(init_boxes, centers, num_per_level, gt)
+    pos_s, neg_s = RandomSampler(num=sampler_num, pos_fraction=pos_fraction).sample(assign, gen)
+    cls_inds = torch.cat([pos_s, neg_s])
+    # The head's own choice of mask samples: run _mask_terms with a "mask" whose values are the
+    # location indices, so the accumulator hands back which locations it trained on.
+    stand_in = SimpleNamespace(cfg=SimpleNamespace(iou_mask=SimpleNamespace(samples=samples)))
+    acc = _LossAccumulator()
+    index_probe = torch.arange(centers.shape[0], dtype=torch.float64)
+    TwoStageProposalHead._mask_terms(stand_in, acc, assign, cls_inds, gt, refined_boxes, index_probe)
+    probe, mask_targets = acc.mask[0]
+    trained_inds = probe.round().long()
+    targets = iou_targets(refined_boxes, assign.gt_inds, gt)                  # every location
+    if not torch.allclose(targets[trained_inds], mask_targets.to(targets.dtype)):
+        raise AssertionError("iou_targets and _mask_terms disagree")  # the code changed under us
+    trained = torch.zeros(centers.shape[0], dtype=torch.bool)
+    trained[trained_inds] = True
+    return {"centers": centers.numpy(), "stride": stride.numpy(), "level": level.numpy(),
+            "num_per_level": num_per_level, "sizes": sizes,
+            "init_boxes": init_boxes.numpy(), "refined_boxes": refined_boxes.numpy(),
+            "gt_inds": assign.gt_inds.numpy(), "targets": targets.numpy(),
+            "trained": trained.numpy(), "positive": (assign.gt_inds > 0).numpy(),
+            "gt_levels": assign.info["levels"][0].numpy(),
+            "threshold": float(assign.info["thresholds"][0]), "gt_box": gt[0].numpy(),
+            "samples": samples}
+
+
+def fig3_iou_mask_supervision(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78.0),
+                              image_size: int = 128, samples: str = "classification",
+                              num_levels: int = 2, topk: int = 9, anchor_scale: float = 4.0,
+                              seed: int = 0) -> Figure:
+    """Paper Fig. 3: how the IoU-mask supervision is built.
+
+    The paper draws the refined proposals, their IoU with the gt as a "ground-truth IoU map" where
+    red points are the training samples (the classification samples of stage 2) and white points
+    are irrelevant. Ours, from :func:`iou_mask_supervision_example` (the head's own assigner,
+    sampler, ``_mask_terms`` and ``iou_targets`` on simulated stage-1/2 boxes, no trained model):
+    panel 1, the image plane with the gt (green), the refined boxes of the positive samples and
+    their locations; then one panel per size-aware level of the gt (i_g, j_g, SAT's candidate
+    levels), a map of that level's locations coloured by their IoU target where the mask is
+    trained, grey where it is not (irrelevant). Negatives drawn from other levels are trained too
+    (target: IoU with the gt, usually ~0) but not shown. The last axes is the colour bar, so
+    ``len(fig.axes) == num_levels + 2``.
+    """
+    ex = iou_mask_supervision_example(gt_box=gt_box, image_size=image_size, samples=samples,
+                                      num_levels=num_levels, topk=topk,
+                                      anchor_scale=anchor_scale, seed=seed)
+    fig = Figure(figsize=(4.0 * (num_levels + 1) + 0.6, 4.2), layout="constrained")
+    axes = fig.subplots(1, num_levels + 1)
+    ax0 = axes[0]
+    ax0.set_facecolor("0.95")
+    pos = np.nonzero(ex["positive"])[0]
+    for i in pos:
+        ax0.add_patch(_box_patch(ex["refined_boxes"][i], "tab:red", lw=0.8, alpha=0.6))
+    ax0.add_patch(_box_patch(ex["gt_box"], "tab:green", lw=2.5))
+    ax0.scatter(ex["centers"][pos, 0], ex["centers"][pos, 1], s=12, c="tab:red", zorder=3,
+                label="positive locations")
+    ax0.set_xlim(0, image_size)
+    ax0.set_ylim(image_size, 0)
+    ax0.set_aspect("equal")
+    ax0.set_title(f"gt (green) and refined boxes of\n{len(pos)} SAT positives (m_g = "
+                  f"{ex['threshold']:.2f})", fontsize=9)
+    ax0.legend(loc="lower right", fontsize=7)
+    cmap = matplotlib.colormaps["Reds"].with_extremes(bad="0.85")
+    image = None
+    starts = np.concatenate([[0], np.cumsum(ex["num_per_level"])])
+    for j, ax in enumerate(axes[1:]):
+        lvl = int(ex["gt_levels"][j]) if j < len(ex["gt_levels"]) else -1
+        if lvl < 0:
+            ax.set_axis_off()
+            ax.set_title("no adjacent level", fontsize=9)
+            continue
+        (h, w), s = ex["sizes"][lvl], float(ex["stride"][starts[lvl]])
+        sl = slice(starts[lvl], starts[lvl + 1])
+        grid = np.where(ex["trained"][sl], ex["targets"][sl], np.nan).reshape(h, w)
+        image = ax.imshow(grid, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest",
+                          extent=(-s / 2, w * s - s / 2, h * s - s / 2, -s / 2))
+        tr = np.nonzero(ex["trained"][sl])[0] + starts[lvl]
+        ax.scatter(ex["centers"][tr, 0], ex["centers"][tr, 1], s=4, c="black", zorder=3)
+        ax.add_patch(_box_patch(ex["gt_box"], "tab:green", lw=2.0))
+        n_tr = tr.size
+        ax.set_xlim(0, image_size)
+        ax.set_ylim(image_size, 0)
+        ax.set_title(f"IoU targets on P{lvl + 2} (stride {s:g}):\n{n_tr} trained (dots), grey = irrelevant",
+                     fontsize=9)
+    if image is None:
+        image = ScalarMappable(norm=Normalize(0.0, 1.0), cmap=cmap)
+    fig.colorbar(image, ax=list(axes[1:]), label="IoU(refined box, its gt) = mask target")
+    fig.suptitle(f"Fig. 3: IoU-mask supervision (samples: {samples})", fontsize=10)
+    return fig
+
+
+# ---------------------------------------------------------------------------------- Fig. 4
+_FIG4_GT = (60.0, 50.0, 180.0, 140.0)
+# name, box, classification score: A well scored but poorly placed, B the best box.
+_FIG4_CANDIDATES = (("A", (78.0, 64.0, 196.0, 152.0), 0.92),
+                    ("B", (62.0, 48.0, 184.0, 142.0), 0.85),
+                    ("C", (52.0, 42.0, 180.0, 150.0), 0.80))
+_FIG4_COLORS = ("tab:red", "tab:blue", "tab:purple")
+
+
+def _bce_optimal_mask(iou: Tensor, double_sigmoid: bool) -> Tensor:
+    """The mask value a BCE-trained branch converges to for target ``iou``: the target itself,
+    clipped to the branch's output range ((sigmoid(0), sigmoid(1)) = (0.5, 0.731) with the double
+    sigmoid), computed through the branch's own output nonlinearity."""
+    eps = 1e-4
+    if double_sigmoid:
+        lo, hi = torch.sigmoid(torch.tensor(0.0)) + eps, torch.sigmoid(torch.tensor(1.0)) - eps
+        inner = torch.logit(iou.clamp(lo, hi))             # (0, 1): the first sigmoid's output
+        logit = torch.logit(inner)                          # the conv's output
+        return torch.sigmoid(torch.sigmoid(logit))
+    return torch.sigmoid(torch.logit(iou.clamp(eps, 1 - eps)))
+
+
+def fig4_example_numbers(double_sigmoid: bool = True, nms_thr: float = 0.5) -> dict[str, Any]:
+    """The numbers of the Fig. 4 example: three candidates around one gt.
+
+    A has the highest classification score but the worst IoU with the gt; B the best IoU. The
+    IoU-mask value of each box is what a perfectly trained branch would output (its BCE optimum:
+    the box's IoU, clipped to the branch's range, see ``scrpn.models.heads.iou_mask``); the
+    IoU-aware score is ``iou_aware_score`` (the mean of the two). torchvision's ``nms`` at
+    ``nms_thr`` by each score. Returns ``names``, ``gt`` (4,), ``boxes`` (3, 4), ``cls``, ``iou``,
+    ``mask``, ``iou_aware``, ``pairwise_iou`` (3, 3), ``keep_cls`` / ``keep_iou_aware`` (kept
+    indices, best first) and ``kept_cls`` / ``kept_iou_aware`` (their names).
+    """
+    from torchvision.ops import box_iou, nms
+
+    from ..models.heads.iou_mask import iou_aware_score
+
+    names = [c[0] for c in _FIG4_CANDIDATES]
+    boxes = torch.tensor([c[1] for c in _FIG4_CANDIDATES], dtype=torch.float32)
+    cls = torch.tensor([c[2] for c in _FIG4_CANDIDATES], dtype=torch.float32)
+    gt = torch.tensor([_FIG4_GT], dtype=torch.float32)
+    iou = box_iou(boxes, gt)[:, 0]
+    mask = _bce_optimal_mask(iou, double_sigmoid)
+    aware = iou_aware_score(cls, mask)
+    keep_cls, keep_aware = nms(boxes, cls, nms_thr), nms(boxes, aware, nms_thr)
+    return {"names": names, "gt": gt[0].numpy(), "boxes": boxes.numpy(), "cls": cls.numpy(),
+            "iou": iou.numpy(), "mask": mask.numpy(), "iou_aware": aware.numpy(),
+            "pairwise_iou": box_iou(boxes, boxes).numpy(), "nms_thr": nms_thr,
+            "double_sigmoid": double_sigmoid,
+            "keep_cls": keep_cls.numpy(), "keep_iou_aware": keep_aware.numpy(),
+            "kept_cls": [names[i] for i in keep_cls.tolist()],
+            "kept_iou_aware": [names[i] for i in keep_aware.tolist()]}
+
+
+def fig4_iou_aware_score(double_sigmoid: bool = True, nms_thr: float = 0.5) -> Figure:
+    """Paper Fig. 4: NMS by classification score keeps a badly placed box, the IoU-aware score
+    keeps the best one.
+
+    The paper prints illustrative mask values (0.82, 0.98, 0.68) that two sigmoids cannot produce;
+    ours are computed from :func:`fig4_example_numbers` (the branch's BCE optimum for each box's
+    IoU, i.e. within (0.5, 0.731) with the double sigmoid, and the head's ``iou_aware_score``), and
+    the NMS is torchvision's. Two panels: NMS by classification score, NMS by IoU-aware score; the
+    gt in green, suppressed boxes dashed grey, the kept box solid.
+    """
+    ex = fig4_example_numbers(double_sigmoid=double_sigmoid, nms_thr=nms_thr)
+    fig = Figure(figsize=(10.0, 4.6), layout="constrained")
+    axes = fig.subplots(1, 2)
+    panels = (("NMS by classification score", ex["cls"], ex["keep_cls"]),
+              ("NMS by IoU-aware score = (cls + mask) / 2", ex["iou_aware"], ex["keep_iou_aware"]))
+    for ax, (title, score, keep) in zip(axes, panels):
+        ax.set_facecolor("0.97")
+        ax.add_patch(_box_patch(ex["gt"], "tab:green", lw=3.0))
+        kept = set(int(i) for i in keep)
+        for i, name in enumerate(ex["names"]):
+            box = ex["boxes"][i]
+            color = _FIG4_COLORS[i % len(_FIG4_COLORS)]
+            ax.add_patch(_box_patch(box, color if i in kept else "0.55", lw=2.2 if i in kept else 1.0,
+                                    ls="-" if i in kept else "--"))
+            corner = ((box[2] - 12, box[3] - 3), (box[0] + 3, box[1] + 12), (box[0] + 3, box[3] - 3))[i % 3]
+            ax.text(*corner, name, color=color, fontsize=11, fontweight="bold")
+        rows = [f"{n}: cls {c:.2f} mask {m:.3f} score {a:.3f} (IoU {u:.2f})"
+                + (" kept" if i in kept else "")
+                for i, (n, c, m, a, u) in enumerate(zip(ex["names"], ex["cls"], ex["mask"],
+                                                         ex["iou_aware"], ex["iou"]))]
+        ax.text(0.02, 0.02, "\n".join(rows), transform=ax.transAxes, fontsize=7, family="monospace",
+                va="bottom")
+        ax.set_xlim(20, 220)
+        ax.set_ylim(230, 20)
+        ax.set_aspect("equal")
+        ax.set_title(f"{title}\nkept: {', '.join(ex['names'][int(i)] for i in keep)}", fontsize=9)
+    fig.suptitle(f"Fig. 4: IoU-aware score (gt green; NMS IoU {nms_thr:g}, "
+                 f"{'double' if double_sigmoid else 'single'} sigmoid mask)", fontsize=10)
+    return fig
+
+
+# ---------------------------------------------------------------------------------- Fig. 5
+@torch.no_grad()
+def point_proposals(model: torch.nn.Module, image_tensor: Tensor, target: Optional[dict] = None,
+                    k: int = 5, nms_thr: Optional[float] = None, nms_pre: int = 2000
+                    ) -> dict[str, np.ndarray]:
+    """The k best point-based proposals of one image, with their init and refined point sets.
+
+    ``model`` is a point-based ``ProposalNetwork`` (``build_model``; an R-CNN detector is unwrapped
+    to its ``proposal_network``), ``image_tensor`` (3, H, W) or (1, 3, H, W), already normalised as
+    the model's data pipeline does. Scores and boxes are the head's own
+    (``head.final_scores_and_boxes``, with the IoU-aware score when the model uses it at test);
+    then a simple single NMS (torchvision's, at ``nms_thr``, default the model's ``test_cfg.nms_thr``,
+    on boxes clipped to ``target['img_shape']``) over the ``nms_pre`` best locations of all levels,
+    and the k best survivors. Their points are decoded as ``TwoStageProposalHead._decode`` does:
+    init offsets = ``init_raw`` (the 3x3 prior grid already added), refined = ``init_raw +
+    refined_raw``, through ``offsets_to_points`` with each location's centre and its level's stride.
+
+    The model is run in eval mode (restored afterwards). Returns numpy arrays: ``init_points`` and
+    ``refined_points`` (k', 9, 2) (x, y) pixels, ``boxes`` (k', 4) the head's refined boxes
+    (**not** clipped, so they equal the min/max of ``refined_points``), ``scores`` (k',),
+    ``indices`` (k',) flat location indices, ``levels`` and ``strides`` (k',); k' = min(k, #kept).
+    """
+    from torchvision.ops import nms
+
+    from ..models.points import offsets_to_points
+    from ..models.postprocess import clip_boxes
+
+    net = getattr(model, "proposal_network", model)
+    head = net.head
+    if not getattr(head, "is_point", False):
+        raise ValueError("point_proposals needs a point-based head (model.head.representation: point)")
+    image = image_tensor if image_tensor.dim() == 4 else image_tensor.unsqueeze(0)
+    if image.shape[0] != 1:
+        raise ValueError(f"one image at a time, got a batch of {image.shape[0]}")
+    img_shape = tuple(target["img_shape"]) if target and "img_shape" in target else tuple(image.shape[-2:])
+    was_training = net.training
+    net.eval()
+    try:
+        out = head(net.backbone(image))
+        scores, boxes = head.final_scores_and_boxes(out, getattr(net, "use_iou_mask_at_test", True))
+    finally:
+        net.train(was_training)
+    s, b = scores[0], boxes[0]
+    order = torch.argsort(s, descending=True)[:nms_pre]
+    order = order[s[order] >= 0]                       # a head marks filtered locations by < 0
+    thr = float(net.test_cfg.nms_thr) if nms_thr is None else float(nms_thr)
+    keep = nms(clip_boxes(b[order], img_shape), s[order], thr)[:k]
+    idx = order[keep]
+    strides = torch.tensor(head.strides, dtype=torch.float32, device=s.device)
+    counts = torch.tensor(out.num_per_level, device=s.device)
+    level_of = torch.repeat_interleave(torch.arange(len(head.strides), device=s.device), counts)
+    stride = strides[level_of[idx]]
+    init_off = out.init_raw[0, idx]
+    refined_off = init_off if out.refined_raw is None else init_off + out.refined_raw[0, idx]
+    centers = out.centers[idx]
+    final_boxes = out.init_boxes if out.refined_boxes is None else out.refined_boxes
+    return {"init_points": offsets_to_points(init_off, centers, stride).cpu().numpy(),
+            "refined_points": offsets_to_points(refined_off, centers, stride).cpu().numpy(),
+            "boxes": final_boxes[0, idx].cpu().numpy(), "scores": s[idx].cpu().numpy(),
+            "indices": idx.cpu().numpy(), "levels": level_of[idx].cpu().numpy(),
+            "strides": stride.cpu().numpy()}
+
+
+def fig5_point_representation(image: Any, init_points: np.ndarray, refined_points: np.ndarray,
+                              boxes: np.ndarray, scores: Optional[np.ndarray] = None) -> Figure:
+    """Paper Fig. 5: the point-based representation, from 9 init points to a refined box.
+
+    The paper draws the process on an image: init offsets -> 9 points on the object, point
+    alignment, secondary offsets -> refined points -> their min/max box. Ours draws the same three
+    steps for K proposals (e.g. from :func:`point_proposals`), one colour per proposal: (1) the 9
+    init points and their min/max box (dotted), (2) the refined points with arrows from the init
+    points, (3) the refined boxes (with their scores if given). ``image`` (H, W[, 3]) or (3, H, W);
+    arrays (K, 9, 2) (x, y) pixels, (K, 9, 2), (K, 4). Three axes.
+    """
+    init = np.asarray(init_points, dtype=np.float64).reshape(-1, np.shape(init_points)[-2], 2)
+    refined = np.asarray(refined_points, dtype=np.float64).reshape(init.shape)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if not (init.shape[0] == refined.shape[0] == boxes.shape[0]):
+        raise ValueError(f"{init.shape[0]} init point sets, {refined.shape[0]} refined, "
+                         f"{boxes.shape[0]} boxes")
+    disp = _as_display_image(image)
+    h, w = disp.shape[:2]
+    fig = Figure(figsize=(13.0, 4.8), layout="constrained")
+    axes = fig.subplots(1, 3)
+    titles = ("(1) init offsets -> 9 init points\n(dotted: their min/max box)",
+              "(2) + secondary offsets -> refined points",
+              "(3) min/max of refined points -> proposal")
+    for ax, title in zip(axes, titles):
+        ax.imshow(disp, cmap=None if disp.ndim == 3 else "gray", extent=(0, w, h, 0), alpha=0.8)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlim(0, w)
+        ax.set_ylim(h, 0)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for i in range(init.shape[0]):
+        c = _color(i)
+        x0, y0 = init[i].min(axis=0)
+        x1, y1 = init[i].max(axis=0)
+        axes[0].scatter(init[i, :, 0], init[i, :, 1], s=14, color=c, edgecolors="white", linewidths=0.4)
+        axes[0].add_patch(_box_patch((x0, y0, x1, y1), c, lw=1.0, ls=":"))
+        axes[1].scatter(init[i, :, 0], init[i, :, 1], s=8, color=c, alpha=0.35)
+        axes[1].scatter(refined[i, :, 0], refined[i, :, 1], s=16, color=c, marker="D",
+                        edgecolors="white", linewidths=0.4)
+        for p, q in zip(init[i], refined[i]):
+            axes[1].annotate("", xy=q, xytext=p,
+                             arrowprops=dict(arrowstyle="->", color=c, lw=0.6, alpha=0.7))
+        axes[2].scatter(refined[i, :, 0], refined[i, :, 1], s=8, color=c, alpha=0.5)
+        axes[2].add_patch(_box_patch(boxes[i], c, lw=1.8))
+        if scores is not None:
+            axes[2].text(boxes[i, 0], boxes[i, 1] - 1, f"{float(np.asarray(scores)[i]):.2f}",
+                         color="white", fontsize=7, va="bottom",
+                         bbox=dict(facecolor=c, alpha=0.8, pad=1, linewidth=0))
+    fig.suptitle("Fig. 5: point-based representation", fontsize=10)
+    return fig
+
+
+# ---------------------------------------------------------------------------------- Figs. 6-8
+def fig6_iou_distribution(stats_by_label: Mapping[str, Mapping[str, np.ndarray]], k: int = 300,
+                          normalize: bool = True) -> Figure:
+    """Paper Fig. 6: IoU distribution of the proposals with and without SADS.
+
+    For each run (legend label) the histogram ``proposal_iou_hist_<k>`` over ``iou_bins``: how the
+    top-k proposals of all validation images spread over their best IoU with a gt. The paper plots
+    raw counts on COCO val; ours plots the fraction of all top-k proposals by default
+    (``normalize=True``), so runs that return different numbers of proposals compare (a run with
+    no proposal gives zeros). One axes.
+    """
+    items = _stats_items(stats_by_label)
+    fig = Figure(figsize=(7.5, 4.0), layout="constrained")
+    ax = fig.subplots()
+    width = 1.0 / len(items)
+    edges = None
+    for j, (label, stats) in enumerate(items):
+        bins = np.asarray(_stat(stats, "iou_bins"), dtype=np.float64)
+        hist = np.asarray(_stat(stats, f"proposal_iou_hist_{k}"), dtype=np.float64)
+        if bins.size != hist.size + 1:
+            raise ValueError(f"{label}: {bins.size} iou_bins edges for {hist.size} counts")
+        if edges is not None and not np.allclose(edges, bins):
+            raise ValueError(f"{label}: iou_bins differ between runs")
+        edges = bins
+        total = hist.sum()
+        y = hist / total if normalize and total > 0 else (hist * 0 if normalize else hist)
+        bw = np.diff(bins)
+        ax.bar(bins[:-1] + bw * width * j, y, width=bw * width, align="edge", color=_color(j),
+               label=f"{label} ({int(total)} proposals)")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("IoU of a proposal with its best-matching gt")
+    ax.set_ylabel("fraction of proposals" if normalize else "number of proposals")
+    ax.set_title(f"Fig. 6: IoU distribution of the top {k} proposals", fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def fig7_iou_mask_effect(stats_by_label: Mapping[str, Mapping[str, np.ndarray]],
+                         budgets: Sequence[int] = (300, 1000),
+                         thresholds: Sequence[float] | np.ndarray = RECALL_THRESHOLDS) -> Figure:
+    """Paper Fig. 7: the effect of the IoU mask, for the top 300 and the top 1000 proposals.
+
+    The paper plots the IoU distribution of the top-300 / top-1000 proposals with and without the
+    IoU mask at test time. Ours plots, per budget, recall versus IoU threshold (0.5:0.05:0.95) from
+    ``best_iou_<k>``: the fraction of gts whose best top-k proposal reaches t. This is the
+    per-object reading of the same claim (the IoU-aware ranking keeps the high-IoU proposals
+    through NMS and the top-k cut); the per-proposal distributions are :func:`fig6_iou_distribution`
+    with ``k``. The legend gives each run's mean recall over the thresholds (AR-like, without
+    COCO's one-to-one matching of proposals to objects). One axes per budget.
+    """
+    items = _stats_items(stats_by_label)
+    thr = np.asarray(thresholds, dtype=np.float64)
+    fig = Figure(figsize=(5.0 * len(budgets), 4.0), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(budgets)))
+    for ax, k, tag in zip(axes, budgets, "abcdefgh"):
+        for j, (label, stats) in enumerate(items):
+            best = _stat(stats, f"best_iou_{k}")
+            r = recall_at_iou(best, thr)
+            ar = np.nanmean(r) if np.isfinite(r).any() else np.nan
+            ax.plot(thr, r, marker="o", ms=3, color=_color(j), label=f"{label} (mean {100 * ar:.1f})")
+        ax.set_xlabel("IoU threshold")
+        ax.set_ylabel(f"recall (top {k})")
+        ax.set_ylim(0, 1)
+        ax.set_title(f"({tag}) top {k} proposals", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Fig. 7: with and without the IoU mask", fontsize=10)
+    return fig
+
+
+def fig8_aspect_ratio_recall(stats_by_label: Mapping[str, Mapping[str, np.ndarray]],
+                             thresholds: Sequence[float] = (0.7, 0.8), k: int = 1000,
+                             bins: Sequence[float] = ASPECT_BINS) -> Figure:
+    """Paper Fig. 8: high-quality proposals by object aspect ratio, box versus point-based.
+
+    The paper counts high-quality proposals (IoU above 0.7 / 0.8) per aspect-ratio group on COCO
+    val. Ours plots, per threshold t and aspect-ratio bin of max(w/h, h/w), the fraction of gts
+    whose best top-k proposal has IoU >= t (:func:`recall_by_aspect_ratio`): a count would mostly
+    reflect how many objects each bin holds. The x labels give the number of objects per bin (of
+    the first run; all runs of one study share the validation set). One axes per threshold.
+    """
+    items = _stats_items(stats_by_label)
+    fig = Figure(figsize=(5.5 * len(thresholds), 4.0), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(thresholds)))
+    width = 0.8 / len(items)
+    for ax, t, tag in zip(axes, thresholds, "abcdefgh"):
+        labels, counts = None, None
+        for j, (label, stats) in enumerate(items):
+            labels_j, recall, counts_j = recall_by_aspect_ratio(stats, t, k, bins)
+            labels, counts = (labels_j, counts_j) if labels is None else (labels, counts)
+            x = np.arange(len(labels_j)) - 0.4 + width * (j + 0.5)
+            ax.bar(x, recall, width=width, color=_color(j), label=label)
+        ax.set_xticks(np.arange(len(labels)))
+        ax.set_xticklabels([f"{b}\nn={c}" for b, c in zip(labels, counts)], fontsize=8)
+        ax.set_xlabel("aspect ratio max(w/h, h/w)")
+        ax.set_ylabel(f"recall at IoU >= {t:g} (top {k})")
+        ax.set_ylim(0, 1)
+        ax.set_title(f"({tag}) high-quality threshold {t:g}", fontsize=10)
+        ax.legend(fontsize=8)
+    fig.suptitle("Fig. 8: bounding-box versus point-based representation", fontsize=10)
+    return fig
+
+
+# ---------------------------------------------------------------------------------- training logs
+def read_log(path: str | Path) -> list[dict]:
+    """The records of a ``log.jsonl`` (one JSON object per line; blank lines skipped).
+
+    A malformed *last* line is dropped: the trainer may be writing it right now. A malformed line
+    anywhere else raises ValueError with its line number.
+    """
+    lines = Path(path).read_text().splitlines()
+    numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+    records = []
+    for pos, (n, line) in enumerate(numbered):
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as err:
+            if pos == len(numbered) - 1:
+                break
+            raise ValueError(f"{path}:{n}: not JSON ({err})") from err
+        if not isinstance(rec, dict):
+            raise ValueError(f"{path}:{n}: a record must be a JSON object")
+        records.append(rec)
+    return records
+
+
+_STAGE_KEY = re.compile(r"^loss_(s\d+)_")
+
+
+def _loss_group(key: str) -> str:
+    """'loss' -> total; 'loss_s<i>_*' -> stage i; 'loss_mask' -> stage 2 (its branch reads the
+    stage-2 features); any other 'loss_*' (GA-RPN, R-CNN terms) -> 'other'."""
+    if key == "loss":
+        return "total"
+    m = _STAGE_KEY.match(key)
+    if m:
+        return m.group(1)
+    return "s2" if key == "loss_mask" else "other"
+
+
+def _smooth(y: np.ndarray, window: int) -> np.ndarray:
+    if window <= 1 or y.size < window:
+        return y
+    kernel = np.ones(window) / window
+    head = np.array([y[:i + 1].mean() for i in range(window - 1)])
+    return np.concatenate([head, np.convolve(y, kernel, mode="valid")])
+
+
+def training_curves(logs_by_label: Mapping[str, Sequence[Mapping[str, Any]]], smooth: int = 1
+                    ) -> Figure:
+    """Training loss curves from ``log.jsonl`` records (see :func:`read_log`).
+
+    Only ``"type": "train"`` records are used, against ``iter``. One panel for the total loss
+    (``loss``; the sum of the ``loss_*`` terms when a record has none), then one per stage present
+    in any run (``loss_s1_*``, ``loss_s2_*`` with ``loss_mask``), then one for any other terms.
+    Colour = run, line style = term. ``smooth`` > 1 applies a trailing moving average. Not in the
+    paper. ``len(fig.axes)`` = 1 + the number of groups found (1 when no run has train records).
+    """
+    if not logs_by_label:
+        raise ValueError("logs_by_label is empty")
+    series: dict[str, dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]] = {}
+    for label, records in logs_by_label.items():
+        train = [r for r in records if r.get("type") == "train" and "iter" in r]
+        keys = sorted({kk for r in train for kk in r if kk.startswith("loss")})
+        for key in keys + ([] if "loss" in keys else ["loss"]):
+            rows = []
+            for r in train:
+                if key == "loss" and "loss" not in r:
+                    terms = [v for kk, v in r.items() if kk.startswith("loss_")]
+                    if terms:
+                        rows.append((r["iter"], float(sum(terms))))
+                elif key in r and r[key] is not None:
+                    rows.append((r["iter"], float(r[key])))
+            if rows:
+                it, val = np.array(rows, dtype=np.float64).T
+                series.setdefault(_loss_group(key), {}).setdefault(label, {})[key] = (it, val)
+    order = ["total"] + sorted(g for g in series if g not in ("total", "other")) + (
+        ["other"] if "other" in series else [])
+    titles = {"total": "total loss", "other": "other terms"}
+    fig = Figure(figsize=(4.5 * len(order), 3.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(order)))
+    styles = ("-", "--", ":", "-.")
+    labels = list(logs_by_label)
+    for ax, group in zip(axes, order):
+        runs = series.get(group, {})
+        term_keys = sorted({kk for per in runs.values() for kk in per})
+        for label, per in runs.items():
+            c = _color(labels.index(label))
+            for key, (it, val) in per.items():
+                ax.plot(it, _smooth(val, smooth), color=c, ls=styles[term_keys.index(key) % len(styles)],
+                        lw=1.2, label=label if len(term_keys) == 1 else f"{label}: {key}")
+        if not runs:
+            ax.text(0.5, 0.5, "no train records", ha="center", va="center", transform=ax.transAxes)
+        m = re.fullmatch(r"s(\d+)", group)
+        ax.set_title(titles.get(group, f"stage {m.group(1)}" if m else group), fontsize=10)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("loss")
+        ax.grid(alpha=0.3)
+        if runs:
+            ax.legend(fontsize=7)
+    return fig

@@ -1,0 +1,113 @@
+"""scrpn.study.runs: config resolution per profile, fingerprints, caching and shared training."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scrpn.config import ConfigError
+from scrpn.study import Study, config_fingerprint, training_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_study(tmp: Path, **kwargs) -> Study:
+    messages: list[str] = []
+    study = Study(profile="smoke", results_dir=tmp / "results", work_dir=tmp / "work",
+                  config_root=ROOT / "configs", log=messages.append,
+                  overrides=["model.backbone.pretrained=false"], **kwargs)
+    study.messages = messages  # type: ignore[attr-defined]
+    return study
+
+
+def test_smoke_profile_overlays_the_mini_row(tmp_path: Path) -> None:
+    cfg = make_study(tmp_path).config("sc_rpn", seed=3)
+    assert cfg.name == "sc_rpn" and cfg.train.seed == 3
+    assert cfg.data.image_size == 128 and cfg.train.max_iters == 2          # smoke sizes
+    assert cfg.model.head.representation == "point" and cfg.model.head.iou_mask.enabled  # the row
+
+
+def test_dataset_overlay_prefixes_the_run_name(tmp_path: Path) -> None:
+    study = make_study(tmp_path, dataset="deepforest")
+    cfg = study.config("rpn")
+    assert cfg.data.dataset == "deepforest" and cfg.name == "deepforest_rpn"
+    assert study.run_dir("rpn", 1) == tmp_path / "results" / "runs" / "deepforest_rpn" / "seed1"
+
+
+def test_unknown_row_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no_such_row\.yaml: no such study row"):
+        make_study(tmp_path).config("no_such_row")
+
+
+def test_fingerprint_ignores_runtime_knobs_only(tmp_path: Path) -> None:
+    study = make_study(tmp_path)
+    base = study.config("rpn")
+    threads = make_study(tmp_path, ).config("rpn")
+    threads.train.num_threads = 7
+    threads.name = "renamed"
+    assert config_fingerprint(threads) == config_fingerprint(base)
+    lr = study.config("rpn")
+    lr.train.base_lr *= 2
+    assert config_fingerprint(lr) != config_fingerprint(base)
+
+
+def test_rows_that_differ_at_test_time_share_their_training(tmp_path: Path) -> None:
+    study = make_study(tmp_path)
+    with_mask = training_config(study.config("t6_with_sads_cls"))
+    without = training_config(study.config("t6_with_sads_cls_notest"))
+    assert with_mask.name == without.name == training_config(study.config("sc_rpn")).name
+    assert training_config(study.config("t3_sads")).name != with_mask.name
+    assert config_fingerprint(study.config("t6_with_sads_cls")) != config_fingerprint(
+        study.config("t6_with_sads_cls_notest"))  # their metrics are cached separately
+
+
+def test_run_trains_once_then_reads_the_cache(tmp_path: Path, data_dir: Path) -> None:
+    study = make_study(tmp_path)
+    first = study.run("sc_rpn", 0)
+    run_dir = study.run_dir("sc_rpn", 0)
+    assert {"metrics.json", "log.jsonl", "proposal_stats.npz"} <= {p.name for p in run_dir.iterdir()}
+    assert first["config_fingerprint"] == config_fingerprint(study.config("sc_rpn", 0))
+    assert first["iterations"] == 2 and 0.0 <= first["AR1000"] <= 100.0
+    again = make_study(tmp_path).run("sc_rpn", 0)  # a new session: nothing trained
+    assert again == first
+    # the test-time twin reuses the checkpoint: one training directory only
+    twin = make_study(tmp_path)
+    twin.run("t6_with_sads_cls_notest", 0)
+    assert not any("training" in m for m in twin.messages)
+    assert len(list((tmp_path / "work" / "study").iterdir())) == 1
+
+
+def test_a_stale_result_is_recomputed(tmp_path: Path, data_dir: Path) -> None:
+    study = make_study(tmp_path)
+    study.run("rpn", 0)
+    path = study.run_dir("rpn", 0) / "metrics.json"
+    record = json.loads(path.read_text())
+    record["config_fingerprint"] = "0" * 12
+    record["AR1000"] = -1.0
+    path.write_text(json.dumps(record))
+    fresh = make_study(tmp_path)
+    assert fresh.cached("rpn", 0) is None
+    assert fresh.run("rpn", 0)["AR1000"] >= 0.0
+    assert any("computed from another config" in m for m in fresh.messages)
+
+
+def test_corrupt_metrics_name_the_file(tmp_path: Path) -> None:
+    study = make_study(tmp_path)
+    path = study.run_dir("rpn", 0) / "metrics.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="metrics.json: not valid JSON"):
+        study.run("rpn", 0)
+    assert path.read_text() == "{not json"  # nothing overwritten
+
+
+def test_exported_weights_round_trip(tmp_path: Path, data_dir: Path) -> None:
+    study = make_study(tmp_path)
+    model, _ = study.load_model("rpn", 0)
+    path = study.export_weights("rpn", 0)
+    assert path.is_file()
+    reloaded, _ = make_study(tmp_path, retrain=False).load_model("rpn", 0)
+    for (name, a), (_, b) in zip(model.state_dict().items(), reloaded.state_dict().items()):
+        if a.is_floating_point():
+            assert (a - b).abs().max() <= 1e-3 * (1 + a.abs().max()), name
