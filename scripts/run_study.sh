@@ -10,6 +10,7 @@ stage() {
     t1_seed0)   $S rpn sc_rpn iterative_rpn cascade_rpn ga_rpn --seeds 0 ;;
     detectors4) $S det_faster_rcnn_rpn det_faster_rcnn_sc_rpn det_fast_rcnn_rpn det_fast_rcnn_sc_rpn --seeds 0 ;;
     pilot_seeds) $S rpn sc_rpn --seeds 1 2 ;;
+    teaching)   $S t3_point t3_iou_loss --seeds 0 ;;
     t3)         $S table03_components --seeds 0 1 2 ;;
     t1)         $S table01_proposals_coco --seeds 0 1 2 ;;
     t4)         $S table04_sads_combinations --seeds 0 1 2 ;;
@@ -24,5 +25,5 @@ stage() {
   esac
 }
 STAGES=("$@")
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(t1_seed0 detectors4 pilot_seeds t3 t1 t4 t10 t8 t6 t7 t5 t9 t2)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(t1_seed0 detectors4 teaching pilot_seeds t3 t1 t4 t10 t8 t6 t7 t5 t9 t2)
 for s in "${STAGES[@]}"; do echo "== stage $s $(date -u +%FT%TZ)"; stage "$s"; done

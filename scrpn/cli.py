@@ -29,8 +29,8 @@ from scrpn.engine.builders import build_eval_dataset, build_train_dataset, build
 from scrpn.engine.checkpoint import CheckpointError, check_config_matches, load_checkpoint
 from scrpn.engine.distributed import cleanup_distributed, init_distributed
 from scrpn.engine.evaluator import evaluate_model, write_metrics
-from scrpn.engine.seeding import configure_torch, seed_everything
-from scrpn.engine.trainer import Trainer, TrainingError, TrainingInterrupted
+from scrpn.engine.seeding import configure_torch
+from scrpn.engine.trainer import TrainingError, TrainingInterrupted, new_trainer
 from scrpn.evaluation import (EvaluationError, evaluate_proposals_file, format_metrics,
                               json_safe_metrics)
 
@@ -127,8 +127,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, is_main: bool = True) -> int:
-    from scrpn.models import build_model  # imported late: keeps `scrpn --help` fast
-
     cfg = load_cli_config(args.config, args.set, args.seed)
     run_dir = Path(args.out) if args.out else default_run_dir(cfg)
     latest = run_dir / "latest.pth"
@@ -138,12 +136,8 @@ def _train(args: argparse.Namespace, is_main: bool = True) -> int:
     if not args.resume and latest.is_file():
         raise CheckpointError(f"{latest}: the run directory already holds a checkpoint; "
                               "pass --resume to continue it or --out to start elsewhere")
-    configure_torch(cfg.train.deterministic, cfg.train.num_threads)
-    train_set, val_set = build_train_dataset(cfg), build_val_dataset(cfg)
-    seed_everything(cfg.train.seed)  # after the data, right before the model's initial weights
-    model = build_model(cfg)
-    trainer = Trainer(cfg, model, train_set, run_dir, device=args.device,
-                      progress=not args.no_progress)
+    trainer = new_trainer(cfg, run_dir, device=args.device, progress=not args.no_progress)
+    val_set = build_val_dataset(cfg)
     if args.resume:
         trainer.resume()
         note(f"resumed {run_dir / 'latest.pth'} at iteration {trainer.iteration}/{trainer.max_iters}")
@@ -381,6 +375,7 @@ def _add_reproduce(subparsers: Any) -> None:
     p.add_argument("--only", nargs="+", default=None, help="notebook number prefixes, e.g. 01 03")
     p.add_argument("--no-train", action="store_true",
                    help="train nothing: tables and figures from cached runs only (others 'pending')")
+    p.set_defaults(seeds=[0, 1, 2])  # the study's seeds (Tables I, III, IV, X use all three)
     p.set_defaults(func=cmd_reproduce)
 
 

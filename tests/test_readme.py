@@ -20,10 +20,17 @@ def test_readme_has_exactly_two_commands_and_ci_runs_the_test_one():
     assert "pytest" in tests and "scripts/setup.sh" in tests and "scripts/setup.sh" in main
 
 
-def test_main_command_names_an_existing_config():
+def test_main_command_reproduces_the_notebooks():
+    """The main job is `scrpn reproduce`: every numbered notebook, in order (issue: notebooks)."""
+    from scrpn.cli import build_parser
+    from scrpn.study.notebooks import list_notebooks
+
     main = _readme_commands()[0]
-    config = re.search(r"--config (\S+)", main).group(1)
-    assert (ROOT / config).is_file()
+    assert main.endswith(".venv/bin/scrpn reproduce")
+    args = build_parser().parse_args(["reproduce"])
+    assert args.profile == "mini" and not args.retrain and not args.no_train
+    assert args.seeds == [0, 1, 2]
+    assert len(list_notebooks(ROOT / "notebooks")) >= 12
 
 
 def test_every_config_named_in_the_readme_exists():

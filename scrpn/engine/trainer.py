@@ -50,7 +50,8 @@ from scrpn.engine.logging import JsonlLogger, format_losses
 from scrpn.engine.schedule import iters_per_epoch, lr_at, set_lr, total_iters
 from scrpn.engine.seeding import capture_rng_state, make_generator, restore_rng_state
 
-__all__ = ["RESUME_IGNORED_KEYS", "TrainResult", "Trainer", "TrainingError", "TrainingInterrupted"]
+__all__ = ["RESUME_IGNORED_KEYS", "TrainResult", "Trainer", "TrainingError", "TrainingInterrupted",
+           "new_trainer"]
 
 # Settings that may change between an interrupted run and its resumption without changing the
 # result: how often to log / checkpoint, threads, and the run length (the schedule does not depend
@@ -321,3 +322,19 @@ class Trainer:
         if self._stepping:
             raise TrainingInterrupted(self.iteration, None, signal.SIGINT)
         raise TrainingInterrupted(self.iteration, self.save("latest.pth"), signal.SIGINT)
+
+
+def new_trainer(cfg: Config, run_dir: str | Path, device: str | torch.device = "cpu",
+                progress: bool = True) -> Trainer:
+    """A trainer for ``cfg`` with a freshly initialised model: threads configured, training data
+    built, then the process seeded right before the model's initial weights (so that they depend
+    on ``train.seed`` only). ``scrpn train`` and the study (``scrpn.study``) both start runs here."""
+    from scrpn.engine.builders import build_train_dataset
+    from scrpn.engine.seeding import configure_torch, seed_everything
+    from scrpn.models import build_model  # late: the models import the engine's helpers
+
+    configure_torch(cfg.train.deterministic, cfg.train.num_threads)
+    train_set = build_train_dataset(cfg)
+    seed_everything(cfg.train.seed)
+    model = build_model(cfg)
+    return Trainer(cfg, model, train_set, run_dir, device=device, progress=progress)

@@ -38,11 +38,11 @@ import torch
 
 from scrpn.config import (Config, ConfigError, DetectorConfig, TestConfig, apply_overrides,
                           config_from_dict, deep_merge, load_raw, _read_yaml)
-from scrpn.engine.builders import build_eval_dataset, build_train_dataset, build_val_dataset
+from scrpn.engine.builders import build_eval_dataset, build_val_dataset
 from scrpn.engine.checkpoint import load_checkpoint
 from scrpn.engine.evaluator import evaluate_model, write_metrics
-from scrpn.engine.seeding import configure_torch, seed_everything
-from scrpn.engine.trainer import Trainer
+from scrpn.engine.seeding import configure_torch
+from scrpn.engine.trainer import new_trainer
 from scrpn.evaluation.proposal_stats import load_stats
 
 __all__ = ["PROFILE_CONFIG_DIRS", "RUNTIME_KEYS", "Study", "config_fingerprint",
@@ -228,10 +228,7 @@ class Study:
         if self.retrain and run_dir.exists():
             for name in ("latest.pth", "final.pth", "log.jsonl"):
                 (run_dir / name).unlink(missing_ok=True)
-        train_set = build_train_dataset(train_cfg)
-        seed_everything(train_cfg.train.seed)
-        model = build_model(train_cfg)
-        trainer = Trainer(train_cfg, model, train_set, run_dir, device=self.device, progress=False)
+        trainer = new_trainer(train_cfg, run_dir, device=self.device, progress=False)
         if (run_dir / "latest.pth").is_file():
             trainer.resume()
             self.log(f"{cfg.name}: resuming at iteration {trainer.iteration}/{trainer.max_iters}")
