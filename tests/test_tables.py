@@ -98,3 +98,20 @@ def test_deepforest_table_runs_on_its_dataset() -> None:
 
     build_table(TABLES["table10_proposals_imagenet_det"], Recording(profile="smoke"), PAPER)
     assert seen and set(seen) == {"deepforest"}
+
+
+def test_runs_summary_lists_every_committed_run(tmp_path: Path) -> None:
+    import json
+
+    from scrpn.study.tables import runs_summary
+
+    for name, seed, ar in (("rpn", 0, 40.0), ("rpn", 1, 42.0), ("sc_rpn", 0, 60.0)):
+        run = tmp_path / "runs" / name / f"seed{seed}"
+        run.mkdir(parents=True)
+        (run / "metrics.json").write_text(json.dumps({"name": name, "seed": seed, "AR1000": ar,
+                                                      "wall_seconds": 100.0 * (seed + 1)}))
+    frame = runs_summary(tmp_path)
+    assert frame[["name", "seed", "AR1000"]].values.tolist() == [["rpn", 0, 40.0], ["rpn", 1, 42.0],
+                                                                ["sc_rpn", 0, 60.0]]
+    assert frame["wall_seconds"].sum() == 400.0 and frame["AP"].isna().all()
+    assert runs_summary(tmp_path / "nothing").empty

@@ -16,6 +16,7 @@ Our AR_S / AR_M / AR_L are at 100 proposals, the paper's definition (see the REA
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +27,8 @@ import pandas as pd
 
 from .runs import Study
 
-__all__ = ["TABLES", "TableSpec", "build_table", "make_table", "paper_table", "readable", "study_rows",
-           "write_table"]
+__all__ = ["TABLES", "TableSpec", "build_table", "make_table", "paper_table", "readable", "runs_summary",
+           "study_rows", "write_table"]
 
 AR = ("AR100", "AR300", "AR1000")
 AR_SIZES = ("AR_S", "AR_M", "AR_L")
@@ -217,3 +218,16 @@ def make_table(name: str, study: Study, tables_dir: str | Path,
     spec = TABLES[name]
     frame = build_table(spec, study, paper_dir)
     return readable(frame, spec), write_table(frame, spec, tables_dir)
+
+
+def runs_summary(results_dir: str | Path = "results") -> pd.DataFrame:
+    """Every committed run (``<results_dir>/runs/<name>/seed<k>/metrics.json``), one line each:
+    name, seed, AR or AP, seconds of training and of the whole run (the study's CPU time)."""
+    keys = ("AR100", "AR300", "AR1000", "AR_S", "AR_M", "AR_L", "AP", "AP50", "AP75",
+            "seconds_per_image", "train_seconds", "wall_seconds")
+    lines = []
+    for path in sorted(Path(results_dir, "runs").glob("*/seed*/metrics.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        lines.append({"name": record.get("name", path.parent.parent.name), "seed": record.get("seed"),
+                      **{k: record.get(k) for k in keys}})
+    return pd.DataFrame(lines, columns=["name", "seed", *keys])
