@@ -20,6 +20,7 @@ class FakeStudy:
     results: dict
     seeds: list = field(default_factory=lambda: [0, 1, 2])
     dataset: object = None
+    results_dir: Path = Path("no-results-here")
     asked: list = field(default_factory=list)
 
     def runs(self, rows, seeds):
@@ -84,6 +85,29 @@ def test_cited_only_rows_are_not_run_and_time_is_read_from_seconds_per_image() -
     rpn = frame[frame["method"] == "RPN"].iloc[0]
     assert rpn["time_s_mean"] == pytest.approx(0.04) and rpn["time_s_paper"] == pytest.approx(0.04)
     assert frame[frame["method"] == "SharpMask"].iloc[0]["config"] == ""
+
+
+def test_table_one_time_comes_from_the_one_process_benchmark(tmp_path: Path) -> None:
+    import json
+
+    from scrpn.study.tables import benchmark_times
+
+    study = FakeStudy({("rpn", s): {"AR100": 1.0, "seconds_per_image": 9.0} for s in range(3)},
+                      results_dir=tmp_path)
+    bench = tmp_path / "bench" / "speed.json"
+    bench.parent.mkdir()
+    bench.write_text(json.dumps({"methods": {"rpn": {"infer_seconds_per_image": 0.05},
+                                             "sc_rpn": {"infer_seconds_per_image": 0.07}}}))
+    frame = build_table(TABLES["table01_proposals_coco"], study, PAPER).set_index("method")
+    # the runs' own 9 s are ignored; one measurement, so no spread
+    assert frame.loc["RPN", "time_s_mean"] == pytest.approx(0.05) and math.isnan(frame.loc["RPN", "time_s_std"])
+    assert frame.loc["SC-RPN", "time_s_mean"] == pytest.approx(0.07)  # timed though not trained
+    assert math.isnan(frame.loc["GA-RPN", "time_s_mean"])  # not in the benchmark: nothing shown
+    assert frame.loc["RPN", "AR100_mean"] == pytest.approx(1.0)
+    bench.write_text("{}")
+    with pytest.raises(ValueError, match="speed.json"):
+        benchmark_times(TABLES["table01_proposals_coco"], study)
+    assert benchmark_times(TABLES["table03_components"], study) == {}
 
 
 def test_deepforest_table_runs_on_its_dataset() -> None:

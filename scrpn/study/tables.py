@@ -27,7 +27,7 @@ import pandas as pd
 
 from .runs import Study
 
-__all__ = ["TABLES", "TableSpec", "build_table", "make_table", "paper_table", "readable", "runs_summary",
+__all__ = ["TABLES", "TableSpec", "benchmark_times", "build_table", "make_table", "paper_table", "readable", "runs_summary",
            "study_rows", "write_table"]
 
 AR = ("AR100", "AR300", "AR1000")
@@ -46,6 +46,7 @@ class TableSpec:
     rows: tuple[tuple[tuple, Optional[str]], ...]  # (values of ``keys``, our config or None)
     all_seeds: bool = False
     dataset: Optional[str] = None              # the study's dataset for this table
+    timing_file: Optional[str] = None          # ``time_s`` from this benchmark (under results_dir)
 
 
 def _det_rows(detector: str, prefix: str, methods: Sequence[tuple[str, str]], k: int) -> list:
@@ -61,7 +62,8 @@ TABLES: dict[str, TableSpec] = {spec.name: spec for spec in [
     TableSpec("table01_proposals_coco", "Table I: region proposal methods", ("method",),
               (*AR, *AR_SIZES, "time_s"),
               tuple(((m,), None) for m in ("SharpMask", "GCN-NS", "AttractioNet", "ZIP"))
-              + tuple(((label,), row) for label, row in _PEERS), all_seeds=True),
+              + tuple(((label,), row) for label, row in _PEERS), all_seeds=True,
+              timing_file="bench/speed.json"),
     TableSpec("table02_detection_coco", "Table II: detectors on the proposals",
               ("detector", "proposal_method", "num_proposals"), AP,
               tuple(_det_rows("Fast R-CNN", "det_fast_rcnn", _AT_1000, 1000)
@@ -152,9 +154,34 @@ def _seeds_for(spec: TableSpec, study: Study) -> list[int]:
     return seeds if spec.all_seeds else seeds[:1]
 
 
+def benchmark_times(spec: TableSpec, study: Study) -> dict[str, float]:
+    """Inference seconds per image by config name, from the one-process benchmark
+    (``scrpn bench``) named by ``spec.timing_file``; empty where the table has none or the file
+    is missing. Times of separate training runs are taken at different moments on a shared
+    machine, so a time column compares methods only when they were timed in one run (issue 4)."""
+    if spec.timing_file is None:
+        return {}
+    path = Path(study.results_dir) / spec.timing_file
+    if not path.is_file():
+        return {}
+    try:
+        methods = json.loads(path.read_text(encoding="utf-8"))["methods"]
+        return {name: float(m["infer_seconds_per_image"]) for name, m in methods.items()}
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: not a `scrpn bench` result ({err})") from err
+
+
+def _ours(metric: str, row: Optional[str], records: list[dict], times: dict[str, float]) -> np.ndarray:
+    if metric == "time_s" and times:
+        return np.array([times[row]] if row in times else [], dtype=float)
+    return np.array([_number(r.get(OUR_KEY.get(metric, metric))) for r in records], dtype=float)
+
+
 def build_table(spec: TableSpec, study: Study, paper_dir: str | Path = "results/paper") -> pd.DataFrame:
-    """Our numbers (training missing runs) beside the paper's, one line per paper row."""
+    """Our numbers (training missing runs) beside the paper's, one line per paper row. With a
+    ``timing_file`` the time column is that benchmark's single measurement (no spread)."""
     paper = paper_table(spec.name, paper_dir)
+    times = benchmark_times(spec, study)
     if spec.dataset is not None and study.dataset != spec.dataset:
         study = dataclasses.replace(study, dataset=spec.dataset)
     seeds = _seeds_for(spec, study)
@@ -171,7 +198,7 @@ def build_table(spec: TableSpec, study: Study, paper_dir: str | Path = "results/
         line = {key: value for key, value in zip(spec.keys, values)}
         line.update(config=row or "", seeds=len(records), pending=pending)
         for metric in spec.metrics:
-            ours = np.array([_number(r.get(OUR_KEY.get(metric, metric))) for r in records], dtype=float)
+            ours = _ours(metric, row, records, times)
             paper_value = _number(match.iloc[0][metric])
             mean = float(np.mean(ours)) if len(ours) else math.nan
             line[f"{metric}_paper"] = paper_value
