@@ -380,12 +380,17 @@ def _add_reproduce(subparsers: Any) -> None:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from scrpn.study.notebooks import run_notebooks
+    from scrpn.study.notebooks import NotebookFailures, run_notebooks
 
-    run_notebooks(Path(args.notebooks), profile=args.profile, seeds=args.seeds,
-                  dataset=args.dataset or "synthshapes", results_dir=args.results_dir,
-                  retrain=args.retrain, train_missing=not args.no_train,
-                  output_dir=args.output_dir, only=args.only, log=note)
+    try:
+        run_notebooks(Path(args.notebooks), profile=args.profile, seeds=args.seeds,
+                      dataset=args.dataset or "synthshapes", results_dir=args.results_dir,
+                      retrain=args.retrain, train_missing=not args.no_train,
+                      output_dir=args.output_dir, only=args.only, log=note)
+    except NotebookFailures as err:
+        for name, error in err.failed.items():
+            print(f"error: notebook {name} failed: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

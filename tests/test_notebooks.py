@@ -60,7 +60,7 @@ def test_every_notebook_is_listed_and_has_a_parameters_cell() -> None:
         tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(tagged) == 1, name
         source = "".join(tagged[0]["source"])
-        for parameter in ("profile", "retrain", "seeds", "dataset", "results_dir"):
+        for parameter in ("profile", "retrain", "seeds", "dataset", "results_dir", "train_missing"):
             assert f"{parameter} =" in source, (name, parameter)
 
 
@@ -87,3 +87,32 @@ def test_notebook_writes_its_tables_and_figures(executed: tuple[Path, Path], nam
 def test_teaching_notebook_saves_its_figures(executed: tuple[Path, Path]) -> None:
     results, _ = executed
     assert len(list((results / "figures").glob("teaching_*.png"))) >= 3
+
+
+def test_a_failing_notebook_does_not_stop_the_others_nor_replace_its_original(tmp_path: Path) -> None:
+    from scrpn.study.notebooks import NotebookFailures
+
+    def notebook(code: str) -> dict:
+        cells = [{"id": "params", "cell_type": "code", "metadata": {"tags": ["parameters"]},
+                  "execution_count": None, "outputs": [], "source": "profile = 'mini'\n"},
+                 {"id": "work", "cell_type": "code", "metadata": {}, "execution_count": None,
+                  "outputs": [], "source": code}]
+        return {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "language": "python",
+                                                            "display_name": "Python 3"}},
+                "nbformat": 4, "nbformat_minor": 5}
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    broken = json.dumps(notebook("raise FileNotFoundError('row not trained')"))
+    (folder / "00_broken.ipynb").write_text(broken)
+    (folder / "01_fine.ipynb").write_text(json.dumps(notebook("print('ran', profile)")))
+    with pytest.raises(NotebookFailures) as info:
+        run_notebooks(folder, profile="smoke", seeds=[0], results_dir=tmp_path / "results",
+                      log=lambda message: None)
+    assert list(info.value.failed) == ["00_broken.ipynb"]
+    assert "FileNotFoundError: row not trained" in info.value.failed["00_broken.ipynb"]
+    assert (folder / "00_broken.ipynb").read_text() == broken  # the original is kept
+    assert (folder / ".00_broken.running.ipynb").is_file()     # the traceback is kept aside
+    fine = json.loads((folder / "01_fine.ipynb").read_text())
+    printed = "".join("".join(o.get("text", "")) for o in fine["cells"][-1]["outputs"])
+    assert "ran smoke" in printed

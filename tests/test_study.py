@@ -102,6 +102,13 @@ def test_corrupt_metrics_name_the_file(tmp_path: Path) -> None:
     assert path.read_text() == "{not json"  # nothing overwritten
 
 
+def test_load_model_without_training_names_the_run(tmp_path: Path) -> None:
+    study = make_study(tmp_path, train_missing=False)
+    with pytest.raises(FileNotFoundError, match="rpn seed 0 is not trained yet"):
+        study.load_model("rpn", 0)
+    assert not study.run_dir("rpn", 0).exists()  # nothing trained, nothing written
+
+
 def test_exported_weights_round_trip(tmp_path: Path, data_dir: Path) -> None:
     study = make_study(tmp_path)
     model, _ = study.load_model("rpn", 0)

@@ -18,7 +18,7 @@ from typing import Callable, Optional, Sequence
 
 from .runs import Study
 
-__all__ = ["Session", "list_notebooks", "project_root", "run_notebooks", "setup"]
+__all__ = ["NotebookFailures", "Session", "list_notebooks", "project_root", "run_notebooks", "setup"]
 
 
 def project_root(start: str | Path | None = None) -> Path:
@@ -64,13 +64,26 @@ def list_notebooks(folder: str | Path, only: Optional[Sequence[str]] = None) -> 
     return paths
 
 
+class NotebookFailures(RuntimeError):
+    """Some notebooks raised; the others ran. ``failed`` maps notebook name -> the error line."""
+
+    def __init__(self, failed: dict[str, str]) -> None:
+        self.failed = dict(failed)
+        super().__init__("; ".join(f"{name}: {error}" for name, error in self.failed.items()))
+
+
 def run_notebooks(folder: str | Path, profile: str = "mini", seeds: Sequence[int] = (0, 1, 2),
                   dataset: str = "synthshapes", results_dir: str | Path = "results",
                   retrain: bool = False, train_missing: bool = True,
                   output_dir: str | Path | None = None,
                   only: Optional[Sequence[str]] = None,
                   log: Callable[[str], None] = print) -> list[Path]:
-    """Execute the notebooks with papermill; return the executed notebooks' paths."""
+    """Execute the notebooks with papermill; return the executed notebooks' paths.
+
+    A notebook that raises does not stop the others, and never replaces its original: its
+    executed copy (with the traceback) stays next to it as ``.<name>.running.ipynb``. After the
+    last notebook, :class:`NotebookFailures` names every one that failed.
+    """
     import papermill  # late: only this command needs it
 
     root = project_root()
@@ -80,14 +93,21 @@ def run_notebooks(folder: str | Path, profile: str = "mini", seeds: Sequence[int
         results = results.relative_to(root)
     params = dict(profile=profile, retrain=bool(retrain), seeds=[int(s) for s in seeds],
                   dataset=dataset, results_dir=str(results), train_missing=bool(train_missing))
-    done = []
+    done, failed = [], {}
     for path in list_notebooks(folder, only):
         target = Path(output_dir) / path.name if output_dir else path
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.stem}.running.ipynb")
         log(f"running {path.name} ({profile} profile)")
-        papermill.execute_notebook(str(path), str(tmp), parameters=params, cwd=str(root),
-                                   kernel_name="python3", progress_bar=False)
+        try:
+            papermill.execute_notebook(str(path), str(tmp), parameters=params, cwd=str(root),
+                                       kernel_name="python3", progress_bar=False)
+        except papermill.PapermillExecutionError as err:
+            failed[path.name] = f"{err.ename}: {err.evalue}"
+            log(f"{path.name} FAILED ({failed[path.name]}); executed copy: {tmp}")
+            continue
         tmp.replace(target)
         done.append(target)
+    if failed:
+        raise NotebookFailures(failed)
     return done

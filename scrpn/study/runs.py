@@ -265,7 +265,8 @@ class Study:
 
     def load_model(self, row: str, seed: int = 0) -> tuple[torch.nn.Module, Config]:
         """The trained model of a run, in eval mode: from the committed weights when they match
-        today's config, else from the run's checkpoint (trained now if missing)."""
+        today's config, else from the run's checkpoint (trained now if missing and ``train_missing``;
+        otherwise ``FileNotFoundError``)."""
         from scrpn.models import build_model
 
         cfg = self.config(row, seed)
@@ -278,7 +279,9 @@ class Study:
                                        for k, v in saved["model"].items()})
                 return model.eval(), cfg
             self.log(f"{path}: saved from another config; using the run's checkpoint")
-        self.run(row, seed)
+        if self.run(row, seed).get("missing"):
+            raise FileNotFoundError(f"{self.run_dir(row, seed)}: {row} seed {seed} is not trained yet and "
+                                    f"train_missing=False (train it: scrpn study {row} --seeds {seed})")
         model, _ = self._trained_model(cfg)
         return model.eval(), cfg
 
