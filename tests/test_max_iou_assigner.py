@@ -1,7 +1,8 @@
 """Max-IoU assigner: hand-built priors with exact IoUs around RPN's 0.3 / 0.7 thresholds."""
 import torch
 
-from scrpn.sampling.max_iou import MaxIoUAssigner, pairwise_overlaps
+from scrpn.sampling.geometry import pairwise_overlaps
+from scrpn.sampling.max_iou import MaxIoUAssigner
 
 GTS = torch.tensor([[0, 0, 10, 10], [40, 0, 50, 10]], dtype=torch.float32)
 PRIORS = torch.tensor([

@@ -15,7 +15,8 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from scrpn.config import AssignerConfig, HeadConfig, StageConfig  # noqa: E402
 from scrpn.models.heads.stages import TwoStageProposalHead  # noqa: E402
-from scrpn.sampling.max_iou import MaxIoUAssigner, pairwise_overlaps  # noqa: E402
+from scrpn.sampling.geometry import pairwise_overlaps  # noqa: E402
+from scrpn.sampling.max_iou import MaxIoUAssigner  # noqa: E402
 from scrpn.sampling.size_aware_threshold import SizeAwareThresholdAssigner  # noqa: E402
 from scrpn.viz.sads_inspector import (NUM_AXES, featmap_sizes, head_geometry,  # noqa: E402
                                       inspect_sads, plot_sads)

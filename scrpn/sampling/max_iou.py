@@ -12,33 +12,13 @@ RPN and "Max IoU in both stages" rows are trained with the rule their papers use
      ignore_iof_thr (enabled when > 0) have their IoUs set to -1: they stay ignored.
 One deliberate difference: a low-quality match also needs IoU > 0, so a gt that overlaps no prior
 (or a zero-area gt) with min_pos_iou = 0 does not turn every prior into its positive.
-The overlap helpers below are shared with the SAT assigner; a zero-area box has IoU 0, never NaN.
+The overlaps come from geometry.py; a zero-area box has IoU 0, never NaN.
 """
 import torch
 from torch import Tensor
 
 from .assign_result import AssignResult
-
-_EPS = 1e-6
-
-
-def box_area(boxes: Tensor) -> Tensor:
-    """(N, 4) -> (N,); inverted boxes count as empty."""
-    wh = (boxes[:, 2:] - boxes[:, :2]).clamp(min=0)
-    return wh[:, 0] * wh[:, 1]
-
-
-def pairwise_overlaps(boxes1: Tensor, boxes2: Tensor, mode: str = "iou") -> Tensor:
-    """IoU, or IoF = intersection / area(boxes1) for mode 'iof'. (N, 4), (M, 4) -> (N, M)."""
-    lt = torch.maximum(boxes1[:, None, :2], boxes2[None, :, :2])  # (N, M, 2)
-    rb = torch.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:])  # (N, M, 2)
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]  # (N, M)
-    area1 = box_area(boxes1)[:, None]  # (N, 1)
-    if mode == "iof":
-        return inter / area1.clamp(min=_EPS)
-    union = area1 + box_area(boxes2)[None, :] - inter
-    return inter / union.clamp(min=_EPS)
+from .geometry import pairwise_overlaps
 
 
 class MaxIoUAssigner:

@@ -20,28 +20,7 @@ from torch import Tensor
 
 from .assign_result import AssignResult
 from .levels import point_levels, target_level
-from .max_iou import box_area
-
-
-def points_in_boxes(points: Tensor, boxes: Tensor, strict: bool = True) -> Tensor:
-    """Whether each point lies inside each box. (N, 2), (M, 4) -> (N, M) bool."""
-    x, y = points[:, 0:1], points[:, 1:2]  # (N, 1)
-    x1, y1, x2, y2 = (boxes[:, k][None, :] for k in range(4))  # (1, M)
-    if strict:
-        return (x > x1) & (x < x2) & (y > y1) & (y < y2)
-    return (x >= x1) & (x <= x2) & (y >= y1) & (y <= y2)
-
-
-def box_centres(boxes: Tensor) -> Tensor:
-    """(M, 4) -> (M, 2)."""
-    return (boxes[:, :2] + boxes[:, 2:]) / 2
-
-
-def centre_regions(boxes: Tensor, ratio: float) -> Tensor:
-    """The centre region of each box, scaled by ratio around its centre. (M, 4) -> (M, 4)."""
-    centres = box_centres(boxes)
-    half = (boxes[:, 2:] - boxes[:, :2]) * (ratio / 2)
-    return torch.cat([centres - half, centres + half], dim=1)
+from .geometry import box_area, box_centres, centre_regions, points_in_boxes
 
 
 class PositiveRegionAssigner:

@@ -33,8 +33,7 @@ from torch import Tensor
 
 from .assign_result import AssignResult
 from .levels import point_levels, target_level
-from .max_iou import box_area
-from .positive_region import box_centres, points_in_boxes
+from .geometry import box_area, box_centres, points_in_boxes
 
 
 def region_in_cells(boxes: Tensor, ratio: float, stride: float) -> Tensor:

@@ -24,8 +24,7 @@ from torch import Tensor
 
 from .assign_result import AssignResult
 from .levels import candidate_levels, level_starts
-from .max_iou import box_area, pairwise_overlaps
-from .positive_region import box_centres, points_in_boxes
+from .geometry import box_area, box_centres, pairwise_overlaps, points_in_boxes
 
 
 def nearest_per_level(dist: Tensor, num_per_level: list[int], topk: int) -> Tensor:

@@ -64,8 +64,9 @@ from ..models.heads.targets import build_assigner
 from ..models.points import grid_points
 from ..sampling.assign_result import AssignResult
 from ..sampling.levels import adjacent_level, point_levels, target_level
-from ..sampling.max_iou import MaxIoUAssigner, box_area
-from ..sampling.positive_region import PositiveRegionAssigner, centre_regions, points_in_boxes
+from ..sampling.geometry import box_area, centre_regions, points_in_boxes
+from ..sampling.max_iou import MaxIoUAssigner
+from ..sampling.positive_region import PositiveRegionAssigner
 from ..sampling.size_aware_threshold import SizeAwareThresholdAssigner
 
 __all__ = ["LocationGrid", "SADSView", "SADSInspector", "featmap_sizes", "head_geometry",

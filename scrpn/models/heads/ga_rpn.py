@@ -43,7 +43,8 @@ from ...config import HeadConfig
 from ...ops.deform_conv import DeformConv2d
 from ...sampling.assign_result import AssignResult
 from ...sampling.levels import target_level
-from ...sampling.max_iou import MaxIoUAssigner, box_area, pairwise_overlaps
+from ...sampling.geometry import box_area, pairwise_overlaps
+from ...sampling.max_iou import MaxIoUAssigner
 from ...sampling.region import region_in_cells
 from ..anchors import AnchorGenerator
 from ..box_coder import DeltaXYWHCoder
