@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from scrpn.config import ConfigError
 from scrpn.study import Study, config_fingerprint, training_config
@@ -69,6 +70,7 @@ def test_run_trains_once_then_reads_the_cache(tmp_path: Path, data_dir: Path) ->
     assert {"metrics.json", "log.jsonl", "proposal_stats.npz"} <= {p.name for p in run_dir.iterdir()}
     assert first["config_fingerprint"] == config_fingerprint(study.config("sc_rpn", 0))
     assert first["iterations"] == 2 and 0.0 <= first["AR1000"] <= 100.0
+    assert first["cpu_seconds"] > 0 and first["torch_threads"] == torch.get_num_threads()
     again = make_study(tmp_path).run("sc_rpn", 0)  # a new session: nothing trained
     assert again == first
     # the test-time twin reuses the checkpoint: one training directory only

@@ -192,7 +192,7 @@ class Study:
         fingerprint = config_fingerprint(cfg)
         if cfg.detector.type == "fast_rcnn":
             self._attach_proposals(cfg)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         model, ckpt = self._trained_model(cfg)
         out = self.run_dir(row, seed)
         out.mkdir(parents=True, exist_ok=True)
@@ -203,8 +203,10 @@ class Study:
         write_metrics(out / "metrics.json", metrics, cfg, state.get("train_seconds"),
                       state.get("iteration"))
         record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-        record.update(config_fingerprint=fingerprint,
-                      checkpoint=str(ckpt), wall_seconds=time.perf_counter() - start)
+        # wall and CPU seconds of this process (a resumed run counts its last part only)
+        record.update(config_fingerprint=fingerprint, checkpoint=str(ckpt),
+                      wall_seconds=time.perf_counter() - start,
+                      cpu_seconds=time.process_time() - cpu_start, torch_threads=torch.get_num_threads())
         (out / "metrics.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         log = ckpt.parent / "log.jsonl"
         if log.is_file():

@@ -249,9 +249,10 @@ def make_table(name: str, study: Study, tables_dir: str | Path,
 
 def runs_summary(results_dir: str | Path = "results") -> pd.DataFrame:
     """Every committed run (``<results_dir>/runs/<name>/seed<k>/metrics.json``), one line each:
-    name, seed, AR or AP, seconds of training and of the whole run (the study's CPU time)."""
+    name, seed, AR or AP, seconds of training and of the whole run, the process's CPU seconds and
+    torch threads (older runs lack the last two: NaN)."""
     keys = ("AR100", "AR300", "AR1000", "AR_S", "AR_M", "AR_L", "AP", "AP50", "AP75",
-            "seconds_per_image", "train_seconds", "wall_seconds")
+            "seconds_per_image", "train_seconds", "wall_seconds", "cpu_seconds", "torch_threads")
     lines = []
     for path in sorted(Path(results_dir, "runs").glob("*/seed*/metrics.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
