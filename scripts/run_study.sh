@@ -3,13 +3,9 @@
 # whose results are cached and resumes interrupted ones, so this script can be started again after
 # a session ends. Usage: bash scripts/run_study.sh [stage ...]   (default: every stage in order)
 #
-# Two lanes. On the 2-core machine two 1-thread runners train about 1.3x faster than one 2-thread
-# runner (scrpn bench, mini profile: RPN 0.361 s/iter on 1 thread vs 0.263 on 2; SC-RPN 0.638 vs
-# 0.413), so the study ran as
-#   OMP_NUM_THREADS=1 bash scripts/run_study.sh lane_a &  OMP_NUM_THREADS=1 bash scripts/run_study.sh lane_b
-# The lanes share no row in a way that could make them train the same run at the same time
-# (lane_b's Table VI / VIII rows that reuse t3_point / t3_sads seed 0 come after lane_a trained
-# them); never start two runners on the same row and seed.
+# One runner at a time. Two 1-thread runners side by side were tried on the 2-core machine and each
+# slowed from 0.52 to 3.0-7.0 s/iter (t3_point and Fast R-CNN, 2026-11-24), so together they did
+# less than a third of the work of one; one 2-thread runner it is.
 set -e
 cd "$(dirname "$0")/.."
 S=".venv/bin/scrpn study"
@@ -19,6 +15,7 @@ stage() {
     detectors4) $S det_faster_rcnn_rpn det_faster_rcnn_sc_rpn det_fast_rcnn_rpn det_fast_rcnn_sc_rpn --seeds 0 ;;
     pilot_seeds) $S rpn sc_rpn --seeds 1 2 ;;
     teaching)   $S t3_point t3_iou_loss --seeds 0 ;;
+    seed0)      $S t3_sads t3_two_stage t3_alignment rpn_1anchor t4_maxiou_sat t8_point_description --seeds 0 ;;
     t3)         $S table03_components --seeds 0 1 2 ;;
     t1)         $S table01_proposals_coco --seeds 0 1 2 ;;
     t4)         $S table04_sads_combinations --seeds 0 1 2 ;;
@@ -29,15 +26,9 @@ stage() {
     t5)         $S table05_sads_hyperparameters --seeds 0 ;;
     t9)         $S table09_more_detectors --seeds 0 ;;
     t2)         $S table02_detection_coco --seeds 0 ;;
-    lane_a)     for x in teaching pilot_seeds t3_sads t4_row t10 t5 t9; do stage "$x"; done ;;
-    lane_b)     for x in t3_rows t3_seeds t8 t6 t7 t2; do stage "$x"; done ;;
-    t3_sads)    $S t3_sads --seeds 0 1 2 ;;
-    t3_rows)    $S rpn_1anchor t3_two_stage t3_alignment --seeds 0 1 2 ;;
-    t3_seeds)   $S t3_iou_loss t3_point --seeds 1 2 ;;
-    t4_row)     $S t4_maxiou_sat --seeds 0 1 2 ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;
   esac
 }
 STAGES=("$@")
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(t1_seed0 detectors4 teaching pilot_seeds t3 t1 t4 t10 t8 t6 t7 t5 t9 t2)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(t1_seed0 detectors4 teaching pilot_seeds seed0 t3 t4 t1 t10 t6 t7 t5 t8 t9 t2)
 for s in "${STAGES[@]}"; do echo "== stage $s $(date -u +%FT%TZ)"; stage "$s"; done
