@@ -168,7 +168,15 @@ else:
 t3 = pd.read_csv(session.tables_dir / "table03_components.csv")
 gain = pd.DataFrame({"row": t3["row"], "paper": t3["AR1000_paper"].diff(),
                      "ours": t3["AR1000_mean"].diff(), "our std of the row": t3["AR1000_std"]})
-display(gain.round(1))''')]),
+display(gain.round(1))'''),
+         md("### The two L1 rows at the mini learning rate (README interpretation 30)\n"
+            "`t3_two_stage` and `t3_alignment` train at the paper's lr 0.005: at the mini lr 0.01 "
+            "they collapse (every ReLU after the stage-1 conv dies, all scores become equal). The "
+            "diagnostic runs below are those two rows at 0.01 (first seed)."),
+         code('''diag = ["diag_t3_two_stage_lr001", "diag_t3_alignment_lr001"]
+records = study.runs(diag, seeds[:1])
+display(pd.DataFrame([{k: r.get(k) for k in ("name", "seed", "AR100", "AR300", "AR1000", "missing")}
+                      for r in records]).round(1))''')]),
     "04_table04_sads_fig6": notebook(
         "04 · Table IV and Fig. 6: the assigners of the two stages",
         "Max-IoU in both stages, Max-IoU then SAT, and SADS (PosR then SAT). Fig. 6 compares "

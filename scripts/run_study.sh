@@ -15,7 +15,8 @@ stage() {
     detectors4) $S det_faster_rcnn_rpn det_faster_rcnn_sc_rpn det_fast_rcnn_rpn det_fast_rcnn_sc_rpn --seeds 0 ;;
     pilot_seeds) $S rpn sc_rpn --seeds 1 2 ;;
     teaching)   $S t3_point t3_iou_loss --seeds 0 ;;
-    seed0)      $S t3_sads t3_two_stage t3_alignment rpn_1anchor t4_maxiou_sat t8_point_description --seeds 0 ;;
+    seed0)      $S t3_sads t3_two_stage t3_alignment rpn_1anchor t4_maxiou_sat t8_point_description \
+                   diag_t3_two_stage_lr001 diag_t3_alignment_lr001 --seeds 0 ;;
     t3)         $S table03_components --seeds 0 1 2 ;;
     t1)         $S table01_proposals_coco --seeds 0 1 2 ;;
     t4)         $S table04_sads_combinations --seeds 0 1 2 ;;
