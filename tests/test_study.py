@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from scrpn.config import ConfigError
+from scrpn.config import ConfigError, load_config
 from scrpn.study import Study, config_fingerprint, training_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,3 +120,19 @@ def test_exported_weights_round_trip(tmp_path: Path, data_dir: Path) -> None:
     for (name, a), (_, b) in zip(model.state_dict().items(), reloaded.state_dict().items()):
         if a.is_floating_point():
             assert (a - b).abs().max() <= 1e-3 * (1 + a.abs().max()), name
+
+
+def test_only_the_two_l1_rows_leave_the_mini_schedule() -> None:
+    """Table III's L1 rows train at lr 0.005 (README interpretation 30); the rows inheriting from
+    them must not: a ``_base_`` chain once carried that lr into every later ablation row."""
+    mini = ROOT / "configs" / "mini"
+    base = load_config(mini / "_base.yaml").train
+    special = {"t3_two_stage", "t3_alignment"}
+    for path in sorted(mini.glob("*.yaml")):
+        if path.name.startswith("_"):
+            continue
+        train = load_config(path).train
+        expected = 0.005 if path.stem in special else base.base_lr
+        assert train.base_lr == expected, path.name
+        assert (train.max_iters, train.lr_steps, train.batch_size) == (
+            base.max_iters, base.lr_steps, base.batch_size), path.name
