@@ -6,7 +6,10 @@ Each line: the paper's row, our value as "mean ± std (n seeds)" and the paper's
 headline metrics, and the change against the table's reference row (its first line with a
 result in the same group: same first key, or for detector tables the RPN row of the same detector
 and number of proposals), ours and the paper's: at this scale only signs and rough sizes of such
-changes are comparable with the paper. Rows without a run say "pending".
+changes are comparable with the paper. Where both rows have two or more seeds the change carries
+its standard error in brackets, sqrt(s1²/n1 + s2²/n2) (sample standard deviations s, seed counts
+n): a change of two to three standard errors or more is told from seed noise. Rows without a run
+say "pending".
 """
 from __future__ import annotations
 
@@ -32,6 +35,22 @@ def _cell(mean: float, std: float, seeds: int) -> str:
     return f"{mean:.1f}" + ("" if math.isnan(std) else f" ± {std:.1f}") + f" ({seeds})"
 
 
+def difference_se(std_a: float, seeds_a: int, std_b: float, seeds_b: int) -> float:
+    """Standard error of mean(a) - mean(b) for independent seeds; NaN if either has one seed."""
+    if seeds_a < 2 or seeds_b < 2 or math.isnan(std_a) or math.isnan(std_b):
+        return math.nan
+    return math.sqrt(std_a ** 2 / seeds_a + std_b ** 2 / seeds_b)
+
+
+def _change(row, ref, key: str) -> str:
+    """"ours [se] (paper)" for row minus its reference row; "" for the reference itself."""
+    if ref is None or ref["config"] == row["config"]:
+        return ""
+    se = difference_se(row[f"{key}_std"], row["seeds"], ref[f"{key}_std"], ref["seeds"])
+    return (f"{row[f'{key}_mean'] - ref[f'{key}_mean']:+.1f}" + ("" if math.isnan(se) else f" [{se:.1f}]")
+            + f" ({row[f'{key}_paper'] - ref[f'{key}_paper']:+.1f})")
+
+
 def _reference(name, frame, row, keys, key):
     """The row this one is compared with (None: nothing computed yet)."""
     same = frame["config"] != ""
@@ -53,7 +72,7 @@ def markdown(name: str, study: Study) -> str:
     frame = build_table(spec, study, Path(study.results_dir) / "paper")
     metrics = [m for m in HEADLINE["AP" if "AP" in spec.metrics else "AR"] if m in spec.metrics]
     key = metrics[1] if metrics[0] == "AR100" else metrics[0]
-    head = [" / ".join(spec.keys)] + [f"{m} ours (paper)" for m in metrics] + [f"Δ{key} vs reference: ours (paper)"]
+    head = [" / ".join(spec.keys)] + [f"{m} ours (paper)" for m in metrics] + [f"Δ{key} vs reference: ours [se] (paper)"]
     lines = [f"**{spec.title}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     pending = []
     for _, row in frame.iterrows():
@@ -66,11 +85,7 @@ def markdown(name: str, study: Study) -> str:
         cells = [" / ".join(str(row[k]) for k in spec.keys)]
         for m in metrics:
             cells.append(f"{_cell(row[f'{m}_mean'], row[f'{m}_std'], row['seeds'])} ({row[f'{m}_paper']:.1f})")
-        if ref is None:
-            cells.append("")
-        else:
-            cells.append(f"{row[f'{key}_mean'] - ref[f'{key}_mean']:+.1f} "
-                         f"({row[f'{key}_paper'] - ref[f'{key}_paper']:+.1f})")
+        cells.append(_change(row, ref, key))
         lines.append("| " + " | ".join(cells) + " |")
     if pending:
         lines += ["", "Pending: " + "; ".join(pending) + "."]
@@ -78,6 +93,9 @@ def markdown(name: str, study: Study) -> str:
 
 
 def main(names: list[str]) -> None:
+    unknown = [name for name in names if name not in TABLES]
+    if unknown:
+        sys.exit(f"report_tables.py: unknown table(s) {', '.join(unknown)}; known: {', '.join(TABLES)}")
     study = Study(profile="mini", seeds=[0, 1, 2], train_missing=False, log=lambda message: None)
     for name in names or list(TABLES):
         print(markdown(name, study))
