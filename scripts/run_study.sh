@@ -27,9 +27,16 @@ stage() {
     t5)         $S table05_sads_hyperparameters --seeds 0 ;;
     t9)         $S table09_more_detectors --seeds 0 ;;
     t2)         $S table02_detection_coco --seeds 0 ;;
+    # Table II split by cost: end-to-end Faster R-CNN rows need nothing else; each Fast R-CNN row
+    # needs its proposal row's checkpoint (retrained where work_dirs is fresh) and proposal dumps,
+    # so rows sharing a proposal row run back to back.
+    t2_faster)  $S det_faster_rcnn_iterative_rpn det_faster_rcnn_ga_rpn det_faster_rcnn_cascade_rpn \
+                   det_faster_rcnn_rpn_1000 det_faster_rcnn_cascade_rpn_1000 det_faster_rcnn_sc_rpn_1000 --seeds 0 ;;
+    t2_fast)    $S det_fast_rcnn_cascade_rpn det_fast_rcnn_cascade_rpn_1000 det_fast_rcnn_rpn_1000 \
+                   det_fast_rcnn_sc_rpn_1000 det_fast_rcnn_iterative_rpn det_fast_rcnn_ga_rpn --seeds 0 ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;
   esac
 }
 STAGES=("$@")
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(t1_seed0 detectors4 teaching pilot_seeds seed0 t3 t4 t1 t10 t6 t7 t5 t8 t9 t2)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(t1_seed0 detectors4 teaching pilot_seeds seed0 t3 t4 t1 t10 t6 t7 t5 t8 t9 t2_faster t2_fast)
 for s in "${STAGES[@]}"; do echo "== stage $s $(date -u +%FT%TZ)"; stage "$s"; done
