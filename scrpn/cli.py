@@ -8,9 +8,12 @@ Conventions:
 * Commands that compute metrics print a readable line and then, as the very last line of
   stdout, one JSON object with the metrics (NaN written as ``null``) for scripts to parse.
   Progress bars and notes go to stderr.
-* A problem with the user's input (config, data, checkpoint, proposals file) prints one line
-  ``scrpn: error: ...`` to stderr and exits with code 2, without a traceback. An interrupted
-  training run exits with 128 + the signal number after saving ``latest.pth``.
+* A problem with the user's input (config, data, checkpoint, proposals file, weights, output
+  folder) prints one line ``scrpn: error: ...`` to stderr and exits with code 2, without a
+  traceback; when training had started, ``latest.pth`` is saved first (``--resume`` continues
+  once the input is fixed). An interrupted training run exits with 128 + the signal number after
+  saving ``latest.pth``. ``scrpn train`` prints what the loaders skipped before it trains.
+  ``docs/bad-input.md`` lists each class of bad input and what the tool does with it.
 """
 from __future__ import annotations
 
@@ -18,13 +21,14 @@ import argparse
 import json
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import torch
 
 from scrpn.config import Config, ConfigError, apply_overrides, config_from_dict, load_config
-from scrpn.data.errors import DataError
+from scrpn.data.errors import DataError, error_line
 from scrpn.engine.builders import build_eval_dataset, build_train_dataset, build_val_dataset
 from scrpn.engine.checkpoint import CheckpointError, check_config_matches, load_checkpoint
 from scrpn.engine.distributed import cleanup_distributed, init_distributed
@@ -33,6 +37,7 @@ from scrpn.engine.seeding import configure_torch
 from scrpn.engine.trainer import TrainingError, TrainingInterrupted, new_trainer
 from scrpn.evaluation import (EvaluationError, evaluate_proposals_file, format_metrics,
                               json_safe_metrics)
+from scrpn.models.weights import WeightsError
 
 __all__ = ["UsageError", "build_parser", "default_run_dir", "main"]
 
@@ -41,7 +46,7 @@ class UsageError(ValueError):
     """Arguments that argparse cannot reject by itself (e.g. an incomplete combination)."""
 
 
-USER_ERRORS = (ConfigError, DataError, CheckpointError, EvaluationError, UsageError)
+USER_ERRORS = (ConfigError, DataError, CheckpointError, EvaluationError, UsageError, WeightsError)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -67,6 +72,35 @@ def load_cli_config(path: str, overrides: Sequence[str], seed: Optional[int] = N
     if seed is not None:
         items.append(f"train.seed={seed}")
     return load_config(path, items)
+
+
+def writable_dir(path: Path) -> Path:
+    """Create ``path`` if needed and check that a file can be written there; a read-only folder
+    or a path through a file raises ``UsageError`` naming it (before any work is done)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the output directory "
+                         f"({exc.strerror or type(exc).__name__})") from exc
+    return path
+
+
+def check_fresh_run_dir(run_dir: Path, resume: bool) -> None:
+    """Refuse to start a run over another one: ``latest.pth`` needs ``--resume``, and a finished
+    run (``final.pth`` or ``metrics.json``) without ``latest.pth`` cannot be resumed either."""
+    latest = run_dir / "latest.pth"
+    if resume and not latest.is_file():
+        raise CheckpointError(f"{latest}: no checkpoint to resume from "
+                              "(run without --resume to start the run)")
+    if not resume and latest.is_file():
+        raise CheckpointError(f"{latest}: the run directory already holds a checkpoint; "
+                              "pass --resume to continue it or --out to start elsewhere")
+    finished = [name for name in ("final.pth", "metrics.json") if (run_dir / name).is_file()]
+    if not resume and finished:
+        raise CheckpointError(f"{run_dir}: holds {' and '.join(finished)} of an earlier run; "
+                              "pass --out to start elsewhere (nothing was overwritten)")
 
 
 def print_metrics(metrics: dict[str, Any]) -> None:
@@ -129,15 +163,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, is_main: bool = True) -> int:
     cfg = load_cli_config(args.config, args.set, args.seed)
     run_dir = Path(args.out) if args.out else default_run_dir(cfg)
-    latest = run_dir / "latest.pth"
-    if args.resume and not latest.is_file():
-        raise CheckpointError(f"{latest}: no checkpoint to resume from "
-                              "(run without --resume to start the run)")
-    if not args.resume and latest.is_file():
-        raise CheckpointError(f"{latest}: the run directory already holds a checkpoint; "
-                              "pass --resume to continue it or --out to start elsewhere")
+    check_fresh_run_dir(run_dir, args.resume)
+    if is_main:
+        writable_dir(run_dir)
     trainer = new_trainer(cfg, run_dir, device=args.device, progress=not args.no_progress)
     val_set = build_val_dataset(cfg)
+    if is_main:  # what the loaders skipped or clipped, before hours of training
+        for dataset in (trainer.dataset, val_set):
+            note(dataset.report())
     if args.resume:
         trainer.resume()
         note(f"resumed {run_dir / 'latest.pth'} at iteration {trainer.iteration}/{trainer.max_iters}")
@@ -185,7 +218,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if not (args.proposals and args.annotations) or args.config or args.checkpoint:
             raise UsageError("evaluate takes either --proposals with --annotations, "
                              "or --config with --checkpoint")
-        metrics = dict(evaluate_proposals_file(args.proposals, args.annotations))
+        metrics = dict(evaluate_proposals_file(args.proposals, args.annotations, note=note))
         metrics["seconds_per_image"] = float("nan")  # not measured for a file
         print_metrics(metrics)
         return 0
@@ -197,6 +230,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _evaluate_checkpoint(args: argparse.Namespace) -> int:
     from scrpn.models import build_model
 
+    if args.dump_proposals and not args.out:
+        raise UsageError("--dump-proposals needs --out DIR")
+    out = writable_dir(Path(args.out)) if args.out else None
     # The weights come from the checkpoint: do not load ImageNet weights first.
     cfg = load_cli_config(args.config, [*args.set, "model.backbone.pretrained=false"])
     state = load_checkpoint(args.checkpoint)
@@ -212,11 +248,6 @@ def _evaluate_checkpoint(args: argparse.Namespace) -> int:
         raise CheckpointError(f"{args.checkpoint}: does not fit the model of {args.config}: "
                               f"{str(exc).splitlines()[0]}") from exc
     model.to(args.device)
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    if args.dump_proposals and out is None:
-        raise UsageError("--dump-proposals needs --out DIR")
     dataset = build_val_dataset(cfg) if args.split == "val" else build_eval_dataset(cfg, "train")
     if args.split == "train":
         cfg.data.val_limit = None  # every training image gets its proposals
@@ -421,7 +452,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as exc:
-        print(f"scrpn: error: {exc}", file=sys.stderr)
+        print(f"scrpn: error: {error_line(exc)}", file=sys.stderr)
         return 2
     except TrainingError as exc:
         print(f"scrpn: training failed: {exc}", file=sys.stderr)

@@ -7,17 +7,23 @@ Command-line overrides use dotted keys (``--set train.max_iters=50 model.head.io
 and values parsed as YAML scalars.
 
 Validation is strict: an unknown key, a value of the wrong type or outside its allowed set is
-rejected with a message naming the file and the dotted key, before anything is trained.
+rejected with a message naming the file and the dotted key, before anything is trained. A value
+that came from ``--set`` is blamed on that ``--set`` item, not on the file. Three checks apply to
+every field at once, whatever its type: keys must be strings, every float (lists included) must be
+finite (NaN passes both ``<`` and ``>`` and would slip through any range check), and list fields
+declare the type and range of their elements (:func:`_list`). ``tests/test_bad_input.py`` runs
+the non-finite check over every float field of the schema.
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import yaml
 
@@ -30,8 +36,19 @@ def _choice(*values: str, default: str) -> Any:
     return field(default=default, metadata={"choices": values})
 
 
-def _ranged(default: Any, lo: float | None = None, hi: float | None = None) -> Any:
-    return field(default=default, metadata={"min": lo, "max": hi})
+def _ranged(default: Any, lo: float | None = None, hi: float | None = None,
+            above: float | None = None) -> Any:
+    """A number in ``[lo, hi]``; ``above``: strictly greater than it (e.g. a clipping norm)."""
+    return field(default=default, metadata={"min": lo, "max": hi, "above": above})
+
+
+def _list(default: list, item: type, lo: float | None = None, above: float | None = None,
+          nonempty: bool = True) -> Any:
+    """A list field whose elements are ``item`` (int, or float: ints accepted) with ``lo <= v``
+    and ``v > above``; elements are validated, never converted (resolved configs stay as
+    written)."""
+    return field(default_factory=lambda: copy.deepcopy(default),
+                 metadata={"item": item, "item_min": lo, "item_above": above, "nonempty": nonempty})
 
 
 @dataclass
@@ -44,11 +61,11 @@ class DataConfig:
     num_train: int = _ranged(4000, 1)          # synthshapes
     num_val: int = _ranged(500, 1)             # synthshapes
     data_seed: int = 0                         # synthshapes generation seed (fixed splits)
-    max_size: list = field(default_factory=lambda: [1333, 800])  # coco keep-ratio resize
+    max_size: list = _list([1333, 800], int, lo=1)  # coco keep-ratio resize
     flip_prob: float = _ranged(0.5, 0.0, 1.0)
     size_divisor: int = _ranged(32, 1)
     num_workers: int = _ranged(0, 0)
-    val_limit: Optional[int] = None            # evaluate on the first n val images only
+    val_limit: Optional[int] = _ranged(None, 1)  # evaluate on the first n val images only
 
 
 @dataclass
@@ -88,7 +105,7 @@ class StageConfig:
     cls_weight: float = _ranged(1.0, 0.0)         # 0 = this stage has no classification branch
     reg_loss: str = _choice("l1", "smooth_l1", "iou", "iou_log", default="l1")
     reg_weight: float = _ranged(1.0, 0.0)
-    target_stds: list = field(default_factory=lambda: [1.0, 1.0, 1.0, 1.0])
+    target_stds: list = _list([1.0, 1.0, 1.0, 1.0], float, above=0.0)
     smooth_l1_beta: float = _ranged(1.0 / 9.0, 0.0)  # reg_loss smooth_l1 (GA-RPN: 1.0)
 
 
@@ -109,7 +126,7 @@ class GuidedAnchorConfig:
     focal_gamma: float = _ranged(2.0, 0.0)
     shape_weight: float = _ranged(1.0, 0.0)
     bounded_iou_beta: float = _ranged(0.2, 0.0)
-    anchoring_stds: list = field(default_factory=lambda: [0.07, 0.07, 0.14, 0.14])
+    anchoring_stds: list = _list([0.07, 0.07, 0.14, 0.14], float, above=0.0)
     assigner: AssignerConfig = field(default_factory=AssignerConfig)   # approx Max-IoU 0.7 / 0.3
     sampler: SamplerConfig = field(default_factory=SamplerConfig)      # shape samples 256 / 0.5
     deform_groups: int = _ranged(4, 1)
@@ -132,7 +149,7 @@ class HeadConfig:
     type: str = _choice("two_stage", "ga_rpn", default="two_stage")
     representation: str = _choice("anchor", "point", default="anchor")
     anchor_scale: float = _ranged(8.0, 0.5)         # octave base scale; level rule base = scale*4
-    anchor_ratios: list = field(default_factory=lambda: [0.5, 1.0, 2.0])
+    anchor_ratios: list = _list([0.5, 1.0, 2.0], float, above=0.0)
     num_points: int = _ranged(9, 9, 9)
     feat_channels: int = _ranged(64, 8)
     num_stages: int = _ranged(1, 1, 2)
@@ -175,11 +192,11 @@ class TrainConfig:
     by_epoch: bool = False                          # schedule unit: epochs (COCO) or iterations
     max_epochs: int = _ranged(12, 1)
     max_iters: int = _ranged(1000, 1)
-    lr_steps: list = field(default_factory=lambda: [8, 11])   # in the schedule's unit
+    lr_steps: list = _list([8, 11], int, lo=0, nonempty=False)   # in the schedule's unit
     lr_gamma: float = _ranged(0.1, 0.0, 1.0)
     warmup_iters: int = _ranged(500, 0)
     warmup_ratio: float = _ranged(0.001, 0.0, 1.0)
-    grad_clip: Optional[float] = None
+    grad_clip: Optional[float] = _ranged(None, above=0.0)  # max gradient norm; None = no clipping
     checkpoint_interval: int = _ranged(0, 0)        # iterations; 0 = only at the end/interrupt
     log_interval: int = _ranged(10, 1)
     seed: int = 0
@@ -190,7 +207,7 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    max_dets: list = field(default_factory=lambda: [100, 300, 1000])
+    max_dets: list = _list([100, 300, 1000], int, lo=1)   # must contain 100 (AR_S/M/L)
     timing_images: int = _ranged(20, 0)             # images timed for seconds_per_image
 
 
@@ -262,14 +279,26 @@ def _read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file (byte {exc.start}: "
+                          f"{exc.reason})") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-    if data is None:
-        return {}
+        raise ConfigError(f"{path}: invalid YAML{_yaml_problem(exc)}") from exc
+    if data is None:  # an empty file (or comments only) would silently train with every default
+        raise ConfigError(f"{path}: the config file is empty (write '{{}}' for all defaults)")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
     return data
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message as one line: where, then what."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+    what = " ".join(str(part) for part in (getattr(exc, "context", None),
+                                           getattr(exc, "problem", None)) if part)
+    return f"{where}: {what or ' '.join(str(exc).split())}"
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -293,6 +322,9 @@ def load_raw(path: str | Path, _seen: tuple = ()) -> dict:
     if base is None:
         return data
     bases = base if isinstance(base, list) else [base]
+    if not bases or not all(isinstance(b, str) and b for b in bases):
+        raise ConfigError(f"{path}: '_base_' must be a file path or a list of file paths, "
+                          f"got {base!r}")
     merged: dict = {}
     for b in bases:
         merged = deep_merge(merged, load_raw(path.parent / b, _seen + (path,)))
@@ -356,15 +388,55 @@ def _type_ok(value: Any, annotation: Any) -> bool:
     return True
 
 
-def _build(cls: type, raw: dict, where: str, source: str) -> Any:
+Source = Union[str, Callable[[str], str]]
+
+
+class _Origin:
+    """Names the input a dotted key came from: the last ``--set`` item that wrote the key (or a
+    section above or below it), else the config file, so that an error blames the right input."""
+
+    def __init__(self, file: str, overrides: Sequence[str]) -> None:
+        self.file = file
+        self.overrides = [(item.split("=", 1)[0].strip(), item) for item in overrides]
+
+    def __call__(self, key: str) -> str:
+        for dotted, item in reversed(self.overrides):
+            if key == dotted or key.startswith(dotted + ".") or dotted.startswith(key + "."):
+                return f"--set {item}"
+        return self.file
+
+
+def _where(source: Source, key: str) -> str:
+    return source(key) if callable(source) else source
+
+
+def _non_finite(value: Any) -> Any:
+    """The first NaN or infinite float in ``value`` (a number or nested lists), else None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else value
+    if isinstance(value, list):
+        for item in value:
+            bad = _non_finite(item)
+            if bad is not None:
+                return bad
+    return None
+
+
+def _build(cls: type, raw: dict, where: str, source: Source) -> Any:
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: '{where or 'config'}' must be a mapping, got {raw!r}")
+        raise ConfigError(f"{_where(source, where)}: '{where or 'config'}' must be a mapping, "
+                          f"got {raw!r}")
+    not_names = [k for k in raw if not isinstance(k, str)]
+    if not_names:
+        raise ConfigError(f"{_where(source, where)}: key {not_names[0]!r} in '{where or 'config'}' "
+                          "is not a name (keys are strings)")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
         key = f"{where}.{unknown[0]}" if where else unknown[0]
-        raise ConfigError(f"{source}: unknown key '{key}' (allowed here: {', '.join(sorted(fields))})")
+        raise ConfigError(f"{_where(source, key)}: unknown key '{key}' "
+                          f"(allowed here: {', '.join(sorted(fields))})")
     kwargs = {}
     default_obj = cls()
     for name, f in fields.items():
@@ -379,10 +451,14 @@ def _build(cls: type, raw: dict, where: str, source: str) -> Any:
             continue
         if hint in (float, Optional[float]):
             value = _as_float(value)
+        origin = _where(source, key)
         if not _type_ok(value, hint):
-            raise ConfigError(f"{source}: '{key}' has the wrong type: {value!r} "
+            raise ConfigError(f"{origin}: '{key}' has the wrong type: {value!r} "
                               f"(expected {getattr(hint, '__name__', hint)})")
-        _check_meta(f, value, key, source)
+        bad = _non_finite(value)
+        if bad is not None:
+            raise ConfigError(f"{origin}: '{key}' = {value!r} is not a finite number")
+        _check_meta(f, value, key, origin)
         kwargs[name] = value
     return cls(**kwargs)
 
@@ -391,15 +467,38 @@ def _check_meta(f: dataclasses.Field, value: Any, key: str, source: str) -> None
     choices = f.metadata.get("choices")
     if choices and value not in choices:
         raise ConfigError(f"{source}: '{key}' = {value!r} is not one of {list(choices)}")
-    lo, hi = f.metadata.get("min"), f.metadata.get("max")
+    lo, hi, above = f.metadata.get("min"), f.metadata.get("max"), f.metadata.get("above")
     if value is not None and lo is not None and value < lo:
         raise ConfigError(f"{source}: '{key}' = {value!r} is below its minimum {lo}")
     if value is not None and hi is not None and value > hi:
         raise ConfigError(f"{source}: '{key}' = {value!r} is above its maximum {hi}")
+    if value is not None and above is not None and not value > above:
+        raise ConfigError(f"{source}: '{key}' = {value!r} must be greater than {above}")
+    if "item" in f.metadata:
+        _check_items(f.metadata, value, key, source)
+
+
+def _check_items(meta: Mapping[str, Any], values: list, key: str, source: str) -> None:
+    """Elements of a list field (:func:`_list`): their type, then their range."""
+    item = meta["item"]
+    if meta["nonempty"] and not values:
+        raise ConfigError(f"{source}: '{key}' must not be empty")
+    for pos, value in enumerate(values):
+        if not _type_ok(value, item):
+            raise ConfigError(f"{source}: '{key}[{pos}]' = {value!r} has the wrong type "
+                              f"(expected {item.__name__})")
+        lo, above = meta["item_min"], meta["item_above"]
+        if lo is not None and value < lo:
+            raise ConfigError(f"{source}: '{key}[{pos}]' = {value!r} is below its minimum {lo}")
+        if above is not None and not value > above:
+            raise ConfigError(f"{source}: '{key}[{pos}]' = {value!r} must be greater than {above}")
 
 
 def _check_consistency(cfg: Config, source: str) -> None:
     head = cfg.model.head
+    if 100 not in cfg.eval.max_dets:
+        raise ConfigError(f"{source}: 'eval.max_dets' must contain 100 (the paper's AR_S / AR_M / "
+                          f"AR_L are computed at 100 proposals), got {cfg.eval.max_dets}")
     for stage in ("stage1", "stage2"):
         if head.representation == "point" and not getattr(head, stage).reg_loss.startswith("iou"):
             raise ConfigError(f"{source}: point representation needs 'model.head.{stage}.reg_loss: "
@@ -474,18 +573,22 @@ def _check_detector(det: DetectorConfig, source: str) -> None:
                           "--dump-proposals`)")
 
 
-def config_from_dict(raw: dict, source: str = "<dict>") -> Config:
+def config_from_dict(raw: dict, source: Source = "<dict>") -> Config:
+    """Validate ``raw`` into a :class:`Config`; errors name ``source`` (a string, or a function
+    of the dotted key that names the input which set it)."""
     cfg = _build(Config, raw, "", source)
-    _check_consistency(cfg, source)
+    _check_consistency(cfg, _where(source, ""))
     return cfg
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
-    """Load ``path`` (resolving ``_base_``), apply ``--set`` overrides and validate."""
-    raw = apply_overrides(load_raw(path), overrides or [])
+    """Load ``path`` (resolving ``_base_``), apply ``--set`` overrides and validate; an invalid
+    value that an override set is reported against that ``--set`` item."""
+    overrides = list(overrides or [])
+    raw = apply_overrides(load_raw(path), overrides)
     if "name" not in raw:
         raw["name"] = Path(path).stem
-    return config_from_dict(raw, str(path))
+    return config_from_dict(raw, _Origin(str(path), overrides))
 
 
 def dump_config(cfg: Config, path: str | Path) -> None:

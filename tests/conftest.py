@@ -53,6 +53,9 @@ class TinyBoxes(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epochs_seen.append(epoch)
 
+    def report(self) -> str:
+        return f"{self.ann_file}: {len(self)} images, nothing skipped"
+
     def __len__(self) -> int:
         return len(self.image_ids)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DataError", "data_error"]
+__all__ = ["DataError", "data_error", "error_line"]
 
 
 class DataError(ValueError):
@@ -28,3 +28,14 @@ def data_error(path: str | Path, problem: str, *, image_id: int | None = None,
         parts.append(f"annotation id {ann_id}")
     parts.append(problem)
     return DataError(": ".join(parts))
+
+
+def error_line(exc: BaseException) -> str:
+    """The message of ``exc`` as one line. An error raised in a ``DataLoader`` worker arrives
+    wrapped in the worker's traceback ("Caught DataError in DataLoader worker process 0 ...
+    Original Traceback ..."): only its last line, the original message, is kept."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if len(lines) > 1 and any("Traceback" in line for line in lines):
+        last, prefix = lines[-1], f"{type(exc).__name__}: "
+        return last.split(prefix, 1)[1] if prefix in last else last
+    return " ".join(lines)

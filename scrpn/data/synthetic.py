@@ -444,6 +444,13 @@ class SynthShapesDataset(Dataset):
     def skipped(self) -> dict[str, int]:
         return dict(self._coco.skipped) if self._coco is not None else {}
 
+    def ground_truth(self) -> dict[str, Any]:
+        """The ground truth evaluation counts (:meth:`CocoDetection.ground_truth`); the train
+        split's boxes are generated inside the image, so its json is its ground truth."""
+        if self._coco is not None:
+            return self._coco.ground_truth()
+        return json.loads(self.ann_file.read_text(encoding="utf-8"))
+
     def report(self) -> str:
         if self._coco is not None:
             return self._coco.report()

@@ -10,7 +10,8 @@ objects (a checkpoint downloaded from elsewhere cannot run code).
 
 Writes go to a temporary file in the same directory, are flushed to disk, and then replace the
 target with ``os.replace`` (atomic on POSIX and Windows): a run killed while writing leaves the
-previous checkpoint intact and at worst a stray ``*.tmp`` file.
+previous checkpoint intact and at worst a stray ``.<name>.*.tmp`` file, which
+:func:`remove_stale_temporaries` deletes when a run starts or resumes in that directory.
 """
 from __future__ import annotations
 
@@ -29,11 +30,13 @@ __all__ = [
     "config_difference",
     "check_config_matches",
     "load_checkpoint",
+    "remove_stale_temporaries",
     "save_checkpoint",
 ]
 
 CHECKPOINT_FORMAT = 1
 _REQUIRED_KEYS = ("format", "model", "config")
+_TMP_SUFFIX = ".tmp"  # save_checkpoint writes ".<name>.<random>.tmp", then renames it
 
 
 class CheckpointError(RuntimeError):
@@ -44,7 +47,8 @@ def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
     """Write ``state`` to ``path`` atomically (temporary file + ``os.replace``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX,
+                                        dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
             torch.save(dict(state), stream)
@@ -56,6 +60,18 @@ def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
             os.unlink(tmp_name)
         raise
     return path
+
+
+def remove_stale_temporaries(directory: str | Path, names: Iterable[str] = ("latest.pth",
+                                                                           "final.pth")) -> int:
+    """Delete the temporary files that writes of ``names`` killed mid-way (SIGKILL, power loss)
+    left in ``directory``; return how many. Call it only where no other process is writing."""
+    removed = 0
+    for name in names:
+        for stale in Path(directory).glob(f".{name}.*{_TMP_SUFFIX}"):
+            stale.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -72,6 +88,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
                               f"{reason}") from exc
     if not isinstance(state, dict) or any(key not in state for key in _REQUIRED_KEYS):
         raise CheckpointError(f"{path}: not an scrpn checkpoint (expected keys {_REQUIRED_KEYS})")
+    for key in ("model", "config"):
+        if not isinstance(state[key], dict):
+            raise CheckpointError(f"{path}: not an scrpn checkpoint ('{key}' is a "
+                                  f"{type(state[key]).__name__}, not a mapping)")
     if state["format"] != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: checkpoint format {state['format']} is not supported "
                               f"(expected {CHECKPOINT_FORMAT})")

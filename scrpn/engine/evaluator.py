@@ -9,6 +9,10 @@ Design choices:
 * The model answers in the pixels of the resized input image; proposals are mapped back to the
   original image (un-flipped if the sample was flipped, divided by ``scale_factor``, clipped to
   ``orig_size``) because the ground truth of ``ann_file`` is in original pixels.
+* The ground truth is what the data loader kept (``dataset.ground_truth()``, see
+  :meth:`scrpn.data.coco.CocoDetection.ground_truth`): boxes it skipped do not count as missed
+  objects and clipped boxes are scored clipped. A dataset without that method (a test double)
+  is scored against its ``ann_file``.
 * With ``data.val_limit`` only the first n images are run, and the ground truth is restricted to
   those images (a ``COCO`` object holding only their images and annotations) before calling
   :func:`scrpn.evaluation.evaluate_proposals`, which otherwise counts every ground-truth image
@@ -38,8 +42,8 @@ from scrpn.evaluation import (detections_to_coco_results, dump_proposals, evalua
 from scrpn.evaluation.proposal_stats import proposal_stats, save_stats
 from scrpn.evaluation.proposals import load_coco_gt, quiet
 
-__all__ = ["evaluate_model", "predict_proposals", "subset_coco", "to_original_coords",
-           "write_metrics"]
+__all__ = ["evaluate_model", "ground_truth_of", "predict_proposals", "subset_coco",
+           "to_original_coords", "write_metrics"]
 
 
 def to_original_coords(boxes: Tensor, target: Mapping[str, Any]) -> Tensor:
@@ -102,6 +106,12 @@ def predict_proposals(model: nn.Module, dataset: Dataset, cfg: Config, device: t
     return proposals, seconds
 
 
+def ground_truth_of(dataset: Dataset) -> Any:
+    """What evaluation counts as the objects of ``dataset``: the annotations its loader kept
+    (``dataset.ground_truth()``), else its annotation file."""
+    return dataset.ground_truth() if hasattr(dataset, "ground_truth") else dataset.ann_file
+
+
 def label_to_category_of(dataset: Dataset) -> Mapping[int, int] | None:
     """The dataset's map from labels 1..K to COCO category ids (``None``: labels are the ids,
     as for SynthShapes, whose categories are 1..8)."""
@@ -139,7 +149,7 @@ def evaluate_model(model: nn.Module, dataset: Dataset, cfg: Config,
         if gathered is None:
             return None
         proposals, seconds = _merge_shards(gathered)
-    gt = load_coco_gt(dataset.ann_file)
+    gt = load_coco_gt(ground_truth_of(dataset))
     evaluated = [p["image_id"] for p in proposals]
     if set(evaluated) != set(gt.getImgIds()):
         gt = subset_coco(gt, evaluated)

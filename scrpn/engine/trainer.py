@@ -11,6 +11,10 @@ Design choices:
   the start of every iteration and stored with the model and optimizer. Resuming at iteration
   ``k`` therefore replays iterations ``k, k+1, ...`` exactly as an uninterrupted run would (on the
   CPU, where kernels are deterministic).
+* Bad data met while training (an unreadable image, in the main process or in a loader worker)
+  stops the run with ``latest.pth`` saved at the last finished iteration and a one-line
+  :class:`~scrpn.data.errors.DataError` naming the file, so that ``--resume`` continues once the
+  file is fixed. An empty training set is refused before anything runs.
 * Interruption. SIGINT and SIGTERM only raise a flag; the loop finishes the current iteration,
   writes ``latest.pth`` and raises :class:`TrainingInterrupted`. A second signal, or a
   ``KeyboardInterrupt`` where no handler could be installed, stops at once: ``latest.pth`` is then
@@ -42,9 +46,10 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from scrpn.config import Config, dump_config
+from scrpn.data.errors import DataError, error_line
 from scrpn.engine.builders import build_optimizer, make_train_loader
 from scrpn.engine.checkpoint import (CHECKPOINT_FORMAT, CheckpointError, check_config_matches,
-                                     load_checkpoint, save_checkpoint)
+                                     load_checkpoint, remove_stale_temporaries, save_checkpoint)
 from scrpn.engine.distributed import dist_info, mean_over_ranks
 from scrpn.engine.logging import JsonlLogger, format_losses
 from scrpn.engine.schedule import iters_per_epoch, lr_at, set_lr, total_iters
@@ -136,6 +141,10 @@ class Trainer:
 
     def __init__(self, cfg: Config, model: nn.Module, train_dataset: Dataset, run_dir: str | Path,
                  device: str | torch.device = "cpu", progress: bool = True) -> None:
+        if len(train_dataset) == 0:
+            source = getattr(train_dataset, "ann_file", "the training set")
+            raise DataError(f"{source}: the training split has no images left to train on "
+                            "(images without annotations are dropped for training)")
         self.cfg = cfg
         self.device = torch.device(device)
         self.model = model.to(self.device)
@@ -231,6 +240,8 @@ class Trainer:
                     self._run_epoch(flag, bar)
         except KeyboardInterrupt:
             self._on_hard_interrupt()
+        except DataError as exc:
+            raise self._on_data_error(exc) from exc
         finally:
             bar.close()
         path = self.save("latest.pth", "final.pth")
@@ -240,6 +251,7 @@ class Trainer:
         if not self.dist.is_main:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.run_dir)  # left by a run killed while writing a checkpoint
         latest = self.run_dir / "latest.pth"
         if not self.resumed:
             if latest.exists():
@@ -316,6 +328,12 @@ class Trainer:
             self.save("latest.pth")
         if flag.signum is not None:
             raise TrainingInterrupted(self.iteration, self.save("latest.pth"), flag.signum)
+
+    def _on_data_error(self, exc: DataError) -> DataError:
+        """Bad input met mid-run: save the last finished iteration, then say how to go on."""
+        path = self.save("latest.pth")  # the loader raises between steps: the state is consistent
+        return DataError(f"{error_line(exc)} (training stopped at iteration {self.iteration}: "
+                         f"saved {path}; fix the input and continue with --resume)")
 
     def _on_hard_interrupt(self) -> None:
         """A ``KeyboardInterrupt`` in the middle of an iteration: save the last consistent state."""

@@ -48,12 +48,14 @@ import json
 import math
 import operator
 import os
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from scrpn.data.coco import annotation_area, check_annotation
 from scrpn.data.errors import DataError
 from scrpn.evaluation.fast_recall import fast_recall
 
@@ -117,15 +119,31 @@ def read_json(path: PathLike, what: str = "file") -> Any:
         raise EvaluationError(f"{name}: {what} is not UTF-8 text ({error})") from error
 
 
-def load_coco_gt(coco_gt: CocoLike, verbose: bool = False) -> COCO:
-    """Return ``coco_gt`` if it already is a ``COCO`` object, otherwise load it from a json path.
+def load_coco_gt(coco_gt: CocoLike | Mapping[str, Any], verbose: bool = False,
+                 note: Optional[Callable[[str], None]] = None) -> COCO:
+    """Return ``coco_gt`` if it already is a ``COCO`` object, otherwise build one from a COCO json
+    dict (e.g. a dataset's :meth:`~scrpn.data.coco.CocoDetection.ground_truth`) or a json path.
 
-    The file is parsed by us (for clear errors) and handed to ``COCO`` through ``dataset`` and
-    ``createIndex()``, which is what ``COCO(path)`` does internally.
+    A file is parsed by us (for clear errors), each annotation is checked like the data loader
+    checks it (:func:`scrpn.data.coco.check_annotation`: integer ids, no id 0, finite bbox), and
+    an annotation without ``area`` gets its box's w x h (``note`` is told how many), so that
+    COCOeval neither fails on it nor silently caps the recall. The dict goes to ``COCO`` through
+    ``dataset`` and ``createIndex()``, which is what ``COCO(path)`` does internally.
     """
     if isinstance(coco_gt, COCO):
         return coco_gt
-    name = os.fspath(coco_gt)
+    if isinstance(coco_gt, Mapping):
+        data = dict(coco_gt)
+    else:
+        data = _read_gt_file(os.fspath(coco_gt), note)
+    coco = COCO()
+    coco.dataset = data
+    with quiet(verbose):
+        coco.createIndex()
+    return coco
+
+
+def _read_gt_file(name: str, note: Optional[Callable[[str], None]]) -> Dict[str, Any]:
     data = read_json(name, what="annotation file")
     if not isinstance(data, dict):
         raise EvaluationError(f"{name}: annotation file must hold a JSON object, "
@@ -133,11 +151,20 @@ def load_coco_gt(coco_gt: CocoLike, verbose: bool = False) -> COCO:
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise EvaluationError(f"{name}: annotation file needs a list under '{key}'")
-    coco = COCO()
-    coco.dataset = data
-    with quiet(verbose):
-        coco.createIndex()
-    return coco
+    seen: set = set()
+    no_area = 0
+    try:
+        for pos, ann in enumerate(data["annotations"]):
+            check_annotation(ann, pos, Path(name), seen)
+            if annotation_area(ann) is None:
+                ann["area"] = float(ann["bbox"][2]) * float(ann["bbox"][3])
+                no_area += 1
+    except DataError as error:
+        raise EvaluationError(str(error)) from error
+    if no_area and note is not None:
+        note(f"{name}: {no_area} annotations have no 'area': their box w x h is used for the "
+             "small / medium / large split")
+    return data
 
 
 def to_numpy(values: Any, dtype: type = np.float32) -> np.ndarray:
@@ -448,13 +475,15 @@ def evaluate_proposals_file(
     max_dets: Sequence[int] = DEFAULT_MAX_DETS,
     verbose: bool = False,
     backend: Optional[str] = None,
+    note: Optional[Callable[[str], None]] = None,
 ) -> Dict[str, float]:
     """``evaluate_proposals`` for a proposals results json (as written by ``dump_proposals``).
 
     Proposals whose image_id is not in the annotations raise ``EvaluationError`` naming the
     proposals file and the unknown ids (evaluating another split by mistake is the usual cause).
+    ``note`` receives remarks on the annotations (e.g. how many had no ``area``).
     """
-    gt = load_coco_gt(annotations_json, verbose=verbose)
+    gt = load_coco_gt(annotations_json, verbose=verbose, note=note)
     proposals = load_proposals(proposals_json)
     image_ids = [entry["image_id"] for entry in proposals]
     check_image_ids(gt, image_ids, source=os.fspath(proposals_json))
