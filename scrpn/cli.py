@@ -228,7 +228,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _evaluate_checkpoint(args: argparse.Namespace) -> int:
-    from scrpn.models import build_model
+    from scrpn.build import build_model
 
     if args.dump_proposals and not args.out:
         raise UsageError("--dump-proposals needs --out DIR")

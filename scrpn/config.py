@@ -265,7 +265,8 @@ class Config:
     @property
     def level_base_scale(self) -> float:
         """Base of the level rule: anchor scale x finest stride (8 x 4 = 32 gives the paper's eq. 1)."""
-        return float(self.model.head.anchor_scale) * 4.0
+        from scrpn.pyramid import level_base_scale  # late: the schema imports nothing heavy
+        return level_base_scale(self.model.head.anchor_scale)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -1,6 +1,6 @@
 """Shared test fixtures: a tiny COCO-style dataset and a dummy model with the real model's contract.
 
-The dummy model follows ``scrpn.models.build_model``'s contract (losses dict in train mode,
+The dummy model follows ``scrpn.build.build_model``'s contract (losses dict in train mode,
 per-image ``{'boxes', 'scores'}`` in the input image's pixels in eval mode) and uses every source
 of randomness the trainer must checkpoint: ``torch``'s global generator (dropout) and the
 generator handed over by ``set_generator`` (which ground-truth box it regresses to).

@@ -105,7 +105,7 @@ class PerfectProposals(nn.Module):
 
 @pytest.fixture
 def dummy_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("scrpn.models.build_model", lambda cfg: DummyProposalModel())
+    monkeypatch.setattr("scrpn.build.build_model", lambda cfg: DummyProposalModel())
 
 
 @pytest.fixture
@@ -232,7 +232,7 @@ def _drop_area(data: dict) -> None:
 
 
 def test_3_a_json_without_area_trains_and_evaluates(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("scrpn.models.build_model", lambda cfg: PerfectProposals())
+    monkeypatch.setattr("scrpn.build.build_model", lambda cfg: PerfectProposals())
     root = make_root(tmp_path, _drop_area)
     cfg, out = write_config(tmp_path, root), tmp_path / "run"
     code, stdout, err = run(train_args(cfg, out, "--dump-proposals"), capsys)
@@ -261,7 +261,7 @@ def _sanitised_cases(data: dict) -> None:
 
 def test_4_5_evaluation_counts_what_the_loader_kept_and_train_reports_it(tmp_path, capsys,
                                                                          monkeypatch):
-    monkeypatch.setattr("scrpn.models.build_model", lambda cfg: PerfectProposals())
+    monkeypatch.setattr("scrpn.build.build_model", lambda cfg: PerfectProposals())
     cfg, out = write_config(tmp_path, make_root(tmp_path, _sanitised_cases)), tmp_path / "run"
     code, stdout, err = run(train_args(cfg, out), capsys)
     assert code == 0, err

@@ -81,7 +81,7 @@ def fake_parts(tmp_path, monkeypatch):
     data = TinyBoxes(tmp_path, n=6)
     monkeypatch.setattr(cli, "build_train_dataset", lambda cfg: data)
     monkeypatch.setattr(cli, "build_val_dataset", lambda cfg: data)
-    monkeypatch.setattr("scrpn.models.build_model", lambda cfg: DummyProposalModel())
+    monkeypatch.setattr("scrpn.build.build_model", lambda cfg: DummyProposalModel())
     cfg_path = tmp_path / "tiny_cli.yaml"
     cfg_path.write_text(CONFIG)
     return cfg_path, data
@@ -128,14 +128,14 @@ def test_sigterm_saves_and_exits_with_a_message(tmp_path, fake_parts, monkeypatc
                     signal.raise_signal(signal.SIGTERM)
             return super().forward(images, targets)
 
-    monkeypatch.setattr("scrpn.models.build_model", lambda cfg: Terminating())
+    monkeypatch.setattr("scrpn.build.build_model", lambda cfg: Terminating())
     run = tmp_path / "run"
     code = cli.main(["train", "--config", str(cfg_path), "--out", str(run), "--no-progress"])
     assert code == 128 + signal.SIGTERM
     err = capsys.readouterr().err
     assert "interrupted by SIGTERM at iteration 2" in err and "--resume" in err
     assert (run / "latest.pth").is_file() and not (run / "metrics.json").exists()
-    monkeypatch.setattr("scrpn.models.build_model", lambda cfg: DummyProposalModel())
+    monkeypatch.setattr("scrpn.build.build_model", lambda cfg: DummyProposalModel())
     assert cli.main(["train", "--config", str(cfg_path), "--out", str(run), "--no-progress",
                      "--resume"]) == 0
     assert json.loads((run / "metrics.json").read_text())["iterations"] == 4

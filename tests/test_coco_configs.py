@@ -29,7 +29,7 @@ from PIL import Image
 
 from scrpn.cli import main
 from scrpn.config import load_config
-from scrpn.detectors import build_roi_head, num_classes_of
+from scrpn.build import build_roi_head, num_classes_of
 
 COCO_DIR = Path(__file__).resolve().parents[1] / "configs" / "coco"
 ROWS = sorted(p.stem for p in COCO_DIR.glob("*.yaml") if not p.stem.startswith("_"))

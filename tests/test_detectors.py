@@ -8,10 +8,11 @@ import torch
 
 from scrpn.cli import main
 from scrpn.config import ConfigError, load_config
-from scrpn.detectors import FastRCNN, ProposalStore, TwoStageDetector, num_classes_of, to_input_coords
+from scrpn.build import num_classes_of
+from scrpn.detectors import FastRCNN, ProposalStore, TwoStageDetector, to_input_coords
 from scrpn.engine.evaluator import evaluate_model, to_original_coords
 from scrpn.evaluation import dump_proposals
-from scrpn.models import build_model
+from scrpn.build import build_model
 from conftest import last_json, train_step_then_predict
 
 ROOT = Path(__file__).parents[1]

@@ -119,7 +119,7 @@ def test_iou_mask_supervision_example(samples):
 @pytest.fixture(scope="module")
 def smoke_model():
     from scrpn.config import load_config
-    from scrpn.models import build_model
+    from scrpn.build import build_model
 
     cfg = load_config(ROOT / "configs/smoke/sc_rpn.yaml", ["model.backbone.pretrained=false"])
     torch.manual_seed(0)

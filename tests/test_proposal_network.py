@@ -6,7 +6,7 @@ import torch
 
 from conftest import train_step_then_predict
 from scrpn.config import load_config
-from scrpn.models import build_model
+from scrpn.build import build_model
 
 ROOT = Path(__file__).parents[1]
 # Detector rows (det_*) add an R-CNN head and need labels: tests/test_detectors.py covers them.

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from scrpn.config import DetectorConfig
-from scrpn.detectors import build_roi_head
+from scrpn.build import build_roi_head
 from scrpn.detectors.bbox_heads import DoubleConvFCBBoxHead, Shared2FCBBoxHead
 from scrpn.detectors.roi_head import (RoIExtractor, RoIHead, RoIStage, map_roi_levels,
                                       multiclass_nms, rcnn_assigner, rois_with_batch_index,

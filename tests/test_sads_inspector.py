@@ -237,7 +237,7 @@ def test_geometry_equals_the_heads_forward():
 
 def test_model_stage1_boxes_line_up_with_the_geometry():
     from scrpn.config import config_from_dict
-    from scrpn.models.proposal_network import build_proposal_network
+    from scrpn.build import build_proposal_network
     from scrpn.viz.sads_inspector import model_stage1_boxes
 
     cfg = config_from_dict({"model": {"backbone": {"pretrained": False, "fpn_channels": 16},

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from scrpn.config import load_config
-from scrpn.models.heads.stages import TwoStageProposalHead, iou_targets, point_prior_grid
+from scrpn.models.heads.iou_mask import iou_targets
+from scrpn.models.heads.stages import TwoStageProposalHead, point_prior_grid
 
 CONFIGS = sorted(p for p in (Path(__file__).parents[1] / "configs" / "mini").glob("*.yaml")
                  if not p.name.startswith("_"))

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from torchvision.ops import box_iou
 
 from scrpn.config import load_config
-from scrpn.models import build_model
+from scrpn.build import build_model
 from scrpn.models.heads.iou_mask import iou_aware_score
 from scrpn.sampling.levels import point_levels
 from scrpn.sampling.max_iou import MaxIoUAssigner

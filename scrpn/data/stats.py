@@ -1,4 +1,5 @@
-"""Dataset statistics: the FPN level rule of the paper and a "dataset card" for any COCO json.
+"""Dataset statistics: a "dataset card" for any COCO json, with the FPN level shares of the paper's
+level rule (:func:`scrpn.pyramid.fpn_level`, eq. (1)).
 
 Two different areas are used, on purpose:
 
@@ -20,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
+from ..pyramid import fpn_level
 from .errors import data_error
 
 __all__ = ["fpn_level", "dataset_card", "format_card", "SIZE_BINS", "ASPECT_BINS", "COUNT_BINS"]
@@ -29,26 +30,6 @@ __all__ = ["fpn_level", "dataset_card", "format_card", "SIZE_BINS", "ASPECT_BINS
 SIZE_BINS = (("small", 0.0, 32.0**2), ("medium", 32.0**2, 96.0**2), ("large", 96.0**2, math.inf))
 ASPECT_BINS = ((1.0, 1.5), (1.5, 2.0), (2.0, 3.0), (3.0, 4.0), (4.0, 6.0), (6.0, 8.0), (8.0, math.inf))
 COUNT_BINS = ((0, 0), (1, 1), (2, 3), (4, 7), (8, 15), (16, 31), (32, 10**9))
-
-
-def fpn_level(area: Any, base_scale: float = 32.0, num_levels: int = 5) -> Any:
-    """FPN level index (0 = P2) of boxes of the given area.
-
-    ``clamp(floor((log2(area) - 2 * log2(base_scale) + 1) / 2), 0, num_levels - 1)``: a box goes to
-    the level whose anchor size ``base_scale * 2**level`` is nearest to ``sqrt(area)`` in log scale
-    (thresholds at ``base_scale * 2**level * sqrt(2)``). With ``base_scale = 32`` this is exactly the
-    paper's eq. (1), ``floor((log2 S - 9) / 2)``. Accepts a number (returns ``int``), a numpy array
-    or a torch tensor (returns int64 of the same shape). Non-positive areas go to level 0.
-    """
-    offset = 2.0 * math.log2(base_scale) - 1.0
-    if isinstance(area, torch.Tensor):
-        log_area = torch.log2(area.to(torch.float64).clamp_min(1e-12))
-        return torch.floor((log_area - offset) / 2).clamp(0, num_levels - 1).to(torch.int64)
-    if isinstance(area, np.ndarray):
-        log_area = np.log2(np.maximum(area.astype(np.float64), 1e-12))
-        return np.clip(np.floor((log_area - offset) / 2), 0, num_levels - 1).astype(np.int64)
-    level = math.floor((math.log2(max(float(area), 1e-12)) - offset) / 2)
-    return int(min(max(level, 0), num_levels - 1))
 
 
 def _load_json(ann_file: str | Path) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..config import Config
 from ..data.collate import collate_batch
-from ..models import build_model
+from .. import build
 from .builders import build_train_dataset, build_optimizer
 
 
@@ -73,7 +73,7 @@ def benchmark(configs: Sequence[Config], rounds: int = 5, iters: int = 3, warmup
     runs = []
     for cfg in configs:
         torch.manual_seed(cfg.train.seed)
-        model = build_model(cfg)
+        model = build.build_model(cfg)
         model.set_generator(torch.Generator().manual_seed(cfg.train.seed))
         runs.append({"cfg": cfg, "model": model, "opt": build_optimizer(model, cfg.train),
                      "train": [], "infer": []})

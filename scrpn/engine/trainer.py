@@ -349,7 +349,7 @@ def new_trainer(cfg: Config, run_dir: str | Path, device: str | torch.device = "
     on ``train.seed`` only). ``scrpn train`` and the study (``scrpn.study``) both start runs here."""
     from scrpn.engine.builders import build_train_dataset
     from scrpn.engine.seeding import configure_torch, seed_everything
-    from scrpn.models import build_model  # late: the models import the engine's helpers
+    from scrpn.build import build_model  # late: the model classes are not needed to train
 
     configure_torch(cfg.train.deterministic, cfg.train.num_threads)
     train_set = build_train_dataset(cfg)

@@ -1,9 +1,10 @@
-"""Models: backbones with FPN, the shared two-stage proposal head, and the full network.
+"""Models: backbones with FPN, the proposal heads and the whole network (classes only; a config
+becomes a model in :mod:`scrpn.build`).
 
-``build_model`` / ``ProposalNetwork`` are imported lazily so that light submodules (post-processing,
-box coders) import without pulling in torchvision's model zoo.
+``ProposalNetwork`` is imported lazily so that light submodules (post-processing, box coders)
+import without pulling in torchvision's model zoo.
 """
-__all__ = ["ProposalNetwork", "build_model"]
+__all__ = ["ProposalNetwork"]
 
 
 def __getattr__(name: str):

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from scrpn.models.points import grid_points
+from scrpn.pyramid import FPN_STRIDES
 
 __all__ = ["AnchorGenerator", "base_anchors"]
 
@@ -47,7 +48,7 @@ class AnchorGenerator:
         center_offset: anchor centre inside its cell, in cells (0 = the cell's top-left corner).
     """
 
-    def __init__(self, strides: Sequence[int] = (4, 8, 16, 32, 64),
+    def __init__(self, strides: Sequence[int] = FPN_STRIDES,
                  ratios: Sequence[float] = (0.5, 1.0, 2.0), scales: Sequence[float] = (8.0,),
                  center_offset: float = 0.0) -> None:
         if len(ratios) == 0 or len(scales) == 0:

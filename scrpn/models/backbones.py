@@ -44,6 +44,7 @@ from torchvision.ops import FeaturePyramidNetwork
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from scrpn.pyramid import FPN_STRIDES
 from scrpn.models.weights import (
     MOBILENET_V2_PIP_HINT,
     WeightsError,
@@ -66,7 +67,6 @@ __all__ = [
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-FPN_STRIDES = (4, 8, 16, 32, 64)
 
 # features[:end] for frozen_stages = 0 (stem only), 1, ..., 7 (mmdetection's 7 inverted-residual groups).
 _MOBILENET_V2_FROZEN_ENDS = (1, 2, 4, 7, 11, 14, 17, 18)
@@ -106,8 +106,12 @@ class BackboneWithFPN(nn.Module):
         in_channels_list: channels of C2..C5.
         out_channels: channels of every pyramid level.
 
-    ``forward(images)`` takes (B, 3, H, W) floats in [0, 1] and returns [P2, P3, P4, P5, P6].
+    ``forward(images)`` takes (B, 3, H, W) floats in [0, 1] and returns [P2, P3, P4, P5, P6],
+    whose strides are :attr:`STRIDES` (also the instance's ``strides``); the heads and the RoI
+    extractor are given them by :mod:`scrpn.build`.
     """
+
+    STRIDES = FPN_STRIDES
 
     def __init__(self, body: nn.Module, in_channels_list: list[int], out_channels: int) -> None:
         super().__init__()

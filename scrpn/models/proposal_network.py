@@ -3,6 +3,7 @@
 Train mode: ``model(images, targets) -> dict`` of weighted losses (``loss_*``).
 Eval mode: ``model(images, targets) -> list[{'boxes': (K, 4), 'scores': (K,)}]`` per image, in the
 pixels of the (resized, unpadded) input image; only ``targets[i]['img_shape']`` is read.
+:func:`scrpn.build.build_proposal_network` builds it from a config.
 """
 from __future__ import annotations
 
@@ -11,9 +12,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from ..config import Config, TestConfig
-from .backbones import build_backbone
-from .heads.ga_rpn import GuidedAnchorHead
+from ..config import TestConfig
 from .heads.stages import TwoStageProposalHead
 from .postprocess import select_proposals
 
@@ -55,21 +54,3 @@ class ProposalNetwork(nn.Module):
                                     t.min_bbox_size, t.cross_level_nms, t.cross_level_nms_thr)
             results.append({"boxes": b, "scores": s})
         return results
-
-
-def build_model(cfg: Config) -> nn.Module:
-    """The proposal network, or the R-CNN detector on top of it when ``detector.type`` is set."""
-    if cfg.detector.type != "none":
-        from ..detectors import build_detector  # late: the detectors package imports this module
-        return build_detector(cfg)
-    return build_proposal_network(cfg)
-
-
-def build_proposal_network(cfg: Config) -> ProposalNetwork:
-    bb = cfg.model.backbone
-    backbone = build_backbone(bb.name, fpn_channels=bb.fpn_channels, pretrained=bb.pretrained,
-                              frozen_stages=bb.frozen_stages)
-    head_cls = GuidedAnchorHead if cfg.model.head.type == "ga_rpn" else TwoStageProposalHead
-    head = head_cls(bb.fpn_channels, cfg.model.head)
-    return ProposalNetwork(backbone, head, cfg.model.test,
-                           use_iou_mask_at_test=cfg.model.head.iou_mask.test_with)

@@ -1,5 +1,8 @@
 """The paper's size-to-level rules, eqs. (1) and (2), and their generalisation to N levels.
 
+Eq. (1) itself is :func:`scrpn.pyramid.fpn_level` (one implementation for the assigners, the
+dataset card and the figures); this module adds eq. (2)'s neighbour and the N-level order.
+
 Eq. (1): i_g = floor((log2 S_g - 9) / 2), clamped to the pyramid. The 9 comes from the base scale
 b = anchor scale x finest stride = 8 x 4 = 32: level i holds the areas in
 [b^2/2 * 4^i, b^2/2 * 4^(i+1)), so in general i_g = floor((log2 S - (2 log2 b - 1)) / 2), which is
@@ -23,10 +26,10 @@ on), skipping levels outside the pyramid, until N levels or the whole pyramid is
 N = 2 follows eq. (2) exactly: {i_g} alone when j_g = -1. For N >= 3 the missing j_g is not
 kept empty: the next levels fill up, so N = 5 always means all five levels (as in ATSS).
 """
-import math
-
 import torch
 from torch import Tensor
+
+from scrpn.pyramid import fpn_level
 
 
 def _as_areas(areas) -> Tensor:
@@ -34,11 +37,9 @@ def _as_areas(areas) -> Tensor:
 
 
 def _level_and_side(areas: Tensor, base_scale: float, num_levels: int) -> tuple[Tensor, Tensor]:
-    """(level, side): side = +1 if the area is at/above its level's geometric middle, else -1."""
-    offset = 2.0 * math.log2(base_scale) - 1.0
-    log_s = torch.log2(areas.clamp(min=torch.finfo(torch.float64).tiny))
-    level = torch.floor((log_s - offset) / 2.0).clamp(0, num_levels - 1)
-    level = torch.where(areas > 0, level, torch.zeros_like(level)).long()
+    """(level, side): level by eq. (1) (:func:`scrpn.pyramid.fpn_level`); side = +1 if the area
+    is at/above its level's geometric middle, else -1."""
+    level = fpn_level(areas, base_scale, num_levels)
     middle = base_scale ** 2 * torch.pow(4.0, level.to(torch.float64))
     side = torch.where(areas >= middle, 1, -1).to(torch.long)
     return level, side

@@ -18,6 +18,7 @@ involved, so max_overlaps is 1 for positives and 0 elsewhere.
 import torch
 from torch import Tensor
 
+from ..pyramid import FPN_STRIDES
 from .assign_result import AssignResult
 from .levels import point_levels, target_level
 from .geometry import box_area, box_centres, centre_regions, points_in_boxes
@@ -25,7 +26,7 @@ from .geometry import box_area, box_centres, centre_regions, points_in_boxes
 
 class PositiveRegionAssigner:
     def __init__(self, center_ratio: float = 0.2, base_scale: float = 32.0,
-                 strides: tuple[int, ...] = (4, 8, 16, 32, 64)):
+                 strides: tuple[int, ...] = FPN_STRIDES):
         self.center_ratio = center_ratio
         self.base_scale = base_scale
         self.strides = tuple(strides)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..pyramid import FPN_STRIDES
 from .assign_result import AssignResult
 from .levels import point_levels, target_level
 from .geometry import box_area, box_centres, points_in_boxes
@@ -65,7 +66,7 @@ class RegionAssigner:
     """
 
     def __init__(self, center_ratio: float = 0.2, ignore_ratio: float = 0.5,
-                 base_scale: float = 32.0, strides: tuple[int, ...] = (4, 8, 16, 32, 64)) -> None:
+                 base_scale: float = 32.0, strides: tuple[int, ...] = FPN_STRIDES) -> None:
         self.center_ratio = center_ratio
         self.ignore_ratio = ignore_ratio
         self.base_scale = base_scale

@@ -22,6 +22,7 @@ level-preference order, nearest first, -1 padded; 'candidate_ious' (M, N * topk)
 import torch
 from torch import Tensor
 
+from ..pyramid import FPN_STRIDES
 from .assign_result import AssignResult
 from .levels import candidate_levels, level_starts
 from .geometry import box_area, box_centres, pairwise_overlaps, points_in_boxes
@@ -42,7 +43,7 @@ def nearest_per_level(dist: Tensor, num_per_level: list[int], topk: int) -> Tens
 
 class SizeAwareThresholdAssigner:
     def __init__(self, topk: int = 9, num_levels_used: int = 2, base_scale: float = 32.0,
-                 strides: tuple[int, ...] = (4, 8, 16, 32, 64)):
+                 strides: tuple[int, ...] = FPN_STRIDES):
         self.topk = topk
         self.num_levels_used = num_levels_used
         self.base_scale = base_scale

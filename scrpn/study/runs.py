@@ -217,7 +217,7 @@ class Study:
 
     def _trained_model(self, cfg: Config) -> tuple[torch.nn.Module, Path]:
         """Train ``cfg`` (resuming; reusing a finished run of the same training config)."""
-        from scrpn.models import build_model
+        from scrpn.build import build_model
 
         train_cfg = training_config(cfg)
         run_dir = self.checkpoint_dir(cfg)
@@ -269,7 +269,7 @@ class Study:
         """The trained model of a run, in eval mode: from the committed weights when they match
         today's config, else from the run's checkpoint (trained now if missing and ``train_missing``;
         otherwise ``FileNotFoundError``)."""
-        from scrpn.models import build_model
+        from scrpn.build import build_model
 
         cfg = self.config(row, seed)
         path = self.weights_path(row, seed)

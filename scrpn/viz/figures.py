@@ -34,7 +34,6 @@ import json
 import math
 import re
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Mapping, Optional, Sequence
 
 import matplotlib
@@ -45,6 +44,8 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from torch import Tensor
+
+from ..pyramid import FPN_STRIDES, level_base_scale
 
 __all__ = [
     "ASPECT_BINS",
@@ -227,7 +228,7 @@ def _stats_items(stats_by_label: Mapping[str, Mapping[str, np.ndarray]]) -> list
 # ---------------------------------------------------------------------------------- Fig. 3
 def iou_mask_supervision_example(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78.0),
                                  image_size: int = 128,
-                                 strides: Sequence[int] = (4, 8, 16, 32, 64),
+                                 strides: Sequence[int] = FPN_STRIDES,
                                  anchor_scale: float = 4.0, topk: int = 9, num_levels: int = 2,
                                  samples: str = "classification", sampler_num: int = 256,
                                  pos_fraction: float = 0.5, seed: int = 0) -> dict[str, Any]:
@@ -241,9 +242,9 @@ def iou_mask_supervision_example(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78
     ``0.9 reach``, with a little random noise. Far locations keep boxes near their prior. Then,
     exactly as ``TwoStageProposalHead.loss`` does for SC-RPN (``configs/mini/sc_rpn.yaml``): the
     Size-Aware Threshold assigner on the init boxes (stage 2 of SADS), the head's random sampler for
-    the classification samples, and ``TwoStageProposalHead._mask_terms`` (the head's own method,
-    run on a stand-in ``self`` that only carries ``cfg.iou_mask.samples``) to pick the mask's
-    training samples; their targets come from ``iou_targets``: IoU(refined box, assigned gt).
+    the classification samples, and ``mask_sample_indices`` (what the head's loss calls) to pick
+    the mask's training samples; their targets come from ``iou_targets``: IoU(refined box,
+    assigned gt).
 
     ``anchor_scale`` 4 and 128 px images are our mini/smoke profile (the paper: 8, 1333 x 800).
     Returns a dict of numpy arrays: ``centers`` (N, 2), ``stride`` (N,), ``level`` (N,),
@@ -252,7 +253,7 @@ def iou_mask_supervision_example(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78
     loss), ``positive`` (N,) bool, ``gt_levels`` (num_levels,) (-1 padded), ``threshold`` (SAT's
     m_g), ``gt_box`` (4,), ``samples``.
     """
-    from ..models.heads.stages import TwoStageProposalHead, _LossAccumulator, iou_targets
+    from ..models.heads.iou_mask import iou_targets, mask_sample_indices
     from ..models.points import grid_points
     from ..sampling.sampler import RandomSampler
     from ..sampling.size_aware_threshold import SizeAwareThresholdAssigner
@@ -282,23 +283,14 @@ def iou_mask_supervision_example(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78
         return torch.cat([c - wh / 2, c + wh / 2], dim=1)
 
     init_boxes, refined_boxes = boxes_toward(0.6, 0.05), boxes_toward(0.9, 0.08)
-    base_scale = anchor_scale * strides[0]
+    base_scale = level_base_scale(anchor_scale, strides)
     assigner = SizeAwareThresholdAssigner(topk=topk, num_levels_used=num_levels,
                                           base_scale=base_scale, strides=strides)
     assign = assigner.assign(init_boxes, centers, num_per_level, gt)
     pos_s, neg_s = RandomSampler(num=sampler_num, pos_fraction=pos_fraction).sample(assign, gen)
     cls_inds = torch.cat([pos_s, neg_s])
-    # The head's own choice of mask samples: run _mask_terms with a "mask" whose values are the
-    # location indices, so the accumulator hands back which locations it trained on.
-    stand_in = SimpleNamespace(cfg=SimpleNamespace(iou_mask=SimpleNamespace(samples=samples)))
-    acc = _LossAccumulator()
-    index_probe = torch.arange(centers.shape[0], dtype=torch.float64)
-    TwoStageProposalHead._mask_terms(stand_in, acc, assign, cls_inds, gt, refined_boxes, index_probe)
-    probe, mask_targets = acc.mask[0]
-    trained_inds = probe.round().long()
+    trained_inds = mask_sample_indices(samples, assign, cls_inds)  # what the head's loss uses
     targets = iou_targets(refined_boxes, assign.gt_inds, gt)                  # every location
-    if not torch.allclose(targets[trained_inds], mask_targets.to(targets.dtype)):
-        raise AssertionError("iou_targets and _mask_terms disagree")  # the code changed under us
     trained = torch.zeros(centers.shape[0], dtype=torch.bool)
     trained[trained_inds] = True
     return {"centers": centers.numpy(), "stride": stride.numpy(), "level": level.numpy(),
@@ -320,7 +312,7 @@ def fig3_iou_mask_supervision(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78.0)
     The paper draws the refined proposals, their IoU with the gt as a "ground-truth IoU map" where
     red points are the training samples (the classification samples of stage 2) and white points
     are irrelevant. Ours, from :func:`iou_mask_supervision_example` (the head's own assigner,
-    sampler, ``_mask_terms`` and ``iou_targets`` on simulated stage-1/2 boxes, no trained model):
+    sampler, ``mask_sample_indices`` and ``iou_targets`` on simulated stage-1/2 boxes, no trained model):
     panel 1, the image plane with the gt (green), the refined boxes of the positive samples and
     their locations; then one panel per size-aware level of the gt (i_g, j_g, SAT's candidate
     levels), a map of that level's locations coloured by their IoU target where the mask is

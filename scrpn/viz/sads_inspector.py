@@ -59,7 +59,7 @@ from torch import Tensor
 from ..config import AssignerConfig, Config, HeadConfig
 from ..data.collate import padded_size
 from ..models.anchors import AnchorGenerator
-from ..models.backbones import FPN_STRIDES
+from ..pyramid import FPN_STRIDES, level_base_scale
 from ..models.heads.targets import build_assigner
 from ..models.points import grid_points
 from ..sampling.assign_result import AssignResult
@@ -136,7 +136,7 @@ def sads_assigners(head_cfg: HeadConfig, topk: int, center_ratio: float, num_lev
     Max-IoU, in which case that one is used.
     """
     strides = tuple(int(s) for s in strides)
-    base = float(head_cfg.anchor_scale) * strides[0]  # = Config.level_base_scale
+    base = level_base_scale(head_cfg.anchor_scale, strides)
     posr_cfg = replace(head_cfg.stage1.assigner, type="positive_region", center_ratio=center_ratio)
     sat_cfg = replace(head_cfg.stage2.assigner, type="size_aware_threshold", topk=topk,
                       num_levels=num_levels_used)
@@ -300,7 +300,7 @@ def inspect_sads(gt_boxes: Tensor | np.ndarray | Sequence, gt_index: int, image_
     r2 = sat.assign(stage1, grid.centers, counts, gts, ignore)
     r3 = maxiou.assign(stage1, gts, ignore)
     area = box_area(gts[g:g + 1])  # (1,)
-    base = float(head_cfg.anchor_scale) * grid.strides[0]
+    base = level_base_scale(head_cfg.anchor_scale, grid.strides)
     return SADSView(
         image_size=_hw(image_size), gt_index=g, gt_box=gts[g].clone(), gt_area=float(area[0]),
         strides=grid.strides, num_per_level=grid.num_per_level, base_scale=base,

@@ -15,7 +15,7 @@ them into a bare :class:`matplotlib.figure.Figure` (no pyplot state: headless, n
    has "repaired" NMS.
 2. **Sampling inconsistency between the stages** (Section III-B, Algorithms 1-2).
    :func:`positives_per_stage` runs a config's stage-1 and stage-2 assigners through the head's
-   own assignment code (``TwoStageProposalHead._assign``, what ``loss`` calls), on the stage-1
+   own assignment code (``TwoStageProposalHead.assign``, what ``loss`` calls), on the stage-1
    boxes of a model (or, without a model, on the priors an untrained head predicts), and returns
    the positives of each stage: where they are, on which FPN level, for which ground truth, whether
    their location lies inside that ground truth and whether their level is one of its size-aware
@@ -367,7 +367,7 @@ class PositivesPerStage:
 
 
 def _assign_head(cfg: Config) -> nn.Module:
-    """A head built from ``cfg`` for its assigners and ``_assign``: what ``loss`` uses."""
+    """A head built from ``cfg`` for its assigners and ``assign``: what ``loss`` uses."""
     from ..models.heads.stages import TwoStageProposalHead
     if cfg.model.head.type != "two_stage":
         raise ValueError(f"positives_per_stage needs a two-stage head, not {cfg.model.head.type!r}")
@@ -407,7 +407,7 @@ def positives_per_stage(cfg: Config, model: Optional[nn.Module], image: Tensor,
                         target: Mapping[str, Any], label: Optional[str] = None) -> PositivesPerStage:
     """Stage-1 and stage-2 positives of ``cfg``'s assigners on one image, per FPN level.
 
-    The assignment is the head's own (``TwoStageProposalHead._assign``, the code ``loss`` runs):
+    The assignment is the head's own (``TwoStageProposalHead.assign``, the code ``loss`` runs):
     stage 1 sees the priors / locations, stage 2 the stage-1 boxes of ``model`` (any proposal
     network with the same prior layout; ``None``: an untrained head, whose stage-1 boxes are the
     priors). ``cfg`` only chooses the assigners, so a Max-IoU and a SADS config can be compared on
@@ -421,7 +421,7 @@ def positives_per_stage(cfg: Config, model: Optional[nn.Module], image: Tensor,
     kinds = [cfg.model.head.stage1.assigner.type, cfg.model.head.stage2.assigner.type]
     stages = []
     for s in range(2 if head.two_stage else 1):
-        result = head._assign(s, out, 0, gts, ignore)
+        result = head.assign(s, out, 0, gts, ignore)
         boxes = out.priors if s == 0 else out.init_boxes[0]
         stages.append(_stage_positives(s + 1, kinds[s], result, out, boxes, gts, gt_levels))
     name = label or f"{cfg.name}: " + " -> ".join(k for k in kinds[:len(stages)])

@@ -24,7 +24,7 @@ predicted (dw, dh), decoded with ``ga.anchoring_stds`` and detached. Training:
   divided by the number of sampled shape samples (mmdetection's ``ga_sampler`` average factor).
 * the RPN part is the project's RPN stage (``model.head.stage1``: Max-IoU 0.7 / 0.3 on the guided
   anchors, random sampler 256 / 0.5, BCE, smooth L1 beta 1.0 on deltas relative to the guided
-  anchors), with the same normalisers as every other head (``stages._LossAccumulator``).
+  anchors), with the same normalisers as every other head (``blocks.LossAccumulator``).
 
 Test: ``final_scores_and_boxes`` gives locations whose location probability is below
 ``ga.loc_filter_thr`` (0.01) the score -1, which the post-processing drops (mmdetection skips them
@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from ... import losses as L
 from ...config import HeadConfig
 from ...ops.deform_conv import DeformConv2d
+from ...pyramid import FPN_STRIDES, level_base_scale
 from ...sampling.assign_result import AssignResult
 from ...sampling.levels import target_level
 from ...sampling.geometry import box_area, pairwise_overlaps
@@ -48,7 +49,7 @@ from ...sampling.max_iou import MaxIoUAssigner
 from ...sampling.region import region_in_cells
 from ..anchors import AnchorGenerator
 from ..box_coder import DeltaXYWHCoder
-from .stages import _LossAccumulator, _conv, _flatten
+from .blocks import LossAccumulator, flatten_levels, head_conv
 from .targets import build_assigner, build_sampler
 
 LOC_AVG_DIVISOR = 200.0   # mmdetection: location-loss average factor = #locations / 200
@@ -159,12 +160,12 @@ class GuidedAnchorHead(nn.Module):
     """GA-RPN's head with the ``head(feats)`` / ``loss`` / ``final_scores_and_boxes`` interface."""
 
     def __init__(self, in_channels: int, cfg: HeadConfig,
-                 strides: tuple[int, ...] = (4, 8, 16, 32, 64)) -> None:
+                 strides: tuple[int, ...] = FPN_STRIDES) -> None:
         super().__init__()
         self.cfg = cfg
         ga = cfg.ga
         self.strides = tuple(strides)
-        self.base_scale = cfg.anchor_scale * self.strides[0]
+        self.base_scale = level_base_scale(cfg.anchor_scale, self.strides)
         scales = tuple(cfg.anchor_scale * 2.0 ** (i / ga.scales_per_octave)
                        for i in range(ga.scales_per_octave))
         self.approx_generator = AnchorGenerator(self.strides, tuple(cfg.anchor_ratios), scales)
@@ -178,13 +179,13 @@ class GuidedAnchorHead(nn.Module):
         self.sampler = build_sampler(cfg.stage1.sampler)
         self.generator: torch.Generator | None = None
         f = cfg.feat_channels
-        self.rpn_conv = _conv(in_channels, f, 3)
-        self.conv_loc = _conv(f, 1, 1)
+        self.rpn_conv = head_conv(in_channels, f, 3)
+        self.conv_loc = head_conv(f, 1, 1)
         nn.init.constant_(self.conv_loc.bias, -4.59511985)     # prior probability 0.01
-        self.conv_shape = _conv(f, 2, 1)
+        self.conv_shape = head_conv(f, 2, 1)
         self.adaption = FeatureAdaption(f, f, ga.deform_groups, cfg.deform_impl)
-        self.conv_cls = _conv(f, 1, 1)
-        self.conv_reg = _conv(f, 4, 1)
+        self.conv_cls = head_conv(f, 1, 1)
+        self.conv_reg = head_conv(f, 4, 1)
 
     def decode_anchors(self, squares: Tensor, shape: Tensor) -> Tensor:
         """Squares (..., 4) and (dw, dh) (..., 2) -> anchors (..., 4): centre kept, size scaled."""
@@ -199,10 +200,10 @@ class GuidedAnchorHead(nn.Module):
             t = F.relu(self.rpn_conv(x))
             s = self.conv_shape(t)                                              # (B, 2, H, W)
             a = self.adaption(t, s)
-            loc.append(_flatten(self.conv_loc(t), 1)[..., 0])
-            shape.append(_flatten(s, 2))
-            cls.append(_flatten(self.conv_cls(a), 1)[..., 0])
-            reg.append(_flatten(self.conv_reg(a), 4))
+            loc.append(flatten_levels(self.conv_loc(t), 1)[..., 0])
+            shape.append(flatten_levels(s, 2))
+            cls.append(flatten_levels(self.conv_cls(a), 1)[..., 0])
+            reg.append(flatten_levels(self.conv_reg(a), 4))
         shape_t = torch.cat(shape, dim=1)                                       # (B, N, 2)
         anchors = self.decode_anchors(squares, shape_t.detach())                # (B, N, 4)
         reg_t = torch.cat(reg, dim=1)
@@ -223,7 +224,7 @@ class GuidedAnchorHead(nn.Module):
     def loss(self, out: GAOutputs, targets: list[dict]) -> dict[str, Tensor]:
         ga = self.cfg.ga
         approxs = torch.cat(self.approx_generator.grid_anchors(out.featmap_sizes, out.loc.device))
-        acc = _LossAccumulator()
+        acc = LossAccumulator()
         loc_t, loc_w, shape_pred, shape_gt = [], [], [], []
         shape_samples = 0
         for i, t in enumerate(targets):
@@ -249,7 +250,7 @@ class GuidedAnchorHead(nn.Module):
                 "loss_shape": ga.shape_weight * loss_shape / shape_samples,
                 "loss_cls": losses["loss_s1_cls"], "loss_reg": losses["loss_s1_reg"]}
 
-    def _rpn_terms(self, acc: _LossAccumulator, out: GAOutputs, i: int, gts: Tensor,
+    def _rpn_terms(self, acc: LossAccumulator, out: GAOutputs, i: int, gts: Tensor,
                    ignore: Tensor) -> None:
         """RPN on the (detached) guided anchors: regression on the positives, BCE on the samples."""
         anchors = out.anchors[i]

@@ -12,12 +12,18 @@ illustrative, keep the literal design as the default and offer ``double_sigmoid=
 sigmoid, range (0, 1)) as a switch. Both readings are pinned by tests.
 
 Training target (Fig. 3): the IoU between each training sample's refined proposal (detached) and
-its ground truth, with BCE (weight 1.0). Which samples are used is a head option (Table VI).
+its ground truth, with BCE (weight 1.0): :func:`iou_targets`. Which samples are used is a head
+option (Table VI): :func:`mask_sample_indices`.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+from ... import losses as L
+from ...sampling.assign_result import AssignResult
+
+MASK_SAMPLES = ("classification", "regression", "regression_and_negatives")
 
 
 class IoUMaskBranch(nn.Module):
@@ -47,3 +53,29 @@ class IoUMaskBranch(nn.Module):
 def iou_aware_score(cls_prob: Tensor, iou_mask: Tensor) -> Tensor:
     """The paper's IoU-aware score: the mean of the classification score and the IoU mask."""
     return 0.5 * (cls_prob + iou_mask)
+
+
+def mask_sample_indices(samples: str, assign: AssignResult, cls_inds: Tensor) -> Tensor:
+    """Locations the IoU mask is trained on (Table VI): the stage-2 classification samples
+    (``classification``, the paper's choice), the stage-2 positives (``regression``), or every
+    location that is not ignored (``regression_and_negatives``)."""
+    if samples == "classification":
+        return cls_inds
+    if samples == "regression":
+        return torch.nonzero(assign.gt_inds > 0).squeeze(1)
+    if samples == "regression_and_negatives":
+        return torch.nonzero(assign.gt_inds >= 0).squeeze(1)
+    raise ValueError(f"unknown IoU-mask samples {samples!r}; expected one of {MASK_SAMPLES}")
+
+
+def iou_targets(boxes: Tensor, gt_inds: Tensor, gts: Tensor) -> Tensor:
+    """IoU of each box with its assigned gt (positives) or its best-overlapping gt (others)."""
+    if boxes.numel() == 0 or gts.numel() == 0:
+        return boxes.new_zeros(boxes.shape[0])
+    assigned = gt_inds > 0
+    ious = L.aligned_iou(boxes.unsqueeze(1).expand(-1, gts.shape[0], 4).reshape(-1, 4),
+                         gts.unsqueeze(0).expand(boxes.shape[0], -1, 4).reshape(-1, 4))
+    ious = ious.view(boxes.shape[0], gts.shape[0])                         # (n, gts)
+    best = ious.max(dim=1).values
+    own = ious.gather(1, (gt_inds.clamp(min=1) - 1).unsqueeze(1)).squeeze(1)
+    return torch.where(assigned, own, best)

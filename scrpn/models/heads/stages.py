@@ -26,11 +26,7 @@ cells) as (dy, dx) pairs, and are added to a fixed 3x3 prior grid spanning a squ
 start on the location centre, the min/max box is empty, and the IoU loss has zero gradient. Refined
 points are the (detached) init points plus the secondary offsets (RepPoints' convention).
 
-Loss normalisation (eqs. 4-7): classification and IoU-mask losses are divided by the number of
-classification samples M_cls; IoU-type regression losses by the number of regression samples
-(N_reg, M_reg: the positives). L1 / smooth-L1 in a stage that also classifies are divided by the
-number of classification samples, as mmdetection's RPN does (``avg_factor=num_total_samples``).
-All counts are summed over the batch before dividing.
+Loss normalisation (eqs. 4-7): :class:`scrpn.models.heads.blocks.LossAccumulator`.
 """
 from __future__ import annotations
 
@@ -41,14 +37,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ... import losses as L
 from ...config import HeadConfig, StageConfig
+from ...pyramid import FPN_STRIDES, level_base_scale
 from ...sampling.assign_result import AssignResult
 from ..anchors import AnchorGenerator
 from ..box_coder import DeltaXYWHCoder
 from ..points import grid_points, offsets_to_points, points_to_boxes
 from .alignment import AdaptiveConv, PointAlignment
-from .iou_mask import IoUMaskBranch, iou_aware_score
+from .blocks import LossAccumulator, flatten_levels, head_conv
+from .iou_mask import IoUMaskBranch, iou_aware_score, iou_targets, mask_sample_indices
 from .targets import build_assigner, build_sampler
 
 
@@ -67,19 +64,6 @@ class HeadOutputs:
     iou_mask: Optional[Tensor]        # (B, N) probabilities
 
 
-def _conv(cin: int, cout: int, k: int, dilation: int = 1) -> nn.Conv2d:
-    conv = nn.Conv2d(cin, cout, k, padding=dilation * (k // 2), dilation=dilation)
-    nn.init.normal_(conv.weight, std=0.01)
-    nn.init.zeros_(conv.bias)
-    return conv
-
-
-def _flatten(x: Tensor, per_item: int) -> Tensor:
-    """(B, A*per_item, H, W) -> (B, H*W*A, per_item), location-major like the anchors."""
-    b = x.shape[0]
-    return x.permute(0, 2, 3, 1).reshape(b, -1, per_item)
-
-
 def point_prior_grid(anchor_scale: float) -> Tensor:
     """(18,) (dy, dx) offsets of a 3x3 grid over a square of side ``anchor_scale`` cells."""
     half = anchor_scale / 2.0
@@ -89,7 +73,7 @@ def point_prior_grid(anchor_scale: float) -> Tensor:
 
 class TwoStageProposalHead(nn.Module):
     def __init__(self, in_channels: int, cfg: HeadConfig,
-                 strides: tuple[int, ...] = (4, 8, 16, 32, 64)) -> None:
+                 strides: tuple[int, ...] = FPN_STRIDES) -> None:
         super().__init__()
         self.cfg = cfg
         self.strides = tuple(strides)
@@ -97,7 +81,7 @@ class TwoStageProposalHead(nn.Module):
         self.num_anchors = 1 if self.is_point else len(cfg.anchor_ratios)
         self.reg_dim = 2 * cfg.num_points if self.is_point else 4
         self.two_stage = cfg.num_stages == 2
-        self.base_scale = cfg.anchor_scale * self.strides[0]
+        self.base_scale = level_base_scale(cfg.anchor_scale, self.strides)
         ratios = (1.0,) if self.is_point else tuple(cfg.anchor_ratios)
         self.prior_generator = AnchorGenerator(strides=self.strides, ratios=ratios,
                                                scales=(cfg.anchor_scale,))
@@ -115,17 +99,17 @@ class TwoStageProposalHead(nn.Module):
         if cfg.stage1_conv == "dilation":
             self.stage1_conv = AdaptiveConv(cin, f, mode="dilation", dilation=3, impl=cfg.deform_impl)
         else:
-            self.stage1_conv = _conv(cin, f, 3)
-        self.stage1_reg = _conv(f, a * self.reg_dim, 1)
-        self.stage1_cls = _conv(f, a, 1) if cfg.stage1.cls_weight > 0 else None
+            self.stage1_conv = head_conv(cin, f, 3)
+        self.stage1_reg = head_conv(f, a * self.reg_dim, 1)
+        self.stage1_cls = head_conv(f, a, 1) if cfg.stage1.cls_weight > 0 else None
         if not self.two_stage:
             return
         # The classification and regression feature maps (Fig. 1) come from two 3x3 convolutions
         # that sample the same positions; they are held as one conv with 2f outputs, so the
         # deformable sampling (the costly part on CPU) runs once. Same function, half the work.
         self.align_conv = self._stage2_conv(f, 2 * f)
-        self.stage2_cls = _conv(f, a, 1)
-        self.stage2_reg = _conv(f, a * self.reg_dim, 1)
+        self.stage2_cls = head_conv(f, a, 1)
+        self.stage2_reg = head_conv(f, a * self.reg_dim, 1)
         self.iou_mask = (IoUMaskBranch(f, a, cfg.iou_mask.feature, cfg.iou_mask.double_sigmoid)
                          if cfg.iou_mask.enabled else None)
 
@@ -136,7 +120,7 @@ class TwoStageProposalHead(nn.Module):
                                   gradient_mul=self.cfg.point_gradient_mul, impl=self.cfg.deform_impl)
         if kind == "offset":
             return AdaptiveConv(f, out, mode="offset", impl=self.cfg.deform_impl)
-        return _conv(f, out, 3)
+        return head_conv(f, out, 3)
 
     def _align(self, conv: nn.Module, feat: Tensor, guide: Optional[Tensor], stride: int) -> Tensor:
         if self.cfg.alignment == "point":
@@ -166,22 +150,23 @@ class TwoStageProposalHead(nn.Module):
         raw1 = self.stage1_reg(f1)                                            # (B, A*R, H, W)
         if self.is_point:
             raw1 = raw1 + self.prior_grid.view(1, -1, 1, 1)
-        init_raw = _flatten(raw1, self.reg_dim)                               # (B, HWA, R)
+        init_raw = flatten_levels(raw1, self.reg_dim)                         # (B, HWA, R)
         init_boxes = self._decode(0, init_raw, priors, centers, stride)
         out = dict(init_raw=init_raw, init_boxes=init_boxes, refined_boxes=None, refined_raw=None,
                    refined_cls=None, iou_mask=None,
-                   init_cls=None if self.stage1_cls is None else _flatten(self.stage1_cls(f1), 1)[..., 0])
+                   init_cls=(None if self.stage1_cls is None
+                             else flatten_levels(self.stage1_cls(f1), 1)[..., 0]))
         if not self.two_stage:
             return out
         guide = raw1 if self.cfg.alignment == "point" else init_boxes.detach()
         cls_feat, reg_feat = F.relu(self._align(self.align_conv, f1, guide, stride)).chunk(2, dim=1)
-        refined_raw = _flatten(self.stage2_reg(reg_feat), self.reg_dim)
+        refined_raw = flatten_levels(self.stage2_reg(reg_feat), self.reg_dim)
         base = init_raw.detach() if self.is_point else init_boxes.detach()
         out["refined_raw"] = refined_raw
         out["refined_boxes"] = self._decode(1, refined_raw, base, centers, stride)
-        out["refined_cls"] = _flatten(self.stage2_cls(cls_feat), 1)[..., 0]
+        out["refined_cls"] = flatten_levels(self.stage2_cls(cls_feat), 1)[..., 0]
         if self.iou_mask is not None:
-            out["iou_mask"] = _flatten(self.iou_mask(cls_feat, reg_feat), 1)[..., 0]
+            out["iou_mask"] = flatten_levels(self.iou_mask(cls_feat, reg_feat), 1)[..., 0]
         return out
 
     def _decode(self, stage: int, raw: Tensor, base: Tensor, centers: Tensor, stride: int) -> Tensor:
@@ -212,24 +197,31 @@ class TwoStageProposalHead(nn.Module):
     # ------------------------------------------------------------------ training
     def loss(self, out: HeadOutputs, targets: list[dict]) -> dict[str, Tensor]:
         """Assign, sample and compute the weighted losses of both stages (eq. 3)."""
-        acc = _LossAccumulator()
+        acc = LossAccumulator()
         for i, t in enumerate(targets):
             crowd = t["iscrowd"].bool()
             gts, ignore = t["boxes"][~crowd], t["boxes"][crowd]
-            a1 = self._assign(0, out, i, gts, ignore)
+            a1 = self.assign(0, out, i, gts, ignore)
             self._stage_terms(acc, "s1", 0, a1, gts, out.init_raw[i], out.init_boxes[i],
                               None if out.init_cls is None else out.init_cls[i], out.priors)
             if not self.two_stage:
                 continue
-            a2 = self._assign(1, out, i, gts, ignore)
+            a2 = self.assign(1, out, i, gts, ignore)
             base = out.init_raw[i].detach() if self.is_point else out.init_boxes[i].detach()
             cls_inds = self._stage_terms(acc, "s2", 1, a2, gts, out.refined_raw[i], out.refined_boxes[i],
                                          out.refined_cls[i], base)
-            if out.iou_mask is not None:
-                self._mask_terms(acc, a2, cls_inds, gts, out.refined_boxes[i], out.iou_mask[i])
+            if out.iou_mask is not None:  # Table VI's samples, Fig. 3's targets
+                inds = mask_sample_indices(self.cfg.iou_mask.samples, a2, cls_inds)
+                acc.add_mask(out.iou_mask[i][inds],
+                             iou_targets(out.refined_boxes[i][inds].detach(), a2.gt_inds[inds], gts))
         return acc.losses(self.cfg)
 
-    def _assign(self, stage: int, out: HeadOutputs, i: int, gts: Tensor, ignore: Tensor) -> AssignResult:
+    def assign(self, stage: int, out: HeadOutputs, i: int, gts: Tensor, ignore: Tensor) -> AssignResult:
+        """Stage ``stage``'s (0 or 1) assignment of image ``i``: what :meth:`loss` trains on.
+
+        Stage 1 assigns the priors (or the locations, for Positive Region), stage 2 the detached
+        stage-1 boxes. ``viz/teaching.py`` calls it to show the positives of each stage.
+        """
         kind = (self.cfg.stage1, self.cfg.stage2)[stage].assigner.type
         assigner = self.assigners[stage]
         boxes = out.priors if stage == 0 else out.init_boxes[i].detach()
@@ -241,7 +233,7 @@ class TwoStageProposalHead(nn.Module):
             return assigner.assign(out.priors, out.num_per_level, gts, ignore)
         return assigner.assign(boxes, out.centers, out.num_per_level, gts, ignore)
 
-    def _stage_terms(self, acc: "_LossAccumulator", key: str, stage: int, assign: AssignResult,
+    def _stage_terms(self, acc: "LossAccumulator", key: str, stage: int, assign: AssignResult,
                      gts: Tensor, raw: Tensor, boxes: Tensor, cls: Optional[Tensor], base: Tensor
                      ) -> Optional[Tensor]:
         """Collect one image's regression pairs and classification samples of one stage.
@@ -264,75 +256,3 @@ class TwoStageProposalHead(nn.Module):
         labels = torch.cat([cls.new_ones(pos_s.numel()), cls.new_zeros(neg_s.numel())])
         acc.add_cls(key, cls[inds], labels)
         return inds
-
-    def _mask_terms(self, acc: "_LossAccumulator", assign: AssignResult, cls_inds: Tensor, gts: Tensor,
-                    refined: Tensor, mask: Tensor) -> None:
-        """IoU-mask samples (Table VI) with target IoU(refined proposal, its gt) (Fig. 3)."""
-        which = self.cfg.iou_mask.samples
-        pos = torch.nonzero(assign.gt_inds > 0).squeeze(1)
-        if which == "classification":
-            inds = cls_inds
-        elif which == "regression":
-            inds = pos
-        else:
-            inds = torch.nonzero(assign.gt_inds >= 0).squeeze(1)
-        acc.add_mask(mask[inds], iou_targets(refined[inds].detach(), assign.gt_inds[inds], gts))
-
-
-def iou_targets(boxes: Tensor, gt_inds: Tensor, gts: Tensor) -> Tensor:
-    """IoU of each box with its assigned gt (positives) or its best-overlapping gt (others)."""
-    if boxes.numel() == 0 or gts.numel() == 0:
-        return boxes.new_zeros(boxes.shape[0])
-    assigned = gt_inds > 0
-    ious = L.aligned_iou(boxes.unsqueeze(1).expand(-1, gts.shape[0], 4).reshape(-1, 4),
-                         gts.unsqueeze(0).expand(boxes.shape[0], -1, 4).reshape(-1, 4))
-    ious = ious.view(boxes.shape[0], gts.shape[0])                         # (n, gts)
-    best = ious.max(dim=1).values
-    own = ious.gather(1, (gt_inds.clamp(min=1) - 1).unsqueeze(1)).squeeze(1)
-    return torch.where(assigned, own, best)
-
-
-class _LossAccumulator:
-    """Gathers per-image sample pairs, then computes each loss once with batch-level normalisers."""
-
-    def __init__(self) -> None:
-        self.reg: dict[str, list[tuple[Tensor, Tensor]]] = {"s1": [], "s2": []}
-        self.cls: dict[str, list[tuple[Tensor, Tensor]]] = {"s1": [], "s2": []}
-        self.mask: list[tuple[Tensor, Tensor]] = []
-
-    def add_reg(self, key: str, pred: Tensor, target: Tensor) -> None:
-        self.reg[key].append((pred, target))
-
-    def add_cls(self, key: str, logits: Tensor, labels: Tensor) -> None:
-        self.cls[key].append((logits, labels))
-
-    def add_mask(self, probs: Tensor, ious: Tensor) -> None:
-        self.mask.append((probs, ious))
-
-    @staticmethod
-    def _cat(pairs: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
-        return torch.cat([p for p, _ in pairs]), torch.cat([t for _, t in pairs])
-
-    def losses(self, cfg: HeadConfig) -> dict[str, Tensor]:
-        out: dict[str, Tensor] = {}
-        for key, scfg in (("s1", cfg.stage1), ("s2", cfg.stage2)):
-            if not self.reg[key]:
-                continue
-            pred, target = self._cat(self.reg[key])
-            n_cls = sum(p.numel() for p, _ in self.cls[key])
-            if scfg.reg_loss.startswith("iou"):
-                mode = "log" if scfg.reg_loss == "iou_log" else "linear"
-                reg, norm = L.iou_loss(pred, target, mode), pred.shape[0]
-            else:
-                reg = (L.l1_loss(pred, target) if scfg.reg_loss == "l1"
-                       else L.smooth_l1_loss(pred, target, beta=scfg.smooth_l1_beta))
-                norm = n_cls if n_cls else pred.shape[0]
-            out[f"loss_{key}_reg"] = scfg.reg_weight * reg / max(norm, 1)
-            if self.cls[key]:
-                logits, labels = self._cat(self.cls[key])
-                out[f"loss_{key}_cls"] = scfg.cls_weight * L.bce_loss(logits, labels) / max(n_cls, 1)
-        if self.mask:
-            probs, ious = self._cat(self.mask)
-            out["loss_mask"] = cfg.iou_mask.weight * L.bce_on_probabilities(probs, ious) / max(
-                probs.numel(), 1)
-        return out

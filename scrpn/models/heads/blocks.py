@@ -1,0 +1,81 @@
+"""Building blocks shared by the proposal heads (``stages.py``, ``ga_rpn.py``): the heads'
+convolutions, the level-map flattening and the loss accumulator with the paper's normalisers.
+
+Loss normalisation (eqs. 4-7), :class:`LossAccumulator`: classification and IoU-mask losses are
+divided by the number of classification samples M_cls (resp. mask samples); IoU-type regression
+losses by the number of regression samples (N_reg, M_reg: the positives). L1 / smooth-L1 in a
+stage that also classifies are divided by the number of classification samples, as mmdetection's
+RPN does (``avg_factor=num_total_samples``); in a stage without classification, by the number of
+regression pairs. All counts are summed over the batch before dividing. ``tests/test_blocks.py``
+checks every normaliser on hand-computed numbers.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ... import losses as L
+from ...config import HeadConfig
+
+__all__ = ["LossAccumulator", "flatten_levels", "head_conv"]
+
+
+def head_conv(cin: int, cout: int, k: int, dilation: int = 1) -> nn.Conv2d:
+    """A head convolution: ``k x k`` at ``dilation``, same padding, Normal(0, 0.01) weights, zero
+    bias (mmdetection's RPN head init)."""
+    conv = nn.Conv2d(cin, cout, k, padding=dilation * (k // 2), dilation=dilation)
+    nn.init.normal_(conv.weight, std=0.01)
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
+def flatten_levels(x: Tensor, per_item: int) -> Tensor:
+    """(B, A*per_item, H, W) -> (B, H*W*A, per_item), location-major like the anchors."""
+    b = x.shape[0]
+    return x.permute(0, 2, 3, 1).reshape(b, -1, per_item)
+
+
+class LossAccumulator:
+    """Gathers per-image sample pairs, then computes each loss once with batch-level normalisers."""
+
+    def __init__(self) -> None:
+        self.reg: dict[str, list[tuple[Tensor, Tensor]]] = {"s1": [], "s2": []}
+        self.cls: dict[str, list[tuple[Tensor, Tensor]]] = {"s1": [], "s2": []}
+        self.mask: list[tuple[Tensor, Tensor]] = []
+
+    def add_reg(self, key: str, pred: Tensor, target: Tensor) -> None:
+        self.reg[key].append((pred, target))
+
+    def add_cls(self, key: str, logits: Tensor, labels: Tensor) -> None:
+        self.cls[key].append((logits, labels))
+
+    def add_mask(self, probs: Tensor, ious: Tensor) -> None:
+        self.mask.append((probs, ious))
+
+    @staticmethod
+    def _cat(pairs: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+        return torch.cat([p for p, _ in pairs]), torch.cat([t for _, t in pairs])
+
+    def losses(self, cfg: HeadConfig) -> dict[str, Tensor]:
+        out: dict[str, Tensor] = {}
+        for key, scfg in (("s1", cfg.stage1), ("s2", cfg.stage2)):
+            if not self.reg[key]:
+                continue
+            pred, target = self._cat(self.reg[key])
+            n_cls = sum(p.numel() for p, _ in self.cls[key])
+            if scfg.reg_loss.startswith("iou"):
+                mode = "log" if scfg.reg_loss == "iou_log" else "linear"
+                reg, norm = L.iou_loss(pred, target, mode), pred.shape[0]
+            else:
+                reg = (L.l1_loss(pred, target) if scfg.reg_loss == "l1"
+                       else L.smooth_l1_loss(pred, target, beta=scfg.smooth_l1_beta))
+                norm = n_cls if n_cls else pred.shape[0]
+            out[f"loss_{key}_reg"] = scfg.reg_weight * reg / max(norm, 1)
+            if self.cls[key]:
+                logits, labels = self._cat(self.cls[key])
+                out[f"loss_{key}_cls"] = scfg.cls_weight * L.bce_loss(logits, labels) / max(n_cls, 1)
+        if self.mask:
+            probs, ious = self._cat(self.mask)
+            out["loss_mask"] = cfg.iou_mask.weight * L.bce_on_probabilities(probs, ious) / max(
+                probs.numel(), 1)
+        return out
