@@ -10,11 +10,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DataError", "data_error", "error_line"]
+__all__ = ["DataError", "EvaluationError", "data_error", "error_line"]
 
 
 class DataError(ValueError):
     """Bad or missing input data. The message names the file and the problem."""
+
+
+class EvaluationError(DataError):
+    """Bad input to evaluation: the message names the file (or entry) and the problem.
+
+    A ``DataError`` (hence a ``ValueError``), so that the CLI's handling of bad input data
+    covers bad proposals / annotation files too. Raised by :mod:`scrpn.data.proposal_files`
+    and :mod:`scrpn.evaluation`.
+    """
 
 
 def data_error(path: str | Path, problem: str, *, image_id: int | None = None,

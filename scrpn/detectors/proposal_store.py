@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..evaluation import load_proposals
+from ..data.proposal_files import load_proposals
 
 __all__ = ["ProposalStore", "to_input_coords"]
 

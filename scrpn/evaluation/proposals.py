@@ -44,9 +44,7 @@ import collections
 import contextlib
 import copy
 import io
-import json
 import math
-import operator
 import os
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
@@ -56,7 +54,17 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from scrpn.data.coco import annotation_area, check_annotation
-from scrpn.data.errors import DataError
+from scrpn.data.errors import DataError, EvaluationError
+from scrpn.data.proposal_files import (  # noqa: F401 (re-exported: the evaluation API)
+    check_boxes_and_scores,
+    dump_proposals,
+    image_id_of,
+    load_proposals,
+    proposals_to_coco_results,
+    read_json,
+    to_numpy,
+    xyxy_to_coco_results,
+)
 from scrpn.evaluation.fast_recall import fast_recall
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -80,14 +88,6 @@ DEFAULT_BACKEND = "fast"
 _MAX_LISTED_IDS = 10
 
 
-class EvaluationError(DataError):
-    """Bad input to evaluation: the message names the file (or entry) and the problem.
-
-    A ``DataError`` (hence a ``ValueError``), so that the CLI's handling of bad input data
-    covers bad proposals / annotation files too.
-    """
-
-
 @contextlib.contextmanager
 def quiet(verbose: bool = False) -> Iterator[None]:
     """Swallow pycocotools' progress prints on stdout unless ``verbose``."""
@@ -96,27 +96,6 @@ def quiet(verbose: bool = False) -> Iterator[None]:
         return
     with contextlib.redirect_stdout(io.StringIO()):
         yield
-
-
-def read_json(path: PathLike, what: str = "file") -> Any:
-    """Parse a JSON file; a missing file or a syntax error raises ``EvaluationError``.
-
-    The syntax error names the line, column and character offset where parsing stopped, which
-    is where a truncated file ends.
-    """
-    name = os.fspath(path)
-    if not os.path.isfile(name):
-        raise EvaluationError(f"{name}: {what} not found (no such file)")
-    try:
-        with open(name, "r", encoding="utf-8") as handle:
-            return json.load(handle)
-    except json.JSONDecodeError as error:
-        raise EvaluationError(
-            f"{name}: invalid JSON in {what} at line {error.lineno} column {error.colno} "
-            f"(char {error.pos}): {error.msg}"
-        ) from error
-    except UnicodeDecodeError as error:
-        raise EvaluationError(f"{name}: {what} is not UTF-8 text ({error})") from error
 
 
 def load_coco_gt(coco_gt: CocoLike | Mapping[str, Any], verbose: bool = False,
@@ -167,61 +146,6 @@ def _read_gt_file(name: str, note: Optional[Callable[[str], None]]) -> Dict[str,
     return data
 
 
-def to_numpy(values: Any, dtype: type = np.float32) -> np.ndarray:
-    """Convert a tensor (any device, with or without grad), array or nested list to numpy."""
-    if hasattr(values, "detach"):
-        values = values.detach().cpu().numpy()
-    return np.asarray(values, dtype=dtype)
-
-
-def image_id_of(entry: Mapping[str, Any], index: int) -> int:
-    """The entry's ``image_id`` as a Python int (accepts numpy / 0-d tensor integers)."""
-    if not isinstance(entry, Mapping):
-        raise EvaluationError(f"entry {index}: expected a dict, got {type(entry).__name__}")
-    if "image_id" not in entry:
-        raise EvaluationError(f"entry {index}: missing key 'image_id'")
-    value = entry["image_id"]
-    problem = EvaluationError(f"entry {index}: image_id must be an integer, got {value!r}")
-    if isinstance(value, bool):
-        raise problem
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise problem from None
-
-
-def check_boxes_and_scores(
-    entry: Mapping[str, Any], index: int
-) -> Tuple[np.ndarray, np.ndarray]:
-    """Validate one per-image entry's ``boxes`` (N, 4) xyxy and ``scores`` (N,).
-
-    Returns float64 copies, so that ``x2 - x1`` of float32 inputs is exact and the float32
-    boxes survive a dump/load round trip bit for bit.
-    """
-    where = f"entry {index} (image_id {image_id_of(entry, index)})"
-    for key in ("boxes", "scores"):
-        if key not in entry:
-            raise EvaluationError(f"{where}: missing key '{key}'")
-    try:
-        boxes = to_numpy(entry["boxes"], np.float64)
-        scores = to_numpy(entry["scores"], np.float64)
-    except (TypeError, ValueError) as error:
-        raise EvaluationError(
-            f"{where}: boxes and scores must be numeric arrays ({error})") from error
-    if boxes.size == 0:
-        boxes = boxes.reshape(0, 4)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise EvaluationError(f"{where}: boxes must have shape (N, 4), got {boxes.shape}")
-    if scores.shape != (boxes.shape[0],):
-        raise EvaluationError(f"{where}: scores must have shape ({boxes.shape[0]},), "
-                              f"got {scores.shape}")
-    if not (np.isfinite(boxes).all() and np.isfinite(scores).all()):
-        raise EvaluationError(f"{where}: boxes and scores must be finite")
-    if (boxes[:, 2] < boxes[:, 0]).any() or (boxes[:, 3] < boxes[:, 1]).any():
-        raise EvaluationError(f"{where}: boxes must be (x1, y1, x2, y2) with x2 >= x1, y2 >= y1")
-    return boxes, scores
-
-
 def check_image_ids(coco_gt: COCO, image_ids: Sequence[Any], source: str) -> None:
     """Reject duplicated image ids and image ids that the ground truth does not know.
 
@@ -241,100 +165,6 @@ def check_image_ids(coco_gt: COCO, image_ids: Sequence[Any], source: str) -> Non
 def _list_ids(ids: Sequence[Any]) -> str:
     shown = ", ".join(repr(i) for i in ids[:_MAX_LISTED_IDS])
     return shown + (f", ... ({len(ids)} in all)" if len(ids) > _MAX_LISTED_IDS else "")
-
-
-def xyxy_to_coco_results(
-    image_id: int, boxes: np.ndarray, scores: np.ndarray, category_ids: Sequence[int]
-) -> List[Dict[str, Any]]:
-    """One image's boxes as COCO result dicts with ``bbox = [x, y, w, h]`` in plain floats.
-
-    ``tolist()`` yields Python floats (JSON-serialisable) much faster than per-element casts,
-    which matters for 5000 images x 1000 proposals.
-    """
-    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
-    return [
-        {"image_id": int(image_id), "bbox": bbox, "score": score, "category_id": int(category)}
-        for bbox, score, category in zip(xywh.tolist(), scores.tolist(), category_ids)
-    ]
-
-
-def proposals_to_coco_results(
-    proposals: Sequence[Mapping[str, Any]], category_id: int = 1
-) -> List[Dict[str, Any]]:
-    """Flatten per-image proposals into the COCO results format, keeping their order.
-
-    Args:
-        proposals: list of ``{"image_id": int, "boxes": (N, 4) xyxy, "scores": (N,)}`` with boxes
-            in original-image pixels (arrays, tensors or lists).
-        category_id: written on every result; irrelevant to class-agnostic evaluation (see the
-            module docstring for why ``evaluate_proposals`` picks it from the ground truth).
-    """
-    results: List[Dict[str, Any]] = []
-    for index, entry in enumerate(proposals):
-        boxes, scores = check_boxes_and_scores(entry, index)
-        categories = [category_id] * boxes.shape[0]
-        results.extend(xyxy_to_coco_results(image_id_of(entry, index), boxes, scores, categories))
-    return results
-
-
-def dump_proposals(path: PathLike, proposals: Sequence[Mapping[str, Any]]) -> None:
-    """Write proposals as COCO results json (``category_id`` 1), readable by ``load_proposals``."""
-    results = proposals_to_coco_results(proposals)
-    with open(os.fspath(path), "w", encoding="utf-8") as handle:
-        json.dump(results, handle)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_result_entry(entry: Any, index: int, name: str) -> None:
-    """Validate one COCO result dict of a proposals file; errors name the file and the index."""
-    where = f"{name}: entry {index}"
-    if not isinstance(entry, dict):
-        raise EvaluationError(f"{where}: expected an object, got {type(entry).__name__}")
-    for key in ("image_id", "bbox", "score"):
-        if key not in entry:
-            raise EvaluationError(f"{where}: missing key '{key}'")
-    if not isinstance(entry["image_id"], int) or isinstance(entry["image_id"], bool):
-        raise EvaluationError(f"{where}: image_id must be an integer, got {entry['image_id']!r}")
-    bbox = entry["bbox"]
-    if not isinstance(bbox, list) or len(bbox) != 4 or not all(_is_number(v) for v in bbox):
-        raise EvaluationError(f"{where}: bbox must be 4 finite numbers [x, y, w, h], "
-                              f"got {str(bbox)[:80]}")
-    if bbox[2] < 0 or bbox[3] < 0:
-        raise EvaluationError(f"{where}: bbox has negative width or height: {bbox}")
-    if not _is_number(entry["score"]):
-        raise EvaluationError(f"{where}: score must be a finite number, got {entry['score']!r}")
-
-
-def load_proposals(path: PathLike) -> List[Dict[str, Any]]:
-    """Read a COCO results json of proposals back into per-image ``{image_id, boxes, scores}``.
-
-    Images appear in the order of their first result; within an image the file order is kept.
-    Boxes come back as float32 (N, 4) xyxy, scores as float32 (N,); ``category_id`` is ignored.
-    An empty list is a valid file (no proposals at all).
-    """
-    name = os.fspath(path)
-    data = read_json(name, what="proposals file")
-    if not isinstance(data, list):
-        raise EvaluationError(f"{name}: proposals file must hold a JSON list of results, "
-                              f"got {type(data).__name__}")
-    grouped: Dict[int, Tuple[List[List[float]], List[float]]] = {}
-    for index, entry in enumerate(data):
-        _check_result_entry(entry, index, name)
-        x, y, w, h = (float(v) for v in entry["bbox"])
-        boxes, scores = grouped.setdefault(entry["image_id"], ([], []))
-        boxes.append([x, y, x + w, y + h])
-        scores.append(float(entry["score"]))
-    return [
-        {
-            "image_id": image_id,
-            "boxes": np.asarray(boxes, dtype=np.float64).astype(np.float32).reshape(-1, 4),
-            "scores": np.asarray(scores, dtype=np.float32),
-        }
-        for image_id, (boxes, scores) in grouped.items()
-    ]
 
 
 def _top_scoring(
