@@ -180,7 +180,8 @@ def _train(args: argparse.Namespace, is_main: bool = True) -> int:
     if not is_main:
         return 0  # rank 0 gathered this rank's proposals and reports for the whole job
     trainer.logger.log({"type": "eval", "iter": result.iterations, **json_safe_metrics(metrics)})
-    write_metrics(run_dir / "metrics.json", metrics, cfg, result.train_seconds, result.iterations)
+    write_metrics(run_dir / "metrics.json", metrics, cfg, result.train_seconds, result.iterations,
+                  train_log=trainer.logger.path)
     if args.study:
         note(f"study results: {copy_to_study(run_dir, cfg, Path(args.study_dir))}")
     note(f"run directory: {run_dir}")

@@ -89,6 +89,10 @@ class AssignerConfig:
     ignore_ratio: float = _ranged(0.5, 0.0, 1.0)   # region assigner (Cascade RPN)
     topk: int = _ranged(9, 1)                      # SAT k
     num_levels: int = _ranged(2, 1, 5)             # SAT N
+    # PosR's centre region: 'continuous' (|x - cx| <= sigma w / 2, nearest-location fallback) or
+    # 'rounded' (mmdetection's center_ratio region, rounded to whole cells of the gt's level, as
+    # the region assigner does). Fidelity switch, issue 17; see sampling/positive_region.py.
+    region_rule: str = _choice("continuous", "rounded", default="continuous")
 
 
 @dataclass
@@ -107,6 +111,11 @@ class StageConfig:
     reg_weight: float = _ranged(1.0, 0.0)
     target_stds: list = _list([1.0, 1.0, 1.0, 1.0], float, above=0.0)
     smooth_l1_beta: float = _ranged(1.0 / 9.0, 0.0)  # reg_loss smooth_l1 (GA-RPN: 1.0)
+    # Loss normalisers: 'paper' (eqs. 4-7: IoU losses / positives, all positives regressed) or
+    # 'mmdet' (mmdetection's heads: a sampled stage regresses its sampled positives and divides
+    # both losses by the sampled count; a stage without sampling divides by #priors / 200).
+    # Fidelity switch, issue 17; see models/heads/blocks.py.
+    loss_norm: str = _choice("paper", "mmdet", default="paper")
 
 
 @dataclass
@@ -142,6 +151,10 @@ class IoUMaskConfig:
     weight: float = _ranged(1.0, 0.0)
     test_with: bool = True                          # IoU-aware score at test time
     double_sigmoid: bool = True
+    # Where the second sigmoid acts (double_sigmoid only): 'train_and_test' (the literal reading:
+    # BCE on sigmoid(sigmoid(x))) or 'test_only' (BCE on sigmoid(x), the second sigmoid only in the
+    # IoU-aware score). Fidelity switch, issue 17; see models/heads/iou_mask.py.
+    second_sigmoid: str = _choice("train_and_test", "test_only", default="train_and_test")
 
 
 @dataclass
@@ -154,6 +167,16 @@ class HeadConfig:
     feat_channels: int = _ranged(64, 8)
     num_stages: int = _ranged(1, 1, 2)
     stage1_conv: str = _choice("conv", "dilation", default="conv")
+    # Dilation of stage1_conv 'dilation' (Cascade RPN: 3, fitted to scale-8 anchors); 0 = the
+    # dilation whose taps sit where box_to_offsets puts them for the location's own prior
+    # (round(anchor_scale / 2)). Fidelity switch, issue 17.
+    stage1_dilation: int = _ranged(3, 0, 16)
+    # Init of the adaptive / deformable convolutions (alignment, GA-RPN's feature adaption):
+    # 'torch' (PyTorch's default, with a bias) or 'mmdet' (Normal(0, 0.01), no bias).
+    deform_init: str = _choice("torch", "mmdet", default="torch")
+    # Clip the detached stage-1 boxes to the image before stage 2 reads and assigns them
+    # (mmdetection decodes them with max_shape). Fidelity switch, issue 17.
+    clip_stage1: bool = False
     alignment: str = _choice("none", "offset", "point", default="none")
     deform_impl: str = _choice("auto", "fast", "torchvision", default="auto")
     point_gradient_mul: float = _ranged(0.1, 0.0, 1.0)
@@ -516,6 +539,7 @@ def _check_consistency(cfg: Config, source: str) -> None:
         raise ConfigError(f"{source}: alignment and the IoU mask need 'model.head.num_stages: 2'")
     if head.type == "ga_rpn":
         _check_ga_rpn(head, source)
+    _check_fidelity_switches(head, source)
     if head.stage1.assigner.type == "size_aware_threshold":
         raise ConfigError(f"{source}: the Size-Aware Threshold assigner needs init proposals: "
                           "use it in stage 2 only")
@@ -529,6 +553,24 @@ def _check_consistency(cfg: Config, source: str) -> None:
         raise ConfigError(f"{source}: point representation uses one square prior per location: "
                           "set 'model.head.anchor_ratios: [1.0]'")
     _check_detector(cfg.detector, source)
+
+
+def _check_fidelity_switches(head: HeadConfig, source: str) -> None:
+    """The issue-17 switches only where they act, so that a row never carries a dead setting."""
+    if head.iou_mask.second_sigmoid == "test_only" and not head.iou_mask.double_sigmoid:
+        raise ConfigError(f"{source}: 'model.head.iou_mask.second_sigmoid: test_only' needs "
+                          "'double_sigmoid: true' (with one sigmoid there is no second one)")
+    if head.stage1_dilation != 3 and head.stage1_conv != "dilation":
+        raise ConfigError(f"{source}: 'model.head.stage1_dilation' acts only with "
+                          "'stage1_conv: dilation'")
+    if head.clip_stage1 and (head.num_stages != 2 or head.representation != "anchor"):
+        raise ConfigError(f"{source}: 'model.head.clip_stage1' needs a two-stage anchor head "
+                          "(point sets are not boxes before stage 2)")
+    for name, assigner in (("stage1", head.stage1.assigner), ("stage2", head.stage2.assigner),
+                           ("ga", head.ga.assigner)):
+        if assigner.region_rule != "continuous" and assigner.type != "positive_region":
+            raise ConfigError(f"{source}: 'model.head.{name}.assigner.region_rule' acts only "
+                              "with the positive_region assigner")
 
 
 def _check_ga_rpn(head: HeadConfig, source: str) -> None:

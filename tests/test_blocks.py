@@ -89,3 +89,52 @@ def test_head_conv_and_flatten_levels():
     assert flat.shape == (2, 12, 3)
     # location (h=0, w=1), anchor 1: channels 3..5 at that pixel
     assert flat[0, 1 * 2 + 1].tolist() == x[0, 3:6, 0, 1].tolist()
+
+
+# ---------------------------------------------------------------- 'mmdet' normalisers (issue 17)
+def _mmdet_cfg(stage1_cls: float = 1.0) -> HeadConfig:
+    cfg = _cfg(stage1_cls=stage1_cls)
+    cfg.stage1.loss_norm = cfg.stage2.loss_norm = "mmdet"
+    return cfg
+
+
+def test_mmdet_normaliser_divides_a_sampled_stage_by_its_sampled_count():
+    losses = _filled().losses(_mmdet_cfg())
+    # stage-1 L1: / sampled count 4, as 'paper' already does for L1
+    assert losses["loss_s1_reg"].item() == pytest.approx(4.5 / 4)
+    # stage-2 IoU loss: weight 10 x (1/2 + 0 + 6/7) / 6 sampled (not / 3 positives)
+    assert losses["loss_s2_reg"].item() == pytest.approx(10.0 * (0.5 + 6.0 / 7.0) / 6.0)
+    # classification and the mask are unchanged
+    assert losses["loss_s2_cls"].item() == pytest.approx(2.0 * LN2)
+    assert losses["loss_mask"].item() == pytest.approx(LN2, rel=1e-5)
+
+
+def test_mmdet_normaliser_of_an_unsampled_stage_is_priors_over_200():
+    acc = _filled(stage1_cls=False)
+    acc.add_priors("s1", 600)   # image A's priors
+    acc.add_priors("s1", 600)   # image B's: 1200 / 200 = 6
+    losses = acc.losses(_mmdet_cfg(stage1_cls=0.0))
+    assert losses["loss_s1_reg"].item() == pytest.approx(4.5 / 6.0)
+    # below 200 priors the factor is < 1; the accumulator never divides by less than 1
+    few = _filled(stage1_cls=False)
+    few.add_priors("s1", 100)
+    assert few.losses(_mmdet_cfg(stage1_cls=0.0))["loss_s1_reg"].item() == pytest.approx(4.5)
+
+
+def test_regression_indices_keeps_only_the_sampled_positives_under_mmdet():
+    from scrpn.models.heads.blocks import regression_indices
+    positives, sampled = torch.tensor([1, 4, 7]), torch.tensor([4])
+    assert regression_indices("paper", positives, sampled).tolist() == [1, 4, 7]
+    assert regression_indices("mmdet", positives, sampled).tolist() == [4]
+    assert regression_indices("mmdet", positives, None).tolist() == [1, 4, 7]  # unsampled stage
+
+
+def test_positive_ious_by_hand():
+    from scrpn.models.heads.blocks import positive_ious
+    from scrpn.sampling.assign_result import AssignResult
+    boxes = torch.tensor([[0.0, 0, 10, 10], [0.0, 0, 10, 5], [50.0, 50, 60, 60]])
+    gts = torch.tensor([[0.0, 0, 10, 10]])
+    assign = AssignResult(num_gts=1, gt_inds=torch.tensor([1, 1, 0]), max_overlaps=torch.zeros(3))
+    assert positive_ious(assign, boxes, gts).tolist() == pytest.approx([1.0, 0.5])
+    none = AssignResult(num_gts=1, gt_inds=torch.tensor([0, -1, 0]), max_overlaps=torch.zeros(3))
+    assert positive_ious(none, boxes, gts).numel() == 0

@@ -47,10 +47,15 @@ class TwoStageDetector(nn.Module):
         self.proposal_network.set_generator(generator)
         self.roi_head.generator = generator
 
+    def diagnostics(self) -> dict[str, float]:
+        """The proposal head's diagnostics of the last training step (see ``ProposalNetwork``)."""
+        net = self.proposal_network
+        return {k: float(v) for k, v in getattr(net.head, "diagnostics", {}).items()}
+
     def forward(self, images: Tensor, targets: list[dict]):
         net = self.proposal_network
         feats = net.backbone(images)                                        # [P2..P6]
-        out = net.head(feats)
+        out = net.head(feats, [t["img_shape"] for t in targets])
         proposals = [p["boxes"].detach() for p in net.predict(out, targets, self.num_proposals)]
         roi_feats = feats[: self.num_roi_levels]
         if self.training:

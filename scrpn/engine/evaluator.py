@@ -37,6 +37,7 @@ from torch.utils.data import Dataset, Subset
 from scrpn.config import Config
 from scrpn.engine.builders import first_n, make_val_loader
 from scrpn.engine.distributed import dist_info, gather_to_main
+from scrpn.engine.logging import read_jsonl, summarise_diagnostics
 from scrpn.evaluation import (detections_to_coco_results, dump_proposals, evaluate_detections,
                               evaluate_proposals, json_safe_metrics)
 from scrpn.evaluation.proposal_stats import proposal_stats, save_stats
@@ -170,7 +171,50 @@ def evaluate_model(model: nn.Module, dataset: Dataset, cfg: Config,
     metrics: dict[str, Any] = evaluate_proposals(gt, proposals, max_dets=cfg.eval.max_dets)
     metrics["seconds_per_image"] = sum(seconds) / len(seconds) if seconds else math.nan
     metrics["num_images"] = len(proposals)
+    rho = iou_mask_spearman(model, subset, cfg, device)
+    if rho is not None:
+        metrics["iou_mask_spearman"] = rho
     return metrics
+
+
+def iou_mask_spearman(model: nn.Module, dataset: Dataset, cfg: Config,
+                      device: str | torch.device = "cpu", max_images: int = 100) -> float | None:
+    """Spearman correlation of the IoU mask with the true IoU on validation positives.
+
+    Over the first ``max_images`` images (of ``cfg.data.val_limit``): the stage-2 positives of the
+    head's own stage-2 assigner, the mask as the IoU-aware score uses it
+    (:meth:`TwoStageProposalHead.mask_scores`) against the IoU of their refined boxes with their
+    gts. ``None`` for a model without an IoU mask (or a detector); NaN when undefined.
+    """
+    net = getattr(model, "module", model)
+    head = getattr(net, "head", None)
+    if getattr(net, "produces_detections", False) or getattr(head, "iou_mask", None) is None:
+        return None
+    from scrpn.evaluation.correlation import correlation
+    from scrpn.models.heads.iou_mask import positive_mask_and_iou
+    device = torch.device(device)
+    indices = list(first_n(dataset, cfg.data.val_limit))[:max_images]
+    loader = make_val_loader(Subset(dataset, indices), cfg, batch_size=1)
+    masks, ious = [], []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for images, targets in loader:
+                out = head(net.backbone(images.to(device)), [t["img_shape"] for t in targets])
+                mask = head.mask_scores(out)
+                for i, t in enumerate(targets):
+                    crowd = t["iscrowd"].bool()
+                    gts, ignore = t["boxes"][~crowd].to(device), t["boxes"][crowd].to(device)
+                    assign = head.assign(1, out, i, gts, ignore)
+                    m, iou = positive_mask_and_iou(mask[i], out.refined_boxes[i], assign, gts)
+                    masks.append(m.cpu())
+                    ious.append(iou.cpu())
+    finally:
+        model.train(was_training)
+    if not masks:
+        return math.nan
+    return correlation(torch.cat(masks).numpy(), torch.cat(ious).numpy())["spearman"]
 
 
 def _merge_shards(shards: Sequence[tuple[list, list]]) -> tuple[list, list]:
@@ -183,11 +227,19 @@ def _merge_shards(shards: Sequence[tuple[list, list]]) -> tuple[list, list]:
 
 
 def write_metrics(path: str | Path, metrics: Mapping[str, Any], cfg: Config,
-                  train_seconds: float | None = None, iterations: int | None = None) -> Path:
-    """Write ``metrics.json``: the metrics plus what identifies the run (NaN written as null)."""
+                  train_seconds: float | None = None, iterations: int | None = None,
+                  train_log: str | Path | None = None) -> Path:
+    """Write ``metrics.json``: the metrics plus what identifies the run (NaN written as null).
+
+    ``train_log``: the run's ``log.jsonl``; when it exists, its diagnostics (stage-1 IoUs, ReLU
+    activity, FPN std, gradient norm, clipping) are summarised under ``diagnostics``."""
     record = {"name": cfg.name, "profile": cfg.profile, "dataset": cfg.data.dataset,
               "seed": cfg.train.seed, "iterations": iterations, "train_seconds": train_seconds}
     record.update(json_safe_metrics(dict(metrics)))
+    if train_log is not None and Path(train_log).is_file():
+        summary = summarise_diagnostics(read_jsonl(train_log))
+        if summary:
+            record["diagnostics"] = {k: json_safe_metrics(v) for k, v in summary.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
-__all__ = ["JsonlLogger", "format_losses", "read_jsonl"]
+__all__ = ["DIAGNOSTIC_PREFIXES", "JsonlLogger", "format_losses", "read_jsonl",
+           "summarise_diagnostics"]
 
 
 def _json_value(value: Any) -> Any:
@@ -66,5 +67,25 @@ def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def format_losses(losses: Mapping[str, float], digits: int = 3) -> dict[str, str]:
-    """Compact ``{name: value}`` strings for the tqdm postfix (``loss_`` prefix dropped)."""
-    return {key.removeprefix("loss_"): f"{value:.{digits}f}" for key, value in losses.items()}
+    """Compact ``{name: value}`` strings for the tqdm postfix (``loss_`` prefix dropped; the
+    diagnostics, which go to the log only, left out)."""
+    return {key.removeprefix("loss_"): f"{value:.{digits}f}" for key, value in losses.items()
+            if key.startswith("loss")}
+
+
+DIAGNOSTIC_PREFIXES = ("diag_", "grad_norm", "clip_fired")
+
+
+def summarise_diagnostics(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """``metrics.json``'s ``diagnostics``: for each diagnostic of the training log (``diag_*``,
+    ``grad_norm``, ``clip_fired``), its value in the first and the last log window and its mean
+    over all windows. Windows without the key (e.g. no positives) are skipped."""
+    series: dict[str, list[float]] = {}
+    for record in records:
+        if record.get("type") != "train":
+            continue
+        for key, value in record.items():
+            if key.startswith(DIAGNOSTIC_PREFIXES) and isinstance(value, (int, float)):
+                series.setdefault(key, []).append(float(value))
+    return {key: {"first": values[0], "last": values[-1], "mean": sum(values) / len(values)}
+            for key, values in sorted(series.items())}

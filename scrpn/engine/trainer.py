@@ -126,6 +126,23 @@ def _loss_values(losses: dict[str, Tensor], total: Tensor) -> dict[str, float]:
     return values
 
 
+def gradient_diagnostics(params: list[Tensor], grad_clip: Optional[float]) -> dict[str, float]:
+    """Clip the gradients when ``grad_clip`` is set, and say what the norm was before.
+
+    Returns ``grad_norm`` (the total 2-norm before clipping) and, with clipping, ``clip_fired``
+    (1.0 when the norm exceeded ``grad_clip``; its mean over a log window is how often it fired).
+    The clipping itself is ``clip_grad_norm_``'s, unchanged; without clipping the norm is only
+    read.
+    """
+    if grad_clip is not None:
+        norm = float(torch.nn.utils.clip_grad_norm_(params, grad_clip))
+        return {"grad_norm": norm, "clip_fired": float(norm > grad_clip)}
+    grads = [p.grad.detach() for p in params if p.grad is not None]
+    norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))\
+        if grads else 0.0
+    return {"grad_norm": norm}
+
+
 def _targets_to(targets: list[dict[str, Any]], device: torch.device) -> list[dict[str, Any]]:
     return [{k: v.to(device) if isinstance(v, Tensor) else v for k, v in t.items()}
             for t in targets]
@@ -301,17 +318,17 @@ class Trainer:
             raise TrainingError(f"iteration {self.iteration}: the loss is not finite: {bad}")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
-        if self.cfg.train.grad_clip is not None:
-            self.scaler.unscale_(self.optimizer)  # clip the true gradients (no-op without AMP)
-            params = [p for g in self.optimizer.param_groups for p in g["params"]]
-            torch.nn.utils.clip_grad_norm_(params, self.cfg.train.grad_clip)
+        self.scaler.unscale_(self.optimizer)  # the true gradients (no-op without AMP)
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        diagnostics = self.model.diagnostics() if hasattr(self.model, "diagnostics") else {}
+        diagnostics.update(gradient_diagnostics(params, self.cfg.train.grad_clip))
         self._stepping = True  # from here until the RNG capture the state is not consistent
         self.scaler.step(self.optimizer)  # optimizer.step() without AMP
         self.scaler.update()
         self.iteration += 1
         self._rng_state = capture_rng_state(self.generator)  # what a resume at this point restores
         self._stepping = False
-        return values
+        return {**values, **diagnostics}
 
     def _log(self, window: dict[str, list[float]]) -> None:
         if not self.dist.is_main:

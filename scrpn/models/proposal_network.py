@@ -1,6 +1,7 @@
 """Backbone + FPN + proposal head: the whole region proposal network of Fig. 1.
 
-Train mode: ``model(images, targets) -> dict`` of weighted losses (``loss_*``).
+Train mode: ``model(images, targets) -> dict`` of weighted losses (``loss_*``); afterwards
+``model.diagnostics()`` gives the ``diag_*`` scalars of that step (no gradient; logged only).
 Eval mode: ``model(images, targets) -> list[{'boxes': (K, 4), 'scores': (K,)}]`` per image, in the
 pixels of the (resized, unpadded) input image; only ``targets[i]['img_shape']`` is read.
 :func:`scrpn.build.build_proposal_network` builds it from a config.
@@ -17,6 +18,11 @@ from .heads.stages import TwoStageProposalHead
 from .postprocess import select_proposals
 
 
+def feature_std(feats: list[Tensor]) -> Tensor:
+    """Mean over FPN levels of each level's standard deviation (a diagnostic, no gradient)."""
+    return torch.stack([x.detach().float().std() for x in feats]).mean()
+
+
 class ProposalNetwork(nn.Module):
     def __init__(self, backbone: nn.Module, head: TwoStageProposalHead, test_cfg: TestConfig,
                  use_iou_mask_at_test: bool = True) -> None:
@@ -25,16 +31,27 @@ class ProposalNetwork(nn.Module):
         self.head = head
         self.test_cfg = test_cfg
         self.use_iou_mask_at_test = use_iou_mask_at_test
+        self._fpn_std: Optional[Tensor] = None
 
     def set_generator(self, generator: Optional[torch.Generator]) -> None:
         """The random sampler draws from this generator (the trainer owns and checkpoints it)."""
         self.head.generator = generator
 
     def forward(self, images: Tensor, targets: list[dict]):
-        out = self.head(self.backbone(images))
+        feats = self.backbone(images)
+        out = self.head(feats, [t["img_shape"] for t in targets])
         if self.training:
+            self._fpn_std = feature_std(feats)
             return self.head.loss(out, targets)
         return self.predict(out, targets)
+
+    def diagnostics(self) -> dict[str, float]:
+        """``diag_*`` of the last training forward: the head's (stage-1 IoUs, ReLU activity) and
+        the FPN features' std. The trainer logs them at each log interval."""
+        diag = {k: float(v) for k, v in getattr(self.head, "diagnostics", {}).items()}
+        if getattr(self, "_fpn_std", None) is not None:
+            diag["diag_fpn_std"] = float(self._fpn_std)
+        return diag
 
     @torch.no_grad()
     def predict(self, out, targets: list[dict], max_per_img: Optional[int] = None) -> list[dict]:

@@ -4,11 +4,12 @@ from .geometry import box_area, box_centres, centre_regions, pairwise_overlaps, 
 from .levels import adjacent_level, candidate_levels, point_levels, target_level
 from .max_iou import MaxIoUAssigner
 from .positive_region import PositiveRegionAssigner
+from .priors import Assigner, PriorSet
 from .sampler import RandomSampler
 from .size_aware_threshold import SizeAwareThresholdAssigner
 
 __all__ = [
-    "AssignResult", "MaxIoUAssigner", "PositiveRegionAssigner", "RandomSampler",
+    "AssignResult", "Assigner", "MaxIoUAssigner", "PositiveRegionAssigner", "PriorSet", "RandomSampler",
     "SizeAwareThresholdAssigner", "adjacent_level", "box_area", "box_centres", "candidate_levels",
     "centre_regions", "pairwise_overlaps", "point_levels", "points_in_boxes", "target_level",
 ]

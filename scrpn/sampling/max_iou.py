@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from .assign_result import AssignResult
+from .priors import PriorSet
 from .geometry import pairwise_overlaps
 
 
@@ -40,6 +41,11 @@ class MaxIoUAssigner:
 
         overlaps = pairwise_overlaps(priors, gt_boxes)  # (num_priors, num_gts)
         return self.assign_wrt_overlaps(overlaps, priors, gt_boxes_ignore)
+
+    def assign_priors(self, priors: PriorSet, gt_boxes: Tensor,
+                      gt_boxes_ignore: Tensor | None = None) -> AssignResult:
+        """The common interface (:mod:`scrpn.sampling.priors`): Max-IoU reads the boxes only."""
+        return self.assign(priors.boxes, gt_boxes, gt_boxes_ignore)
 
     def assign_wrt_overlaps(self, overlaps: Tensor, priors: Tensor,
                             gt_boxes_ignore: Tensor | None = None) -> AssignResult:

@@ -33,6 +33,7 @@ from torch import Tensor
 
 from ..pyramid import FPN_STRIDES
 from .assign_result import AssignResult
+from .priors import PriorSet
 from .levels import point_levels, target_level
 from .geometry import box_area, box_centres, points_in_boxes
 
@@ -71,6 +72,11 @@ class RegionAssigner:
         self.ignore_ratio = ignore_ratio
         self.base_scale = base_scale
         self.strides = tuple(strides)
+
+    def assign_priors(self, priors: PriorSet, gt_boxes: Tensor,
+                      gt_boxes_ignore: Tensor | None = None) -> AssignResult:
+        """The common interface (:mod:`scrpn.sampling.priors`): the boxes' centres and levels."""
+        return self.assign(priors.boxes, priors.num_per_level, gt_boxes, gt_boxes_ignore)
 
     def assign(self, priors: Tensor, num_per_level: list[int], gt_boxes: Tensor,
                gt_boxes_ignore: Tensor | None = None) -> AssignResult:

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from ..pyramid import FPN_STRIDES
 from .assign_result import AssignResult
+from .priors import PriorSet
 from .levels import candidate_levels, level_starts
 from .geometry import box_area, box_centres, pairwise_overlaps, points_in_boxes
 
@@ -48,6 +49,12 @@ class SizeAwareThresholdAssigner:
         self.num_levels_used = num_levels_used
         self.base_scale = base_scale
         self.strides = tuple(strides)
+
+    def assign_priors(self, priors: PriorSet, gt_boxes: Tensor,
+                      gt_boxes_ignore: Tensor | None = None) -> AssignResult:
+        """The common interface (:mod:`scrpn.sampling.priors`): boxes, locations and levels."""
+        return self.assign(priors.boxes, priors.centres, priors.num_per_level, gt_boxes,
+                           gt_boxes_ignore)
 
     def assign(self, boxes: Tensor, points: Tensor, num_per_level: list[int], gt_boxes: Tensor,
                gt_boxes_ignore: Tensor | None = None) -> AssignResult:

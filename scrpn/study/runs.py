@@ -45,13 +45,39 @@ from scrpn.engine.seeding import configure_torch
 from scrpn.engine.trainer import new_trainer
 from scrpn.evaluation.proposal_stats import load_stats
 
-__all__ = ["PROFILE_CONFIG_DIRS", "RUNTIME_KEYS", "Study", "config_fingerprint",
+__all__ = ["LATER_KEYS_AT_FIRST_VALUE", "PROFILE_CONFIG_DIRS", "RUNTIME_KEYS", "Study", "config_fingerprint",
            "training_config"]
 
 PROFILE_CONFIG_DIRS = {"smoke": "mini", "mini": "mini", "full": "coco"}
 # Settings that change how fast a run goes or where it caches, never its numbers.
 RUNTIME_KEYS = ("name", "train.num_threads", "train.log_interval", "train.checkpoint_interval",
                 "data.num_workers", "data.root", "eval.timing_images")
+
+
+# Keys added after the first study (issue 17's fidelity switches), with the value every cached run
+# was trained with. At that value a key is left out of the fingerprint, so the cached runs in
+# results/runs/ stay valid; set to anything else, it changes the fingerprint as any key does.
+# ``tests/test_fidelity_switches.py`` checks that every committed run's fingerprint still matches.
+LATER_KEYS_AT_FIRST_VALUE = {
+    "model.head.stage1_dilation": 3,
+    "model.head.deform_init": "torch",
+    "model.head.clip_stage1": False,
+    "model.head.iou_mask.second_sigmoid": "train_and_test",
+    **{f"model.head.{stage}.loss_norm": "paper" for stage in ("stage1", "stage2")},
+    **{f"model.head.{name}.assigner.region_rule": "continuous"
+       for name in ("stage1", "stage2", "ga")},
+}
+
+
+def _get(tree: dict, dotted: str) -> Any:
+    for key in dotted.split("."):
+        if not isinstance(tree, dict) or key not in tree:
+            return _MISSING
+        tree = tree[key]
+    return tree
+
+
+_MISSING = object()
 
 
 def _drop(tree: dict, dotted: str) -> None:
@@ -66,6 +92,9 @@ def config_fingerprint(cfg: Config, extra_ignored: Sequence[str] = ()) -> str:
     tree = copy.deepcopy(cfg.to_dict())
     for key in (*RUNTIME_KEYS, *extra_ignored):
         _drop(tree, key)
+    for key, first in LATER_KEYS_AT_FIRST_VALUE.items():
+        if _get(tree, key) == first:
+            _drop(tree, key)
     return hashlib.sha1(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -201,7 +230,7 @@ class Study:
                                  stats_path=None if is_detector else out / "proposal_stats.npz")
         state = load_checkpoint(ckpt)
         write_metrics(out / "metrics.json", metrics, cfg, state.get("train_seconds"),
-                      state.get("iteration"))
+                      state.get("iteration"), train_log=ckpt.parent / "log.jsonl")
         record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
         # wall and CPU seconds of this process (a resumed run counts its last part only)
         record.update(config_fingerprint=fingerprint, checkpoint=str(ckpt),

@@ -45,6 +45,7 @@ from torchvision.ops import box_iou, nms
 
 from ..config import Config
 from ..data.collate import padded_size
+from ..evaluation.correlation import correlation
 from ..models.heads.iou_mask import iou_aware_score
 from ..models.postprocess import clip_boxes
 from ..sampling.levels import candidate_levels, level_starts, point_levels
@@ -97,31 +98,6 @@ def best_gt_iou(boxes: Any, gt_boxes: Any) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(b.shape[0], np.float64), np.full(b.shape[0], -1, np.int64)
     best, idx = box_iou(b, g).max(dim=1)
     return best.double().numpy(), idx.numpy().astype(np.int64)
-
-
-def _rankdata(x: np.ndarray) -> np.ndarray:
-    """Ranks 0..n-1, ties sharing their average rank (what Spearman's rho needs)."""
-    ranks = np.empty(len(x), np.float64)
-    ranks[np.argsort(x, kind="mergesort")] = np.arange(len(x))
-    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
-    return (np.bincount(inverse, weights=ranks) / counts)[inverse]
-
-
-def correlation(score: Any, iou: Any) -> dict[str, float]:
-    """Pearson and Spearman correlation of ``score`` with ``iou``; NaN when undefined.
-
-    Undefined means fewer than 2 values or a constant input (no variation to correlate).
-    """
-    s, t = np.asarray(score, np.float64).ravel(), np.asarray(iou, np.float64).ravel()
-    if s.shape != t.shape:
-        raise ValueError(f"score and iou differ in length: {s.shape} vs {t.shape}")
-    out = {"pearson": math.nan, "spearman": math.nan, "n": int(s.size)}
-    if s.size < 2:
-        return out
-    for key, (a, b) in (("pearson", (s, t)), ("spearman", (_rankdata(s), _rankdata(t)))):
-        if np.ptp(a) > 0 and np.ptp(b) > 0:
-            out[key] = float(np.clip(np.corrcoef(a, b)[0, 1], -1.0, 1.0))
-    return out
 
 
 def _image_hwc(image: Any) -> np.ndarray:
@@ -203,7 +179,7 @@ def _candidate_scores(model: nn.Module, out: Any) -> tuple[Tensor, Tensor, Optio
     use_mask = bool(getattr(model, "use_iou_mask_at_test", False))
     test_score, boxes = head.final_scores_and_boxes(out, use_mask)
     cls_prob = head.final_scores_and_boxes(out, False)[0]  # no mask: the classification score
-    mask = getattr(out, "iou_mask", None)
+    mask = head.mask_scores(out) if hasattr(head, "mask_scores") else None
     return test_score[0], cls_prob[0], None if mask is None else mask[0], boxes[0]
 
 

@@ -50,8 +50,10 @@ __all__ = [
     "AdaptiveConv",
     "NoAlignment",
     "PointAlignment",
+    "DEFORM_INITS",
     "box_to_offsets",
     "build_alignment",
+    "make_align_conv",
     "regular_grid_offsets",
 ]
 
@@ -78,6 +80,35 @@ def regular_grid_offsets(
     dy = steps.view(-1, 1).expand(kernel_size, kernel_size)  # row index varies slowest
     dx = steps.view(1, -1).expand(kernel_size, kernel_size)
     return torch.stack((dy, dx), dim=-1).reshape(-1)  # (2K,)
+
+
+DEFORM_INITS = ("torch", "mmdet")
+
+
+def make_align_conv(in_channels: int, out_channels: int, kernel_size: int, *, deformable: bool,
+                    dilation: int = 1, impl: str = "auto", init: str = "torch") -> nn.Module:
+    """The conv of an alignment module, initialised per ``init``:
+
+    * ``'torch'`` -- PyTorch's default (Kaiming-uniform weight, uniform bias), the study's first
+      reading (it never said otherwise);
+    * ``'mmdet'`` -- Normal(0, 0.01) weight and no bias: mmdetection's ``AdaptiveConv`` (Cascade
+      RPN), RepPoints' deformable convs and GA-RPN's ``FeatureAdaption`` (fidelity review,
+      deviation 3; ``tests/test_fidelity_switches.py``).
+    """
+    if init not in DEFORM_INITS:
+        raise ValueError(f"unknown init {init!r}; expected one of {DEFORM_INITS}")
+    bias = init == "torch"
+    padding = dilation * (kernel_size // 2)
+    conv: nn.Module
+    if deformable:
+        conv = DeformConv2d(in_channels, out_channels, kernel_size, stride=1, padding=padding,
+                            dilation=dilation, bias=bias, impl=impl)
+    else:
+        conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, dilation=dilation,
+                         bias=bias)
+    if init == "mmdet":
+        nn.init.normal_(conv.weight, std=0.01)
+    return conv
 
 
 def _scale_gradient(tensor: Tensor, multiplier: float) -> Tensor:
@@ -116,6 +147,7 @@ class PointAlignment(nn.Module):
         num_points: int = 9,
         gradient_mul: float = 0.1,
         impl: str = "auto",
+        init: str = "torch",
     ) -> None:
         super().__init__()
         kernel_size = int(round(math.sqrt(num_points)))
@@ -126,9 +158,8 @@ class PointAlignment(nn.Module):
         self.num_points = num_points
         self.kernel_size = kernel_size
         self.gradient_mul = gradient_mul
-        self.conv = DeformConv2d(
-            in_channels, out_channels, kernel_size, stride=1, padding=kernel_size // 2, impl=impl
-        )
+        self.conv = make_align_conv(in_channels, out_channels, kernel_size, deformable=True,
+                                    impl=impl, init=init)
         self.register_buffer(
             "base_offset", regular_grid_offsets(kernel_size).view(1, 2 * num_points, 1, 1), persistent=False
         )
@@ -239,7 +270,7 @@ class AdaptiveConv(nn.Module):
       and the level's stride. ``dilation`` is not used in this mode.
 
     ``center_offset`` (extra keyword, default 0 as in mmdetection) is forwarded
-    to :func:`box_to_offsets`.
+    to :func:`box_to_offsets`; ``init`` is :func:`make_align_conv`'s.
     """
 
     def __init__(
@@ -250,6 +281,7 @@ class AdaptiveConv(nn.Module):
         dilation: int = 3,
         impl: str = "auto",
         center_offset: float = 0.0,
+        init: str = "torch",
     ) -> None:
         super().__init__()
         if mode not in ("dilation", "offset"):
@@ -260,10 +292,8 @@ class AdaptiveConv(nn.Module):
         self.dilation = dilation if mode == "dilation" else 1
         self.center_offset = center_offset
         self.conv: nn.Module
-        if mode == "dilation":
-            self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=dilation, dilation=dilation)
-        else:
-            self.conv = DeformConv2d(in_channels, out_channels, 3, stride=1, padding=1, impl=impl)
+        self.conv = make_align_conv(in_channels, out_channels, 3, deformable=mode == "offset",
+                                    dilation=self.dilation, impl=impl, init=init)
 
     def forward(self, x: Tensor, boxes: Optional[Tensor] = None, stride: Optional[float] = None) -> Tensor:
         if self.mode == "dilation":

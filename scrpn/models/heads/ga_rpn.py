@@ -33,6 +33,7 @@ with a masked convolution); the rest is the shared per-level top-k / NMS.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +50,7 @@ from ...sampling.max_iou import MaxIoUAssigner
 from ...sampling.region import region_in_cells
 from ..anchors import AnchorGenerator
 from ..box_coder import DeltaXYWHCoder
-from .blocks import LossAccumulator, flatten_levels, head_conv
+from .blocks import LossAccumulator, flatten_levels, head_conv, regression_indices
 from .targets import build_assigner, build_sampler
 
 LOC_AVG_DIVISOR = 200.0   # mmdetection: location-loss average factor = #locations / 200
@@ -138,18 +139,22 @@ class FeatureAdaption(nn.Module):
 
     ``deform_groups`` offset groups (mmdetection: 4), each with its own 9 (dy, dx) pairs. The
     offsets come from the predicted (dw, dh) only, so the sampled grid follows the anchor's shape.
-    Init as mmdetection: offset conv N(0, 0.1), deformable conv N(0, 0.01), bias 0.
+    Init as mmdetection: offset conv N(0, 0.1), deformable conv N(0, 0.01); the deformable conv
+    has a zero-initialised bias (``init='torch'``, the study's first runs) or none, as mmdetection
+    (``init='mmdet'``, ``model.head.deform_init``; fidelity review: "deform conv has a bias").
     """
 
     def __init__(self, in_channels: int, out_channels: int, deform_groups: int = 4,
-                 impl: str = "auto") -> None:
+                 impl: str = "auto", init: str = "torch") -> None:
         super().__init__()
         self.conv_offset = nn.Conv2d(2, deform_groups * 2 * 9, 1, bias=False)
         self.conv_adaption = DeformConv2d(in_channels, out_channels, 3, padding=1,
-                                          offset_groups=deform_groups, impl=impl)
+                                          offset_groups=deform_groups, impl=impl,
+                                          bias=init != "mmdet")
         nn.init.normal_(self.conv_offset.weight, std=0.1)
         nn.init.normal_(self.conv_adaption.weight, std=0.01)
-        nn.init.zeros_(self.conv_adaption.bias)
+        if self.conv_adaption.bias is not None:
+            nn.init.zeros_(self.conv_adaption.bias)
 
     def forward(self, x: Tensor, shape: Tensor) -> Tensor:
         """x (B, C, H, W), shape (B, 2, H, W) -> (B, C_out, H, W)."""
@@ -183,7 +188,7 @@ class GuidedAnchorHead(nn.Module):
         self.conv_loc = head_conv(f, 1, 1)
         nn.init.constant_(self.conv_loc.bias, -4.59511985)     # prior probability 0.01
         self.conv_shape = head_conv(f, 2, 1)
-        self.adaption = FeatureAdaption(f, f, ga.deform_groups, cfg.deform_impl)
+        self.adaption = FeatureAdaption(f, f, ga.deform_groups, cfg.deform_impl, cfg.deform_init)
         self.conv_cls = head_conv(f, 1, 1)
         self.conv_reg = head_conv(f, 4, 1)
 
@@ -192,7 +197,8 @@ class GuidedAnchorHead(nn.Module):
         deltas = torch.cat([torch.zeros_like(shape), shape], dim=-1)
         return self.anchor_coder.decode(squares.expand_as(deltas), deltas)
 
-    def forward(self, feats: list[Tensor]) -> GAOutputs:
+    def forward(self, feats: list[Tensor], image_shapes: Optional[Sequence] = None) -> GAOutputs:
+        """``image_shapes`` is accepted for the heads' common interface and unused."""
         sizes = [tuple(x.shape[-2:]) for x in feats]
         squares = torch.cat(self.square_generator.grid_anchors(sizes, feats[0].device))  # (N, 4)
         loc, shape, cls, reg = [], [], [], []
@@ -255,9 +261,11 @@ class GuidedAnchorHead(nn.Module):
         """RPN on the (detached) guided anchors: regression on the positives, BCE on the samples."""
         anchors = out.anchors[i]
         assign = self.assigner.assign(anchors, gts, ignore)
-        pos = torch.nonzero(assign.gt_inds > 0).squeeze(1)
+        acc.add_priors("s1", assign.gt_inds.numel())
+        pos_s, neg_s = self.sampler.sample(assign, generator=self.generator)
+        pos = regression_indices(self.cfg.stage1.loss_norm,
+                                 torch.nonzero(assign.gt_inds > 0).squeeze(1), pos_s)
         gt_of_pos = gts[assign.gt_inds[pos] - 1] if pos.numel() else gts.new_zeros(0, 4)
         acc.add_reg("s1", out.reg[i][pos], self.bbox_coder.encode(anchors[pos], gt_of_pos))
-        pos_s, neg_s = self.sampler.sample(assign, generator=self.generator)
         labels = torch.cat([out.cls.new_ones(pos_s.numel()), out.cls.new_zeros(neg_s.numel())])
         acc.add_cls("s1", out.cls[i][torch.cat([pos_s, neg_s])], labels)

@@ -8,8 +8,20 @@ Two sigmoids in a row map any logit into (sigmoid(0), sigmoid(1)) = (0.5, 0.731)
 "use the sigmoid function layer twice to get a smaller distribution variances map" does when read
 literally, and it keeps the IoU-aware score close to the classification score, as the paper wants.
 Fig. 4's printed IoU-mask values (0.82, 0.98, 0.68) cannot come out of two sigmoids; we read them as
-illustrative, keep the literal design as the default and offer ``double_sigmoid=False`` (one
-sigmoid, range (0, 1)) as a switch. Both readings are pinned by tests.
+illustrative, keep the literal design as the default and offer two other readings as switches
+(issue 17, the fidelity review's finding that the literal mask cannot learn: BCE on
+sigmoid(sigmoid(x)) has its gradient vanish as the negatives push the inner sigmoid to 0):
+
+==============================  ======================  =========================================
+reading                         trained output          IoU-aware score uses
+==============================  ======================  =========================================
+literal (default)               sigmoid(sigmoid(x))     the trained output
+``second_sigmoid: test_only``   sigmoid(x)              sigmoid(trained output) = sigmoid(sigmoid(x))
+``double_sigmoid: false``       sigmoid(x)              the trained output
+==============================  ======================  =========================================
+
+:meth:`IoUMaskBranch.score_map` turns the trained output into the map the score uses; all three
+readings are pinned in ``tests/test_fidelity_switches.py``.
 
 Training target (Fig. 3): the IoU between each training sample's refined proposal (detached) and
 its ground truth, with BCE (weight 1.0): :func:`iou_targets`. Which samples are used is a head
@@ -24,22 +36,28 @@ from ... import losses as L
 from ...sampling.assign_result import AssignResult
 
 MASK_SAMPLES = ("classification", "regression", "regression_and_negatives")
+SECOND_SIGMOID = ("train_and_test", "test_only")
 
 
 class IoUMaskBranch(nn.Module):
     def __init__(self, in_channels: int, num_outputs: int = 1, feature: str = "reg",
-                 double_sigmoid: bool = True) -> None:
+                 double_sigmoid: bool = True, second_sigmoid: str = "train_and_test") -> None:
         super().__init__()
         if feature not in ("reg", "cls", "fused"):
             raise ValueError(f"unknown IoU-mask feature map {feature!r}")
+        if second_sigmoid not in SECOND_SIGMOID:
+            raise ValueError(f"unknown second_sigmoid {second_sigmoid!r}; expected one of {SECOND_SIGMOID}")
         self.feature = feature
         self.double_sigmoid = double_sigmoid
+        # the second sigmoid is part of what BCE trains only in the literal reading
+        self.train_second = double_sigmoid and second_sigmoid == "train_and_test"
+        self.test_second = double_sigmoid and second_sigmoid == "test_only"
         self.conv = nn.Conv2d(in_channels, num_outputs, kernel_size=1)
         nn.init.normal_(self.conv.weight, std=0.01)
         nn.init.zeros_(self.conv.bias)
 
     def forward(self, cls_feat: Tensor, reg_feat: Tensor) -> Tensor:
-        """(B, C, H, W) maps -> IoU mask probabilities (B, A, H, W)."""
+        """(B, C, H, W) maps -> the probabilities BCE trains (B, A, H, W)."""
         if self.feature == "reg":
             x = reg_feat
         elif self.feature == "cls":
@@ -47,7 +65,11 @@ class IoUMaskBranch(nn.Module):
         else:
             x = cls_feat + reg_feat
         out = torch.sigmoid(self.conv(x))
-        return torch.sigmoid(out) if self.double_sigmoid else out
+        return torch.sigmoid(out) if self.train_second else out
+
+    def score_map(self, trained: Tensor) -> Tensor:
+        """The trained output -> the map the IoU-aware score averages with the class score."""
+        return torch.sigmoid(trained) if self.test_second else trained
 
 
 def iou_aware_score(cls_prob: Tensor, iou_mask: Tensor) -> Tensor:
@@ -79,3 +101,14 @@ def iou_targets(boxes: Tensor, gt_inds: Tensor, gts: Tensor) -> Tensor:
     best = ious.max(dim=1).values
     own = ious.gather(1, (gt_inds.clamp(min=1) - 1).unsqueeze(1)).squeeze(1)
     return torch.where(assigned, own, best)
+
+
+def positive_mask_and_iou(mask: Tensor, boxes: Tensor, assign: AssignResult, gts: Tensor
+                          ) -> tuple[Tensor, Tensor]:
+    """One image's stage-2 positives: their IoU-mask values (as the score uses them) and the true
+    IoU of their refined boxes with their assigned gts, both (P,). What the evaluator's
+    ``iou_mask_spearman`` correlates (issue 17's diagnostic: does the mask rank boxes by IoU?)."""
+    pos = torch.nonzero(assign.gt_inds > 0).squeeze(1)
+    if pos.numel() == 0:
+        return mask.new_zeros(0), mask.new_zeros(0)
+    return mask[pos], L.aligned_iou(boxes[pos], gts[assign.gt_inds[pos] - 1])

@@ -30,8 +30,8 @@ Loss normalisation (eqs. 4-7): :class:`scrpn.models.heads.blocks.LossAccumulator
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -40,11 +40,12 @@ from torch import Tensor, nn
 from ...config import HeadConfig, StageConfig
 from ...pyramid import FPN_STRIDES, level_base_scale
 from ...sampling.assign_result import AssignResult
+from ...sampling.priors import PriorSet
 from ..anchors import AnchorGenerator
 from ..box_coder import DeltaXYWHCoder
 from ..points import grid_points, offsets_to_points, points_to_boxes
 from .alignment import AdaptiveConv, PointAlignment
-from .blocks import LossAccumulator, flatten_levels, head_conv
+from .blocks import LossAccumulator, flatten_levels, head_conv, positive_ious, regression_indices
 from .iou_mask import IoUMaskBranch, iou_aware_score, iou_targets, mask_sample_indices
 from .targets import build_assigner, build_sampler
 
@@ -61,7 +62,27 @@ class HeadOutputs:
     refined_boxes: Optional[Tensor]   # (B, N, 4)
     refined_raw: Optional[Tensor]     # (B, N, 4) deltas or (B, N, 18)
     refined_cls: Optional[Tensor]     # (B, N) logits
-    iou_mask: Optional[Tensor]        # (B, N) probabilities
+    iou_mask: Optional[Tensor]        # (B, N) probabilities the mask is trained on
+    stage2_priors: Optional[Tensor] = None   # (B, N, 4) detached stage-1 boxes stage 2 refines
+    activity: dict = field(default_factory=dict)   # diagnostics: ReLU-active fractions per stage
+
+
+def stage1_dilation(anchor_scale: float, configured: int) -> int:
+    """Dilation of the stage-1 ``dilation`` conv: ``configured``, or for 0 the one that puts the
+    outer taps where :func:`~scrpn.models.heads.alignment.box_to_offsets` puts them for the
+    location's own square prior, +-anchor_scale / 2 cells (scale 4 -> 2, scale 8 -> 4).
+    Cascade RPN's 3 was chosen for scale 8 (fidelity review, deviation 4)."""
+    if configured > 0:
+        return configured
+    return max(1, int(round(anchor_scale / 2.0)))
+
+
+def clip_to_images(boxes: Tensor, image_shapes: Sequence[Sequence[int]]) -> Tensor:
+    """(B, N, 4) xyxy boxes clipped to each image's (height, width) (mmdetection's ``max_shape``)."""
+    hw = torch.as_tensor([[float(h), float(w)] for h, w in image_shapes], dtype=boxes.dtype,
+                         device=boxes.device)                                   # (B, 2)
+    limit = torch.stack([hw[:, 1], hw[:, 0], hw[:, 1], hw[:, 0]], dim=1)[:, None, :]  # (B, 1, 4)
+    return torch.minimum(boxes.clamp(min=0), limit)
 
 
 def point_prior_grid(anchor_scale: float) -> Tensor:
@@ -69,6 +90,11 @@ def point_prior_grid(anchor_scale: float) -> Tensor:
     half = anchor_scale / 2.0
     taps = [(ky * half, kx * half) for ky in (-1, 0, 1) for kx in (-1, 0, 1)]
     return torch.tensor(taps, dtype=torch.float32).reshape(-1)
+
+
+def _active_fraction(x: Tensor) -> Tensor:
+    """Fraction of a post-ReLU map's entries that are positive (a diagnostic, no gradient)."""
+    return (x.detach() > 0).float().mean()
 
 
 class TwoStageProposalHead(nn.Module):
@@ -88,6 +114,7 @@ class TwoStageProposalHead(nn.Module):
         self.register_buffer("prior_grid", point_prior_grid(cfg.anchor_scale), persistent=False)
         self.coders = [DeltaXYWHCoder(stds=tuple(s.target_stds)) for s in (cfg.stage1, cfg.stage2)]
         self.generator: Optional[torch.Generator] = None
+        self.diagnostics: dict[str, Tensor] = {}   # of the last loss() call
         self._build_layers(in_channels)
         self.assigners = [build_assigner(cfg.stage1.assigner, self.base_scale, self.strides),
                           build_assigner(cfg.stage2.assigner, self.base_scale, self.strides)]
@@ -97,7 +124,9 @@ class TwoStageProposalHead(nn.Module):
     def _build_layers(self, cin: int) -> None:
         cfg, a, f = self.cfg, self.num_anchors, self.cfg.feat_channels
         if cfg.stage1_conv == "dilation":
-            self.stage1_conv = AdaptiveConv(cin, f, mode="dilation", dilation=3, impl=cfg.deform_impl)
+            self.stage1_conv = AdaptiveConv(cin, f, mode="dilation",
+                                            dilation=stage1_dilation(cfg.anchor_scale, cfg.stage1_dilation),
+                                            impl=cfg.deform_impl, init=cfg.deform_init)
         else:
             self.stage1_conv = head_conv(cin, f, 3)
         self.stage1_reg = head_conv(f, a * self.reg_dim, 1)
@@ -110,16 +139,19 @@ class TwoStageProposalHead(nn.Module):
         self.align_conv = self._stage2_conv(f, 2 * f)
         self.stage2_cls = head_conv(f, a, 1)
         self.stage2_reg = head_conv(f, a * self.reg_dim, 1)
-        self.iou_mask = (IoUMaskBranch(f, a, cfg.iou_mask.feature, cfg.iou_mask.double_sigmoid)
+        self.iou_mask = (IoUMaskBranch(f, a, cfg.iou_mask.feature, cfg.iou_mask.double_sigmoid,
+                                       cfg.iou_mask.second_sigmoid)
                          if cfg.iou_mask.enabled else None)
 
     def _stage2_conv(self, f: int, out: int) -> nn.Module:
         kind = self.cfg.alignment
         if kind == "point":
             return PointAlignment(f, out, num_points=self.cfg.num_points,
-                                  gradient_mul=self.cfg.point_gradient_mul, impl=self.cfg.deform_impl)
+                                  gradient_mul=self.cfg.point_gradient_mul, impl=self.cfg.deform_impl,
+                                  init=self.cfg.deform_init)
         if kind == "offset":
-            return AdaptiveConv(f, out, mode="offset", impl=self.cfg.deform_impl)
+            return AdaptiveConv(f, out, mode="offset", impl=self.cfg.deform_impl,
+                                init=self.cfg.deform_init)
         return head_conv(f, out, 3)
 
     def _align(self, conv: nn.Module, feat: Tensor, guide: Optional[Tensor], stride: int) -> Tensor:
@@ -130,21 +162,32 @@ class TwoStageProposalHead(nn.Module):
         return conv(feat)
 
     # ------------------------------------------------------------------ forward
-    def forward(self, feats: list[Tensor]) -> HeadOutputs:
+    def forward(self, feats: list[Tensor],
+                image_shapes: Optional[Sequence[Sequence[int]]] = None) -> HeadOutputs:
+        """``image_shapes``: each image's un-padded (height, width); only ``clip_stage1`` reads it
+        (without it, the padded batch extent is the limit)."""
         sizes = [tuple(x.shape[-2:]) for x in feats]
         device = feats[0].device
+        if image_shapes is None:
+            image_shapes = [(sizes[0][0] * self.strides[0], sizes[0][1] * self.strides[0])] * feats[0].shape[0]
         priors = self.prior_generator.grid_anchors(sizes, device)             # [(HWA, 4)]
         centers = [c.repeat_interleave(self.num_anchors, 0)
                    for c in grid_points(sizes, self.strides, device)]        # [(HWA, 2)]
-        outs = [self._forward_level(x, p, c, s) for x, p, c, s in zip(feats, priors, centers, self.strides)]
+        outs = [self._forward_level(x, p, c, s, image_shapes)
+                for x, p, c, s in zip(feats, priors, centers, self.strides)]
         cat = lambda k: None if outs[0][k] is None else torch.cat([o[k] for o in outs], dim=1)
+        activity = {k: sum(o["activity"][k] * o["activity_n"] for o in outs)
+                    / max(sum(o["activity_n"] for o in outs), 1)
+                    for k in outs[0]["activity"]}
         return HeadOutputs(num_per_level=[p.shape[0] for p in priors], priors=torch.cat(priors),
                            centers=torch.cat(centers), init_boxes=cat("init_boxes"),
                            init_raw=cat("init_raw"), init_cls=cat("init_cls"),
                            refined_boxes=cat("refined_boxes"), refined_raw=cat("refined_raw"),
-                           refined_cls=cat("refined_cls"), iou_mask=cat("iou_mask"))
+                           refined_cls=cat("refined_cls"), iou_mask=cat("iou_mask"),
+                           stage2_priors=cat("stage2_priors"), activity=activity)
 
-    def _forward_level(self, x: Tensor, priors: Tensor, centers: Tensor, stride: int) -> dict:
+    def _forward_level(self, x: Tensor, priors: Tensor, centers: Tensor, stride: int,
+                       image_shapes: Sequence[Sequence[int]]) -> dict:
         b, _, h, w = x.shape
         f1 = F.relu(self.stage1_conv(x))
         raw1 = self.stage1_reg(f1)                                            # (B, A*R, H, W)
@@ -153,15 +196,29 @@ class TwoStageProposalHead(nn.Module):
         init_raw = flatten_levels(raw1, self.reg_dim)                         # (B, HWA, R)
         init_boxes = self._decode(0, init_raw, priors, centers, stride)
         out = dict(init_raw=init_raw, init_boxes=init_boxes, refined_boxes=None, refined_raw=None,
-                   refined_cls=None, iou_mask=None,
+                   refined_cls=None, iou_mask=None, stage2_priors=None,
                    init_cls=(None if self.stage1_cls is None
-                             else flatten_levels(self.stage1_cls(f1), 1)[..., 0]))
+                             else flatten_levels(self.stage1_cls(f1), 1)[..., 0]),
+                   activity={"s1": _active_fraction(f1)} if self.training else {},
+                   activity_n=f1.numel())
         if not self.two_stage:
             return out
-        guide = raw1 if self.cfg.alignment == "point" else init_boxes.detach()
-        cls_feat, reg_feat = F.relu(self._align(self.align_conv, f1, guide, stride)).chunk(2, dim=1)
+        stage2_priors = None
+        if not self.is_point:  # the detached stage-1 boxes stage 2 refines (clipped: mmdetection)
+            stage2_priors = init_boxes.detach()
+            if self.cfg.clip_stage1:
+                stage2_priors = clip_to_images(stage2_priors, image_shapes)
+            out["stage2_priors"] = stage2_priors
+        if self.cfg.alignment == "point":
+            guide = raw1
+        else:  # the box each location's taps span (points: the min/max box of the init points)
+            guide = init_boxes.detach() if stage2_priors is None else stage2_priors
+        aligned = F.relu(self._align(self.align_conv, f1, guide, stride))
+        if self.training:
+            out["activity"]["s2"] = _active_fraction(aligned)
+        cls_feat, reg_feat = aligned.chunk(2, dim=1)
         refined_raw = flatten_levels(self.stage2_reg(reg_feat), self.reg_dim)
-        base = init_raw.detach() if self.is_point else init_boxes.detach()
+        base = init_raw.detach() if self.is_point else stage2_priors
         out["refined_raw"] = refined_raw
         out["refined_boxes"] = self._decode(1, refined_raw, base, centers, stride)
         out["refined_cls"] = flatten_levels(self.stage2_cls(cls_feat), 1)[..., 0]
@@ -190,31 +247,56 @@ class TwoStageProposalHead(nn.Module):
         if not self.two_stage:
             return out.init_cls.sigmoid(), out.init_boxes
         scores = out.refined_cls.sigmoid()
-        if use_iou_mask and out.iou_mask is not None:
-            scores = iou_aware_score(scores, out.iou_mask)
+        mask = self.mask_scores(out)
+        if use_iou_mask and mask is not None:
+            scores = iou_aware_score(scores, mask)
         return scores, out.refined_boxes
+
+    def mask_scores(self, out: HeadOutputs) -> Optional[Tensor]:
+        """(B, N) IoU-mask values as the IoU-aware score uses them, or None without the branch."""
+        if out.iou_mask is None or self.iou_mask is None:
+            return None
+        return self.iou_mask.score_map(out.iou_mask)
 
     # ------------------------------------------------------------------ training
     def loss(self, out: HeadOutputs, targets: list[dict]) -> dict[str, Tensor]:
-        """Assign, sample and compute the weighted losses of both stages (eq. 3)."""
+        """Assign, sample and compute the weighted losses of both stages (eq. 3).
+
+        Also leaves :attr:`diagnostics` (``diag_*`` scalars, no gradient) that say whether stage 1
+        learns: the mean IoU of the stage-1 positives' decoded boxes with their gts next to the same
+        for their undecoded priors, and each stage's fraction of active ReLU outputs. The trainer
+        logs them; they are never part of the loss.
+        """
         acc = LossAccumulator()
+        s1_iou, prior_iou = [], []
         for i, t in enumerate(targets):
             crowd = t["iscrowd"].bool()
             gts, ignore = t["boxes"][~crowd], t["boxes"][crowd]
             a1 = self.assign(0, out, i, gts, ignore)
             self._stage_terms(acc, "s1", 0, a1, gts, out.init_raw[i], out.init_boxes[i],
                               None if out.init_cls is None else out.init_cls[i], out.priors)
+            s1_iou.append(positive_ious(a1, out.init_boxes[i].detach(), gts))
+            prior_iou.append(positive_ious(a1, out.priors, gts))
             if not self.two_stage:
                 continue
             a2 = self.assign(1, out, i, gts, ignore)
-            base = out.init_raw[i].detach() if self.is_point else out.init_boxes[i].detach()
+            base = out.init_raw[i].detach() if self.is_point else out.stage2_priors[i]
             cls_inds = self._stage_terms(acc, "s2", 1, a2, gts, out.refined_raw[i], out.refined_boxes[i],
                                          out.refined_cls[i], base)
             if out.iou_mask is not None:  # Table VI's samples, Fig. 3's targets
                 inds = mask_sample_indices(self.cfg.iou_mask.samples, a2, cls_inds)
                 acc.add_mask(out.iou_mask[i][inds],
                              iou_targets(out.refined_boxes[i][inds].detach(), a2.gt_inds[inds], gts))
+        self.diagnostics = self._diagnostics(out, torch.cat(s1_iou), torch.cat(prior_iou))
         return acc.losses(self.cfg)
+
+    @staticmethod
+    def _diagnostics(out: HeadOutputs, s1_iou: Tensor, prior_iou: Tensor) -> dict[str, Tensor]:
+        diag = {f"diag_{k}_active": v for k, v in out.activity.items()}
+        if s1_iou.numel():
+            diag["diag_s1_pos_iou"] = s1_iou.mean()
+            diag["diag_s1_prior_iou"] = prior_iou.mean()
+        return diag
 
     def assign(self, stage: int, out: HeadOutputs, i: int, gts: Tensor, ignore: Tensor) -> AssignResult:
         """Stage ``stage``'s (0 or 1) assignment of image ``i``: what :meth:`loss` trains on.
@@ -222,16 +304,12 @@ class TwoStageProposalHead(nn.Module):
         Stage 1 assigns the priors (or the locations, for Positive Region), stage 2 the detached
         stage-1 boxes. ``viz/teaching.py`` calls it to show the positives of each stage.
         """
-        kind = (self.cfg.stage1, self.cfg.stage2)[stage].assigner.type
-        assigner = self.assigners[stage]
-        boxes = out.priors if stage == 0 else out.init_boxes[i].detach()
-        if kind == "max_iou":
-            return assigner.assign(boxes, gts, ignore)
-        if kind == "positive_region":
-            return assigner.assign(out.centers, out.num_per_level, gts, ignore)
-        if kind == "region":
-            return assigner.assign(out.priors, out.num_per_level, gts, ignore)
-        return assigner.assign(boxes, out.centers, out.num_per_level, gts, ignore)
+        if stage == 0:
+            boxes = out.priors
+        else:
+            boxes = out.init_boxes[i].detach() if out.stage2_priors is None else out.stage2_priors[i]
+        priors = PriorSet(boxes=boxes, centres=out.centers, num_per_level=out.num_per_level)
+        return self.assigners[stage].assign_priors(priors, gts, ignore)
 
     def _stage_terms(self, acc: "LossAccumulator", key: str, stage: int, assign: AssignResult,
                      gts: Tensor, raw: Tensor, boxes: Tensor, cls: Optional[Tensor], base: Tensor
@@ -243,15 +321,21 @@ class TwoStageProposalHead(nn.Module):
         Returns the indices of the classification samples (None if the stage does not classify).
         """
         scfg: StageConfig = (self.cfg.stage1, self.cfg.stage2)[stage]
-        pos = torch.nonzero(assign.gt_inds > 0).squeeze(1)
+        classifies = cls is not None and scfg.cls_weight > 0
+        acc.add_priors(key, assign.gt_inds.numel())
+        sampled = None
+        if classifies and scfg.loss_norm == "mmdet":  # regress the sampled positives only
+            sampled = self.samplers[stage].sample(assign, generator=self.generator)
+        pos = regression_indices(scfg.loss_norm, torch.nonzero(assign.gt_inds > 0).squeeze(1),
+                                 None if sampled is None else sampled[0])
         gt_of_pos = gts[assign.gt_inds[pos] - 1] if pos.numel() else gts.new_zeros(0, 4)
         if scfg.reg_loss.startswith("iou"):
             acc.add_reg(key, boxes[pos], gt_of_pos)
         else:
             acc.add_reg(key, raw[pos], self.coders[stage].encode(base[pos], gt_of_pos))
-        if cls is None or scfg.cls_weight <= 0:
+        if not classifies:
             return None
-        pos_s, neg_s = self.samplers[stage].sample(assign, generator=self.generator)
+        pos_s, neg_s = sampled or self.samplers[stage].sample(assign, generator=self.generator)
         inds = torch.cat([pos_s, neg_s])
         labels = torch.cat([cls.new_ones(pos_s.numel()), cls.new_zeros(neg_s.numel())])
         acc.add_cls(key, cls[inds], labels)

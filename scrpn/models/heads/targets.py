@@ -4,19 +4,20 @@ from __future__ import annotations
 from ...config import AssignerConfig, SamplerConfig
 from ...sampling.max_iou import MaxIoUAssigner
 from ...sampling.positive_region import PositiveRegionAssigner
+from ...sampling.priors import Assigner
 from ...sampling.region import RegionAssigner
 from ...sampling.sampler import RandomSampler
 from ...sampling.size_aware_threshold import SizeAwareThresholdAssigner
 
 
-def build_assigner(cfg: AssignerConfig, base_scale: float, strides: tuple[int, ...]):
+def build_assigner(cfg: AssignerConfig, base_scale: float, strides: tuple[int, ...]) -> Assigner:
     if cfg.type == "max_iou":
         return MaxIoUAssigner(pos_iou_thr=cfg.pos_iou_thr, neg_iou_thr=cfg.neg_iou_thr,
                               min_pos_iou=cfg.min_pos_iou, match_low_quality=cfg.match_low_quality,
                               ignore_iof_thr=cfg.ignore_iof_thr)
     if cfg.type == "positive_region":
         return PositiveRegionAssigner(center_ratio=cfg.center_ratio, base_scale=base_scale,
-                                      strides=strides)
+                                      strides=strides, region_rule=cfg.region_rule)
     if cfg.type == "region":
         return RegionAssigner(center_ratio=cfg.center_ratio, ignore_ratio=cfg.ignore_ratio,
                               base_scale=base_scale, strides=strides)
