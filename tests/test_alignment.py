@@ -8,8 +8,8 @@ import torch.nn.functional as F
 
 from scrpn.models.heads.alignment import (
     AdaptiveConv,
-    NoAlignment,
     PointAlignment,
+    UnalignedConv,
     box_to_offsets,
     build_alignment,
     regular_grid_offsets,
@@ -164,14 +164,15 @@ def test_adaptive_offset_needs_boxes_and_bad_mode():
 
 def test_no_alignment_and_builder():
     x = torch.randn(1, 4, 3, 3)
-    assert build_alignment("none", 4, 4)(x, torch.zeros(1, 18, 3, 3), 8) is x
-    assert isinstance(build_alignment("none", 4, 4), NoAlignment)
+    plain = build_alignment("none", 4, 8)
+    assert isinstance(plain, UnalignedConv) and plain.bias.abs().sum() == 0
+    expected = torch.nn.functional.conv2d(x, plain.weight, plain.bias, padding=1)
+    assert torch.equal(plain(x, torch.zeros(1, 18, 3, 3), 8), expected)   # the guide is ignored
     assert isinstance(build_alignment("point", 4, 8), PointAlignment)
     assert build_alignment("dilation", 4, 8, dilation=1).conv.dilation == (1, 1)
     offset_mode = build_alignment("offset", 4, 8)
     assert isinstance(offset_mode, AdaptiveConv) and isinstance(offset_mode.conv, DeformConv2d)
-    with pytest.raises(ValueError):
-        build_alignment("none", 4, 8)
+    assert build_alignment("offset", 4, 8, init="mmdet").conv.bias is None
     with pytest.raises(ValueError):
         build_alignment("anchor", 4, 4)
 

@@ -2,7 +2,7 @@
 
 Per log interval in ``log.jsonl``: the mean IoU of the stage-1 positives' decoded boxes with their
 gts next to the same for the undecoded priors (does stage 1 move its boxes?), the fraction of
-active ReLU outputs after each stage's conv, the FPN features' std, the gradient norm before
+live ReLU channels after each stage's conv, the FPN features' std, the gradient norm before
 clipping and how often clipping fired. ``metrics.json`` summarises them (first / last / mean) and,
 for heads with an IoU mask, adds the mask's Spearman correlation with the true IoU on validation
 positives (``iou_mask_spearman``).
@@ -71,12 +71,12 @@ def test_a_run_logs_and_summarises_its_diagnostics(data_dir, capsys):
     printed = last_json(capsys)
     train = [r for r in read_jsonl(out / "log.jsonl") if r["type"] == "train"]
     for record in train:
-        for key in ("diag_s1_active", "diag_s2_active", "diag_fpn_std", "grad_norm", "clip_fired"):
+        for key in ("diag_s1_live_channels", "diag_s2_live_channels", "diag_fpn_std", "grad_norm", "clip_fired"):
             assert key in record and math.isfinite(record[key]), key
-        assert 0.0 <= record["diag_s1_active"] <= 1.0
+        assert 0.0 <= record["diag_s1_live_channels"] <= 1.0
     assert any("diag_s1_pos_iou" in r and "diag_s1_prior_iou" in r for r in train)
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    assert set(metrics["diagnostics"]) >= {"diag_s1_active", "grad_norm", "clip_fired", "diag_fpn_std"}
+    assert set(metrics["diagnostics"]) >= {"diag_s1_live_channels", "grad_norm", "clip_fired", "diag_fpn_std"}
     assert metrics["diagnostics"]["grad_norm"]["first"] == pytest.approx(train[0]["grad_norm"])
     rho = metrics["iou_mask_spearman"]
     assert rho is None or -1.0 <= rho <= 1.0          # null when undefined (NaN in JSON)
@@ -90,3 +90,14 @@ def test_heads_without_an_iou_mask_report_no_correlation(data_dir, capsys):
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert "iou_mask_spearman" not in metrics
     assert "grad_norm" in metrics["diagnostics"] and "diag_s1_pos_iou" in metrics["diagnostics"]
+
+
+def test_a_channel_is_live_when_it_fires_at_any_level():
+    from scrpn.models.heads.stages import _live_channels
+    level0 = torch.zeros(2, 3, 4, 4)
+    level0[1, 1, 2, 3] = 0.5                      # channel 1 fires once, in image 1
+    level1 = torch.zeros(2, 3, 2, 2)
+    level1[0, 2, 0, 0] = 2.0                      # channel 2 fires on another level
+    assert _live_channels(level0).tolist() == [False, True, False]
+    both = torch.stack([_live_channels(level0), _live_channels(level1)]).any(dim=0)
+    assert both.float().mean().item() == pytest.approx(2 / 3)

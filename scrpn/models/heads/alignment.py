@@ -16,7 +16,7 @@ Four kinds, built by :func:`build_alignment`:
 * ``'dilation'`` -- :class:`AdaptiveConv` in dilation mode (Cascade RPN's
   stage 1): a plain dilated 3x3 convolution. ``dilation=1`` gives the
   ordinary 3x3 convolution of an un-aligned two-stage head (Iterative RPN).
-* ``'none'`` -- :class:`NoAlignment`: the feature map is passed through.
+* ``'none'`` -- :class:`UnalignedConv`: a plain 3x3 conv at the regular taps.
 
 Coordinate conventions (shared with the rest of ``scrpn``):
 
@@ -48,8 +48,8 @@ from scrpn.ops import DeformConv2d
 __all__ = [
     "ALIGNMENT_KINDS",
     "AdaptiveConv",
-    "NoAlignment",
     "PointAlignment",
+    "UnalignedConv",
     "DEFORM_INITS",
     "box_to_offsets",
     "build_alignment",
@@ -306,18 +306,25 @@ class AdaptiveConv(nn.Module):
         return self.conv(x, offset.to(x.dtype))  # (B, C_out, H, W)
 
 
-class NoAlignment(nn.Module):
-    """Identity: the stage-2 branch reads the stage-1 feature map unchanged.
+class UnalignedConv(nn.Conv2d):
+    """The un-aligned stage-2 convolution: a plain 3x3 conv (padding 1) with the head's init,
+    Normal(0, 0.01) weight and zero bias (:func:`scrpn.models.heads.blocks.head_conv`).
 
-    For the ablation rows "two-stage" without alignment. ``forward(x, ...)``
-    ignores every argument after ``x``.
+    For the rows "two-stage" without alignment (and Iterative RPN): stage 2 reads the stage-1
+    feature map at the regular 3x3 taps. ``forward(x, guide, stride)`` ignores ``guide`` and
+    ``stride``. A subclass of ``nn.Conv2d``, so its state-dict keys are a plain conv's.
     """
 
-    def forward(self, x: Tensor, *args: object, **kwargs: object) -> Tensor:
-        return x
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(in_channels, out_channels, 3, padding=1)
+        nn.init.normal_(self.weight, std=0.01)
+        nn.init.zeros_(self.bias)
+
+    def forward(self, x: Tensor, guide: Optional[Tensor] = None, stride: Optional[float] = None) -> Tensor:
+        return super().forward(x)
 
 
-AlignmentModule = Union[NoAlignment, AdaptiveConv, PointAlignment]
+AlignmentModule = Union[UnalignedConv, AdaptiveConv, PointAlignment]
 
 
 def build_alignment(
@@ -329,23 +336,24 @@ def build_alignment(
     dilation: int = 3,
     impl: str = "auto",
     center_offset: float = 0.0,
+    init: str = "torch",
 ) -> AlignmentModule:
-    """Build the alignment operation of a two-stage head.
+    """Build the alignment operation of a two-stage head (the head's stage-2 conv is this).
 
-    ``kind``: ``'none'`` (identity; needs ``in_channels == out_channels``),
-    ``'dilation'`` (dilated 3x3 conv; ``dilation=1`` = plain conv),
-    ``'offset'`` (box-guided deformable conv) or ``'point'`` (point alignment).
-    Every result is called as ``module(x, guide, stride)``, where ``guide`` is
-    the points for ``'point'``, the boxes for ``'offset'`` and ignored otherwise.
+    ``kind``: ``'none'`` (:class:`UnalignedConv`, a plain 3x3 conv), ``'dilation'`` (dilated 3x3
+    conv; ``dilation=1`` = plain conv), ``'offset'`` (box-guided deformable conv) or ``'point'``
+    (point alignment); ``init`` as :func:`make_align_conv` (``'none'`` always has the head's init).
+    Every result is called as ``module(x, guide, stride)``, where ``guide`` is the points for
+    ``'point'``, the boxes for ``'offset'`` and ignored otherwise.
     """
     if kind == "none":
-        if in_channels != out_channels:
-            raise ValueError(f"'none' alignment cannot change channels ({in_channels} -> {out_channels})")
-        return NoAlignment()
+        return UnalignedConv(in_channels, out_channels)
     if kind == "dilation":
-        return AdaptiveConv(in_channels, out_channels, "dilation", dilation=dilation, impl=impl)
+        return AdaptiveConv(in_channels, out_channels, "dilation", dilation=dilation, impl=impl, init=init)
     if kind == "offset":
-        return AdaptiveConv(in_channels, out_channels, "offset", impl=impl, center_offset=center_offset)
+        return AdaptiveConv(in_channels, out_channels, "offset", impl=impl, center_offset=center_offset,
+                            init=init)
     if kind == "point":
-        return PointAlignment(in_channels, out_channels, num_points=num_points, gradient_mul=gradient_mul, impl=impl)
+        return PointAlignment(in_channels, out_channels, num_points=num_points, gradient_mul=gradient_mul,
+                              impl=impl, init=init)
     raise ValueError(f"unknown alignment kind {kind!r}; expected one of {ALIGNMENT_KINDS}")

@@ -44,7 +44,7 @@ from ...sampling.priors import PriorSet
 from ..anchors import AnchorGenerator
 from ..box_coder import DeltaXYWHCoder
 from ..points import grid_points, offsets_to_points, points_to_boxes
-from .alignment import AdaptiveConv, PointAlignment
+from .alignment import AdaptiveConv, build_alignment
 from .blocks import LossAccumulator, flatten_levels, head_conv, positive_ious, regression_indices
 from .iou_mask import IoUMaskBranch, iou_aware_score, iou_targets, mask_sample_indices
 from .targets import build_assigner, build_sampler
@@ -64,7 +64,7 @@ class HeadOutputs:
     refined_cls: Optional[Tensor]     # (B, N) logits
     iou_mask: Optional[Tensor]        # (B, N) probabilities the mask is trained on
     stage2_priors: Optional[Tensor] = None   # (B, N, 4) detached stage-1 boxes stage 2 refines
-    activity: dict = field(default_factory=dict)   # diagnostics: ReLU-active fractions per stage
+    activity: dict = field(default_factory=dict)   # diagnostics: live ReLU channels per stage
 
 
 def stage1_dilation(anchor_scale: float, configured: int) -> int:
@@ -92,9 +92,10 @@ def point_prior_grid(anchor_scale: float) -> Tensor:
     return torch.tensor(taps, dtype=torch.float32).reshape(-1)
 
 
-def _active_fraction(x: Tensor) -> Tensor:
-    """Fraction of a post-ReLU map's entries that are positive (a diagnostic, no gradient)."""
-    return (x.detach() > 0).float().mean()
+def _live_channels(x: Tensor) -> Tensor:
+    """(C,) bool: the channels of a post-ReLU map that are positive somewhere in the batch (a
+    diagnostic, no gradient; a dead ReLU channel is False at every level)."""
+    return x.detach().amax(dim=(0, 2, 3)) > 0
 
 
 class TwoStageProposalHead(nn.Module):
@@ -107,6 +108,9 @@ class TwoStageProposalHead(nn.Module):
         self.num_anchors = 1 if self.is_point else len(cfg.anchor_ratios)
         self.reg_dim = 2 * cfg.num_points if self.is_point else 4
         self.two_stage = cfg.num_stages == 2
+        # resolved once here, never re-read from the config in forward
+        self.point_guided = cfg.alignment == "point"     # stage 2 samples at the init points
+        self.clip_stage1 = cfg.clip_stage1
         self.base_scale = level_base_scale(cfg.anchor_scale, self.strides)
         ratios = (1.0,) if self.is_point else tuple(cfg.anchor_ratios)
         self.prior_generator = AnchorGenerator(strides=self.strides, ratios=ratios,
@@ -136,30 +140,14 @@ class TwoStageProposalHead(nn.Module):
         # The classification and regression feature maps (Fig. 1) come from two 3x3 convolutions
         # that sample the same positions; they are held as one conv with 2f outputs, so the
         # deformable sampling (the costly part on CPU) runs once. Same function, half the work.
-        self.align_conv = self._stage2_conv(f, 2 * f)
+        self.align_conv = build_alignment(cfg.alignment, f, 2 * f, num_points=cfg.num_points,
+                                          gradient_mul=cfg.point_gradient_mul, impl=cfg.deform_impl,
+                                          init=cfg.deform_init)
         self.stage2_cls = head_conv(f, a, 1)
         self.stage2_reg = head_conv(f, a * self.reg_dim, 1)
         self.iou_mask = (IoUMaskBranch(f, a, cfg.iou_mask.feature, cfg.iou_mask.double_sigmoid,
                                        cfg.iou_mask.second_sigmoid)
                          if cfg.iou_mask.enabled else None)
-
-    def _stage2_conv(self, f: int, out: int) -> nn.Module:
-        kind = self.cfg.alignment
-        if kind == "point":
-            return PointAlignment(f, out, num_points=self.cfg.num_points,
-                                  gradient_mul=self.cfg.point_gradient_mul, impl=self.cfg.deform_impl,
-                                  init=self.cfg.deform_init)
-        if kind == "offset":
-            return AdaptiveConv(f, out, mode="offset", impl=self.cfg.deform_impl,
-                                init=self.cfg.deform_init)
-        return head_conv(f, out, 3)
-
-    def _align(self, conv: nn.Module, feat: Tensor, guide: Optional[Tensor], stride: int) -> Tensor:
-        if self.cfg.alignment == "point":
-            return conv(feat, guide)
-        if self.cfg.alignment == "offset":
-            return conv(feat, guide, stride)
-        return conv(feat)
 
     # ------------------------------------------------------------------ forward
     def forward(self, feats: list[Tensor],
@@ -176,8 +164,8 @@ class TwoStageProposalHead(nn.Module):
         outs = [self._forward_level(x, p, c, s, image_shapes)
                 for x, p, c, s in zip(feats, priors, centers, self.strides)]
         cat = lambda k: None if outs[0][k] is None else torch.cat([o[k] for o in outs], dim=1)
-        activity = {k: sum(o["activity"][k] * o["activity_n"] for o in outs)
-                    / max(sum(o["activity_n"] for o in outs), 1)
+        # a channel is live when it fires at some level (the levels share the weights)
+        activity = {k: torch.stack([o["activity"][k] for o in outs]).any(dim=0).float().mean()
                     for k in outs[0]["activity"]}
         return HeadOutputs(num_per_level=[p.shape[0] for p in priors], priors=torch.cat(priors),
                            centers=torch.cat(centers), init_boxes=cat("init_boxes"),
@@ -199,23 +187,22 @@ class TwoStageProposalHead(nn.Module):
                    refined_cls=None, iou_mask=None, stage2_priors=None,
                    init_cls=(None if self.stage1_cls is None
                              else flatten_levels(self.stage1_cls(f1), 1)[..., 0]),
-                   activity={"s1": _active_fraction(f1)} if self.training else {},
-                   activity_n=f1.numel())
+                   activity={"s1": _live_channels(f1)} if self.training else {})
         if not self.two_stage:
             return out
         stage2_priors = None
         if not self.is_point:  # the detached stage-1 boxes stage 2 refines (clipped: mmdetection)
             stage2_priors = init_boxes.detach()
-            if self.cfg.clip_stage1:
+            if self.clip_stage1:
                 stage2_priors = clip_to_images(stage2_priors, image_shapes)
             out["stage2_priors"] = stage2_priors
-        if self.cfg.alignment == "point":
+        if self.point_guided:
             guide = raw1
         else:  # the box each location's taps span (points: the min/max box of the init points)
             guide = init_boxes.detach() if stage2_priors is None else stage2_priors
-        aligned = F.relu(self._align(self.align_conv, f1, guide, stride))
+        aligned = F.relu(self.align_conv(f1, guide, stride))
         if self.training:
-            out["activity"]["s2"] = _active_fraction(aligned)
+            out["activity"]["s2"] = _live_channels(aligned)
         cls_feat, reg_feat = aligned.chunk(2, dim=1)
         refined_raw = flatten_levels(self.stage2_reg(reg_feat), self.reg_dim)
         base = init_raw.detach() if self.is_point else stage2_priors
@@ -264,7 +251,8 @@ class TwoStageProposalHead(nn.Module):
 
         Also leaves :attr:`diagnostics` (``diag_*`` scalars, no gradient) that say whether stage 1
         learns: the mean IoU of the stage-1 positives' decoded boxes with their gts next to the same
-        for their undecoded priors, and each stage's fraction of active ReLU outputs. The trainer
+        for their undecoded priors, and each stage's fraction of live ReLU channels (channels that
+        fire somewhere in the batch, at any level; 0 is the dead-ReLU collapse). The trainer
         logs them; they are never part of the loss.
         """
         acc = LossAccumulator()
@@ -292,7 +280,7 @@ class TwoStageProposalHead(nn.Module):
 
     @staticmethod
     def _diagnostics(out: HeadOutputs, s1_iou: Tensor, prior_iou: Tensor) -> dict[str, Tensor]:
-        diag = {f"diag_{k}_active": v for k, v in out.activity.items()}
+        diag = {f"diag_{k}_live_channels": v for k, v in out.activity.items()}
         if s1_iou.numel():
             diag["diag_s1_pos_iou"] = s1_iou.mean()
             diag["diag_s1_prior_iou"] = prior_iou.mean()
