@@ -38,6 +38,7 @@ from scrpn.engine.trainer import TrainingError, TrainingInterrupted, new_trainer
 from scrpn.evaluation import (EvaluationError, evaluate_proposals_file, format_metrics,
                               json_safe_metrics)
 from scrpn.models.weights import WeightsError
+from scrpn.pyramid import MINI_ANCHOR_SCALE, level_base_scale
 
 __all__ = ["UsageError", "build_parser", "default_run_dir", "main"]
 
@@ -294,7 +295,9 @@ def _stats_config(args: argparse.Namespace) -> tuple[Config, float]:
         cfg = load_config(args.config, overrides)
         return cfg, cfg.level_base_scale
     cfg = config_from_dict(apply_overrides({}, overrides), "<command line>")
-    return cfg, 16.0 if cfg.data.dataset == "synthshapes" else cfg.level_base_scale
+    if cfg.data.dataset == "synthshapes":  # the images the mini profile trains on
+        return cfg, level_base_scale(MINI_ANCHOR_SCALE)
+    return cfg, cfg.level_base_scale
 
 
 def cmd_data_stats(args: argparse.Namespace) -> int:

@@ -20,9 +20,12 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-__all__ = ["FPN_STRIDES", "fpn_level", "level_base_scale"]
+__all__ = ["FPN_STRIDES", "MINI_ANCHOR_SCALE", "fpn_level", "level_base_scale"]
 
 FPN_STRIDES: tuple[int, ...] = (4, 8, 16, 32, 64)
+# The mini profile's anchor scale (configs/mini/_base.yaml; tests/test_architecture.py checks it):
+# what `scrpn data stats` uses for SynthShapes when no config names one.
+MINI_ANCHOR_SCALE = 4.0
 
 
 def level_base_scale(anchor_scale: float, strides: Sequence[int] = FPN_STRIDES) -> float:

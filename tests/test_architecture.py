@@ -121,3 +121,11 @@ def test_every_module_imports_first():
     done = subprocess.run([sys.executable, "-c", FIRST_IMPORT, *names], capture_output=True,
                           text=True, timeout=600, cwd=PACKAGE.parent)
     assert done.returncode == 0 and done.stdout.strip() == "", done.stderr[-3000:]
+
+
+def test_the_mini_anchor_scale_constant_is_the_mini_profiles():
+    """``scrpn data stats`` without a config uses the mini profile's level base scale."""
+    from scrpn.config import load_config
+    from scrpn.pyramid import MINI_ANCHOR_SCALE
+    root = Path(__file__).resolve().parents[1]
+    assert load_config(root / "configs" / "mini" / "_base.yaml").model.head.anchor_scale == MINI_ANCHOR_SCALE

@@ -35,7 +35,6 @@ Design choices (mirroring mmdetection's ``CocoDataset`` where the paper depends 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections import Counter
@@ -50,6 +49,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from .errors import DataError, data_error
+from .json_io import is_int, is_number, read_json
 from .transforms import flip_decision, make_sample, rescaled_shape, resize_keep_ratio
 
 __all__ = ["CocoDetection", "annotation_area", "check_annotation", "default_coco_paths",
@@ -76,16 +76,7 @@ def default_coco_paths(root: str | Path, split: str) -> tuple[Path, Path]:
 def load_coco_json(ann_file: str | Path) -> dict[str, Any]:
     """Read a COCO json; raise :class:`DataError` naming the file on any structural problem."""
     path = Path(ann_file)
-    if not path.is_file():
-        raise data_error(path, "annotation file not found")
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise data_error(path, f"invalid JSON at line {e.lineno} column {e.colno} "
-                               f"(char {e.pos}): {e.msg}") from e
-    except UnicodeDecodeError as e:
-        raise data_error(path, f"not a UTF-8 text file ({e})") from e
+    data = read_json(path, "annotation file", data_error)
     if not isinstance(data, dict):
         raise data_error(path, f"top level must be a JSON object, got {type(data).__name__}")
     for key in ("images", "annotations", "categories"):
@@ -148,23 +139,15 @@ def _check_keys(entry: Any, keys: tuple[str, ...], path: Path, what: str, **ids:
         raise data_error(path, f"{what} is missing key(s) {missing}", **ids)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _check_id(value: Any, path: Path, what: str, **ids: Any) -> None:
-    if not _is_int(value):
+    if not is_int(value):
         raise data_error(path, f"{what} must be an integer, got {value!r:.80}", **ids)
 
 
 def _image_side(img: dict[str, Any], key: str, path: Path) -> int:
     """``width`` / ``height`` of an images entry: a positive whole number (``640.0`` accepted)."""
     value = img[key]
-    if not (_is_number(value) and math.isfinite(value) and value == int(value) and value > 0):
+    if not (is_number(value) and value == int(value) and value > 0):
         raise data_error(path, f"image {key} must be a positive whole number, got {value!r:.80}",
                          image_id=img["id"])
     return int(value)
@@ -193,7 +176,7 @@ def check_annotation(ann: Any, pos: int, path: Path, seen_ids: set[int]) -> None
     to refuse duplicates (COCOeval matches by id)."""
     ann_id = ann.get("id") if isinstance(ann, dict) else None
     _check_keys(ann, ("id", "image_id", "bbox", "category_id"), path, f"annotations[{pos}]",
-                ann_id=ann_id if _is_int(ann_id) else None)
+                ann_id=ann_id if is_int(ann_id) else None)
     _check_id(ann_id, path, f"annotations[{pos}]: id")
     if ann_id == 0:
         raise data_error(path, "can never be matched (COCOeval uses id 0 for "
@@ -204,13 +187,13 @@ def check_annotation(ann: Any, pos: int, path: Path, seen_ids: set[int]) -> None
     _check_id(ann["image_id"], path, "image_id", ann_id=ann_id)
     _check_id(ann["category_id"], path, "category_id", ann_id=ann_id)
     bbox = ann["bbox"]
-    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(v, finite=False) for v in bbox)):
         raise data_error(path, f"bbox must be 4 numbers [x, y, w, h], got {bbox!r:.80}",
                          ann_id=ann_id)
     if not all(math.isfinite(v) for v in bbox):
         raise data_error(path, f"bbox has a value that is not finite: {bbox!r:.80}", ann_id=ann_id)
     area = ann.get("area", 0.0)
-    if not (_is_number(area) and math.isfinite(area) and area >= 0):
+    if not (is_number(area) and area >= 0):
         raise data_error(path, f"area must be a finite number >= 0, got {area!r:.80}",
                          ann_id=ann_id)
 

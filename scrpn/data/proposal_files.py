@@ -16,13 +16,13 @@ the evaluation package.
 from __future__ import annotations
 
 import json
-import math
 import operator
 import os
 from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
 
 import numpy as np
 
+from . import json_io
 from .errors import EvaluationError
 
 __all__ = ["check_boxes_and_scores", "dump_proposals", "image_id_of", "load_proposals",
@@ -32,24 +32,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 def read_json(path: PathLike, what: str = "file") -> Any:
-    """Parse a JSON file; a missing file or a syntax error raises ``EvaluationError``.
-
-    The syntax error names the line, column and character offset where parsing stopped, which
-    is where a truncated file ends.
-    """
-    name = os.fspath(path)
-    if not os.path.isfile(name):
-        raise EvaluationError(f"{name}: {what} not found (no such file)")
-    try:
-        with open(name, "r", encoding="utf-8") as handle:
-            return json.load(handle)
-    except json.JSONDecodeError as error:
-        raise EvaluationError(
-            f"{name}: invalid JSON in {what} at line {error.lineno} column {error.colno} "
-            f"(char {error.pos}): {error.msg}"
-        ) from error
-    except UnicodeDecodeError as error:
-        raise EvaluationError(f"{name}: {what} is not UTF-8 text ({error})") from error
+    """Parse a JSON file of an evaluation input; any failure raises ``EvaluationError`` naming it
+    (:func:`scrpn.data.json_io.read_json`)."""
+    return json_io.read_json(path, what, lambda name, problem: EvaluationError(f"{name}: {problem}"))
 
 
 def to_numpy(values: Any, dtype: type = np.float32) -> np.ndarray:
@@ -148,10 +133,6 @@ def dump_proposals(path: PathLike, proposals: Sequence[Mapping[str, Any]]) -> No
         json.dump(results, handle)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _check_result_entry(entry: Any, index: int, name: str) -> None:
     """Validate one COCO result dict of a proposals file; errors name the file and the index."""
     where = f"{name}: entry {index}"
@@ -163,12 +144,12 @@ def _check_result_entry(entry: Any, index: int, name: str) -> None:
     if not isinstance(entry["image_id"], int) or isinstance(entry["image_id"], bool):
         raise EvaluationError(f"{where}: image_id must be an integer, got {entry['image_id']!r}")
     bbox = entry["bbox"]
-    if not isinstance(bbox, list) or len(bbox) != 4 or not all(_is_number(v) for v in bbox):
+    if not isinstance(bbox, list) or len(bbox) != 4 or not all(json_io.is_number(v) for v in bbox):
         raise EvaluationError(f"{where}: bbox must be 4 finite numbers [x, y, w, h], "
                               f"got {str(bbox)[:80]}")
     if bbox[2] < 0 or bbox[3] < 0:
         raise EvaluationError(f"{where}: bbox has negative width or height: {bbox}")
-    if not _is_number(entry["score"]):
+    if not json_io.is_number(entry["score"]):
         raise EvaluationError(f"{where}: score must be a finite number, got {entry['score']!r}")
 
 

@@ -14,7 +14,6 @@ counted separately and left out of every share.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from pathlib import Path
@@ -23,28 +22,13 @@ from typing import Any
 import numpy as np
 
 from ..pyramid import fpn_level
-from .errors import data_error
+from .coco import load_coco_json
 
 __all__ = ["fpn_level", "dataset_card", "format_card", "SIZE_BINS", "ASPECT_BINS", "COUNT_BINS"]
 
 SIZE_BINS = (("small", 0.0, 32.0**2), ("medium", 32.0**2, 96.0**2), ("large", 96.0**2, math.inf))
 ASPECT_BINS = ((1.0, 1.5), (1.5, 2.0), (2.0, 3.0), (3.0, 4.0), (4.0, 6.0), (6.0, 8.0), (8.0, math.inf))
 COUNT_BINS = ((0, 0), (1, 1), (2, 3), (4, 7), (8, 15), (16, 31), (32, 10**9))
-
-
-def _load_json(ann_file: str | Path) -> dict[str, Any]:
-    path = Path(ann_file)
-    if not path.is_file():
-        raise data_error(path, "annotation file not found")
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise data_error(path, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
-    for key in ("images", "annotations", "categories"):
-        if key not in data:
-            raise data_error(path, f"missing top-level key '{key}'")
-    return data
 
 
 def _shares(values: np.ndarray, edges: tuple[tuple[float, float], ...],
@@ -76,7 +60,7 @@ def dataset_card(ann_file: str | Path, base_scale: float = 16.0, num_levels: int
     ``base_scale`` is the anchor size at P2 used for the FPN level shares (16 for the mini profile;
     32 reproduces the paper's eq. (1)).
     """
-    data = _load_json(ann_file)
+    data = load_coco_json(ann_file)
     anns = [a for a in data["annotations"] if not a.get("iscrowd", 0)]
     num_crowd = len(data["annotations"]) - len(anns)
     per_image = Counter(a["image_id"] for a in anns)
