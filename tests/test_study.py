@@ -127,7 +127,9 @@ def test_only_the_two_l1_rows_leave_the_mini_schedule() -> None:
     them must not: a ``_base_`` chain once carried that lr into every later ablation row."""
     mini = ROOT / "configs" / "mini"
     base = load_config(mini / "_base.yaml").train
-    special = {"t3_two_stage", "t3_alignment"}
+    special = {"t3_two_stage", "t3_alignment",
+               # issue 18's pre-registered lr arms (results/REPORT.md, experiment 1 B-D)
+               "x1b_cascade_lr0005", "x1c_cascade_norm_lr", "x1d_cascade_faithful"}
     for path in sorted(mini.glob("*.yaml")):
         if path.name.startswith("_"):
             continue
