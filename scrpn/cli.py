@@ -177,7 +177,8 @@ def _train(args: argparse.Namespace, is_main: bool = True) -> int:
         note(f"resumed {run_dir / 'latest.pth'} at iteration {trainer.iteration}/{trainer.max_iters}")
     result = trainer.train()
     proposals = run_dir / "proposals.json" if args.dump_proposals else None
-    metrics = evaluate_model(trainer.model, val_set, cfg, args.device, proposals_path=proposals)
+    metrics = evaluate_model(trainer.model, val_set, cfg, args.device, proposals_path=proposals,
+                             progress=not args.no_progress)
     if not is_main:
         return 0  # rank 0 gathered this rank's proposals and reports for the whole job
     trainer.logger.log({"type": "eval", "iter": result.iterations, **json_safe_metrics(metrics)})
@@ -211,6 +212,7 @@ def _add_evaluate(subparsers: Any) -> None:
     p.add_argument("--dump-proposals", action="store_true",
                    help="write the proposals to <out>/proposals.json (needs --out); cut them "
                         "with --set model.test.max_per_img=N")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_common(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -254,7 +256,8 @@ def _evaluate_checkpoint(args: argparse.Namespace) -> int:
     if args.split == "train":
         cfg.data.val_limit = None  # every training image gets its proposals
     metrics = evaluate_model(model, dataset, cfg, args.device,
-                             proposals_path=out / "proposals.json" if out else None)
+                             proposals_path=out / "proposals.json" if out else None,
+                             progress=not args.no_progress)
     if out is not None:
         write_metrics(out / "metrics.json", metrics, cfg, state.get("train_seconds"),
                       state.get("iteration"))
@@ -387,7 +390,8 @@ def cmd_study(args: argparse.Namespace) -> int:
     from scrpn.study.tables import TABLES, study_rows
 
     study = Study(profile=args.profile, retrain=args.retrain, seeds=args.seeds,
-                  dataset=args.dataset, results_dir=args.results_dir, log=note)
+                  dataset=args.dataset, results_dir=args.results_dir, log=note,
+                  progress=sys.stderr.isatty())
     for name in args.rows:
         rows = study_rows(TABLES[name]) if name in TABLES else [name]
         for row in rows:

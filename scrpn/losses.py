@@ -33,7 +33,7 @@ def iou_loss(pred: Tensor, target: Tensor, mode: str = "linear", eps: float = 1e
 
     ``mode='linear'``: 1 - IoU (what mmdetection's Cascade RPN config uses, ``linear=True``);
     ``mode='log'``: -ln(IoU) as in UnitBox [47], with IoU clamped at ``eps``.
-    The project's default is 'linear' (see README, Interpretations): the paper cites UnitBox but
+    The project's default is 'linear' (see docs/interpretations.md): the paper cites UnitBox but
     was built on mmdetection, whose two-stage proposal heads use the linear form.
     """
     if pred.numel() == 0:

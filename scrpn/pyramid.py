@@ -5,7 +5,7 @@
   this constant is only their default and the backbone's own value, so that it is typed once.
 * :func:`level_base_scale`: the base of the size-to-level rule, anchor scale x finest stride.
   The paper's 8 x 4 = 32 px gives eq. (1) exactly; the mini profile's 4 x 4 = 16 px keeps every
-  level populated at 256 px (README, "Profiles"). ``Config.level_base_scale``, the heads, the
+  level populated at 256 px (docs/configs.md, "Profiles"). ``Config.level_base_scale``, the heads, the
   SADS inspector and the figures all call it.
 * :func:`fpn_level`: eq. (1), ``floor((log2 S - (2 log2 b - 1)) / 2)`` clamped to the pyramid,
   for a number, a numpy array or a tensor. The assigners' version with eq. (2)'s neighbour lives

@@ -123,7 +123,7 @@ def test_exported_weights_round_trip(tmp_path: Path, data_dir: Path) -> None:
 
 
 def test_only_the_two_l1_rows_leave_the_mini_schedule() -> None:
-    """Table III's L1 rows train at lr 0.005 (README interpretation 30); the rows inheriting from
+    """Table III's L1 rows train at lr 0.005 (interpretation 30 in docs/interpretations.md); the rows inheriting from
     them must not: a ``_base_`` chain once carried that lr into every later ablation row."""
     mini = ROOT / "configs" / "mini"
     base = load_config(mini / "_base.yaml").train

@@ -102,7 +102,7 @@ def _pct(x: float) -> str:
 
 
 def format_card(card: dict[str, Any]) -> str:
-    """Render a :func:`dataset_card` as markdown tables (used in the README)."""
+    """Render a :func:`dataset_card` as markdown tables (used in docs/configs.md)."""
     ipi = card["instances_per_image"]
     lines = [
         "| statistic | value |",

@@ -2,7 +2,7 @@
 
 The proposals of any method are computed once by its trained proposal network and dumped to
 files (``scrpn evaluate --config C --checkpoint K --split train --dump-proposals --out D`` for the
-training split; ``--split val`` for the validation split; see README). Fast R-CNN then trains
+training split; ``--split val`` for the validation split; see docs/configs.md). Fast R-CNN then trains
 only a backbone + FPN + RoI head on them: nothing of the proposal network is loaded, as in
 mmdetection's ``fast-rcnn_r50_fpn_1x`` with ``proposal_file``. Train mode reads the training
 split's file, eval mode the validation split's (the two splits may share image ids).

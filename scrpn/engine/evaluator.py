@@ -33,6 +33,7 @@ import torch
 from pycocotools.coco import COCO
 from torch import Tensor, nn
 from torch.utils.data import Dataset, Subset
+from tqdm import tqdm
 
 from scrpn.config import Config
 from scrpn.engine.builders import first_n, make_val_loader
@@ -80,9 +81,14 @@ def _synchronize(device: torch.device) -> None:
 
 
 def predict_proposals(model: nn.Module, dataset: Dataset, cfg: Config, device: torch.device,
-                      warmup: int = 2, batch_size: int = 1) -> tuple[list[dict], list[float]]:
-    """Run ``model`` over ``dataset``; return proposals in original pixels and timed seconds/image."""
+                      warmup: int = 2, batch_size: int = 1, progress: bool = False
+                      ) -> tuple[list[dict], list[float]]:
+    """Run ``model`` over ``dataset``; return proposals in original pixels and timed seconds/image.
+
+    ``progress``: a bar over the images on stderr (the CLI's, unless ``--no-progress``)."""
     loader = make_val_loader(dataset, cfg, batch_size=batch_size)
+    bar = tqdm(total=len(dataset), desc="evaluate", unit="img", disable=not progress,
+               dynamic_ncols=True)
     if len(dataset) <= warmup:
         warmup = 0  # too few images to spare any: time them all rather than report nothing
     timed_until = warmup + cfg.eval.timing_images
@@ -104,6 +110,8 @@ def predict_proposals(model: nn.Module, dataset: Dataset, cfg: Config, device: t
             if "labels" in output:  # a detector (scrpn.detectors): labels 1..K
                 entry["labels"] = output["labels"].detach().to("cpu").numpy()
             proposals.append(entry)
+        bar.update(len(targets))
+    bar.close()
     return proposals, seconds
 
 
@@ -122,7 +130,8 @@ def label_to_category_of(dataset: Dataset) -> Mapping[int, int] | None:
 def evaluate_model(model: nn.Module, dataset: Dataset, cfg: Config,
                    device: str | torch.device = "cpu", proposals_path: str | Path | None = None,
                    batch_size: int = 1, warmup: int = 2,
-                   stats_path: str | Path | None = None) -> dict[str, Any] | None:
+                   stats_path: str | Path | None = None,
+                   progress: bool = False) -> dict[str, Any] | None:
     """AR metrics of ``model`` on ``dataset`` (first ``cfg.data.val_limit`` images), in percent.
 
     Returns ``evaluate_proposals``' keys plus ``seconds_per_image`` (NaN if nothing was timed)
@@ -133,6 +142,7 @@ def evaluate_model(model: nn.Module, dataset: Dataset, cfg: Config,
     ``stats_path`` (proposal networks only) receives :func:`proposal_stats` of the proposals,
     the IoU statistics the study's figures are drawn from.
     When distributed, only rank 0 gets the metrics; the other ranks get ``None``.
+    ``progress``: a bar over the images (rank 0 only).
     """
     device = torch.device(device)
     info = dist_info()
@@ -142,7 +152,8 @@ def evaluate_model(model: nn.Module, dataset: Dataset, cfg: Config,
     model.eval()
     try:
         with torch.inference_mode():
-            proposals, seconds = predict_proposals(model, subset, cfg, device, warmup, batch_size)
+            proposals, seconds = predict_proposals(model, subset, cfg, device, warmup, batch_size,
+                                                   progress=progress and info.rank == 0)
     finally:
         model.train(was_training)
     if info.enabled:

@@ -4,7 +4,7 @@ RPN (mmdetection's ``rpn_r50_fpn``): keep ``nms_pre`` boxes per level by score, 
 (``batched_nms`` with the level as the group id), then keep the ``max_per_img`` best overall.
 SC-RPN (Section III, step 5): the same per-level step with NMS 0.8, then "an additional NMS is
 applied after the five SC-RPN heads". Its threshold is not printed; we use
-``cross_level_nms_thr`` (default 0.8, the paper's only NMS threshold) and say so in the README.
+``cross_level_nms_thr`` (default 0.8, the paper's only NMS threshold) and say so in docs/interpretations.md.
 """
 from __future__ import annotations
 

@@ -94,11 +94,12 @@ def run_notebooks(folder: str | Path, profile: str = "mini", seeds: Sequence[int
     params = dict(profile=profile, retrain=bool(retrain), seeds=[int(s) for s in seeds],
                   dataset=dataset, results_dir=str(results), train_missing=bool(train_missing))
     done, failed = [], {}
-    for path in list_notebooks(folder, only):
+    notebooks = list_notebooks(folder, only)
+    for number, path in enumerate(notebooks, 1):
         target = Path(output_dir) / path.name if output_dir else path
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.stem}.running.ipynb")
-        log(f"running {path.name} ({profile} profile)")
+        log(f"notebook {number} of {len(notebooks)}: running {path.name} ({profile} profile)")
         try:
             papermill.execute_notebook(str(path), str(tmp), parameters=params, cwd=str(root),
                                        kernel_name="python3", progress_bar=False)

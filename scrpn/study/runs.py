@@ -125,6 +125,7 @@ class Study:
     overrides: Sequence[str] = ()
     train_missing: bool = True
     log: Callable[[str], None] = print
+    progress: bool = False          # bars for training, evaluation and proposal dumps (CLI: on)
     _done: set = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
@@ -226,7 +227,7 @@ class Study:
         out = self.run_dir(row, seed)
         out.mkdir(parents=True, exist_ok=True)
         is_detector = cfg.detector.type != "none"
-        metrics = evaluate_model(model, build_val_dataset(cfg), cfg, self.device,
+        metrics = evaluate_model(model, build_val_dataset(cfg), cfg, self.device, progress=self.progress,
                                  stats_path=None if is_detector else out / "proposal_stats.npz")
         state = load_checkpoint(ckpt)
         write_metrics(out / "metrics.json", metrics, cfg, state.get("train_seconds"),
@@ -259,7 +260,7 @@ class Study:
         if self.retrain and run_dir.exists():
             for name in ("latest.pth", "final.pth", "log.jsonl"):
                 (run_dir / name).unlink(missing_ok=True)
-        trainer = new_trainer(train_cfg, run_dir, device=self.device, progress=False)
+        trainer = new_trainer(train_cfg, run_dir, device=self.device, progress=self.progress)
         if (run_dir / "latest.pth").is_file():
             trainer.resume()
             self.log(f"{cfg.name}: resuming at iteration {trainer.iteration}/{trainer.max_iters}")
@@ -286,6 +287,7 @@ class Study:
                 eval_cfg.data.val_limit = None
                 tmp = path.with_name(path.name + ".tmp")
                 evaluate_model(model, build_eval_dataset(eval_cfg, split), eval_cfg, self.device,
+                               progress=self.progress,
                                proposals_path=tmp)
                 tmp.replace(path)
             setattr(cfg.detector, f"{split}_proposals", str(path))

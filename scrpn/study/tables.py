@@ -11,7 +11,7 @@ paper's), plus ``config``, ``seeds`` (runs averaged) and ``pending`` (runs not c
 Which seeds: Tables I, III, IV and X use every seed of the study; Tables II, V-IX use the first
 only (the issue's budget: one seed for the hyper-parameter sweeps and the detectors). The
 standard deviation is the sample standard deviation (ddof = 1), NaN with one seed.
-Our AR_S / AR_M / AR_L are at 100 proposals, the paper's definition (see the README).
+Our AR_S / AR_M / AR_L are at 100 proposals, the paper's definition (docs/interpretations.md).
 """
 from __future__ import annotations
 
