@@ -437,8 +437,59 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 # entry point
 # ----------------------------------------------------------------------------------------------
 
+# ----------------------------------------------------------------------------------------------
+# scrpn config show
+# ----------------------------------------------------------------------------------------------
+
+def _add_config(subparsers: Any) -> None:
+    p = subparsers.add_parser("config", help="inspect a study row's resolved config")
+    sub = p.add_subparsers(dest="config_command")
+    s = sub.add_parser("show", help="print a row's resolved config, each key with the file that set it",
+                       description="Every key of the row's resolved config (profile, dataset overlay "
+                                   "and --set included), one per line as 'key: value  # source', "
+                                   "the source being the config file, overlay or --set item that "
+                                   "set it last, or 'default' for the schema's default.")
+    s.add_argument("row", help="config name of the profile, e.g. sc_rpn")
+    s.add_argument("--profile", choices=("smoke", "mini", "full"), default="mini")
+    s.add_argument("--dataset", default=None, help="dataset overlay (deepforest)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="override config values")
+    s.set_defaults(func=cmd_config_show)
+    p.set_defaults(func=lambda args: _missing_subcommand(p))
+
+
+def config_lines(cfg: Config, sources: dict[str, str], root: Path) -> list[str]:
+    """``key: value  # source`` for every leaf of ``cfg`` (sources relative to ``root``)."""
+    def leaves(tree: dict, prefix: str = ""):
+        for key, value in tree.items():
+            if isinstance(value, dict) and value:
+                yield from leaves(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}", value
+
+    def where(key: str) -> str:
+        source = sources.get(key, "default")
+        path = Path(source.split(" (")[0])
+        if path.is_absolute() and path.is_relative_to(root):
+            return str(path.relative_to(root)) + source[len(str(path)):]
+        return source
+    rows = [(key, json.dumps(value), where(key)) for key, value in leaves(cfg.to_dict())]
+    width = min(max(len(k) + len(v) for k, v, _ in rows) + 4, 60)
+    return [f"{f'{k}: {v}':<{width - 2}}  # {w}" for k, v, w in rows]
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    from scrpn.study import Study
+    study = Study(profile=args.profile, dataset=args.dataset, overrides=args.set)
+    cfg, sources = study.config_with_sources(args.row, args.seed)
+    for line in config_lines(cfg, sources, study.config_root.resolve().parent):
+        print(line)
+    return 0
+
+
 COMMANDS: tuple[Callable[[Any], None], ...] = (_add_train, _add_evaluate, _add_data, _add_bench,
-                                               _add_study, _add_reproduce)
+                                               _add_study, _add_reproduce, _add_config)
 
 
 def build_parser() -> argparse.ArgumentParser:

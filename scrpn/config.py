@@ -338,21 +338,60 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 def load_raw(path: str | Path, _seen: tuple = ()) -> dict:
     """Read a YAML file and resolve its ``_base_`` chain (paths relative to the file)."""
+    return load_raw_with_sources(path, _seen)[0]
+
+
+def leaf_sources(tree: Mapping[str, Any], source: str, prefix: str = "") -> dict[str, str]:
+    """``{dotted key: source}`` for every leaf of ``tree`` (a list is a leaf, as in the schema)."""
+    out: dict[str, str] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(leaf_sources(value, source, dotted + "."))
+        else:
+            out[dotted] = source
+    return out
+
+
+def merge_with_sources(base: tuple[dict, dict[str, str]], layer: dict, source: str
+                       ) -> tuple[dict, dict[str, str]]:
+    """``deep_merge`` that also records, per leaf, the source that set it last."""
+    raw, sources = base
+    sources = {k: v for k, v in sources.items()
+               if not any(k == d or k.startswith(d + ".") for d in _replaced(raw, layer))}
+    sources.update(leaf_sources(layer, source))
+    return deep_merge(raw, layer), sources
+
+
+def _replaced(base: dict, layer: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose whole subtree ``layer`` replaces (a non-mapping over a mapping)."""
+    out = []
+    for key, value in layer.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            out += _replaced(base[key], value, f"{prefix}{key}.")
+        elif key in base:
+            out.append(f"{prefix}{key}")
+    return out
+
+
+def load_raw_with_sources(path: str | Path, _seen: tuple = ()) -> tuple[dict, dict[str, str]]:
+    """:func:`load_raw` plus, for every leaf, the file that set it (``scrpn config show``)."""
     path = Path(path).resolve()
     if path in _seen:
         raise ConfigError(f"{path}: circular _base_ chain")
     data = _read_yaml(path)
     base = data.pop("_base_", None)
     if base is None:
-        return data
+        return data, leaf_sources(data, str(path))
     bases = base if isinstance(base, list) else [base]
     if not bases or not all(isinstance(b, str) and b for b in bases):
         raise ConfigError(f"{path}: '_base_' must be a file path or a list of file paths, "
                           f"got {base!r}")
-    merged: dict = {}
+    merged: tuple[dict, dict[str, str]] = ({}, {})
     for b in bases:
-        merged = deep_merge(merged, load_raw(path.parent / b, _seen + (path,)))
-    return deep_merge(merged, data)
+        raw, sources = load_raw_with_sources(path.parent / b, _seen + (path,))
+        merged = (deep_merge(merged[0], raw), {**merged[1], **sources})
+    return merge_with_sources(merged, data, str(path))
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:

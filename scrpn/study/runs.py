@@ -37,7 +37,8 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 import torch
 
 from scrpn.config import (Config, ConfigError, DetectorConfig, TestConfig, apply_overrides,
-                          config_from_dict, deep_merge, load_raw, _read_yaml)
+                          config_from_dict, load_raw_with_sources, merge_with_sources,
+                          _read_yaml)
 from scrpn.engine.builders import build_eval_dataset, build_val_dataset
 from scrpn.engine.checkpoint import load_checkpoint
 from scrpn.engine.evaluator import evaluate_model, write_metrics
@@ -140,10 +141,16 @@ class Study:
 
     def config(self, row: str, seed: int = 0) -> Config:
         """The resolved config of ``row`` in this profile (and dataset), with ``seed``."""
+        return self.config_with_sources(row, seed)[0]
+
+    def config_with_sources(self, row: str, seed: int = 0) -> tuple[Config, dict[str, str]]:
+        """:meth:`config` and, for every key a file or override set, where it was set (a config
+        file, an overlay, ``--set ...`` or ``seed``); keys absent from the map are the schema's
+        defaults. What ``scrpn config show`` prints."""
         path = self.config_root / PROFILE_CONFIG_DIRS[self.profile] / f"{row}.yaml"
         if not path.is_file():
             raise ConfigError(f"{path}: no such study row (profile {self.profile!r})")
-        raw = load_raw(path)
+        merged = load_raw_with_sources(path)
         overlays = []
         if self.dataset not in (None, "synthshapes"):
             overlays.append(self.config_root / PROFILE_CONFIG_DIRS[self.profile] / "datasets"
@@ -153,10 +160,14 @@ class Study:
         for overlay in overlays:
             layer = _read_yaml(overlay)
             layer.pop("_base_", None)  # an overlay's own values only
-            raw = deep_merge(raw, layer)
-        raw = apply_overrides(raw, [*self.overrides, f"train.seed={int(seed)}"])
+            merged = merge_with_sources(merged, layer, f"{overlay.resolve()} (overlay)")
+        raw, sources = merged
+        for item in [*self.overrides, f"train.seed={int(seed)}"]:  # --set semantics: replace
+            sources = merge_with_sources((raw, sources), apply_overrides({}, [item]), f"--set {item}")[1]
+            raw = apply_overrides(raw, [item])
         raw["name"] = self.run_name(row)
-        return config_from_dict(raw, str(path))
+        sources["name"] = "the study row's name"
+        return config_from_dict(raw, str(path)), sources
 
     def run_dir(self, row: str, seed: int) -> Path:
         """Where the study's results of one run are committed."""
