@@ -61,3 +61,27 @@ def test_nms_first_k_equals_full_nms_prefix():
     for k in (10, 500, 1000, 2500):      # 2500: the prefix keeps too few, fall back to all boxes
         assert torch.equal(nms_first_k(boxes, scores, 0.5, k), nms(boxes, scores, 0.5)[:k])
     assert nms_first_k(boxes[:0], scores[:0], 0.5, 10).numel() == 0
+
+
+def test_select_proposal_indices_index_what_select_proposals_returns():
+    """The one selection: indices into the flat outputs give exactly the returned boxes and
+    scores (GA-RPN's filtered locations, score < 0, never kept)."""
+    from scrpn.models.postprocess import clip_boxes, select_proposal_indices
+
+    g = torch.Generator().manual_seed(0)
+    counts = [50, 30, 0, 7]
+    scores = torch.rand(sum(counts), generator=g)
+    scores[::5] = -1.0
+    xy = torch.rand(sum(counts), 2, generator=g) * 90
+    boxes = torch.cat([xy, xy + 5 + torch.rand(sum(counts), 2, generator=g) * 30], 1)
+    idx, b, s = select_proposal_indices(scores, boxes, counts, (100, 100), 20, 0.5, 25,
+                                        cross_level_nms=True)
+    assert torch.equal(b, clip_boxes(boxes[idx], (100, 100))) and torch.equal(s, scores[idx])
+    assert (scores[idx] >= 0).all() and (s[:-1] >= s[1:]).all() and len(idx) <= 25
+    start = [0, 50, 80, 80]
+    lists = ([scores[a:a + c] for a, c in zip(start, counts)], [boxes[a:a + c] for a, c in zip(start, counts)])
+    kept = [x >= 0 for x in lists[0]]
+    ref_b, ref_s = select_proposals([x[k] for x, k in zip(lists[0], kept)],
+                                    [x[k] for x, k in zip(lists[1], kept)], (100, 100), 20, 0.5, 25,
+                                    cross_level_nms=True)
+    assert torch.equal(ref_b, b) and torch.equal(ref_s, s)

@@ -8,6 +8,8 @@ applied after the five SC-RPN heads". Its threshold is not printed; we use
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import Tensor
 from torchvision.ops import batched_nms, nms
@@ -21,17 +23,63 @@ def clip_boxes(boxes: Tensor, img_shape: tuple[int, int]) -> Tensor:
     return torch.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], dim=1)
 
 
+def topk_indices_per_level(scores: Tensor, num_per_level: Sequence[int], k: int) -> tuple[Tensor, Tensor]:
+    """Flat indices of the k best of each level (all of a level with at most k), level by level,
+    and their level ids. ``scores`` (N,) flat over the levels; a score < 0 marks a location the
+    head filtered out (GA-RPN's location filter), which is never kept."""
+    out_i, out_l, start = [], [], 0
+    for lvl, n in enumerate(num_per_level):
+        level = scores[start:start + n]
+        idx = torch.nonzero(level >= 0).squeeze(1)
+        if idx.numel() > k:
+            idx = idx[level[idx].topk(k).indices]
+        out_i.append(idx + start)
+        out_l.append(torch.full_like(idx, lvl))
+        start += n
+    return torch.cat(out_i), torch.cat(out_l)
+
+
 def topk_per_level(scores: list[Tensor], boxes: list[Tensor], k: int) -> tuple[Tensor, Tensor, Tensor]:
     """Keep the k best boxes of each level. Returns (boxes (M, 4), scores (M,), level ids (M,))."""
-    out_b, out_s, out_l = [], [], []
-    for lvl, (s, b) in enumerate(zip(scores, boxes)):
-        if s.numel() > k:
-            s, idx = s.topk(k)
-            b = b[idx]
-        out_b.append(b)
-        out_s.append(s)
-        out_l.append(torch.full_like(s, lvl, dtype=torch.long))
-    return torch.cat(out_b), torch.cat(out_s), torch.cat(out_l)
+    idx, lvl = topk_indices_per_level(torch.cat(scores), [len(s_) for s_ in scores], k)
+    return torch.cat(boxes)[idx], torch.cat(scores)[idx], lvl
+
+
+def pre_nms_candidates(scores: Tensor, boxes: Tensor, num_per_level: Sequence[int],
+                       img_shape: tuple[int, int], nms_pre: int, min_bbox_size: float = 0.0
+                       ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """What the selection hands to its NMS: per level the ``nms_pre`` best (scores < 0 dropped),
+    boxes clipped to ``img_shape``, boxes no larger than ``min_bbox_size`` dropped.
+    Returns (flat indices, clipped boxes, scores, level ids), level by level."""
+    idx, lvl = topk_indices_per_level(scores, num_per_level, nms_pre)
+    b, s = clip_boxes(boxes[idx], img_shape), scores[idx]
+    wh = b[:, 2:] - b[:, :2]
+    keep = (wh[:, 0] > min_bbox_size) & (wh[:, 1] > min_bbox_size)
+    return idx[keep], b[keep], s[keep], lvl[keep]
+
+
+def select_proposal_indices(scores: Tensor, boxes: Tensor, num_per_level: Sequence[int],
+                            img_shape: tuple[int, int], nms_pre: int, nms_thr: float,
+                            max_per_img: int, min_bbox_size: float = 0.0,
+                            cross_level_nms: bool = False, cross_level_nms_thr: float = 0.8
+                            ) -> tuple[Tensor, Tensor, Tensor]:
+    """The model's own test-time selection for one image, as flat indices.
+
+    ``scores`` (N,) and ``boxes`` (N, 4) flat over the levels (``num_per_level``). Per level the
+    ``nms_pre`` best (scores < 0 dropped), boxes clipped to ``img_shape``, boxes no wider or taller
+    than ``min_bbox_size`` dropped, NMS per level, optionally NMS across levels, the
+    ``max_per_img`` best. Returns (indices (K,), clipped boxes (K, 4), scores (K,)) by decreasing
+    score. :meth:`ProposalNetwork.predict` and every figure that shows proposals use it.
+    """
+    idx, b, s, lvl = pre_nms_candidates(scores, boxes, num_per_level, img_shape, nms_pre, min_bbox_size)
+    if b.numel() == 0:
+        return idx, b.reshape(0, 4), s
+    keep = batched_nms(b, s, lvl, nms_thr)                 # sorted by decreasing score
+    idx, b, s = idx[keep], b[keep], s[keep]
+    if cross_level_nms:
+        keep = nms_first_k(b, s, cross_level_nms_thr, max_per_img)
+        idx, b, s = idx[keep], b[keep], s[keep]
+    return idx[:max_per_img], b[:max_per_img], s[:max_per_img]
 
 
 def select_proposals(scores: list[Tensor], boxes: list[Tensor], img_shape: tuple[int, int],
@@ -40,21 +88,13 @@ def select_proposals(scores: list[Tensor], boxes: list[Tensor], img_shape: tuple
                      ) -> tuple[Tensor, Tensor]:
     """One image's proposals from per-level scores (N_l,) and boxes (N_l, 4).
 
-    Returns (boxes (K, 4), scores (K,)) sorted by decreasing score, K <= max_per_img.
+    Returns (boxes (K, 4), scores (K,)) sorted by decreasing score, K <= max_per_img
+    (:func:`select_proposal_indices` on the concatenated levels).
     """
-    b, s, lvl = topk_per_level(scores, boxes, nms_pre)
-    b = clip_boxes(b, img_shape)
-    wh = b[:, 2:] - b[:, :2]
-    keep = (wh[:, 0] > min_bbox_size) & (wh[:, 1] > min_bbox_size)
-    b, s, lvl = b[keep], s[keep], lvl[keep]
-    if b.numel() == 0:
-        return b.reshape(0, 4), s
-    keep = batched_nms(b, s, lvl, nms_thr)                 # sorted by decreasing score
-    b, s = b[keep], s[keep]
-    if cross_level_nms:
-        keep = nms_first_k(b, s, cross_level_nms_thr, max_per_img)
-        b, s = b[keep], s[keep]
-    return b[:max_per_img], s[:max_per_img]
+    _, b, s = select_proposal_indices(torch.cat(scores), torch.cat(boxes), [len(x) for x in scores],
+                                      img_shape, nms_pre, nms_thr, max_per_img, min_bbox_size,
+                                      cross_level_nms, cross_level_nms_thr)
+    return b, s
 
 
 def nms_first_k(boxes: Tensor, scores: Tensor, iou_thr: float, k: int) -> Tensor:

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from ..config import TestConfig
 from .heads.stages import TwoStageProposalHead
-from .postprocess import select_proposals
+from .postprocess import select_proposal_indices
 
 
 def feature_std(feats: list[Tensor]) -> Tensor:
@@ -63,11 +63,8 @@ class ProposalNetwork(nn.Module):
         results = []
         for i, target in enumerate(targets):
             # A head marks the locations it filters out (GA-RPN's location filter) by score < 0.
-            level_s, level_b = scores[i].split(splits), boxes[i].split(splits)
-            kept = [s_ >= 0 for s_ in level_s]
-            b, s = select_proposals([s_[k] for s_, k in zip(level_s, kept)],
-                                    [b_[k] for b_, k in zip(level_b, kept)],
-                                    tuple(target["img_shape"]), t.nms_pre, t.nms_thr, keep,
-                                    t.min_bbox_size, t.cross_level_nms, t.cross_level_nms_thr)
+            _, b, s = select_proposal_indices(scores[i], boxes[i], splits, tuple(target["img_shape"]),
+                                              t.nms_pre, t.nms_thr, keep, t.min_bbox_size,
+                                              t.cross_level_nms, t.cross_level_nms_thr)
             results.append({"boxes": b, "scores": s})
         return results

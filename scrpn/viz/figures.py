@@ -42,10 +42,10 @@ import torch
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 from torch import Tensor
 
 from ..pyramid import FPN_STRIDES, level_base_scale
+from .common import display_image, draw_box, model_selection, run_head, save_figure
 
 __all__ = [
     "ASPECT_BINS",
@@ -74,21 +74,6 @@ _COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:
 
 
 # ---------------------------------------------------------------------------------- saving
-def save_figure(fig: Figure, name: str, out_dir: str | Path, dpi: int = 150) -> list[Path]:
-    """Write ``<out_dir>/<name>.png`` (at ``dpi``) and ``<out_dir>/<name>.pdf``; creates the folder.
-
-    Returns the two paths, PNG first.
-    """
-    if not name or Path(name).name != name:
-        raise ValueError(f"figure name must be a plain file stem, got {name!r}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    fig.savefig(paths[0], dpi=dpi, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
-    return paths
-
-
 # ---------------------------------------------------------------------------------- numbers
 def recall_at_iou(best_iou: np.ndarray, thresholds: Sequence[float] | np.ndarray = RECALL_THRESHOLDS
                   ) -> np.ndarray:
@@ -186,37 +171,6 @@ def synthetic_stats(num_gt: int = 400, quality: float = 0.7, seed: int = 0, num_
 # ---------------------------------------------------------------------------------- helpers
 def _color(i: int) -> str:
     return _COLORS[i % len(_COLORS)]
-
-
-def _box_patch(box: Sequence[float], color: str, lw: float = 1.5, ls: str = "-",
-               alpha: float = 1.0) -> Rectangle:
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=lw,
-                     linestyle=ls, alpha=alpha)
-
-
-def _as_display_image(image: Any) -> np.ndarray:
-    """numpy (H, W), (H, W, C) or torch / numpy (C, H, W) -> (H, W) or (H, W, 3) float in [0, 1].
-
-    uint8 images are divided by 255; float images already inside [0, 1] are kept; any other float
-    image (e.g. a mean/std-normalised network input) is min-max stretched for display.
-    """
-    arr = image.detach().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image)
-    if arr.ndim == 4 and arr.shape[0] == 1:
-        arr = arr[0]
-    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
-        arr = np.transpose(arr, (1, 2, 0))
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if arr.ndim not in (2, 3):
-        raise ValueError(f"cannot display an image of shape {arr.shape}")
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / 255.0
-    arr = arr.astype(np.float32)
-    lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-    if lo >= 0.0 and hi <= 1.0:
-        return arr
-    return (arr - lo) / max(hi - lo, 1e-12)
 
 
 def _stats_items(stats_by_label: Mapping[str, Mapping[str, np.ndarray]]) -> list[tuple[str, Mapping]]:
@@ -329,8 +283,8 @@ def fig3_iou_mask_supervision(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78.0)
     ax0.set_facecolor("0.95")
     pos = np.nonzero(ex["positive"])[0]
     for i in pos:
-        ax0.add_patch(_box_patch(ex["refined_boxes"][i], "tab:red", lw=0.8, alpha=0.6))
-    ax0.add_patch(_box_patch(ex["gt_box"], "tab:green", lw=2.5))
+        draw_box(ax0, ex["refined_boxes"][i], "tab:red", lw=0.8, alpha=0.6)
+    draw_box(ax0, ex["gt_box"], "tab:green", lw=2.5)
     ax0.scatter(ex["centers"][pos, 0], ex["centers"][pos, 1], s=12, c="tab:red", zorder=3,
                 label="positive locations")
     ax0.set_xlim(0, image_size)
@@ -355,7 +309,7 @@ def fig3_iou_mask_supervision(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78.0)
                           extent=(-s / 2, w * s - s / 2, h * s - s / 2, -s / 2))
         tr = np.nonzero(ex["trained"][sl])[0] + starts[lvl]
         ax.scatter(ex["centers"][tr, 0], ex["centers"][tr, 1], s=4, c="black", zorder=3)
-        ax.add_patch(_box_patch(ex["gt_box"], "tab:green", lw=2.0))
+        draw_box(ax, ex["gt_box"], "tab:green", lw=2.0)
         n_tr = tr.size
         ax.set_xlim(0, image_size)
         ax.set_ylim(image_size, 0)
@@ -439,13 +393,13 @@ def fig4_iou_aware_score(double_sigmoid: bool = True, nms_thr: float = 0.5) -> F
               ("NMS by IoU-aware score = (cls + mask) / 2", ex["iou_aware"], ex["keep_iou_aware"]))
     for ax, (title, score, keep) in zip(axes, panels):
         ax.set_facecolor("0.97")
-        ax.add_patch(_box_patch(ex["gt"], "tab:green", lw=3.0))
+        draw_box(ax, ex["gt"], "tab:green", lw=3.0)
         kept = set(int(i) for i in keep)
         for i, name in enumerate(ex["names"]):
             box = ex["boxes"][i]
             color = _FIG4_COLORS[i % len(_FIG4_COLORS)]
-            ax.add_patch(_box_patch(box, color if i in kept else "0.55", lw=2.2 if i in kept else 1.0,
-                                    ls="-" if i in kept else "--"))
+            draw_box(ax, box, color if i in kept else "0.55", lw=2.2 if i in kept else 1.0,
+                     ls="-" if i in kept else "--")
             corner = ((box[2] - 12, box[3] - 3), (box[0] + 3, box[1] + 12), (box[0] + 3, box[3] - 3))[i % 3]
             ax.text(*corner, name, color=color, fontsize=11, fontweight="bold")
         rows = [f"{n}: cls {c:.2f} mask {m:.3f} score {a:.3f} (IoU {u:.2f})"
@@ -466,29 +420,23 @@ def fig4_iou_aware_score(double_sigmoid: bool = True, nms_thr: float = 0.5) -> F
 # ---------------------------------------------------------------------------------- Fig. 5
 @torch.no_grad()
 def point_proposals(model: torch.nn.Module, image_tensor: Tensor, target: Optional[dict] = None,
-                    k: int = 5, nms_thr: Optional[float] = None, nms_pre: int = 2000
-                    ) -> dict[str, np.ndarray]:
-    """The k best point-based proposals of one image, with their init and refined point sets.
+                    k: int = 5, size_divisor: int = 32) -> dict[str, np.ndarray]:
+    """The k best proposals the model itself returns for one image, with their point sets.
 
     ``model`` is a point-based ``ProposalNetwork`` (``build_model``; an R-CNN detector is unwrapped
-    to its ``proposal_network``), ``image_tensor`` (3, H, W) or (1, 3, H, W), already normalised as
-    the model's data pipeline does. Scores and boxes are the head's own
-    (``head.final_scores_and_boxes``, with the IoU-aware score when the model uses it at test);
-    then a simple single NMS (torchvision's, at ``nms_thr``, default the model's ``test_cfg.nms_thr``,
-    on boxes clipped to ``target['img_shape']``) over the ``nms_pre`` best locations of all levels,
-    and the k best survivors. Their points are decoded as ``TwoStageProposalHead._decode`` does:
-    init offsets = ``init_raw`` (the 3x3 prior grid already added), refined = ``init_raw +
+    to its ``proposal_network``), ``image_tensor`` (3, H, W) or (1, 3, H, W) as the data pipeline
+    gives it. The proposals are the model's own (:func:`scrpn.viz.common.model_selection`: its
+    test-time score, per-level top-k, NMS per level and, for SC-RPN, across levels, with its
+    ``test_cfg``), so Fig. 5 shows what the model returns. Their points are decoded as the head
+    does: init offsets = ``init_raw`` (the 3x3 prior grid already added), refined = ``init_raw +
     refined_raw``, through ``offsets_to_points`` with each location's centre and its level's stride.
 
-    The model is run in eval mode (restored afterwards). Returns numpy arrays: ``init_points`` and
-    ``refined_points`` (k', 9, 2) (x, y) pixels, ``boxes`` (k', 4) the head's refined boxes
-    (**not** clipped, so they equal the min/max of ``refined_points``), ``scores`` (k',),
-    ``indices`` (k',) flat location indices, ``levels`` and ``strides`` (k',); k' = min(k, #kept).
+    Returns numpy arrays: ``init_points`` and ``refined_points`` (k', 9, 2) (x, y) pixels, ``boxes``
+    (k', 4) the head's refined boxes (**not** clipped, so they equal the min/max of
+    ``refined_points``), ``scores`` (k',), ``indices`` (k',) flat location indices, ``levels`` and
+    ``strides`` (k',); k' = min(k, #proposals).
     """
-    from torchvision.ops import nms
-
     from ..models.points import offsets_to_points
-    from ..models.postprocess import clip_boxes
 
     net = getattr(model, "proposal_network", model)
     head = net.head
@@ -498,22 +446,12 @@ def point_proposals(model: torch.nn.Module, image_tensor: Tensor, target: Option
     if image.shape[0] != 1:
         raise ValueError(f"one image at a time, got a batch of {image.shape[0]}")
     img_shape = tuple(target["img_shape"]) if target and "img_shape" in target else tuple(image.shape[-2:])
-    was_training = net.training
-    net.eval()
-    try:
-        out = head(net.backbone(image))
-        scores, boxes = head.final_scores_and_boxes(out, getattr(net, "use_iou_mask_at_test", True))
-    finally:
-        net.train(was_training)
-    s, b = scores[0], boxes[0]
-    order = torch.argsort(s, descending=True)[:nms_pre]
-    order = order[s[order] >= 0]                       # a head marks filtered locations by < 0
-    thr = float(net.test_cfg.nms_thr) if nms_thr is None else float(nms_thr)
-    keep = nms(clip_boxes(b[order], img_shape), s[order], thr)[:k]
-    idx = order[keep]
-    strides = torch.tensor(head.strides, dtype=torch.float32, device=s.device)
-    counts = torch.tensor(out.num_per_level, device=s.device)
-    level_of = torch.repeat_interleave(torch.arange(len(head.strides), device=s.device), counts)
+    out = run_head(net, image[0], size_divisor)
+    idx, _, scores = model_selection(net, out, img_shape)
+    idx, scores = idx[:k], scores[:k]
+    strides = torch.tensor(head.strides, dtype=torch.float32, device=idx.device)
+    counts = torch.tensor(out.num_per_level, device=idx.device)
+    level_of = torch.repeat_interleave(torch.arange(len(head.strides), device=idx.device), counts)
     stride = strides[level_of[idx]]
     init_off = out.init_raw[0, idx]
     refined_off = init_off if out.refined_raw is None else init_off + out.refined_raw[0, idx]
@@ -521,7 +459,7 @@ def point_proposals(model: torch.nn.Module, image_tensor: Tensor, target: Option
     final_boxes = out.init_boxes if out.refined_boxes is None else out.refined_boxes
     return {"init_points": offsets_to_points(init_off, centers, stride).cpu().numpy(),
             "refined_points": offsets_to_points(refined_off, centers, stride).cpu().numpy(),
-            "boxes": final_boxes[0, idx].cpu().numpy(), "scores": s[idx].cpu().numpy(),
+            "boxes": final_boxes[0, idx].cpu().numpy(), "scores": scores.cpu().numpy(),
             "indices": idx.cpu().numpy(), "levels": level_of[idx].cpu().numpy(),
             "strides": stride.cpu().numpy()}
 
@@ -543,7 +481,7 @@ def fig5_point_representation(image: Any, init_points: np.ndarray, refined_point
     if not (init.shape[0] == refined.shape[0] == boxes.shape[0]):
         raise ValueError(f"{init.shape[0]} init point sets, {refined.shape[0]} refined, "
                          f"{boxes.shape[0]} boxes")
-    disp = _as_display_image(image)
+    disp = display_image(image)
     h, w = disp.shape[:2]
     fig = Figure(figsize=(13.0, 4.8), layout="constrained")
     axes = fig.subplots(1, 3)
@@ -562,7 +500,7 @@ def fig5_point_representation(image: Any, init_points: np.ndarray, refined_point
         x0, y0 = init[i].min(axis=0)
         x1, y1 = init[i].max(axis=0)
         axes[0].scatter(init[i, :, 0], init[i, :, 1], s=14, color=c, edgecolors="white", linewidths=0.4)
-        axes[0].add_patch(_box_patch((x0, y0, x1, y1), c, lw=1.0, ls=":"))
+        draw_box(axes[0], (x0, y0, x1, y1), c, lw=1.0, ls=":")
         axes[1].scatter(init[i, :, 0], init[i, :, 1], s=8, color=c, alpha=0.35)
         axes[1].scatter(refined[i, :, 0], refined[i, :, 1], s=16, color=c, marker="D",
                         edgecolors="white", linewidths=0.4)
@@ -570,7 +508,7 @@ def fig5_point_representation(image: Any, init_points: np.ndarray, refined_point
             axes[1].annotate("", xy=q, xytext=p,
                              arrowprops=dict(arrowstyle="->", color=c, lw=0.6, alpha=0.7))
         axes[2].scatter(refined[i, :, 0], refined[i, :, 1], s=8, color=c, alpha=0.5)
-        axes[2].add_patch(_box_patch(boxes[i], c, lw=1.8))
+        draw_box(axes[2], boxes[i], c, lw=1.8)
         if scores is not None:
             axes[2].text(boxes[i, 0], boxes[i, 1] - 1, f"{float(np.asarray(scores)[i]):.2f}",
                          color="white", fontsize=7, va="bottom",

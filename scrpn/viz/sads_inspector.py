@@ -49,11 +49,10 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Patch
 from torch import Tensor
 
 from ..config import AssignerConfig, Config, HeadConfig
@@ -63,6 +62,7 @@ from ..pyramid import FPN_STRIDES, level_base_scale
 from ..models.heads.targets import build_assigner
 from ..models.points import grid_points
 from ..sampling.assign_result import AssignResult
+from .common import display_image, draw_box, run_head
 from ..sampling.levels import adjacent_level, point_levels, target_level
 from ..sampling.geometry import box_area, centre_regions, points_in_boxes
 from ..sampling.max_iou import MaxIoUAssigner
@@ -362,28 +362,17 @@ def _maxiou_fields(assigner: MaxIoUAssigner, g: int, result: AssignResult) -> di
                                    float(assigner.min_pos_iou)))
 
 
-@torch.no_grad()
 def model_stage1_boxes(model: torch.nn.Module, image: Tensor, size_divisor: int = 32) -> Tensor:
     """A trained ``ProposalNetwork``'s stage-1 (init) boxes for one (3, H, W) image: (N, 4).
 
     The image is padded at the right / bottom as the collate function does, so the boxes line up
-    with :func:`head_geometry` for the same size and divisor. The model's mode is restored.
+    with :func:`head_geometry` for the same size and divisor (:func:`scrpn.viz.common.run_head`).
     """
-    backbone, head = getattr(model, "backbone", None), getattr(model, "head", None)
-    if backbone is None or head is None or not hasattr(head, "prior_generator"):
+    head = getattr(model, "head", None)
+    if not hasattr(model, "backbone") or head is None or not hasattr(head, "prior_generator"):
         raise ValueError("model must be a ProposalNetwork with a two-stage head "
                          "(attributes 'backbone' and 'head')")
-    h, w = int(image.shape[-2]), int(image.shape[-1])
-    ph, pw = padded_size([(h, w)], size_divisor)
-    device = next(model.parameters()).device
-    x = F.pad(image.to(device, torch.float32)[None], (0, pw - w, 0, ph - h))  # (1, 3, ph, pw)
-    was_training = model.training
-    model.eval()
-    try:
-        out = head(backbone(x))
-    finally:
-        model.train(was_training)
-    return out.init_boxes[0].detach().cpu()
+    return run_head(model, image, size_divisor).init_boxes[0].detach().cpu()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,20 +380,11 @@ def model_stage1_boxes(model: torch.nn.Module, image: Tensor, size_divisor: int 
 # ---------------------------------------------------------------------------------------------
 
 def _image_array(image: Optional[Tensor | np.ndarray], size: tuple[int, int]) -> np.ndarray:
-    """(3, H, W) tensor in [0, 1], (H, W, 3) / (H, W) array, or None (a grey canvas) -> HWC."""
+    """The image to draw under the panels (:func:`scrpn.viz.common.display_image`), or a grey
+    canvas of ``size`` when there is none."""
     if image is None:
         return np.full((*size, 3), 0.85, dtype=np.float32)
-    if isinstance(image, Tensor):
-        arr = image.detach().cpu().float()
-        channels_first = arr.dim() == 3 and arr.shape[0] in (1, 3)
-        arr = arr.permute(1, 2, 0).numpy() if channels_first else arr.numpy()
-    else:
-        arr = np.asarray(image)
-    if arr.dtype == np.uint8:
-        arr = arr.astype(np.float32) / 255.0
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[..., 0]
-    return np.clip(arr, 0.0, 1.0)
+    return display_image(image)
 
 
 def _zoom_limits(view: SADSView, zoom: Optional[float]) -> tuple[float, float, float, float]:
@@ -427,14 +407,7 @@ def _draw_base(ax: Axes, img: np.ndarray, view: SADSView, limits: tuple[float, .
     ax.set_xlim(x0, x1)
     ax.set_ylim(y1, y0)  # image rows grow downwards
     ax.tick_params(labelsize=7)
-    _rect(ax, view.gt_box, "lime", lw=2.0, label="ground truth g")
-
-
-def _rect(ax: Axes, box: Tensor, color: str, lw: float = 1.0, ls: str = "-",
-          alpha: float = 1.0, label: Optional[str] = None) -> None:
-    x1, y1, x2, y2 = (float(v) for v in box)
-    ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color, lw=lw,
-                           ls=ls, alpha=alpha, label=label))
+    draw_box(ax, view.gt_box, "lime", lw=2.0, label="ground truth g")
 
 
 def _draw_posr(ax: Axes, view: SADSView) -> None:
@@ -443,7 +416,7 @@ def _draw_posr(ax: Axes, view: SADSView) -> None:
     on_level = view.centers[level_of == view.i_g]  # (H*W, 2)
     ax.scatter(on_level[:, 0], on_level[:, 1], s=6, c="white", edgecolors="k", linewidths=0.3,
                label=f"locations of i_g = {level_name(view.i_g, view.strides)}")
-    _rect(ax, view.posr_region, "yellow", lw=1.5, ls="--",
+    draw_box(ax, view.posr_region, "yellow", lw=1.5, ls="--",
           label=f"R_g (sigma = {view.center_ratio:g})")
     final = set(view.posr_positives.tolist())
     lost = [i for i in view.posr_in_region.tolist() if i not in final]
@@ -475,7 +448,7 @@ def _draw_sat(ax: Axes, view: SADSView) -> Any:
                               linewidths=[2.0 if c == "red" else 0.6 for c in ring],
                               label=f"candidates on {level_name(level, view.strides)}")
     for i in view.sat_positives.tolist():
-        _rect(ax, view.boxes[i], "red", lw=0.8, alpha=0.6)
+        draw_box(ax, view.boxes[i], "red", lw=0.8, alpha=0.6)
     handles, _ = ax.get_legend_handles_labels()
     handles.append(Line2D([], [], ls="", marker="o", mfc="none", mec="red", mew=2.0,
                           label="SAT positive (its stage-1 box in red)"))
@@ -490,7 +463,7 @@ def _draw_maxiou(ax: Axes, view: SADSView) -> None:
     pos_thr, neg_thr, min_pos = view.maxiou_thresholds
     idx = view.maxiou_positives.tolist()
     for i in idx:
-        _rect(ax, view.boxes[i], "orange", lw=0.8, alpha=0.7)
+        draw_box(ax, view.boxes[i], "orange", lw=0.8, alpha=0.7)
     pts = view.centers[idx] if idx else torch.zeros(0, 2)
     ax.scatter(pts[:, 0], pts[:, 1], s=50, c="orange", marker="X", edgecolors="k",
                linewidths=0.6, label="Max-IoU positive (its box in orange)")

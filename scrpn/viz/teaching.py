@@ -36,19 +36,18 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 from torch import Tensor, nn
 from torchvision.ops import box_iou, nms
 
 from ..config import Config
-from ..data.collate import padded_size
 from ..evaluation.correlation import correlation
+from .common import display_image, draw_box, padded_image, save_figure
+from .common import run_head as head_outputs   # notebook 11's name for it
 from ..models.heads.iou_mask import iou_aware_score
-from ..models.postprocess import clip_boxes
-from ..sampling.levels import candidate_levels, level_starts, point_levels
+from ..models.postprocess import pre_nms_candidates
+from ..sampling.levels import candidate_levels, point_levels
 
 __all__ = [
     "NmsOutcome", "PositivesPerStage", "ScoreLocalisation", "SlenderMatch", "StagePositives",
@@ -67,30 +66,6 @@ def _as_tensor_boxes(boxes: Any) -> Tensor:
     return torch.as_tensor(np.asarray(boxes, dtype=np.float32)).reshape(-1, 4)
 
 
-def _padded(image: Tensor, size_divisor: int) -> Tensor:
-    """(3, H, W) -> (1, 3, Hp, Wp), zero-padded at the right / bottom as the collate function."""
-    h, w = int(image.shape[-2]), int(image.shape[-1])
-    ph, pw = padded_size([(h, w)], size_divisor)
-    return F.pad(image.float()[None], (0, pw - w, 0, ph - h))
-
-
-@torch.no_grad()
-def head_outputs(model: nn.Module, image: Tensor, size_divisor: int = 32) -> Any:
-    """Run ``model``'s backbone and head on one (3, H, W) image in [0, 1]; the mode is restored.
-
-    Returns the head's outputs (``HeadOutputs`` or GA-RPN's ``GAOutputs``) for a batch of one.
-    """
-    if not (hasattr(model, "backbone") and hasattr(model, "head")):
-        raise ValueError("model must be a proposal network (attributes 'backbone' and 'head')")
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        return model.head(model.backbone(_padded(image, size_divisor).to(device)))
-    finally:
-        model.train(was_training)
-
-
 def best_gt_iou(boxes: Any, gt_boxes: Any) -> tuple[np.ndarray, np.ndarray]:
     """Each box's IoU with its best ground truth and that gt's index (-1 and IoU 0 without gts)."""
     b, g = _as_tensor_boxes(boxes), _as_tensor_boxes(gt_boxes)
@@ -100,30 +75,11 @@ def best_gt_iou(boxes: Any, gt_boxes: Any) -> tuple[np.ndarray, np.ndarray]:
     return best.double().numpy(), idx.numpy().astype(np.int64)
 
 
-def _image_hwc(image: Any) -> np.ndarray:
-    """(3, H, W) tensor / array in [0, 1], or (H, W, 3) array -> (H, W, 3) float in [0, 1]."""
-    arr = image.detach().cpu().float().numpy() if isinstance(image, Tensor) else np.asarray(image)
-    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
-        arr = np.transpose(arr, (1, 2, 0))
-    if arr.dtype == np.uint8:
-        arr = arr.astype(np.float32) / 255.0
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = np.repeat(arr, 3, axis=-1)
-    return np.clip(arr.astype(np.float32), 0.0, 1.0)
-
-
-def _draw_box(ax: Axes, box: Any, color: str, ls: str = "-", lw: float = 1.5,
-              label: Optional[str] = None) -> None:
-    x1, y1, x2, y2 = (float(v) for v in np.asarray(box).ravel()[:4])
-    ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color, linestyle=ls,
-                           linewidth=lw, label=label))
-
-
 def _show_image(ax: Axes, image: Any, gt_boxes: Any, title: str) -> None:
-    img = _image_hwc(image)
+    img = display_image(image)
     ax.imshow(img, interpolation="nearest")
     for box in np.asarray(gt_boxes).reshape(-1, 4):
-        _draw_box(ax, box, "white", lw=1.2)
+        draw_box(ax, box, "white", lw=1.2)
     ax.set_xlim(0, img.shape[1])
     ax.set_ylim(img.shape[0], 0)
     ax.set_title(title, fontsize=9)
@@ -136,12 +92,7 @@ def save_teaching_figure(fig: Figure, name: str, results_dir: str | Path, dpi: i
     """Write ``<results_dir>/figures/teaching_<name>.png`` and ``.pdf`` (folders created)."""
     if not name or Path(name).name != name:
         raise ValueError(f"figure name must be a plain file stem, got {name!r}")
-    out = Path(results_dir) / "figures"
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"teaching_{name}.png", out / f"teaching_{name}.pdf"]
-    fig.savefig(paths[0], dpi=dpi, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
-    return paths
+    return save_figure(fig, f"teaching_{name}", Path(results_dir) / "figures", dpi)
 
 
 def _gt_split(target: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
@@ -185,19 +136,13 @@ def _candidate_scores(model: nn.Module, out: Any) -> tuple[Tensor, Tensor, Optio
 
 def _pre_nms_candidates(model: nn.Module, out: Any, test_score: Tensor, boxes: Tensor,
                         img_shape: tuple[int, int], nms_pre: Optional[int]) -> tuple[Tensor, Tensor]:
-    """(indices (K,), clipped boxes (K, 4)) of what ``select_proposals`` hands to its NMS."""
+    """(indices (K,), clipped boxes (K, 4)) of what the model's selection hands to its NMS
+    (:func:`scrpn.models.postprocess.pre_nms_candidates` with the model's ``test_cfg``)."""
     test_cfg = getattr(model, "test_cfg", None)
     k = nms_pre if nms_pre is not None else getattr(test_cfg, "nms_pre", 10 ** 9)
-    keep = []
-    for start, n in zip(level_starts(out.num_per_level), out.num_per_level):
-        idx = test_score[start:start + n].topk(min(int(k), int(n))).indices + start
-        keep.append(idx[test_score[idx] >= 0])  # GA-RPN marks filtered locations with -1
-    keep = torch.cat(keep).cpu()
-    b = clip_boxes(boxes.cpu()[keep], img_shape)
-    wh = b[:, 2:] - b[:, :2]
-    min_size = getattr(test_cfg, "min_bbox_size", 0.0)
-    ok = (wh[:, 0] > min_size) & (wh[:, 1] > min_size)
-    return keep[ok], b[ok]
+    idx, b, _, _ = pre_nms_candidates(test_score.cpu(), boxes.cpu(), out.num_per_level, img_shape,
+                                      int(k), getattr(test_cfg, "min_bbox_size", 0.0))
+    return idx, b
 
 
 def score_vs_localisation(model: nn.Module, image: Tensor, target: Mapping[str, Any],
@@ -306,8 +251,8 @@ def plot_score_vs_localisation(result: ScoreLocalisation, image: Any, gt_boxes: 
     _show_image(axes[2], image, gt_boxes, "first box kept by NMS per gt")
     for o in outcomes:
         if o.cls_top_box is not None:
-            _draw_box(axes[2], o.cls_top_box, "tab:red", "--", 1.4)
-            _draw_box(axes[2], o.aware_top_box, "tab:green", "-", 1.2)
+            draw_box(axes[2], o.cls_top_box, "tab:red", ls="--", lw=1.4)
+            draw_box(axes[2], o.aware_top_box, "tab:green", ls="-", lw=1.2)
     repaired = sum(o.repaired for o in outcomes)
     worse = sum(o.aware_top_iou < o.cls_top_iou for o in outcomes)
     axes[2].set_xlabel(f"red dashed: by cls score; green: by IoU-aware score\n"
@@ -356,7 +301,7 @@ def _stage_outputs(cfg: Config, head: nn.Module, model: Optional[nn.Module], ima
     """A model's head outputs on ``image``, or an untrained head's on zero features (= priors)."""
     if model is not None:
         return head_outputs(model, image, cfg.data.size_divisor)
-    ph, pw = _padded(image, cfg.data.size_divisor).shape[-2:]
+    ph, pw = padded_image(image, cfg.data.size_divisor).shape[-2:]
     feats = [torch.zeros(1, cfg.model.backbone.fpn_channels, math.ceil(ph / s), math.ceil(pw / s))
              for s in head.strides]
     return head.eval()(feats)
@@ -490,7 +435,7 @@ def _proposals(model: nn.Module, image: Tensor, size_divisor: int, top_k: Option
     was_training = model.training
     model.eval()
     try:
-        x = _padded(image, size_divisor).to(device)
+        x = padded_image(image, size_divisor).to(device)
         boxes = model(x, [{"img_shape": tuple(int(v) for v in image.shape[-2:])}])[0]["boxes"]
     finally:
         model.train(was_training)
@@ -547,13 +492,13 @@ def plot_anchors_vs_points(matches: Sequence[SlenderMatch], images: Sequence[Any
     if not shown:
         axes[0].text(0.5, 0.5, "no slender object in these images", ha="center", va="center")
     for ax, m in zip(axes, shown):
-        img = _image_hwc(images[m.sample])
+        img = display_image(images[m.sample])
         _show_image(ax, img, m.gt_box[None], f"image {m.sample}, gt {m.gt_index}, "
                     f"aspect {m.aspect:.1f}")
         for k, (name, box) in enumerate(m.best_box.items()):
             if np.isfinite(box).all():
-                _draw_box(ax, box, MODEL_COLORS[k % len(MODEL_COLORS)], ("--", "-", ":")[k % 3],
-                          1.6, label=f"{name}: IoU {m.best_iou[name]:.2f}")
+                draw_box(ax, box, MODEL_COLORS[k % len(MODEL_COLORS)], ls=("--", "-", ":")[k % 3],
+                         lw=1.6, label=f"{name}: IoU {m.best_iou[name]:.2f}")
         x1, y1, x2, y2 = m.gt_box
         pad = margin * max(x2 - x1, y2 - y1)
         ax.set_xlim(max(0.0, x1 - pad), min(img.shape[1], x2 + pad))

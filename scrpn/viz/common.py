@@ -1,0 +1,133 @@
+"""The drawing, saving and single-image helpers every figure module shares (issue 20).
+
+One implementation each, used by ``figures.py`` (the paper's figures), ``teaching.py`` (notebook
+11) and ``sads_inspector.py`` (notebook 10):
+
+* :func:`display_image` -- any image a notebook holds (a (3, H, W) network input, an (H, W, 3)
+  array, uint8 or float) as an array ``imshow`` draws;
+* :func:`draw_box` -- one xyxy box as an unfilled rectangle;
+* :func:`save_figure` -- ``<name>.png`` and ``<name>.pdf`` (the PDF without a creation date, so a
+  re-run rewrites it byte for byte);
+* :func:`run_head` -- a proposal network's head outputs for one image, padded as the collate
+  function pads, the model's mode restored;
+* :func:`model_selection` -- the proposals the model itself keeps for that image (its own
+  per-level top-k, NMS per level and across levels: :func:`scrpn.models.postprocess.
+  select_proposal_indices`), as indices into the head outputs, so that a figure can draw the
+  points or stage-1 boxes of exactly the proposals the model returns.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from torch import Tensor, nn
+
+from ..data.collate import padded_size
+from ..models.postprocess import select_proposal_indices
+
+__all__ = ["display_image", "draw_box", "model_selection", "padded_image", "run_head", "save_figure"]
+
+
+def display_image(image: Any) -> np.ndarray:
+    """numpy (H, W), (H, W, C) or torch / numpy (C, H, W) -> (H, W) or (H, W, 3) float in [0, 1].
+
+    uint8 images are divided by 255; float images already inside [0, 1] are kept; any other float
+    image (e.g. a mean/std-normalised network input) is min-max stretched for display. A
+    one-channel image becomes (H, W) (drawn in grey).
+    """
+    arr = image.detach().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image)
+    if arr.ndim == 4 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
+        arr = np.transpose(arr, (1, 2, 0))
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"cannot display an image of shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0
+    arr = arr.astype(np.float32)
+    lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+    if lo >= 0.0 and hi <= 1.0:
+        return arr
+    return (arr - lo) / max(hi - lo, 1e-12)
+
+
+def draw_box(ax: Axes, box: Any, color: str, lw: float = 1.5, ls: str = "-", alpha: float = 1.0,
+             label: Optional[str] = None) -> Rectangle:
+    """Add one (x1, y1, x2, y2) box to ``ax`` as an unfilled rectangle; returns the patch."""
+    x1, y1, x2, y2 = (float(v) for v in np.asarray(box, dtype=np.float64).ravel()[:4])
+    patch = Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=lw,
+                      linestyle=ls, alpha=alpha, label=label)
+    ax.add_patch(patch)
+    return patch
+
+
+def save_figure(fig: Figure, name: str, out_dir: str | Path, dpi: int = 150) -> list[Path]:
+    """Write ``<out_dir>/<name>.png`` (at ``dpi``) and ``<out_dir>/<name>.pdf``; creates the folder.
+
+    Returns the two paths, PNG first. The PDF records no creation date, so an unchanged figure is
+    rewritten byte for byte.
+    """
+    if not name or Path(name).name != name:
+        raise ValueError(f"figure name must be a plain file stem, got {name!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{name}.png", out / f"{name}.pdf"]
+    fig.savefig(paths[0], dpi=dpi, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None, "Producer": None})
+    return paths
+
+
+def padded_image(image: Tensor, size_divisor: int = 32) -> Tensor:
+    """(3, H, W) or (1, 3, H, W) -> (1, 3, Hp, Wp), zero-padded right / bottom as the collate does."""
+    x = image if image.dim() == 4 else image[None]
+    if x.shape[0] != 1:
+        raise ValueError(f"one image at a time, got a batch of {x.shape[0]}")
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    ph, pw = padded_size([(h, w)], size_divisor)
+    return F.pad(x.float(), (0, pw - w, 0, ph - h))
+
+
+def _proposal_network(model: nn.Module) -> nn.Module:
+    net = getattr(model, "proposal_network", model)      # an R-CNN detector: its proposal part
+    if not (hasattr(net, "backbone") and hasattr(net, "head")):
+        raise ValueError("model must be a proposal network (attributes 'backbone' and 'head')")
+    return net
+
+
+@torch.no_grad()
+def run_head(model: nn.Module, image: Tensor, size_divisor: int = 32) -> Any:
+    """The head outputs (``HeadOutputs`` / ``GAOutputs``) of one image, batch of one, in eval mode
+    (the model's mode is restored). The image is padded as in training and evaluation, so the
+    outputs line up with the priors of the padded size."""
+    net = _proposal_network(model)
+    device = next(net.parameters()).device
+    x = padded_image(image, size_divisor).to(device)
+    was_training = net.training
+    net.eval()
+    try:
+        return net.head(net.backbone(x), [tuple(int(v) for v in image.shape[-2:])])
+    finally:
+        net.train(was_training)
+
+
+@torch.no_grad()
+def model_selection(model: nn.Module, out: Any, img_shape: Sequence[int],
+                    max_per_img: Optional[int] = None) -> tuple[Tensor, Tensor, Tensor]:
+    """What the model returns for the image ``out`` came from, as (indices into the head outputs,
+    clipped boxes, scores): its test-time score (IoU-aware when it uses it) and its own selection
+    with its ``test_cfg`` (``max_per_img`` overrides the count)."""
+    net = _proposal_network(model)
+    scores, boxes = net.head.final_scores_and_boxes(out, getattr(net, "use_iou_mask_at_test", True))
+    t = net.test_cfg
+    return select_proposal_indices(scores[0], boxes[0], out.num_per_level,
+                                   (int(img_shape[0]), int(img_shape[1])), t.nms_pre, t.nms_thr,
+                                   t.max_per_img if max_per_img is None else int(max_per_img),
+                                   t.min_bbox_size, t.cross_level_nms, t.cross_level_nms_thr)
