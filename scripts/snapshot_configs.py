@@ -21,7 +21,10 @@ def resolved_fingerprints() -> dict[str, str]:
     from scrpn.study import Study, config_fingerprint
 
     out: dict[str, str] = {}
-    rows = sorted(p.stem for p in (ROOT / "configs" / "mini").glob("*.yaml") if not p.stem.startswith("_"))
+    from scrpn.study.tables import TABLES, study_rows
+
+    files = {p.stem for p in (ROOT / "configs" / "mini").glob("*.yaml") if not p.stem.startswith("_")}
+    rows = sorted(files | {row for spec in TABLES.values() for row in study_rows(spec)})  # + test variants
     for profile in ("mini", "smoke"):
         study = Study(profile=profile, config_root=ROOT / "configs")
         for row in rows:

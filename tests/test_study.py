@@ -138,3 +138,21 @@ def test_only_the_two_l1_rows_leave_the_mini_schedule() -> None:
         assert train.base_lr == expected, path.name
         assert (train.max_iters, train.lr_steps, train.batch_size) == (
             base.max_iters, base.lr_steps, base.batch_size), path.name
+
+
+def test_test_variants_are_test_only_and_need_no_file() -> None:
+    """A ``<row>_notest`` row is its row scored without the IoU-aware score: no config file of its
+    own, the same training (and so the same checkpoint), its own fingerprint and results."""
+    from scrpn.study.runs import TEST_VARIANTS
+    study = Study(profile="mini", config_root=ROOT / "configs")
+    assert not (ROOT / "configs" / "mini" / "t6_with_sads_cls_notest.yaml").exists()
+    row, variant = study.config("t6_with_sads_cls"), study.config("t6_with_sads_cls_notest")
+    assert variant.model.head.iou_mask.test_with is False and row.model.head.iou_mask.test_with
+    assert training_config(variant).name == training_config(row).name
+    assert config_fingerprint(variant) != config_fingerprint(row)
+    for name, overrides in TEST_VARIANTS.items():   # every variant override is reset for training
+        base = study.config("sc_rpn")
+        changed = Study(profile="mini", config_root=ROOT / "configs", overrides=list(overrides)).config("sc_rpn")
+        assert training_config(changed).name == training_config(base).name, name
+    with pytest.raises(ConfigError, match="no such study row"):
+        study.config("t6_with_sads_cls_nottest")

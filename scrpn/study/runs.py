@@ -46,10 +46,17 @@ from scrpn.engine.seeding import configure_torch
 from scrpn.engine.trainer import new_trainer
 from scrpn.evaluation.proposal_stats import load_stats
 
-__all__ = ["LATER_KEYS_AT_FIRST_VALUE", "PROFILE_CONFIG_DIRS", "RUNTIME_KEYS", "Study", "config_fingerprint",
+__all__ = ["LATER_KEYS_AT_FIRST_VALUE", "PROFILE_CONFIG_DIRS", "RUNTIME_KEYS", "TEST_VARIANTS", "Study", "config_fingerprint",
            "training_config"]
 
 PROFILE_CONFIG_DIRS = {"smoke": "mini", "mini": "mini", "full": "coco"}
+# Test-time variants of a row: "<row>_<variant>" is <row> scored with these overrides. They are
+# test-only settings (``training_config`` resets them), so a variant shares its row's training and
+# only re-evaluates; Tables VI and VII score each IoU-mask row with and without the IoU-aware
+# score this way. ``tests/test_study.py`` checks that every override here is test-only.
+TEST_VARIANTS: dict[str, tuple[str, ...]] = {
+    "notest": ("model.head.iou_mask.test_with=false",),
+}
 # Settings that change how fast a run goes or where it caches, never its numbers.
 RUNTIME_KEYS = ("name", "train.num_threads", "train.log_interval", "train.checkpoint_interval",
                 "data.num_workers", "data.root", "eval.timing_images")
@@ -147,9 +154,7 @@ class Study:
         """:meth:`config` and, for every key a file or override set, where it was set (a config
         file, an overlay, ``--set ...`` or ``seed``); keys absent from the map are the schema's
         defaults. What ``scrpn config show`` prints."""
-        path = self.config_root / PROFILE_CONFIG_DIRS[self.profile] / f"{row}.yaml"
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such study row (profile {self.profile!r})")
+        path, variant = self._row_file(row)
         merged = load_raw_with_sources(path)
         overlays = []
         if self.dataset not in (None, "synthshapes"):
@@ -162,12 +167,27 @@ class Study:
             layer.pop("_base_", None)  # an overlay's own values only
             merged = merge_with_sources(merged, layer, f"{overlay.resolve()} (overlay)")
         raw, sources = merged
+        for item in TEST_VARIANTS.get(variant, ()):
+            sources = merge_with_sources((raw, sources), apply_overrides({}, [item]),
+                                         f"test variant _{variant}")[1]
+            raw = apply_overrides(raw, [item])
         for item in [*self.overrides, f"train.seed={int(seed)}"]:  # --set semantics: replace
             sources = merge_with_sources((raw, sources), apply_overrides({}, [item]), f"--set {item}")[1]
             raw = apply_overrides(raw, [item])
         raw["name"] = self.run_name(row)
         sources["name"] = "the study row's name"
         return config_from_dict(raw, str(path)), sources
+
+    def _row_file(self, row: str) -> tuple[Path, Optional[str]]:
+        """The config file of ``row`` and its test variant (None for a plain row)."""
+        folder = self.config_root / PROFILE_CONFIG_DIRS[self.profile]
+        path = folder / f"{row}.yaml"
+        if path.is_file():
+            return path, None
+        base, _, variant = row.rpartition("_")
+        if variant in TEST_VARIANTS and (folder / f"{base}.yaml").is_file():
+            return folder / f"{base}.yaml", variant
+        raise ConfigError(f"{path}: no such study row (profile {self.profile!r})")
 
     def run_dir(self, row: str, seed: int) -> Path:
         """Where the study's results of one run are committed."""
