@@ -140,6 +140,10 @@ class GuidedAnchorConfig:
     sampler: SamplerConfig = field(default_factory=SamplerConfig)      # shape samples 256 / 0.5
     deform_groups: int = _ranged(4, 1)
     loc_filter_thr: float = _ranged(0.01, 0.0, 1.0)    # test: keep locations with p_loc >= thr
+    # The location targets' polarity: 'centre_positive' (GA-RPN's paper, mmdetection 1.x) or
+    # 'mmdet3_inverted' (what mmdetection 3.3's loss_loc_single computes: FocalLoss reads label 1
+    # as background, so centres train as negatives; docs/parity.md). Issue 17.
+    loc_targets: str = _choice("centre_positive", "mmdet3_inverted", default="centre_positive")
 
 
 @dataclass

@@ -56,12 +56,13 @@ def test_every_committed_run_keeps_its_fingerprint():
     ("model.head.clip_stage1", True), ("model.head.iou_mask.second_sigmoid", "test_only"),
     ("model.head.stage1.loss_norm", "mmdet"), ("model.head.stage2.loss_norm", "mmdet"),
     ("model.head.stage1.assigner.region_rule", "rounded"),
+    ("model.head.ga.loc_targets", "mmdet3_inverted"),
 ])
 def test_a_switch_off_its_first_value_changes_the_fingerprint(key, value):
     assert key in LATER_KEYS_AT_FIRST_VALUE
     study = Study(profile="mini", config_root=ROOT / "configs")
     row = {"model.head.stage1_dilation": "cascade_rpn", "model.head.clip_stage1": "cascade_rpn",
-           "model.head.deform_init": "cascade_rpn"}.get(key, "sc_rpn")
+           "model.head.deform_init": "cascade_rpn", "model.head.ga.loc_targets": "ga_rpn"}.get(key, "sc_rpn")
     base = config_fingerprint(study.config(row))
     changed = Study(profile="mini", config_root=ROOT / "configs",
                     overrides=[f"{key}={json.dumps(value)}"])

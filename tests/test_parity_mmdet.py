@@ -339,3 +339,30 @@ def test_ga_rpn_location_loss_differs_from_mmdetection_3_by_inverted_targets():
     inverted = L.sigmoid_focal_loss(logits, 1.0 - targets, weights, alpha=0.25, gamma=2.0) / factor
     close(inverted, fx["loss_anchor_loc"])
     assert abs(ours.item() - fx["loss_anchor_loc"]) > 1.0
+
+
+def test_ga_rpn_location_loss_equals_mmdetection_3_under_its_polarity_switch():
+    """``model.head.ga.loc_targets: mmdet3_inverted`` reproduces mmdetection 3.3's value through
+    the head's own loss (the other three GA-RPN losses are unaffected)."""
+    from scrpn.models.heads.ga_rpn import GAOutputs, GuidedAnchorHead
+    fx = fixture("ga_rpn_loss")
+    n = fx["loc"]["n"]
+    cfg = load_config(ROOT / "configs" / "mini" / "ga_rpn.yaml",
+                      ["model.head.feat_channels=8", "model.head.anchor_scale=8",
+                       f"model.head.stage1.sampler.num={n}", "model.head.stage1.sampler.pos_fraction=1.0",
+                       f"model.head.ga.sampler.num={9 * n}", "model.head.ga.sampler.pos_fraction=1.0",
+                       "model.head.ga.loc_targets=mmdet3_inverted"]).model.head
+    head = GuidedAnchorHead(8, cfg, STRIDES)
+    head.generator = torch.Generator().manual_seed(0)
+    squares = torch.cat(head.square_generator.grid_anchors(SIZES, "cpu"))
+    shape = pattern(fx["shape"])[None]
+    anchors = head.decode_anchors(squares, shape)
+    reg = pattern(fx["reg"])[None]
+    out = GAOutputs(num_per_level=[h * w for h, w in SIZES], featmap_sizes=SIZES, squares=squares,
+                    loc=pattern(fx["loc"]).reshape(1, -1), shape=shape, anchors=anchors,
+                    cls=pattern(fx["cls"]).reshape(1, -1), reg=reg,
+                    boxes=head.bbox_coder.decode(anchors, reg))
+    gts = torch.tensor(fx["gts"])
+    losses = head.loss(out, [{"boxes": gts, "iscrowd": torch.zeros(len(gts))}])
+    close(losses["loss_loc"], fx["loss_anchor_loc"])
+    close(losses["loss_cls"], fx["loss_rpn_cls"])

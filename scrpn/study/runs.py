@@ -72,6 +72,7 @@ LATER_KEYS_AT_FIRST_VALUE = {
     "model.head.clip_stage1": False,
     "model.head.iou_mask.second_sigmoid": "train_and_test",
     **{f"model.head.{stage}.loss_norm": "paper" for stage in ("stage1", "stage2")},
+    "model.head.ga.loc_targets": "centre_positive",
     **{f"model.head.{name}.assigner.region_rule": "continuous"
        for name in ("stage1", "stage2", "ga")},
 }

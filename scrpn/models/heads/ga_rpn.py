@@ -249,7 +249,10 @@ class GuidedAnchorHead(nn.Module):
         losses = acc.losses(self.cfg)
         weight_loc = torch.cat(loc_w)
         num_locs = weight_loc.numel()
-        loss_loc = L.sigmoid_focal_loss(out.loc.reshape(-1), torch.cat(loc_t), weight_loc,
+        targets_loc = torch.cat(loc_t)
+        if ga.loc_targets == "mmdet3_inverted":     # mmdetection 3.3's polarity (docs/parity.md)
+            targets_loc = 1.0 - targets_loc
+        loss_loc = L.sigmoid_focal_loss(out.loc.reshape(-1), targets_loc, weight_loc,
                                         ga.focal_alpha, ga.focal_gamma)
         loss_shape = L.bounded_iou_loss(torch.cat(shape_pred), torch.cat(shape_gt), ga.bounded_iou_beta)
         return {"loss_loc": ga.loc_weight * loss_loc / (num_locs / LOC_AVG_DIVISOR),
