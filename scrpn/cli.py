@@ -354,8 +354,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"{name}: train {m['train_seconds_per_iter']:.3f} s/iter, "
               f"{m['train_images_per_second']:.3f} img/s (x{m['train_ratio_to_reference']:.2f} time), "
               f"inference {1000 * m['infer_seconds_per_image']:.1f} ms/image, "
-              f"{m['infer_images_per_second']:.3f} img/s (x{m['infer_ratio_to_reference']:.2f} time)")
-    print(json.dumps({k: {kk: v[kk] for kk in ("train_ratio_to_reference", "infer_ratio_to_reference")}
+              f"{m['infer_images_per_second']:.3f} img/s (x{m['infer_ratio_to_reference']:.2f} time); "
+              f"floor (backbone + FPN fwd + bwd) {m['floor_seconds_per_iter']:.3f} s, "
+              f"step x{m['train_ratio_to_floor']:.2f} the floor")
+        print("    breakdown (ms, profiled): " + ", ".join(f"{k} {v:.1f}" for k, v in m["breakdown_ms"].items()))
+    print(json.dumps({k: {kk: v[kk] for kk in ("train_ratio_to_reference", "infer_ratio_to_reference",
+                                               "train_ratio_to_floor")}
                       for k, v in result["methods"].items()}))
     return 0
 

@@ -156,6 +156,14 @@ def test_bench_reports_ratios_to_the_reference(tmp_path, monkeypatch, capsys):
         sc["infer_seconds_per_image"] / ref["infer_seconds_per_image"])
     assert len(sc["train_rounds"]) == 2
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["sc_rpn"]
+    # the floor: backbone + FPN forward + backward on the same batch, timed in the same rounds
+    assert len(sc["floor_rounds"]) == 2 and 0 < sc["floor_seconds_per_iter"]
+    assert sc["train_ratio_to_floor"] == pytest.approx(sc["train_seconds_per_iter"] / sc["floor_seconds_per_iter"])
+    # the profiled breakdown names the head's parts (SC-RPN: deformable convs, assigners, NMS)
+    parts = set(sc["breakdown_ms"])
+    assert {"backbone", "head_forward", "priors", "deform_conv", "loss", "assign", "sample",
+            "loss_terms", "backward", "infer:postprocess", "infer:deform_conv"} <= parts
+    assert "deform_conv" not in ref["breakdown_ms"] and "assign" in ref["breakdown_ms"]
 
 
 def test_bench_at_a_given_input_size_resizes_images_and_boxes(tmp_path, monkeypatch):

@@ -1,5 +1,15 @@
 """Speed of proposal methods measured side by side, in one process, on the same inputs.
 
+Besides the step times, each method reports its **floor** (issue 19): the backbone + FPN forward
+and backward on the same batch, timed in the same interleaved rounds, and the ratio of its
+training step to it (what the head, targets, losses and optimiser add). A **breakdown** comes from
+one profiled training step and one profiled inference per method: the milliseconds spent under
+each ``scrpn::`` label the code carries (``torch.profiler.record_function``: backbone, head
+forward, priors, deformable convolutions, loss, assigners, sampler, loss terms, post-processing
+with NMS), and the backward pass as a whole. Labels nest (priors and deformable convs are inside
+the head forward; assigners, sampler and loss terms inside the loss); the profiled step runs
+slower than an unprofiled one, so read the breakdown as shares, not as times.
+
 Numbers from a shared 2-core machine drift with whatever else runs, so absolute times mean little;
 ratios measured in the same run do. Each method is timed in interleaved rounds (A, B, A, B, ...)
 and the median of each method's rounds is reported, together with its ratio to the first
@@ -62,6 +72,40 @@ def _time_infer(model, images, targets, iters: int) -> float:
     return (time.perf_counter() - start) / iters
 
 
+def _time_floor(model, images, iters: int) -> float:
+    """Backbone + FPN forward and backward on the batch (what any head must at least cost)."""
+    model.train()
+    net = getattr(model, "proposal_network", model)
+    start = time.perf_counter()
+    for _ in range(iters):
+        net.zero_grad(set_to_none=True)
+        sum(f.float().mean() for f in net.backbone(images)).backward()
+    return (time.perf_counter() - start) / iters
+
+
+def _breakdown(model, optimizer, images, targets) -> dict[str, float]:
+    """Milliseconds under each ``scrpn::`` label in one profiled training step and one profiled
+    inference on image 0 (``infer:`` keys), plus ``backward`` (the whole backward pass)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    out: dict[str, float] = {}
+    model.train()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        losses = model(images, targets)
+        optimizer.zero_grad(set_to_none=True)
+        start = time.perf_counter()
+        sum(losses.values()).backward()
+        out["backward"] = 1000 * (time.perf_counter() - start)
+    out.update({e.key.removeprefix("scrpn::"): e.cpu_time_total / 1000 for e in prof.key_averages()
+                if e.key.startswith("scrpn::")})
+    model.eval()
+    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        model(images[:1], targets[:1])
+    out.update({"infer:" + e.key.removeprefix("scrpn::"): e.cpu_time_total / 1000
+                for e in prof.key_averages() if e.key.startswith("scrpn::")})
+    return {k: round(v, 3) for k, v in sorted(out.items())}
+
+
 def benchmark(configs: Sequence[Config], rounds: int = 5, iters: int = 3, warmup: int = 2,
               input_size: Optional[tuple[int, int]] = None) -> dict:
     """Median seconds per training iteration and per inference image of each config, and ratios.
@@ -76,7 +120,7 @@ def benchmark(configs: Sequence[Config], rounds: int = 5, iters: int = 3, warmup
         model = build.build_model(cfg)
         model.set_generator(torch.Generator().manual_seed(cfg.train.seed))
         runs.append({"cfg": cfg, "model": model, "opt": build_optimizer(model, cfg.train),
-                     "train": [], "infer": []})
+                     "train": [], "infer": [], "floor": []})
     for run in runs if warmup > 0 else []:                                 # warm-up, untimed
         _time_train(run["model"], run["opt"], images, targets, warmup)
         _time_infer(run["model"], images, targets, warmup)
@@ -84,6 +128,9 @@ def benchmark(configs: Sequence[Config], rounds: int = 5, iters: int = 3, warmup
         for run in runs:
             run["train"].append(_time_train(run["model"], run["opt"], images, targets, iters))
             run["infer"].append(_time_infer(run["model"], images, targets, iters))
+            run["floor"].append(_time_floor(run["model"], images, iters))
+    for run in runs:
+        run["breakdown_ms"] = _breakdown(run["model"], run["opt"], images, targets)
     return _summarise(runs, images)
 
 
@@ -97,7 +144,10 @@ def _summarise(runs: list[dict], images: torch.Tensor) -> dict:
             "train_seconds_per_iter": train, "infer_seconds_per_image": infer,
             "train_images_per_second": images.shape[0] / train, "infer_images_per_second": 1.0 / infer,
             "train_ratio_to_reference": train / ref_train, "infer_ratio_to_reference": infer / ref_infer,
-            "train_rounds": run["train"], "infer_rounds": run["infer"]}
+            "floor_seconds_per_iter": statistics.median(run["floor"]),
+            "train_ratio_to_floor": train / statistics.median(run["floor"]),
+            "breakdown_ms": run["breakdown_ms"],
+            "train_rounds": run["train"], "infer_rounds": run["infer"], "floor_rounds": run["floor"]}
     return {"reference": ref["cfg"].name, "batch_size": int(images.shape[0]),
             "input_size": list(images.shape[-2:]), "backbone": ref["cfg"].model.backbone.name,
             "torch_threads": torch.get_num_threads(), "methods": methods}

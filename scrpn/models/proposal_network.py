@@ -12,6 +12,7 @@ from typing import Optional
 
 import torch
 from torch import Tensor, nn
+from torch.profiler import record_function
 
 from ..config import TestConfig
 from .heads.stages import TwoStageProposalHead
@@ -38,12 +39,16 @@ class ProposalNetwork(nn.Module):
         self.head.generator = generator
 
     def forward(self, images: Tensor, targets: list[dict]):
-        feats = self.backbone(images)
-        out = self.head(feats, [t["img_shape"] for t in targets])
+        with record_function("scrpn::backbone"):        # labels for `scrpn bench`'s breakdown
+            feats = self.backbone(images)
+        with record_function("scrpn::head_forward"):
+            out = self.head(feats, [t["img_shape"] for t in targets])
         if self.training:
             self._fpn_std = feature_std(feats)
-            return self.head.loss(out, targets)
-        return self.predict(out, targets)
+            with record_function("scrpn::loss"):
+                return self.head.loss(out, targets)
+        with record_function("scrpn::postprocess"):
+            return self.predict(out, targets)
 
     def diagnostics(self) -> dict[str, float]:
         """``diag_*`` of the last training forward: the head's (stage-1 IoUs, ReLU activity) and

@@ -58,6 +58,7 @@ import math
 from typing import Optional, Tuple, Union
 
 import torch
+from torch.profiler import record_function
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -323,17 +324,18 @@ class DeformConv2d(nn.Module):
                 f"expected {self.offset_channels} offset channels "
                 f"(offset_groups={self.offset_groups}, kernel={self.kernel_size}), got {offset.shape[1]}"
             )
-        return deform_conv2d(
-            input,
-            offset,
-            self.weight,
-            self.bias,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            mask=mask,
-            impl=self.impl,
-        )
+        with record_function("scrpn::deform_conv"):   # a label for `scrpn bench`'s breakdown
+            return deform_conv2d(
+                input,
+                offset,
+                self.weight,
+                self.bias,
+                stride=self.stride,
+                padding=self.padding,
+                dilation=self.dilation,
+                mask=mask,
+                impl=self.impl,
+            )
 
     def extra_repr(self) -> str:
         return (

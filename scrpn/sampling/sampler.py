@@ -11,6 +11,7 @@ without giving a count; we use RPN's num = 256, pos_fraction = 0.5 as mmdetectio
 """
 import torch
 from torch import Tensor
+from torch.profiler import record_function
 
 from .assign_result import AssignResult
 
@@ -31,6 +32,7 @@ class RandomSampler:
         self.pos_fraction = pos_fraction
         self.neg_pos_ub = neg_pos_ub
 
+    @record_function("scrpn::sample")              # a label for `scrpn bench`'s breakdown
     def sample(self, assign_result: AssignResult,
                generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """-> (pos_inds, neg_inds), long indices into the priors."""

@@ -36,6 +36,7 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.profiler import record_function
 
 from ...config import HeadConfig, StageConfig
 from ...pyramid import FPN_STRIDES, level_base_scale
@@ -158,9 +159,10 @@ class TwoStageProposalHead(nn.Module):
         device = feats[0].device
         if image_shapes is None:
             image_shapes = [(sizes[0][0] * self.strides[0], sizes[0][1] * self.strides[0])] * feats[0].shape[0]
-        priors = self.prior_generator.grid_anchors(sizes, device)             # [(HWA, 4)]
-        centers = [c.repeat_interleave(self.num_anchors, 0)
-                   for c in grid_points(sizes, self.strides, device)]        # [(HWA, 2)]
+        with record_function("scrpn::priors"):
+            priors = self.prior_generator.grid_anchors(sizes, device)         # [(HWA, 4)]
+            centers = [c.repeat_interleave(self.num_anchors, 0)
+                       for c in grid_points(sizes, self.strides, device)]    # [(HWA, 2)]
         outs = [self._forward_level(x, p, c, s, image_shapes)
                 for x, p, c, s in zip(feats, priors, centers, self.strides)]
         cat = lambda k: None if outs[0][k] is None else torch.cat([o[k] for o in outs], dim=1)
@@ -276,7 +278,8 @@ class TwoStageProposalHead(nn.Module):
                 acc.add_mask(out.iou_mask[i][inds],
                              iou_targets(out.refined_boxes[i][inds].detach(), a2.gt_inds[inds], gts))
         self.diagnostics = self._diagnostics(out, torch.cat(s1_iou), torch.cat(prior_iou))
-        return acc.losses(self.cfg)
+        with record_function("scrpn::loss_terms"):
+            return acc.losses(self.cfg)
 
     @staticmethod
     def _diagnostics(out: HeadOutputs, s1_iou: Tensor, prior_iou: Tensor) -> dict[str, Tensor]:
@@ -297,7 +300,8 @@ class TwoStageProposalHead(nn.Module):
         else:
             boxes = out.init_boxes[i].detach() if out.stage2_priors is None else out.stage2_priors[i]
         priors = PriorSet(boxes=boxes, centres=out.centers, num_per_level=out.num_per_level)
-        return self.assigners[stage].assign_priors(priors, gts, ignore)
+        with record_function("scrpn::assign"):
+            return self.assigners[stage].assign_priors(priors, gts, ignore)
 
     def _stage_terms(self, acc: "LossAccumulator", key: str, stage: int, assign: AssignResult,
                      gts: Tensor, raw: Tensor, boxes: Tensor, cls: Optional[Tensor], base: Tensor
