@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scrpn.study import Study  # noqa: E402
 from scrpn.study.tables import TABLES, build_table  # noqa: E402
+from scrpn.study.verdicts import difference_se  # noqa: E402,F401  (one formula, also for the verdicts)
 
 HEADLINE = {"AR": ("AR100", "AR1000", "AR_S"), "AP": ("AP", "AP50", "AP_S")}
 GROUP_BY = {"table05_sads_hyperparameters": "hyperparameter",  # each sweep against the default
@@ -33,13 +34,6 @@ def _cell(mean: float, std: float, seeds: int) -> str:
     if math.isnan(mean):
         return "pending"
     return f"{mean:.1f}" + ("" if math.isnan(std) else f" ± {std:.1f}") + f" ({seeds})"
-
-
-def difference_se(std_a: float, seeds_a: int, std_b: float, seeds_b: int) -> float:
-    """Standard error of mean(a) - mean(b) for independent seeds; NaN if either has one seed."""
-    if seeds_a < 2 or seeds_b < 2 or math.isnan(std_a) or math.isnan(std_b):
-        return math.nan
-    return math.sqrt(std_a ** 2 / seeds_a + std_b ** 2 / seeds_b)
 
 
 def _change(row, ref, key: str) -> str:

@@ -1,0 +1,122 @@
+"""Comparisons of study rows over seeds, and the pre-registered decision rules of issue 18.
+
+One implementation of the numbers every verdict rests on (the conventions are written in
+``results/REPORT.md``, "Pre-registered: tracing each non-reproduction to a cause"):
+
+* :func:`difference`: Δ = mean(a) - mean(b) over seeds, with its standard error
+  sqrt(s_a²/n_a + s_b²/n_b) (sample standard deviations), or, ``paired`` (both arms scored from
+  the same checkpoints, seed by seed), the standard error of the per-seed differences, sd/√n.
+  A difference is **resolved** when |Δ| ≥ 2.5 se.
+* :func:`stage1_learns`: the last logged ``diag_s1_pos_iou`` exceeds the last logged
+  ``diag_s1_prior_iou`` by at least 0.05 in the seed mean.
+* :func:`experiment3`: the IoU-mask readings (experiment 3), read off the registered rule.
+
+``scripts/cause_report.py`` prints them for whatever runs exist; ``tests/test_verdicts.py`` pins the
+arithmetic on hand-computed numbers.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional, Sequence
+
+__all__ = ["RESOLVED_SE", "STAGE1_MARGIN", "Difference", "difference", "difference_se",
+           "experiment3", "stage1_learns"]
+
+RESOLVED_SE = 2.5          # a difference is resolved at |Δ| >= 2.5 standard errors
+STAGE1_MARGIN = 0.05       # "stage 1 learns": decoded positives' IoU - priors' IoU >= 0.05
+
+
+def difference_se(std_a: float, seeds_a: int, std_b: float, seeds_b: int) -> float:
+    """Standard error of a difference of two independent means, sqrt(s_a²/n_a + s_b²/n_b); NaN
+    when either side has one seed (no spread to estimate)."""
+    if seeds_a < 2 or seeds_b < 2 or math.isnan(std_a) or math.isnan(std_b):
+        return math.nan
+    return math.sqrt(std_a ** 2 / seeds_a + std_b ** 2 / seeds_b)
+
+
+def _sd(values: Sequence[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else math.nan
+
+
+@dataclass(frozen=True)
+class Difference:
+    delta: float          # mean(a) - mean(b)
+    se: float             # its standard error (NaN with one seed on a side)
+    n: int                # seeds used (the smaller side, or the pairs)
+
+    @property
+    def resolved(self) -> bool:
+        return math.isfinite(self.se) and abs(self.delta) >= RESOLVED_SE * self.se
+
+    def text(self, digits: int = 1) -> str:
+        se = "n/a" if not math.isfinite(self.se) else f"{self.se:.{digits}f}"
+        return f"{self.delta:+.{digits}f} [{se}]{' resolved' if self.resolved else ''}"
+
+
+def difference(a: Sequence[float], b: Sequence[float], paired: bool = False) -> Difference:
+    """Δ = mean(a) - mean(b) with its standard error (see the module docstring)."""
+    if not a or not b:
+        raise ValueError("both arms need at least one seed")
+    if paired:
+        if len(a) != len(b):
+            raise ValueError(f"paired arms need the same seeds, got {len(a)} and {len(b)}")
+        d = [x - y for x, y in zip(a, b)]
+        return Difference(statistics.fmean(d), _sd(d) / math.sqrt(len(d)), len(d))
+    se = difference_se(_sd(a), len(a), _sd(b), len(b))
+    return Difference(statistics.fmean(a) - statistics.fmean(b), se, min(len(a), len(b)))
+
+
+def stage1_learns(records: Sequence[Mapping]) -> Optional[bool]:
+    """From each seed's ``metrics.json``: does stage 1 move its positives closer to their gts?
+    ``None`` when the runs carry no diagnostics (runs trained before issue 17)."""
+    gaps = []
+    for record in records:
+        diag = record.get("diagnostics", {})
+        if "diag_s1_pos_iou" not in diag or "diag_s1_prior_iou" not in diag:
+            return None
+        gaps.append(diag["diag_s1_pos_iou"]["last"] - diag["diag_s1_prior_iou"]["last"])
+    return statistics.fmean(gaps) >= STAGE1_MARGIN if gaps else None
+
+
+Metric = Callable[[str], list]   # row -> the metric's value per seed (seeds with a result only)
+
+
+def experiment3(values: Metric, spearman: Metric) -> dict:
+    """Experiment 3 (the IoU mask): each reading's comparisons and whether it *works*.
+
+    ``values(row)`` gives AR1000 per seed. A reading works when its IoU-aware AR1000 exceeds its
+    classification-only AR1000 (paired over seeds, resolved), or its ``sc_rpn``-style row exceeds
+    ``t3_sads`` (resolved). The verdict: the literal reading fails and another works -> "reproduces
+    once the mask is read as X"; no reading works -> "robust"; the literal works -> "reproduces
+    as built". Readings whose runs are missing are reported as pending.
+    """
+    readings = {"literal": ("sc_rpn", "x3_mask_literal_notest"),
+                "test_only": ("x3_mask_test_only", "x3_mask_test_only_notest"),
+                "single": ("x3_mask_single", "x3_mask_single_notest")}
+    sads = values("t3_sads")
+    out: dict = {"readings": {}}
+    for name, (row, notest) in readings.items():
+        aware, cls_only = values(row), values(notest)
+        if len(aware) < 2 or len(cls_only) != len(aware) or len(sads) < 2:
+            out["readings"][name] = {"pending": True}
+            continue
+        score = difference(aware, cls_only, paired=True)
+        over_sads = difference(aware, sads)
+        rho = [r for r in spearman(row) if r is not None and math.isfinite(r)]
+        out["readings"][name] = {
+            "iou_aware_vs_cls_only": score, "vs_t3_sads": over_sads,
+            "spearman": statistics.fmean(rho) if rho else math.nan,
+            "works": (score.resolved and score.delta > 0) or (over_sads.resolved and over_sads.delta > 0)}
+    done = {k: v for k, v in out["readings"].items() if not v.get("pending")}
+    if len(done) < len(readings):
+        out["verdict"] = "pending"
+    elif done["literal"]["works"]:
+        out["verdict"] = "reproduces as built"
+    elif any(v["works"] for v in done.values()):
+        best = [k for k, v in done.items() if v["works"]]
+        out["verdict"] = f"reproduces once the mask is read as {' / '.join(best)}"
+    else:
+        out["verdict"] = "robust: no reading gives a resolved gain"
+    return out

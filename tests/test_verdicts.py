@@ -1,0 +1,54 @@
+"""The arithmetic of the pre-registered rules (scrpn/study/verdicts.py), on hand-computed numbers."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from scrpn.study.verdicts import difference, difference_se, experiment3, stage1_learns
+
+
+def test_unpaired_difference_by_hand():
+    # means 4 and 2, sample sds 2 and 1, three seeds each: se = sqrt(4/3 + 1/3) = 1.291
+    d = difference([2.0, 4.0, 6.0], [1.0, 2.0, 3.0])
+    assert d.delta == pytest.approx(2.0) and d.se == pytest.approx(math.sqrt(5 / 3))
+    assert not d.resolved                        # 2.0 < 2.5 x 1.291 = 3.23
+    assert difference_se(2.0, 3, 1.0, 3) == pytest.approx(math.sqrt(5 / 3))
+
+
+def test_paired_difference_by_hand():
+    # per-seed differences 1, 2, 3: mean 2, sd 1, se 1 / sqrt(3) = 0.577 -> 3.46 se: resolved
+    d = difference([2.0, 4.0, 6.0], [1.0, 2.0, 3.0], paired=True)
+    assert d.delta == pytest.approx(2.0) and d.se == pytest.approx(1 / math.sqrt(3))
+    assert d.resolved and d.text() == "+2.0 [0.6] resolved"
+    with pytest.raises(ValueError):
+        difference([1.0, 2.0], [1.0], paired=True)
+
+
+def test_one_seed_is_never_resolved():
+    d = difference([5.0], [1.0, 2.0, 3.0])
+    assert math.isnan(d.se) and not d.resolved and "n/a" in d.text()
+
+
+def test_stage1_learns_by_hand():
+    run = lambda pos, prior: {"diagnostics": {"diag_s1_pos_iou": {"last": pos},
+                                              "diag_s1_prior_iou": {"last": prior}}}
+    assert stage1_learns([run(0.62, 0.55), run(0.60, 0.56)])       # gaps 0.07, 0.04: mean 0.055
+    assert not stage1_learns([run(0.58, 0.55), run(0.60, 0.56)])   # mean 0.035
+    assert stage1_learns([{"AR1000": 1.0}]) is None                 # no diagnostics: unknown
+
+
+def test_experiment3_rule():
+    table = {"t3_sads": [60.0, 61.0, 62.0],
+             "sc_rpn": [60.0, 61.0, 62.0], "x3_mask_literal_notest": [60.1, 60.9, 62.0],
+             "x3_mask_test_only": [62.0, 63.0, 64.0], "x3_mask_test_only_notest": [61.0, 61.9, 63.1],
+             "x3_mask_single": [60.5, 61.0, 61.5], "x3_mask_single_notest": [60.5, 61.0, 61.5]}
+    out = experiment3(lambda row: table.get(row, []), lambda row: [0.3, 0.4, 0.5])
+    r = out["readings"]
+    # test_only: paired differences 1.0, 1.1, 0.9: mean 1.0, se 0.1 / sqrt 3 -> resolved gain
+    assert r["test_only"]["works"] and r["test_only"]["iou_aware_vs_cls_only"].resolved
+    assert not r["literal"]["works"] and not r["single"]["works"]
+    assert out["verdict"] == "reproduces once the mask is read as test_only"
+    assert r["literal"]["spearman"] == pytest.approx(0.4)
+    pending = experiment3(lambda row: table.get(row, []) if row != "x3_mask_single" else [], lambda row: [])
+    assert pending["verdict"] == "pending" and pending["readings"]["single"]["pending"]
