@@ -29,3 +29,21 @@ def test_every_resolved_config_matches_the_snapshot():
     changed = sorted(k for k in actual if actual[k] != expected[k])
     assert not changed, changed
     assert len(actual) > 150
+
+
+def test_every_row_is_a_profile_a_method_and_a_delta():
+    """Issue 20: a row composes its profile (``_base.yaml`` of its folder), one self-contained
+    method (``configs/methods/``) and, for detectors, the profile's ``_det.yaml``; it never
+    inherits from another row, and a method file inherits from nothing."""
+    import yaml
+    for folder in ("mini", "coco"):
+        for path in sorted((ROOT / "configs" / folder).glob("*.yaml")):
+            if path.stem.startswith("_"):
+                continue
+            bases = yaml.safe_load(path.read_text(encoding="utf-8"))["_base_"]
+            assert bases[0] == "_base.yaml" and bases[1].startswith("../methods/"), path
+            assert bases[2:] in ([], ["_det.yaml"]), path
+            assert (bases[2:] == ["_det.yaml"]) == path.stem.startswith("det_"), path
+    for path in sorted((ROOT / "configs" / "methods").glob("*.yaml")):
+        method = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert "_base_" not in method and "profile" not in method and "data" not in method, path
