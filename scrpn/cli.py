@@ -385,6 +385,9 @@ def _add_study(subparsers: Any) -> None:
                     "names of the profile (configs/mini/<row>.yaml); a table name "
                     "(e.g. table03_components) stands for all of its rows.")
     p.add_argument("rows", nargs="+", help="config names or table names")
+    p.add_argument("--estimate", action="store_true",
+                   help="train nothing: print the plan's machine hours (what is missing, and from "
+                        "scratch) from a short bench of each distinct method")
     _add_study_options(p)
     p.set_defaults(func=cmd_study)
 
@@ -396,13 +399,41 @@ def cmd_study(args: argparse.Namespace) -> int:
     study = Study(profile=args.profile, retrain=args.retrain, seeds=args.seeds,
                   dataset=args.dataset, results_dir=args.results_dir, log=note,
                   progress=sys.stderr.isatty())
+    plan = [row for name in args.rows for row in (study_rows(TABLES[name]) if name in TABLES else [name])]
+    plan = list(dict.fromkeys(plan))
+    for row in plan:
+        study.config(row)  # a typo fails here, before hours of training
+    if args.estimate:
+        return _print_estimate(study, plan)
     for name in args.rows:
         rows = study_rows(TABLES[name]) if name in TABLES else [name]
-        for row in rows:
-            study.config(row)  # a typo fails here, before hours of training
         for record in study.runs(rows):
             print(json.dumps({k: record.get(k) for k in ("name", "seed", "AR100", "AR300", "AR1000",
                                                          "AP", "AP50", "wall_seconds")}), flush=True)
+    return 0
+
+
+def _print_estimate(study: Any, plan: list[str]) -> int:
+    """``scrpn study --estimate``: machine hours of the plan, from a short bench per method."""
+    import copy
+
+    from scrpn.engine.bench import benchmark
+    from scrpn.study.estimate import estimate_plan
+
+    def bench(cfg: Config) -> tuple[float, float]:
+        cfg = copy.deepcopy(cfg)
+        cfg.model.backbone.pretrained = False
+        speed = benchmark([cfg], rounds=1, iters=2, warmup=1)["methods"][cfg.name]
+        return speed["train_seconds_per_iter"], speed["infer_seconds_per_image"]
+
+    configure_torch(True, study.config(plan[0]).train.num_threads)
+    result = estimate_plan(study, plan, bench, log=note)
+    print(json.dumps({"rows": len(plan), "seeds": list(study.seeds), "runs": result.runs,
+                      "missing_runs": result.missing_runs,
+                      "missing_machine_hours": round(result.missing_hours, 2),
+                      "from_scratch_machine_hours": round(result.scratch_hours, 2),
+                      "missing_machine_seconds": round(result.missing_seconds, 1),
+                      "from_scratch_machine_seconds": round(result.scratch_seconds, 1)}))
     return 0
 
 
