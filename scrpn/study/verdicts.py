@@ -92,7 +92,7 @@ def experiment3(values: Metric, spearman: Metric) -> dict:
     once the mask is read as X"; no reading works -> "robust"; the literal works -> "reproduces
     as built". Readings whose runs are missing are reported as pending.
     """
-    readings = {"literal": ("sc_rpn", "x3_mask_literal_notest"),
+    readings = {"literal": ("sc_rpn", "sc_rpn_notest"),
                 "test_only": ("x3_mask_test_only", "x3_mask_test_only_notest"),
                 "single": ("x3_mask_single", "x3_mask_single_notest")}
     sads = values("t3_sads")
