@@ -292,19 +292,15 @@ def test_rcnn_box_targets():
     close(deltas, fx["pos_deltas_by_index"], abs_=1e-4)
 
 
-@pytest.mark.parametrize("loss_norm", ["paper", "mmdet"])
-def test_ga_rpn_loss(loss_norm):
-    """GA-RPN's four losses on fixed predictions, both samplers drawing everything. With every
-    positive sampled, the RPN part's 'paper' rule (all positives regressed) and mmdetection's
-    (sampled positives) coincide; the normalisers are the same (sampled count)."""
+def _ga_losses(fx: dict, sets: list[str]) -> dict:
+    """Our GA-RPN head's losses on the fixture's predictions, both samplers drawing everything."""
     from scrpn.models.heads.ga_rpn import GAOutputs, GuidedAnchorHead
-    fx = fixture("ga_rpn_loss")
     n = fx["loc"]["n"]
     cfg = load_config(ROOT / "configs" / "mini" / "ga_rpn.yaml",
                       ["model.head.feat_channels=8", "model.head.anchor_scale=8",
                        f"model.head.stage1.sampler.num={n}", "model.head.stage1.sampler.pos_fraction=1.0",
                        f"model.head.ga.sampler.num={9 * n}", "model.head.ga.sampler.pos_fraction=1.0",
-                       f"model.head.stage1.loss_norm={loss_norm}"]).model.head
+                       *sets]).model.head
     head = GuidedAnchorHead(8, cfg, STRIDES)
     head.generator = torch.Generator().manual_seed(0)
     squares = torch.cat(head.square_generator.grid_anchors(SIZES, "cpu"))
@@ -316,7 +312,16 @@ def test_ga_rpn_loss(loss_norm):
                     cls=pattern(fx["cls"]).reshape(1, -1), reg=reg,
                     boxes=head.bbox_coder.decode(anchors, reg))
     gts = torch.tensor(fx["gts"])
-    losses = head.loss(out, [{"boxes": gts, "iscrowd": torch.zeros(len(gts))}])
+    return head.loss(out, [{"boxes": gts, "iscrowd": torch.zeros(len(gts))}])
+
+
+@pytest.mark.parametrize("loss_norm", ["paper", "mmdet"])
+def test_ga_rpn_loss(loss_norm):
+    """GA-RPN's shape and RPN-part losses on fixed predictions, both samplers drawing everything.
+    With every positive sampled, the RPN part's 'paper' rule (all positives regressed) and
+    mmdetection's (sampled positives) coincide; the normalisers are the same (sampled count)."""
+    fx = fixture("ga_rpn_loss")
+    losses = _ga_losses(fx, [f"model.head.stage1.loss_norm={loss_norm}"])
     close(losses["loss_shape"], fx["loss_anchor_shape"])
     close(losses["loss_cls"], fx["loss_rpn_cls"])
     close(losses["loss_reg"], fx["loss_rpn_bbox"])
@@ -343,26 +348,8 @@ def test_ga_rpn_location_loss_differs_from_mmdetection_3_by_inverted_targets():
 
 def test_ga_rpn_location_loss_equals_mmdetection_3_under_its_polarity_switch():
     """``model.head.ga.loc_targets: mmdet3_inverted`` reproduces mmdetection 3.3's value through
-    the head's own loss (the other three GA-RPN losses are unaffected)."""
-    from scrpn.models.heads.ga_rpn import GAOutputs, GuidedAnchorHead
+    the head's own loss (the other GA-RPN losses are unaffected)."""
     fx = fixture("ga_rpn_loss")
-    n = fx["loc"]["n"]
-    cfg = load_config(ROOT / "configs" / "mini" / "ga_rpn.yaml",
-                      ["model.head.feat_channels=8", "model.head.anchor_scale=8",
-                       f"model.head.stage1.sampler.num={n}", "model.head.stage1.sampler.pos_fraction=1.0",
-                       f"model.head.ga.sampler.num={9 * n}", "model.head.ga.sampler.pos_fraction=1.0",
-                       "model.head.ga.loc_targets=mmdet3_inverted"]).model.head
-    head = GuidedAnchorHead(8, cfg, STRIDES)
-    head.generator = torch.Generator().manual_seed(0)
-    squares = torch.cat(head.square_generator.grid_anchors(SIZES, "cpu"))
-    shape = pattern(fx["shape"])[None]
-    anchors = head.decode_anchors(squares, shape)
-    reg = pattern(fx["reg"])[None]
-    out = GAOutputs(num_per_level=[h * w for h, w in SIZES], featmap_sizes=SIZES, squares=squares,
-                    loc=pattern(fx["loc"]).reshape(1, -1), shape=shape, anchors=anchors,
-                    cls=pattern(fx["cls"]).reshape(1, -1), reg=reg,
-                    boxes=head.bbox_coder.decode(anchors, reg))
-    gts = torch.tensor(fx["gts"])
-    losses = head.loss(out, [{"boxes": gts, "iscrowd": torch.zeros(len(gts))}])
+    losses = _ga_losses(fx, ["model.head.ga.loc_targets=mmdet3_inverted"])
     close(losses["loss_loc"], fx["loss_anchor_loc"])
     close(losses["loss_cls"], fx["loss_rpn_cls"])

@@ -69,10 +69,8 @@ def estimate_plan(study: Study, rows: Iterable[str], bench: Bench,
     """Machine seconds of ``rows`` x ``study.seeds`` (see the module docstring)."""
     speeds: dict[str, tuple[float, float]] = {}
     out = PlanEstimate()
-    trained_missing: set[str] = set()
-    trained_scratch: set[str] = set()
-    dumped_missing: set[str] = set()
-    dumped_scratch: set[str] = set()
+    # per total (what is missing / the whole plan from scratch): the trainings and dumps counted
+    seen: dict[str, set[str]] = {"missing": set(), "scratch": set()}
 
     def speed(cfg: Config) -> tuple[float, float]:
         key = bench_key(cfg)
@@ -82,6 +80,16 @@ def estimate_plan(study: Study, rows: Iterable[str], bench: Bench,
                 log(f"bench {cfg.name}: {speeds[key][0]:.3f} s/iter, {speeds[key][1]:.3f} s/image")
         return speeds[key]
 
+    def cost(total: str, train_name: str, train: float, evaluate: float, dump: float) -> float:
+        """A run's seconds for one total: its evaluation, plus its training and proposal dumps
+        the first time that training config appears in the plan."""
+        seconds = evaluate
+        for kind, value in (("train", train), ("dump", dump)):
+            if value and f"{kind}:{train_name}" not in seen[total]:
+                seen[total].add(f"{kind}:{train_name}")
+                seconds += value
+        return seconds
+
     for row in rows:
         for seed in study.seeds:
             cfg = study.config(row, seed)
@@ -89,28 +97,12 @@ def estimate_plan(study: Study, rows: Iterable[str], bench: Bench,
             out.benched[row] = (step, image)
             images = cfg.data.val_limit or cfg.data.num_val
             train_name = training_config(cfg).name + f"/seed{seed}"
-            missing = study.retrain or study.cached(row, seed) is None
-            cost_train = cfg.train.max_iters * step
-            cost_eval = images * image * EVAL_OVERHEAD
-            cost_dump = 0.0
-            if cfg.detector.type == "fast_rcnn":   # the proposal row's dumps (train + val images)
-                cost_dump = (cfg.data.num_train + images) * image
+            costs = (cfg.train.max_iters * step, images * image * EVAL_OVERHEAD,
+                     # Fast R-CNN: the proposal row's dumps (training + validation images)
+                     (cfg.data.num_train + images) * image if cfg.detector.type == "fast_rcnn" else 0.0)
             out.runs += 1
-            out.scratch_seconds += cost_eval
-            if train_name not in trained_scratch:
-                trained_scratch.add(train_name)
-                out.scratch_seconds += cost_train
-            if cost_dump and train_name not in dumped_scratch:
-                dumped_scratch.add(train_name)
-                out.scratch_seconds += cost_dump
-            if not missing:
-                continue
-            out.missing_runs += 1
-            out.missing_seconds += cost_eval
-            if train_name not in trained_missing:
-                trained_missing.add(train_name)
-                out.missing_seconds += cost_train
-            if cost_dump and train_name not in dumped_missing:
-                dumped_missing.add(train_name)
-                out.missing_seconds += cost_dump
+            out.scratch_seconds += cost("scratch", train_name, *costs)
+            if study.retrain or study.cached(row, seed) is None:
+                out.missing_runs += 1
+                out.missing_seconds += cost("missing", train_name, *costs)
     return out
