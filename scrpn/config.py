@@ -32,6 +32,23 @@ class ConfigError(ValueError):
     """A configuration file or override is invalid; the message names the file and the key."""
 
 
+# Keys added after the first study (issue 17's fidelity switches), with the value every cached run
+# was trained with. At that value a key is left out of the fingerprint (scrpn/study/runs.py), so the cached runs in
+# results/runs/ stay valid; set to anything else, it changes the fingerprint as any key does.
+# ``tests/test_fidelity_switches.py`` checks that every committed run's fingerprint still matches;
+# resuming or evaluating a checkpoint saved before a key existed treats it as at its first value.
+LATER_KEYS_AT_FIRST_VALUE = {
+    "model.head.stage1_dilation": 3,
+    "model.head.deform_init": "torch",
+    "model.head.clip_stage1": False,
+    "model.head.iou_mask.second_sigmoid": "train_and_test",
+    **{f"model.head.{stage}.loss_norm": "paper" for stage in ("stage1", "stage2")},
+    "model.head.ga.loc_targets": "centre_positive",
+    **{f"model.head.{name}.assigner.region_rule": "continuous"
+       for name in ("stage1", "stage2", "ga")},
+}
+
+
 def _choice(*values: str, default: str) -> Any:
     return field(default=default, metadata={"choices": values})
 

@@ -272,3 +272,15 @@ def test_posr_rounded_region_falls_back_at_the_image_border():
 def test_unknown_region_rule_is_refused():
     with pytest.raises(ValueError, match="region_rule"):
         PositiveRegionAssigner(region_rule="square")
+
+
+def test_a_checkpoint_from_before_a_later_key_still_resumes():
+    """A run saved before a fidelity switch existed resumes and evaluates: the missing key counts as
+    its first value (and only at that value)."""
+    from scrpn.engine.checkpoint import config_difference
+    current = load_config(ROOT / "configs" / "mini" / "ga_rpn.yaml").to_dict()
+    saved = json.loads(json.dumps(current))
+    del saved["model"]["head"]["ga"]["loc_targets"]
+    assert config_difference(saved, current, ("model", "train")) == []
+    current["model"]["head"]["ga"]["loc_targets"] = "mmdet3_inverted"
+    assert config_difference(saved, current, ("model",)) == ["model.head.ga.loc_targets"]

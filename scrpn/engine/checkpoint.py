@@ -24,6 +24,8 @@ from typing import Any, Iterable, Mapping
 
 import torch
 
+from scrpn.config import LATER_KEYS_AT_FIRST_VALUE
+
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CheckpointError",
@@ -117,7 +119,9 @@ def config_difference(saved: Mapping[str, Any], current: Mapping[str, Any],
     old, new = _flatten(saved), _flatten(current)
     keys = sorted(k for k in set(old) | set(new)
                   if k.split(".")[0] in sections and k not in ignored)
-    return [k for k in keys if old.get(k, "<missing>") != new.get(k, "<missing>")]
+    # a key added after the checkpoint was written is no difference at its first value
+    later = {k: v for k, v in LATER_KEYS_AT_FIRST_VALUE.items() if k not in old}
+    return [k for k in keys if old.get(k, later.get(k, "<missing>")) != new.get(k, "<missing>")]
 
 
 def check_config_matches(path: str | Path, saved: Mapping[str, Any], current: Mapping[str, Any],

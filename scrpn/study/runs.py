@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 import torch
 
-from scrpn.config import (Config, ConfigError, DetectorConfig, TestConfig, apply_overrides,
+from scrpn.config import (LATER_KEYS_AT_FIRST_VALUE, Config, ConfigError, DetectorConfig, TestConfig, apply_overrides,
                           config_from_dict, load_raw_with_sources, merge_with_sources,
                           _read_yaml)
 from scrpn.engine.builders import build_eval_dataset, build_val_dataset
@@ -60,22 +60,6 @@ TEST_VARIANTS: dict[str, tuple[str, ...]] = {
 # Settings that change how fast a run goes or where it caches, never its numbers.
 RUNTIME_KEYS = ("name", "train.num_threads", "train.log_interval", "train.checkpoint_interval",
                 "data.num_workers", "data.root", "eval.timing_images")
-
-
-# Keys added after the first study (issue 17's fidelity switches), with the value every cached run
-# was trained with. At that value a key is left out of the fingerprint, so the cached runs in
-# results/runs/ stay valid; set to anything else, it changes the fingerprint as any key does.
-# ``tests/test_fidelity_switches.py`` checks that every committed run's fingerprint still matches.
-LATER_KEYS_AT_FIRST_VALUE = {
-    "model.head.stage1_dilation": 3,
-    "model.head.deform_init": "torch",
-    "model.head.clip_stage1": False,
-    "model.head.iou_mask.second_sigmoid": "train_and_test",
-    **{f"model.head.{stage}.loss_norm": "paper" for stage in ("stage1", "stage2")},
-    "model.head.ga.loc_targets": "centre_positive",
-    **{f"model.head.{name}.assigner.region_rule": "continuous"
-       for name in ("stage1", "stage2", "ga")},
-}
 
 
 def _get(tree: dict, dotted: str) -> Any:
