@@ -8,6 +8,7 @@ generator handed over by ``set_generator`` (which ground-truth box it regresses 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -18,6 +19,26 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from scrpn.config import Config, config_from_dict
+from scrpn.engine.seeding import THREADS_ENV
+
+# The suite runs on two pytest-xdist workers (pyproject.toml's addopts). Each worker, and every
+# process it starts (CLI runs, notebook kernels, gloo ranks), uses one thread, so that the two
+# workers share the two cores instead of oversubscribing them.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault(THREADS_ENV, "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(int(os.environ[THREADS_ENV]))
+
+# Modules that take minutes: started first, so that no worker picks one up at the end.
+SLOW_FIRST = ("test_notebooks.py", "test_coco_configs.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: the order inside a module is kept
 
 ORIG_HW = (64, 96)
 SCALE = 0.5

@@ -16,7 +16,6 @@ from scrpn.models.backbones import build_backbone
 from scrpn.models.weights import (MOBILENET_V2_FILENAME, MOBILENET_V2_SHA256, WeightsError,
                                   load_state_dict_file, resolve_mobilenet_v2_weights, sha256_of_file)
 
-torch.set_num_threads(2)
 
 
 @pytest.fixture()

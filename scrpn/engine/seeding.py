@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "THREADS_ENV",
     "capture_rng_state",
     "configure_torch",
     "derive_seed",
@@ -29,6 +30,7 @@ __all__ = [
     "make_generator",
     "restore_rng_state",
     "seed_everything",
+    "threads_override",
 ]
 
 _SEED_MASK = 0x7FFF_FFFF_FFFF_FFFF  # torch.Generator.manual_seed wants a non-negative int64
@@ -65,8 +67,29 @@ def configure_torch(deterministic: bool, num_threads: int = 0) -> None:
     if torch.backends.cudnn.is_available():
         torch.backends.cudnn.benchmark = not deterministic
         torch.backends.cudnn.deterministic = bool(deterministic)
-    if num_threads > 0:
-        torch.set_num_threads(int(num_threads))
+    threads = threads_override()
+    if threads is None and num_threads > 0:
+        threads = int(num_threads)
+    if threads is not None:
+        torch.set_num_threads(threads)
+
+
+THREADS_ENV = "SCRPN_NUM_THREADS"
+
+
+def threads_override() -> int | None:
+    """``$SCRPN_NUM_THREADS`` when set: it wins over every config's ``train.num_threads``.
+
+    A speed setting like the thread count itself (outside the run fingerprint). It lets two
+    processes share the machine without oversubscribing its cores, e.g. the test suite's two
+    pytest-xdist workers (``tests/conftest.py`` sets it to 1 per worker).
+    """
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"${THREADS_ENV}={value!r}: expected a positive number of threads")
+    return int(value)
 
 
 def make_generator(seed: int, purpose: int = 1) -> torch.Generator:

@@ -1,0 +1,358 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+# Parameters (papermill). "smoke" trains tiny models in seconds (numbers meaningless, for checking
+# that the notebook runs); "mini" reuses the study's trained CPU models.
+profile = "mini"
+retrain = False
+seeds = [0]
+dataset = "synthshapes"
+results_dir = "results"
+train_missing = True  # False: train nothing; this notebook then needs the rows trained already
+
+
+# %% [markdown]
+# # 11 · Teaching: the three weak correlations of region proposal
+#
+# *Course material for* **SC-RPN: A Strong Correlation Learning Framework for Region Proposal**
+# (Zou et al., IEEE TIP 2021). Read the Introduction and Section III of the paper first.
+#
+# A two-stage region proposal network (Fig. 1 of the paper) predicts, at every location of every
+# FPN level P2–P6, a first ("init") box in **stage 1**, then re-classifies and refines it in
+# **stage 2**. After that, **NMS** removes duplicates, keeping the boxes with the highest score.
+# The paper argues that three pairs of modules in such networks are only *weakly correlated*:
+#
+# | weak correlation | what goes wrong | SC-RPN's fix |
+# |---|---|---|
+# | 1. classification score ↔ localisation | NMS keeps the highest *score*, not the best *box* | Light-weight IoU-Mask branch, IoU-aware score (III-A, Fig. 4) |
+# | 2. sampling in stage 1 ↔ sampling in stage 2 | positives move, change number and ignore object size between the stages | Size-Aware Dynamic Sampling, SADS (III-B, Alg. 1–2) |
+# | 3. region proposals ↔ anchors | a preset box shape cannot fit every outline, e.g. slender objects | point-based representation (III-C, Fig. 5) |
+#
+# This notebook looks at each of them with **live code on real images** of our SynthShapes
+# validation set and **trained models of the study** (rows of Table III):
+#
+# * `sc_rpn`: the full SC-RPN (points, SADS, IoU mask);
+# * `t3_point`: the same point-based two-stage network, but Max-IoU sampling in both stages and no IoU mask;
+# * `t3_iou_loss`: the anchor-based two-stage network (one anchor per location, Cascade RPN's
+#   alignment, IoU loss) that `t3_point` turns into a point-based one.
+#
+# All the functions used here live in `scrpn/viz/teaching.py` and work on any image and any model
+# of the project: change the image index or the rows and run again.
+
+# %%
+# %matplotlib inline
+import math
+
+import numpy as np
+import pandas as pd
+from IPython.display import display
+
+from scrpn.engine.builders import build_val_dataset
+from scrpn.study.notebooks import setup
+from scrpn.viz import teaching as T
+
+session = setup(profile=profile, retrain=retrain, seeds=seeds, dataset=dataset,
+                results_dir=results_dir, train_missing=train_missing)
+study = session.study  # = Study(profile=profile, retrain=retrain, seeds=seeds, results_dir=results_dir)
+seed = seeds[0]
+
+
+def show(fig, name):
+    """Display a figure and save it as results/figures/teaching_<name>.png and .pdf."""
+    paths = T.save_teaching_figure(fig, name, results_dir)
+    display(fig)
+    print("saved:", ", ".join(str(p) for p in paths))
+
+
+if profile == "smoke":
+    print("SMOKE PROFILE: the models are trained for 2 iterations on 128 px images. "
+          "The code runs, but the numbers and pictures below mean nothing.")
+
+# %%
+# The trained models (from committed weights or checkpoints; trained now if missing).
+sc_model, sc_cfg = study.load_model("sc_rpn", seed)
+point_model, point_cfg = study.load_model("t3_point", seed)
+anchor_model, anchor_cfg = study.load_model("t3_iou_loss", seed)
+
+val_set = build_val_dataset(sc_cfg)
+image_index = T.pick_teaching_image(val_set, min_aspect=3.0, min_objects=3)
+image, target = val_set[image_index]
+gts = target["boxes"]
+_, aspect = T.slender_objects(gts.numpy())
+print(f"validation image {image_index} of {len(val_set)}: {image.shape[-1]} x {image.shape[-2]} px, "
+      f"{len(gts)} objects")
+display(pd.DataFrame({"x1": gts[:, 0], "y1": gts[:, 1], "x2": gts[:, 2], "y2": gts[:, 3],
+                      "sqrt(area)": ((gts[:, 2:] - gts[:, :2]).prod(1)).sqrt(),
+                      "aspect ratio": aspect}).round(1))
+
+# %% [markdown]
+# ## 1. Classification score versus localisation
+#
+# **What the paper claims** (Introduction, first bullet; Section III-A; Fig. 4). The classification
+# branch is trained with binary cross-entropy: *every* positive sample is pushed towards score 1,
+# whether its box fits the object well or not. So the score says "there is an object here", not
+# "this box is well placed". NMS then keeps the box with the highest score and suppresses the boxes
+# overlapping it: a well-placed box with a slightly lower score can be thrown away (box B in Fig. 4).
+#
+# SC-RPN adds a **Light-weight IoU-Mask branch** (a 1×1 convolution and two sigmoids) trained to
+# predict the IoU between each refined proposal and its ground truth. At test time the ranking
+# score is the **IoU-aware score** = (classification score + IoU mask) / 2.
+#
+# **What we compute.** We take all candidates the model hands to NMS on our image (per level the
+# best `nms_pre` by its test score), compute each one's *true* IoU with its best ground truth
+# (`torchvision.ops.box_iou`), and measure how well each score follows that IoU:
+# Pearson's r (linear) and Spearman's ρ (rank order: what NMS uses). We report both on
+# *all* candidates and on the candidates *near* an object (true IoU ≥ 0.3): far-away background
+# candidates are easy and would hide the question.
+#
+# Then, for every object, we run NMS twice on its nearby candidates, once ranked by the
+# classification score and once by the IoU-aware score, and compare the first box each ranking
+# keeps (the box NMS would output for this object).
+#
+# **What to look at.** In the scatter plots, do the near candidates (coloured by FPN level) climb
+# to the right, i.e. does a higher score mean a better box? Is the IoU-aware panel steeper or
+# tighter? On the image, where do the red (classification) and green (IoU-aware) boxes differ,
+# and which one fits the white ground truth better?
+
+# %%
+near_iou = 0.3
+nms_thr = 0.5   # the model itself uses sc_cfg.model.test.nms_thr (0.8); 0.5 suppresses more
+
+res = T.score_vs_localisation(sc_model, image, target, near_iou=near_iou,
+                              size_divisor=sc_cfg.data.size_divisor)
+res_no_mask = T.score_vs_localisation(point_model, image, target, near_iou=near_iou,
+                                      size_divisor=point_cfg.data.size_divisor)
+print(f"{len(res.boxes)} candidates before NMS, {int(res.near.sum())} near an object "
+      f"(IoU >= {near_iou}); IoU mask range {res.iou_mask.min():.3f} .. {res.iou_mask.max():.3f}")
+
+rows = []
+for model_name, r in (("sc_rpn", res), ("t3_point (no IoU mask)", res_no_mask)):
+    for score, corr in r.corr_near.items():
+        if r.iou_mask is None and score == "iou_aware":
+            continue  # without the branch the IoU-aware score is the classification score
+        rows.append({"model": model_name, "score": score,
+                     "Pearson (near)": corr["pearson"], "Spearman (near)": corr["spearman"],
+                     "Pearson (all)": r.corr_all[score]["pearson"],
+                     "Spearman (all)": r.corr_all[score]["spearman"], "near candidates": corr["n"]})
+display(pd.DataFrame(rows).round(3))
+
+outcomes = T.nms_with_and_without_mask(res.boxes, res.cls_score, res.iou_aware, gts,
+                                       nms_thr=nms_thr, near_iou=near_iou)
+display(pd.DataFrame([{"gt": o.gt_index, "candidates": o.num_candidates,
+                       "best available IoU": o.best_available_iou,
+                       "1st kept, cls ranking": o.cls_top_iou,
+                       "1st kept, IoU-aware": o.aware_top_iou,
+                       "best kept, cls ranking": o.cls_best_kept_iou,
+                       "best kept, IoU-aware": o.aware_best_kept_iou,
+                       "repaired": o.repaired} for o in outcomes]).round(3))
+show(T.plot_score_vs_localisation(res, image, gts, outcomes), "score_vs_localisation")
+
+# %% [markdown]
+# One image is an anecdote. The same computation on a few more validation images tells us whether
+# the effect is systematic: the mean rank correlation with the true IoU, and for how many objects
+# the IoU-aware ranking puts a better (or a worse) box first.
+
+# %%
+n_summary_images = min(len(val_set), 20)
+summary = {"images": 0, "objects with candidates": 0, "IoU-aware better": 0, "IoU-aware worse": 0,
+           "Spearman cls": [], "Spearman IoU-aware": [], "1st kept IoU, cls": [],
+           "1st kept IoU, IoU-aware": []}
+for i in range(n_summary_images):
+    img_i, tgt_i = val_set[i]
+    r = T.score_vs_localisation(sc_model, img_i, tgt_i, near_iou=near_iou,
+                                size_divisor=sc_cfg.data.size_divisor)
+    summary["images"] += 1
+    summary["Spearman cls"].append(r.corr_near["classification"]["spearman"])
+    summary["Spearman IoU-aware"].append(r.corr_near["iou_aware"]["spearman"])
+    for o in T.nms_with_and_without_mask(r.boxes, r.cls_score, r.iou_aware, tgt_i["boxes"],
+                                         nms_thr=nms_thr, near_iou=near_iou):
+        if o.num_candidates:
+            summary["objects with candidates"] += 1
+            summary["IoU-aware better"] += int(o.aware_top_iou > o.cls_top_iou)
+            summary["IoU-aware worse"] += int(o.aware_top_iou < o.cls_top_iou)
+            summary["1st kept IoU, cls"].append(o.cls_top_iou)
+            summary["1st kept IoU, IoU-aware"].append(o.aware_top_iou)
+display(pd.Series({k: (np.nanmean(v) if isinstance(v, list) else v) for k, v in summary.items()},
+                  name=f"over {n_summary_images} images").round(3).to_frame())
+
+# %% [markdown]
+# **Questions for the reader**
+#
+# 1. Two sigmoids in a row map any logit into (sigmoid(0), sigmoid(1)) ≈ (0.50, 0.73). Look at the
+#    printed range of the IoU mask. How much can the IoU-aware score change the *order* of two
+#    candidates whose classification scores differ by 0.05? Why did the authors want a "smaller
+#    distribution variance" (Section III-A)?
+# 2. NMS only uses the order of the scores. Which of the two correlations, Pearson or Spearman,
+#    is the relevant one for NMS? Construct three scores for which Pearson is high but Spearman is low.
+# 3. Why is the correlation on *all* candidates a misleading measure of the paper's claim?
+# 4. Re-run the NMS cell with `nms_thr = 0.8` (what the model uses). Does the *first* kept box change?
+#    Does the *best kept* box change? Which of the two matters for AR@100, which for AR@1000?
+# 5. Find an object where the IoU-aware ranking is *worse*. What could the IoU mask have got wrong
+#    (hint: it is trained on the refined proposals of the classification samples, Fig. 3)?
+
+# %% [markdown]
+# ## 2. Sampling inconsistency between the two stages
+#
+# **What the paper claims** (Introduction, second bullet; Section III-B). During training each stage
+# chooses its *positive samples* (the locations whose prediction is trained to fit a given object).
+# With the **Max-IoU assigner** in both stages (RPN, Cascade RPN), the paper observes three
+# "sampling inconsistency" phenomena:
+#
+# 1. **location**: stage-1 positives lie inside the object, but once stage 1 has moved the boxes,
+#    stage-2 positives can be locations *outside* the object (common for slender objects);
+# 2. **number**: stable in stage 1, very unstable in stage 2 (easy objects get many positives,
+#    hard ones almost none);
+# 3. **size**: stage-1 positives sit on the FPN level that matches the object's size; stage-2
+#    positives can come from any level.
+#
+# **SADS** replaces the assigners: stage 1 uses the **Positive Region assigner** (Algorithm 1: the
+# locations of level $i_g$ (eq. 1) inside the centre region of the object, ratio σ = 0.2),
+# stage 2 the **Size-Aware Threshold assigner** (Algorithm 2: on the levels $i_g$ and $j_g$
+# (eq. 2) the k = 9 locations nearest to the object's centre are candidates; positives are those
+# whose stage-1 box has an IoU above the candidates' *mean* IoU and whose location is inside the object).
+#
+# **What we compute.** We run the assigners *exactly as the head does during training*
+# (`TwoStageProposalHead._assign`) on our image: stage 1 on the priors / locations, stage 2 on the
+# stage-1 boxes of the trained model. For each stage we count positives per FPN level and per
+# object, check whether each positive location is inside its object, and whether its level is one of
+# the object's size-aware levels $i_g, j_g$.
+#
+# **What to look at.** In the pictures, dots are positive locations coloured by level, crosses are
+# positives *outside* their object. Compare the stage-1 and stage-2 pictures of each row, and the
+# bars: do the two stages train the same levels? In the table: how many objects get no positive at
+# all, and how spread are the per-object counts?
+
+# %%
+maxiou = T.positives_per_stage(point_cfg, point_model, image, target,
+                               label="Max-IoU both stages (t3_point)")
+sads = T.positives_per_stage(sc_cfg, sc_model, image, target, label="SADS (sc_rpn)")
+# The same rule on the same boxes: Max-IoU applied to SC-RPN's own stage-1 boxes.
+maxiou_same_boxes = T.positives_per_stage(point_cfg, sc_model, image, target,
+                                          label="Max-IoU on sc_rpn's boxes")
+display(pd.DataFrame(T.positives_table([maxiou, sads, maxiou_same_boxes])).round(1))
+show(T.plot_positives_per_stage([maxiou, sads], image), "positives_per_stage")
+
+
+# %% [markdown]
+# Phenomenon 2 is about *stability*, which one image cannot show. Over a few validation images:
+# the mean and the spread (coefficient of variation = std / mean) of the number of positives per
+# object, the share of objects left without any positive, and the share of positives inside their
+# object and on its size-aware levels.
+
+# %%
+def stage_summary(cfg, model, label, n_images):
+    per_gt = {1: [], 2: []}
+    inside = {1: [], 2: []}
+    on_level = {1: [], 2: []}
+    for i in range(n_images):
+        img_i, tgt_i = val_set[i]
+        r = T.positives_per_stage(cfg, model, img_i, tgt_i)
+        for st in r.stages:
+            per_gt[st.stage] += st.counts_per_gt.tolist()
+            inside[st.stage] += st.inside_gt.tolist()
+            on_level[st.stage] += st.on_size_levels.tolist()
+    rows = []
+    for s in (1, 2):
+        counts = np.asarray(per_gt[s], dtype=float)
+        rows.append({"strategy": label, "stage": s, "objects": counts.size,
+                     "positives / object (mean)": counts.mean(),
+                     "coefficient of variation": counts.std() / max(counts.mean(), 1e-9),
+                     "objects without positive %": 100 * (counts == 0).mean(),
+                     "inside their object %": 100 * np.mean(inside[s]) if inside[s] else math.nan,
+                     "on size-aware levels %": 100 * np.mean(on_level[s]) if on_level[s] else math.nan})
+    return rows
+
+
+display(pd.DataFrame(stage_summary(point_cfg, point_model, "Max-IoU (t3_point)", n_summary_images)
+                     + stage_summary(sc_cfg, sc_model, "SADS (sc_rpn)", n_summary_images)).round(2))
+
+# %% [markdown]
+# **Questions for the reader**
+#
+# 1. The Max-IoU stage-2 rule here is "IoU ≥ 0.7, plus each object's best box if its IoU ≥ 0.3".
+#    Early in training the stage-1 boxes are poor: what happens to the number of stage-2 positives?
+#    And late in training? (This is the paper's phenomenon 2, cause (2).)
+# 2. A stage-2 positive of Max-IoU can sit outside its object. Draw a slender object and a location
+#    just beside it whose stage-1 box still overlaps the object by 0.7: why does this happen with
+#    slender objects in particular?
+# 3. SADS's stage-2 threshold is the *mean* IoU of the object's candidates. Why does a threshold that
+#    follows the quality of the current boxes keep the number of positives stable over training?
+# 4. Why does SADS take the candidates from two levels ($i_g$ and $j_g$) and not one, or all five
+#    (Section III-B, last paragraphs; Table V)?
+# 5. Compare the rows "Max-IoU both stages (t3_point)" and "Max-IoU on sc_rpn's boxes" of the first
+#    table. What changes when the same rule sees different stage-1 boxes, and what does that tell
+#    you about a rule with a fixed IoU threshold?
+
+# %% [markdown]
+# ## 3. Anchors versus points on slender objects
+#
+# **What the paper claims** (Introduction, third bullet; Section III-C; Fig. 5; Table VIII). A box
+# regressed from an anchor starts from a preset shape; it is easiest to fit objects whose shape is
+# close to the anchor's. Even several aspect ratios cannot cover every outline, and slender objects
+# (a toothbrush, a knife: here SynthShapes' *sticks* and *bars*) are the hardest. SC-RPN describes
+# a proposal by **9 points** per location that move freely towards the object's extremities; the
+# proposal is the min/max box of the refined points, so no preset shape constrains it.
+#
+# **What we compute.** For every object of aspect ratio ≥ 3 in the first validation images we take
+# the *final* proposals (after NMS) of an anchor-based model (`t3_iou_loss`) and of two point-based
+# models (`t3_point`: the same network with points; `sc_rpn`: the full method) and record the best
+# IoU any of their first `top_k` proposals reaches on it (AR@100 counts exactly this). As a control,
+# the same numbers for the non-slender objects.
+#
+# **What to look at.** The crops show the slender objects the models cover worst (white: the ground
+# truth; orange dashed: anchor-based `t3_iou_loss`; cyan: point-based `t3_point`; pink dotted:
+# `sc_rpn`). Is the anchor-based box too short or too wide where a point-based box reaches the ends
+# of the object? In the table: is the gap between anchors and points larger for slender objects than for
+# the others?
+
+# %%
+top_k = 100
+n_slender_images = min(len(val_set), 30)
+models = {"anchor (t3_iou_loss)": anchor_model, "point (t3_point)": point_model,
+          "point (sc_rpn)": sc_model}
+samples = [val_set[i] for i in range(n_slender_images)]
+# min_aspect=1: every object, so that the non-slender ones serve as the control group
+matches = T.anchors_vs_points_on_slender(models, samples, min_aspect=1.0, top_k=top_k,
+                                         size_divisor=sc_cfg.data.size_divisor)
+slender = [m for m in matches if m.aspect >= 3.0]
+rows = []
+for group, ms in (("slender (aspect >= 3)", slender),
+                  ("others (aspect < 3)", [m for m in matches if m.aspect < 3.0])):
+    for name in models:
+        best = np.array([m.best_iou[name] for m in ms])
+        rows.append({"objects": group, "model": name, "count": best.size,
+                     "mean best IoU": best.mean() if best.size else math.nan,
+                     "recall@0.5": (best >= 0.5).mean() if best.size else math.nan,
+                     "recall@0.7": (best >= 0.7).mean() if best.size else math.nan})
+display(pd.DataFrame(rows).round(3))
+show(T.plot_anchors_vs_points(slender, [img for img, _ in samples], max_panels=6),
+     "anchors_vs_points_slender")
+
+# %% [markdown]
+# **Questions for the reader**
+#
+# 1. `t3_iou_loss` has a single square anchor per location (side 4 strides). How far must its
+#    regression stretch it to fit a 1:8 stick? Why is a large stretch hard to learn with deltas
+#    that are predicted from the features of one location?
+# 2. The point-based box is the min/max of 9 points. What happens to it if one point is attracted
+#    by a neighbouring object or by a background "wire"?
+# 3. Adding more anchor ratios (e.g. 1:4, 1:8) would help sticks. What does it cost (paper, Section
+#    III-C, first paragraph), and why does it still not fit "all possible outlines"?
+# 4. Is the difference between `t3_point` and `sc_rpn` on slender objects due to the
+#    representation? Which other component of SC-RPN could help slender objects (hint: Section
+#    III-B, phenomenon 1)?
+#
+# ## Take-aways
+#
+# * The three weak correlations are *measurable*: score vs IoU (rank correlation, NMS outcomes),
+#   stage 1 vs stage 2 positives (location, number, level), and representation vs outline (best IoU
+#   on slender objects).
+# * The paper's ablations quantify their fixes on COCO: Table III (each component), Table IV (SADS vs
+#   Max-IoU combinations), Tables VI–VII (the IoU mask), Table VIII (points vs anchors). The other
+#   notebooks of this project reproduce them on SynthShapes.
