@@ -1,4 +1,5 @@
-"""Every numbered notebook runs headless in the smoke profile and writes its tables and figures.
+"""Every numbered notebook runs headless in the smoke profile and writes its tables and figures;
+each committed ``.ipynb`` is its ``.py`` source executed, with no machine path and stable ids.
 
 The notebooks run once, in order, through ``scrpn.study.notebooks.run_notebooks`` (what
 ``scrpn reproduce`` calls) into a temporary results folder; each study row is trained once
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scrpn.study.notebooks import list_notebooks, run_notebooks
+from scrpn.study.notebooks import cells_differ, list_notebooks, normalise_executed, read_source, run_notebooks
 from scrpn.study.tables import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,15 +54,84 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_every_notebook_is_listed_and_has_a_parameters_cell() -> None:
-    names = [p.stem for p in list_notebooks(ROOT / "notebooks")]
-    assert names == sorted(EXPECTED)
-    for name in names:
-        nb = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
-        tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    paths = list_notebooks(ROOT / "notebooks")
+    assert [p.stem for p in paths] == sorted(EXPECTED)
+    assert all(p.suffix == ".py" for p in paths)  # every notebook has its text source
+    for path in paths:
+        name = path.stem
+        nb = read_source(path)
+        tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(tagged) == 1, name
-        source = "".join(tagged[0]["source"])
+        source = tagged[0].source
         for parameter in ("profile", "retrain", "seeds", "dataset", "results_dir", "train_missing"):
             assert f"{parameter} =" in source, (name, parameter)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_executed_notebook_matches_its_source(name: str) -> None:
+    """The pair is in sync: same cells, same code and text (outputs and metadata aside)."""
+    problems = cells_differ(ROOT / "notebooks" / f"{name}.py", ROOT / "notebooks" / f"{name}.ipynb")
+    assert not problems, f"notebooks/{name}.ipynb differs from its .py ({problems[0]}): " \
+                         f"run `jupytext --sync notebooks/{name}.py` or `scrpn reproduce --no-train`"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_committed_notebooks_are_free_of_machine_state(name: str) -> None:
+    """No absolute path, no random cell id, no widget state: a re-run rewrites the same bytes."""
+    text = (ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8")
+    nb = json.loads(text)
+    assert [c["id"] for c in nb["cells"]] == [f"cell-{i:02d}" for i in range(len(nb["cells"]))]
+    assert "widgets" not in nb["metadata"]
+    papermill = nb["metadata"].get("papermill", {})
+    assert papermill.get("input_path") == f"notebooks/{name}.py"
+    assert papermill.get("output_path") == f"notebooks/{name}.ipynb"
+    assert str(ROOT) not in text and "/tmp/" not in text
+    for cell in nb["cells"]:
+        assert "papermill" not in cell["metadata"] and "execution" not in cell["metadata"]
+
+
+def test_normalising_an_executed_notebook() -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    nb = new_notebook(cells=[new_markdown_cell("# t"), new_code_cell("w")])
+    nb.metadata["papermill"] = {"input_path": "/home/x/notebooks/.t.source.ipynb",
+                                "output_path": "/home/x/notebooks/.t.running.ipynb", "duration": 1.0}
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    nb.cells[1].metadata["execution"] = {"iopub.status.busy": "2026-12-01T00:00:00Z"}
+    nb.cells[1].outputs = [nbformat.v4.new_output(
+        "display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "7f3a"},
+                              "text/plain": "run this cell"})]
+    out = normalise_executed(nb, "notebooks/t.py", "notebooks/t.ipynb")
+    assert [c.id for c in out.cells] == ["cell-00", "cell-01"]
+    assert out.metadata.papermill == {"input_path": "notebooks/t.py", "output_path": "notebooks/t.ipynb",
+                                      "duration": 1.0}
+    assert "widgets" not in out.metadata and "execution" not in out.cells[1].metadata
+    assert out.cells[1].outputs[0]["data"] == {"text/plain": "run this cell"}
+
+
+def test_reproduce_refuses_an_ipynb_edited_without_its_source(tmp_path: Path) -> None:
+    """A teacher's edit made outside JupyterLab's pairing is never overwritten silently."""
+    import os
+
+    import jupytext
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    source = new_notebook(cells=[new_code_cell("profile = 'mini'"), new_code_cell("print(1)")])
+    source.cells[0].metadata["tags"] = ["parameters"]
+    source.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    jupytext.write(source, folder / "00_t.py", fmt="py:percent")
+    edited = jupytext.reads(jupytext.writes(source, fmt="py:percent"), fmt="py:percent")
+    edited.cells[1].source = "print('my edit')"
+    jupytext.write(edited, folder / "00_t.ipynb")
+    os.utime(folder / "00_t.py", (1, 1))  # the .ipynb is the newer file
+    before = (folder / "00_t.ipynb").read_bytes()
+    with pytest.raises(RuntimeError, match=r"00_t\.ipynb: edited without its source 00_t\.py .*jupytext --sync"):
+        run_notebooks(folder, profile="smoke", seeds=[0], results_dir=tmp_path / "results",
+                      log=lambda message: None)
+    assert (folder / "00_t.ipynb").read_bytes() == before
 
 
 def test_every_table_of_the_paper_has_a_notebook() -> None:

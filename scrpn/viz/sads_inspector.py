@@ -553,7 +553,7 @@ class SADSInspector:
     """
 
     def __init__(self, dataset: Any, cfg: Config, model: Optional[torch.nn.Module] = None, *,
-                 image_index: int = 0, zoom: Optional[float] = 3.0) -> None:
+                 image_index: int = 0, gt_index: int = 0, zoom: Optional[float] = 3.0) -> None:
         import ipywidgets as widgets  # optional dependency: only the interactive tool needs it
 
         self.dataset, self.cfg, self.model, self.zoom = dataset, cfg, model, zoom
@@ -572,6 +572,11 @@ class SADSInspector:
         self.output = widgets.Output()
         self._quiet = False  # True while the gt list is rebuilt: one render per user action
         self._update_gt_options()
+        if gt_index:
+            if not 0 <= gt_index < len(self.gt.options):
+                raise ValueError(f"image {image_index} has {len(self.gt.options)} gt boxes, "
+                                 f"no gt_index {gt_index}")
+            self.gt.value = gt_index  # no observer yet: the one render is the one below
         self.image.observe(self._on_image, names="value")
         for w in (self.gt, self.topk, self.sigma, self.levels):
             w.observe(self._on_change, names="value")
@@ -644,7 +649,12 @@ class SADSInspector:
         self.output.outputs = ({"output_type": "display_data", "metadata": {},
                                 "data": {"image/png": png, "text/plain": "<SADS view>"}},)
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
+    TEXT = ("SADS inspector (sliders for image, gt, k, sigma, N): run this cell in JupyterLab "
+            "with ipywidgets to use it; a saved notebook keeps no live widget")
 
-        display(self.widget)
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        """The widget's view, with a text that says what it is and how to get it (instead of
+        ``VBox(children=...)``): a saved notebook shows only that text."""
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        bundle["text/plain"] = self.TEXT
+        return bundle

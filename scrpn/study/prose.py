@@ -1,0 +1,218 @@
+"""The notebooks' "what we see" paragraphs, written from the numbers of the table they follow.
+
+A notebook that hard-codes "alignment costs 2.9 AR1000" goes stale the day a run changes. Here
+every sentence is computed from the table frame that :func:`scrpn.study.tables.build_table`
+returns (our seed means and sample sds beside the paper's values), so a re-run with other results
+rewrites the sentences.
+
+What is compared (:data:`COMPARISONS`): each table has a question shape. Table I and X compare
+every method with RPN; Table III and IV add one component per row, so each row is compared with
+the row before it; Table V compares each setting with the default; Tables VI and VII compare
+scoring with the IoU mask against scoring without it (the same checkpoint), and each mask variant
+against the network without a mask; Table VIII compares with the anchor-based row; the detector
+tables compare SC-RPN with RPN under the same detector and number of proposals.
+
+How a comparison is classified (:func:`classify`), the REPORT's conventions
+(``scrpn.study.verdicts``): Δ is the difference of the two rows' seed means, se its standard error
+sqrt(s_a²/n_a + s_b²/n_b); resolved when |Δ| >= 2.5 se.
+
+* **reproduces**: resolved, same sign as the paper's Δ;
+* **does not reproduce**: resolved, opposite sign; or the paper's Δ is 0 and ours is resolved;
+* **no resolved change**: |Δ| < 2.5 se while the paper reports a change (the paper's claim is not
+  confirmed; nor is its opposite);
+* **one seed**: a side has one seed, so there is no se; only the signs are compared.
+
+Where the REPORT pre-registered an experiment on a non-reproduction (:data:`CAUSES`, issue 18),
+the paragraph names it and counts the experiment's runs that exist so far.
+``tests/test_prose.py`` pins the classification on hand-made tables.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import pandas as pd
+
+from .tables import TABLES, TableSpec
+from .verdicts import RESOLVED_SE, difference_se
+
+__all__ = ["CAUSES", "COMPARISONS", "Cause", "Comparison", "classify", "comparisons", "what_we_see"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    label: str        # e.g. "+ alignment vs + two-stage"
+    row: str          # our config of the row compared
+    delta: float      # ours: mean(a) - mean(b)
+    se: float         # NaN with one seed on a side
+    paper: float      # the paper's Δ
+    verdict: str      # see classify()
+
+    def sentence(self, metric: str) -> str:
+        se = "" if not math.isfinite(self.se) else f" [se {self.se:.1f}]"
+        return (f"{self.label}: {metric} {self.delta:+.1f}{se} ours, {self.paper:+.1f} paper "
+                f"-> **{self.verdict}**")
+
+
+def classify(delta: float, se: float, paper: float) -> str:
+    """The verdict of one comparison (module docstring); ``pending`` when ours is missing."""
+    if not math.isfinite(delta):
+        return "pending"
+    if not math.isfinite(se):
+        if paper == 0 or delta == 0:
+            return "one seed"
+        return "one seed, same sign as the paper" if (delta > 0) == (paper > 0) else \
+            "one seed, opposite sign to the paper"
+    resolved = abs(delta) >= RESOLVED_SE * se
+    if not resolved:
+        return "no resolved change" if paper != 0 else "reproduces"
+    if paper == 0 or (delta > 0) != (paper > 0):
+        return "does not reproduce"
+    return "reproduces"
+
+
+# How each table's rows are paired: (index of the row compared, index of its reference row).
+Pairs = Callable[[TableSpec], list[tuple[int, int]]]
+
+
+def _vs_first(spec: TableSpec) -> list[tuple[int, int]]:
+    ours = [i for i, (_, row) in enumerate(spec.rows) if row is not None]
+    return [(i, ours[0]) for i in ours[1:]]
+
+
+def _steps(spec: TableSpec) -> list[tuple[int, int]]:
+    return [(i, i - 1) for i in range(1, len(spec.rows))]
+
+
+def _vs_row(config: str) -> Pairs:
+    def pairs(spec: TableSpec) -> list[tuple[int, int]]:
+        ref = next(i for i, (_, row) in enumerate(spec.rows) if row == config)
+        return [(i, ref) for i, (_, row) in enumerate(spec.rows) if row is not None and i != ref]
+    return pairs
+
+
+def _sc_rpn_vs_rpn(spec: TableSpec) -> list[tuple[int, int]]:
+    """Detector tables: SC-RPN against RPN under the same detector and number of proposals."""
+    where = {(values[0], values[2]): i for i, (values, _) in enumerate(spec.rows) if values[1] == "RPN"}
+    return [(i, where[(values[0], values[2])]) for i, (values, _) in enumerate(spec.rows)
+            if values[1] == "SC-RPN" and (values[0], values[2]) in where]
+
+
+def _iou_mask(spec: TableSpec) -> list[tuple[int, int]]:
+    """Tables VI / VII: scored with the mask vs without it (same checkpoint), and each variant
+    scored without the mask vs the network trained without a mask (same SADS setting)."""
+    pairs, base = [], {}
+    for i, (values, _) in enumerate(spec.rows):
+        sads, variant, test = values
+        if variant == "without IoU mask":
+            base[sads] = i
+        elif test == "yes":
+            pairs.append((i, i - 1))
+        else:
+            pairs.append((i, base[sads]))
+    return pairs
+
+
+COMPARISONS: dict[str, Pairs] = {
+    "table01_proposals_coco": _vs_first,
+    "table02_detection_coco": _sc_rpn_vs_rpn,
+    "table03_components": _steps,
+    "table04_sads_combinations": _steps,
+    "table05_sads_hyperparameters": _vs_row("t3_sads"),
+    "table06_iou_mask_training_samples": _iou_mask,
+    "table07_iou_mask_feature_map": _iou_mask,
+    "table08_point_representation": _vs_first,
+    "table09_more_detectors": _sc_rpn_vs_rpn,
+    "table10_proposals_imagenet_det": _vs_first,
+}
+
+
+@dataclass(frozen=True)
+class Cause:
+    experiment: int               # the experiment's number in results/REPORT.md
+    question: str
+    arms: tuple[str, ...]         # the study rows the experiment trains
+
+
+# The non-reproductions of the first study and the pre-registered experiment on each
+# (results/REPORT.md, "Pre-registered: tracing each non-reproduction to a cause"), by table and row.
+CAUSES: dict[tuple[str, str], Cause] = {
+    ("table01_proposals_coco", "cascade_rpn"): Cause(
+        1, "Cascade RPN below RPN: mmdetection's loss normalisers (A), lr 0.005 (B), both (C), "
+           "plus faithful init, dilation and clipping (D)",
+        ("x1a_cascade_mmdet_norm", "x1b_cascade_lr0005", "x1c_cascade_norm_lr", "x1d_cascade_faithful")),
+    ("table01_proposals_coco", "ga_rpn"): Cause(
+        2, "GA-RPN below RPN: the test-time location filter (G0), mmdetection's normalisers and "
+           "init (G1), the schedule (G2), mmdetection 3.3's inverted location targets (G3)",
+        ("x2g3_ga_rpn_mmdet3_loc",)),
+    ("table03_components", "t3_alignment"): Cause(
+        5, "alignment: faithful init and dilation (L1); the lr confound of the IoU-loss step (L2)", ()),
+    ("table03_components", "t3_point"): Cause(
+        6, "points: the anchors + SADS control (P0), lr 0.005 (P1), scaled secondary offsets (P2)", ()),
+    ("table03_components", "sc_rpn"): Cause(
+        3, "the IoU mask under its three readings (literal, second sigmoid at test only, one sigmoid)",
+        ("x3_mask_test_only", "x3_mask_single")),
+    ("table04_sads_combinations", "t3_sads"): Cause(
+        4, "PosR once stage 1 learns: UnitBox loss (S1), stage-1 weight x4 (S2), rounded region (R)", ()),
+}
+
+
+def _label(spec: TableSpec, values: Sequence[str]) -> str:
+    return " / ".join(str(v) for v in values)
+
+
+def comparisons(frame: pd.DataFrame, spec: TableSpec, metric: Optional[str] = None) -> list[Comparison]:
+    """Every comparison of ``spec``'s table (``frame`` as ``build_table`` returns it)."""
+    metric = metric or ("AP" if "AP" in spec.metrics else "AR1000")
+    out = []
+    for i, j in COMPARISONS[spec.name](spec):
+        a, b = frame.iloc[i], frame.iloc[j]
+        delta = float(a[f"{metric}_mean"]) - float(b[f"{metric}_mean"])
+        se = difference_se(float(a[f"{metric}_std"]), int(a["seeds"]),
+                           float(b[f"{metric}_std"]), int(b["seeds"]))
+        paper = float(a[f"{metric}_paper"]) - float(b[f"{metric}_paper"])
+        if not math.isfinite(paper):
+            continue  # the paper gives no number for one side
+        paper = round(paper, 6)
+        label = f"{_label(spec, spec.rows[i][0])} vs {_label(spec, spec.rows[j][0])}"
+        out.append(Comparison(label, spec.rows[i][1] or "", delta, se, paper,
+                              classify(delta, se, paper)))
+    return out
+
+
+def what_we_see(frame: pd.DataFrame, name: str, cause_runs: Optional[Callable[[str], int]] = None,
+                seeds: int = 3) -> str:
+    """Markdown: one bullet per comparison, grouped by verdict, then the causes under test.
+
+    ``cause_runs(row)`` counts the cached seeds of a row (the notebook passes the study's); a
+    cause's progress line is left out without it.
+    """
+    spec = TABLES[name]
+    found = comparisons(frame, spec)
+    metric = "AP" if "AP" in spec.metrics else "AR1000"
+    lines = [f"#### What we see ({metric}; Δ of seed means, se of the difference, "
+             f"resolved at {RESOLVED_SE:g} se)", ""]
+    if not found:
+        return "\n".join(lines + ["No comparison has results yet."])
+    order = ("reproduces", "does not reproduce", "no resolved change", "one seed, same sign as the paper",
+             "one seed, opposite sign to the paper", "one seed", "pending")
+    counts = {v: sum(c.verdict == v for c in found) for v in order}
+    summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    lines += [f"{len(found)} comparisons: {summary}.", ""]
+    for verdict in order:
+        for c in (c for c in found if c.verdict == verdict):
+            lines.append(f"- {c.sentence(metric)}")
+    failed = [c for c in found if c.verdict in ("does not reproduce", "no resolved change")]
+    causes = [(c, CAUSES[(name, c.row)]) for c in failed if (name, c.row) in CAUSES]
+    if causes:
+        lines += ["", "**Why, under test.** Each non-reproduction below has a pre-registered experiment "
+                      "in `results/REPORT.md` (\"Pre-registered: tracing each non-reproduction to a "
+                      "cause\"); its verdict is read off the registered rule once its runs exist.", ""]
+        for c, cause in causes:
+            progress = ""
+            if cause_runs is not None and cause.arms:
+                done = sum(min(cause_runs(arm), seeds) for arm in cause.arms)
+                progress = f" Runs so far: {done} of {seeds * len(cause.arms)} arm-seeds of the rows it adds."
+            lines.append(f"- `{c.row}`: experiment {cause.experiment}, {cause.question}.{progress}")
+    return "\n".join(lines)
