@@ -1,0 +1,232 @@
+"""Drive the SADS inspector (notebook 10) in JupyterLab in a real headless Chromium.
+
+papermill executes notebook 10 but never renders its widget; this check does what a reader does:
+
+1. writes ``notebooks/10_sads_inspector.py`` as a notebook to ``work_dirs/browser_check/``
+   (git-ignored; the committed notebook is never opened, so JupyterLab's autosave cannot touch it) with
+   ``train_missing = False``: it runs on the cached study only (the committed weights of
+   ``sc_rpn`` seed 0) and trains nothing;
+2. starts JupyterLab from the project's venv on 127.0.0.1 with a random token, and opens the copy
+   in Chromium (Selenium, Debian's ``chromium`` + ``chromium-driver``);
+3. runs every cell (Shift+Enter from the first, once the kernel is idle), waits for the inspector: its sliders present, no "Error
+   displaying widget", a figure in its output;
+4. sets k from its default to 3 in the slider's readout and waits until the figure is redrawn
+   (the image's bytes change);
+5. saves a screenshot before and after under ``--out`` (default ``results/figures``) and fails on
+   any error in the browser console (level SEVERE).
+
+Exit status 0 when every assertion holds; otherwise one line naming what failed. Called by
+``scripts/browser_check.sh`` and ``tests/test_browser_check.py``. Usage:
+``.venv/bin/python scripts/browser_check.py [--out DIR] [--timeout S]``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "10_sads_inspector.py"
+WORK = ROOT / "work_dirs" / "browser_check"
+K_TARGET = 3
+
+
+class CheckFailed(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare_notebook() -> Path:
+    """The copy JupyterLab opens, from the ``.py`` source: the parameters cell set to cached runs
+    only (``train_missing = False``, seed 0)."""
+    import jupytext
+    import nbformat
+
+    nb = jupytext.read(NOTEBOOK)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(params) != 1:
+        raise CheckFailed(f"{NOTEBOOK}: expected one parameters cell, found {len(params)}")
+    if "train_missing = True" not in params[0].source:
+        raise CheckFailed(f"{NOTEBOOK}: the parameters cell has no `train_missing = True` to switch off")
+    params[0].source = params[0].source.replace("train_missing = True", "train_missing = False") \
+        .replace("seeds = [0, 1, 2]", "seeds = [0]")
+    nb.metadata.pop("jupytext", None)
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / f"{NOTEBOOK.stem}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def start_lab(port: int, token: str, log_path: Path) -> subprocess.Popen:
+    jupyter = Path(sys.executable).with_name("jupyter")
+    cmd = [str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}",
+           "--ServerApp.allow_root=True", "--LabApp.news_url=", "--ServerApp.disable_check_xsrf=False"]
+    settings = WORK / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True, exist_ok=True)  # no "get notified about Jupyter news?" toast
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(WORK / "jupyter_config"),
+               JUPYTERLAB_WORKSPACES_DIR=str(WORK / "workspaces"),
+               JUPYTERLAB_SETTINGS_DIR=str(WORK / "settings"))
+    log = open(log_path, "w")
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_for_lab(port: int, token: str, proc: subprocess.Popen, timeout: float) -> float:
+    start = time.perf_counter()
+    url = f"http://127.0.0.1:{port}/api/status?token={token}"
+    while time.perf_counter() - start < timeout:
+        if proc.poll() is not None:
+            raise CheckFailed(f"JupyterLab exited with status {proc.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.3)
+    raise CheckFailed(f"JupyterLab not ready on port {port} after {timeout:.0f} s")
+
+
+def make_driver():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if binary is None or driver_path is None:
+        raise CheckFailed("chromium and chromium-driver are not installed "
+                          "(`apt-get install -y chromium chromium-driver`)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1500,1300"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver_path), options=options)
+
+
+def run_check(out: Path, timeout: float) -> dict:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    notebook = prepare_notebook()
+    port, token = free_port(), secrets.token_hex(16)
+    lab = start_lab(port, token, WORK / "jupyterlab.log")
+    driver = None
+    timings = {}
+    step = "starting JupyterLab"
+    try:
+        timings["lab_ready_s"] = round(wait_for_lab(port, token, lab, 60), 1)
+        step = "starting Chromium"
+        driver = make_driver()
+        wait = WebDriverWait(driver, timeout, poll_frequency=0.5)
+        start = time.perf_counter()
+        step = "opening the notebook"
+        rel = notebook.relative_to(ROOT).as_posix()
+        driver.get(f"http://127.0.0.1:{port}/lab/tree/{rel}?token={token}&reset")
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"))
+        step = "waiting for the kernel"
+        wait.until(lambda d: d.find_elements(By.XPATH, "//*[contains(text(), '| Idle')]"))
+        step = "running every cell (Shift+Enter from the first)"
+        cells = driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")
+        cells[0].find_element(By.CSS_SELECTOR, ".jp-InputPrompt").click()
+        actions = ActionChains(driver).send_keys(Keys.ESCAPE)
+        for _ in cells:
+            actions = actions.key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).pause(0.2)
+        actions.perform()
+
+        def inspector(d):
+            if "Error displaying widget" in d.page_source:
+                raise CheckFailed("JupyterLab shows 'Error displaying widget'")
+            sliders = d.find_elements(By.CSS_SELECTOR, ".widget-hslider")
+            images = d.find_elements(By.CSS_SELECTOR, ".widget-output img")
+            return (sliders, images) if len(sliders) >= 3 and images else False
+
+        step = "waiting for the inspector's sliders and figure"
+        sliders, images = wait.until(inspector)
+        timings["run_all_s"] = round(time.perf_counter() - start, 1)
+        labels = {s.find_element(By.CSS_SELECTOR, ".widget-label").text.strip(): s for s in sliders}
+        k_slider = next((s for label, s in labels.items() if label.startswith("k")), None)
+        if k_slider is None:
+            raise CheckFailed(f"no k slider among the inspector's sliders {sorted(labels)}")
+        readout = k_slider.find_element(By.CSS_SELECTOR, ".widget-readout")
+        k_before = readout.text.strip()
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", images[-1])
+        before = images[-1].get_attribute("src")
+        out.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(out / "sads_inspector_browser_before.png"))
+        step = f"setting k to {K_TARGET} and waiting for the redraw"
+        start = time.perf_counter()
+        readout.click()
+        readout.send_keys(Keys.CONTROL, "a")
+        readout.send_keys(str(K_TARGET), Keys.ENTER)
+
+        def redrawn(d):
+            now = d.find_elements(By.CSS_SELECTOR, ".widget-output img")
+            return now and now[-1].get_attribute("src") != before
+
+        wait.until(redrawn)
+        timings["redraw_s"] = round(time.perf_counter() - start, 1)
+        k_after = k_slider.find_element(By.CSS_SELECTOR, ".widget-readout").text.strip()
+        if k_after != str(K_TARGET):
+            raise CheckFailed(f"the k readout shows {k_after!r} after setting it to {K_TARGET}")
+        time.sleep(0.5)
+        driver.save_screenshot(str(out / "sads_inspector_browser_after.png"))
+        errors = [entry for entry in driver.get_log("browser") if entry.get("level") == "SEVERE"]
+        if errors:
+            raise CheckFailed(f"{len(errors)} console error(s), first: {errors[0].get('message')}")
+        step = "reading the console"
+        return {"k_before": k_before, "k_after": k_after, **timings,
+                "screenshots": [str(out / f"sads_inspector_browser_{w}.png") for w in ("before", "after")]}
+    except Exception as exc:
+        if driver is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            driver.save_screenshot(str(out / "sads_inspector_browser_failure.png"))
+        raise CheckFailed(f"{step}: {type(exc).__name__}: {str(exc).strip()[:300]}") from exc
+    finally:
+        if driver is not None:
+            driver.quit()
+        lab.terminate()
+        try:
+            lab.wait(10)
+        except subprocess.TimeoutExpired:
+            lab.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "figures",
+                        help="folder for the two screenshots (default results/figures)")
+    parser.add_argument("--timeout", type=float, default=240.0,
+                        help="seconds to wait for each step in the browser")
+    args = parser.parse_args(argv)
+    try:
+        result = run_check(args.out, args.timeout)
+    except CheckFailed as exc:
+        print(f"browser check FAILED: {exc} (JupyterLab log: {WORK / 'jupyterlab.log'})")
+        return 1
+    except Exception as exc:  # selenium's timeouts and driver errors, reported in one line
+        print(f"browser check FAILED: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+              f" (JupyterLab log: {WORK / 'jupyterlab.log'})")
+        return 1
+    print("browser check passed:", json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
