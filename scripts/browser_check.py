@@ -13,7 +13,8 @@ papermill executes notebook 10 but never renders its widget; this check does wha
 4. sets k from its default to 3 in the slider's readout and waits until the figure is redrawn
    (the image's bytes change);
 5. saves a screenshot before and after under ``--out`` (default ``results/figures``) and fails on
-   any error in the browser console (level SEVERE).
+   any error in the browser console (level SEVERE);
+6. puts ``results/figures`` back as it was (the notebook saves its example figure there).
 
 Exit status 0 when every assertion holds; otherwise one line naming what failed. Called by
 ``scripts/browser_check.sh`` and ``tests/test_browser_check.py``. Usage:
@@ -118,6 +119,20 @@ def make_driver():
     return webdriver.Chrome(service=Service(driver_path), options=options)
 
 
+def snapshot(folder: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} if folder.is_dir() else {}
+
+
+def restore(folder: Path, saved: dict[Path, bytes], keep: set[Path]) -> None:
+    """Put ``folder`` back as it was: running the notebook saves its example figure there."""
+    for path in list(folder.rglob("*")) if folder.is_dir() else []:
+        if path.is_file() and path not in saved and path not in keep:
+            path.unlink()
+    for path, data in saved.items():
+        if path not in keep and (not path.is_file() or path.read_bytes() != data):
+            path.write_bytes(data)
+
+
 def run_check(out: Path, timeout: float) -> dict:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
@@ -125,6 +140,9 @@ def run_check(out: Path, timeout: float) -> dict:
     from selenium.webdriver.support.ui import WebDriverWait
 
     notebook = prepare_notebook()
+    figures = ROOT / "results" / "figures"
+    saved = snapshot(figures)
+    shots = {out.resolve() / f"sads_inspector_browser_{w}.png" for w in ("before", "after", "failure")}
     port, token = free_port(), secrets.token_hex(16)
     lab = start_lab(port, token, WORK / "jupyterlab.log")
     driver = None
@@ -201,6 +219,7 @@ def run_check(out: Path, timeout: float) -> dict:
     finally:
         if driver is not None:
             driver.quit()
+        restore(figures, saved, keep={p for p in shots if p.parent == figures.resolve()})
         lab.terminate()
         try:
             lab.wait(10)
