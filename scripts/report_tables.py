@@ -13,6 +13,7 @@ say "pending".
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -20,7 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scrpn.study import Study  # noqa: E402
-from scrpn.study.tables import TABLES, build_table  # noqa: E402
+from scrpn.study.provenance import commits_line  # noqa: E402
+from scrpn.study.tables import TABLES, build_table, study_rows  # noqa: E402
 from scrpn.study.verdicts import difference_se  # noqa: E402,F401  (one formula, also for the verdicts)
 
 HEADLINE = {"AR": ("AR100", "AR1000", "AR_S"), "AP": ("AP", "AP50", "AP_S")}
@@ -83,7 +85,17 @@ def markdown(name: str, study: Study) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     if pending:
         lines += ["", "Pending: " + "; ".join(pending) + "."]
+    lines += ["", f"Code: runs from commits {commits_line(_records(spec, study))} "
+                  "(\"unknown\": trained before runs recorded their commit)."]
     return "\n".join(lines) + "\n"
+
+
+def _records(spec, study: Study) -> list[dict]:
+    """Every cached run of the table (the seeds its rows use)."""
+    sub = study if spec.dataset is None else dataclasses.replace(study, dataset=spec.dataset)
+    seeds = list(study.seeds) if spec.all_seeds else list(study.seeds)[:1]
+    found = [sub.cached(row, s) for row in study_rows(spec) for s in seeds]
+    return [r for r in found if r is not None]
 
 
 def main(names: list[str]) -> None:

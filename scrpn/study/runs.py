@@ -46,6 +46,8 @@ from scrpn.engine.seeding import configure_torch
 from scrpn.engine.trainer import new_trainer
 from scrpn.evaluation.proposal_stats import load_stats
 
+from .provenance import CodeChanges, code_version
+
 __all__ = ["LATER_KEYS_AT_FIRST_VALUE", "PROFILE_CONFIG_DIRS", "RUNTIME_KEYS", "TEST_VARIANTS", "Study", "config_fingerprint",
            "training_config"]
 
@@ -103,6 +105,9 @@ def training_config(cfg: Config) -> Config:
     return out
 
 
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the checkout whose scrpn/ trains the runs
+
+
 @dataclass
 class Study:
     """The study's rows for one profile / dataset / seed list (see the module docstring)."""
@@ -120,6 +125,8 @@ class Study:
     log: Callable[[str], None] = print
     progress: bool = False          # bars for training, evaluation and proposal dumps (CLI: on)
     _done: set = field(default_factory=set, repr=False)
+    _warned: set = field(default_factory=set, repr=False)
+    _changes: Optional[CodeChanges] = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILE_CONFIG_DIRS:
@@ -194,7 +201,23 @@ class Study:
         if record.get("config_fingerprint") != config_fingerprint(self.config(row, seed)):
             self.log(f"{path}: computed from another config; the run is recomputed")
             return None
+        self._warn_if_code_changed(path, record)
         return record
+
+    def _warn_if_code_changed(self, path: Path, record: dict) -> None:
+        """Once per run: the package changed since the commit that trained it (provenance.py).
+        The run is kept (its config is today's); ``retrain`` recomputes it."""
+        commit = record.get("code_commit")
+        if not commit or path in self._warned:
+            return
+        self._warned.add(path)
+        if self._changes is None:
+            self._changes = CodeChanges(PACKAGE_ROOT)
+        changed = self._changes.since(commit)
+        if changed:
+            self.log(f"{path}: trained by the code of commit {commit[:10]}; scrpn/ has changed since "
+                     f"({len(changed)} files, e.g. {changed[0]}). Kept: its config is today's; "
+                     f"retrain it to refresh (--retrain)")
 
     def available(self, row: str, seed: int = 0) -> bool:
         """Whether :meth:`run` can answer: cached, or allowed to train (``train_missing``)."""
@@ -250,7 +273,7 @@ class Study:
                       state.get("iteration"), train_log=ckpt.parent / "log.jsonl")
         record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
         # wall and CPU seconds of this process (a resumed run counts its last part only)
-        record.update(config_fingerprint=fingerprint, checkpoint=str(ckpt),
+        record.update(config_fingerprint=fingerprint, checkpoint=str(ckpt), **code_version(PACKAGE_ROOT),
                       wall_seconds=time.perf_counter() - start,
                       cpu_seconds=time.process_time() - cpu_start, torch_threads=torch.get_num_threads())
         (out / "metrics.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
