@@ -17,9 +17,22 @@ stage() {
     x1b) $S x1b_cascade_lr0005 --seeds 0 1 2 ;;
     x1c) $S x1c_cascade_norm_lr --seeds 0 1 2 ;;
     x1d) $S x1d_cascade_faithful --seeds 0 1 2 ;;
+    x1e) $S x1e_cascade_4x --seeds 0 ;;
+    # 4: stage 1 and PosR; R under S0 here (under the better S arm once S1 / S2 are read)
+    x4)  $S x4s1_maxiou_sat_unitbox x4s1_sads_unitbox x4s2_maxiou_sat_w2 x4s2_sads_w2 x4r_sads_rounded --seeds 0 1 2 ;;
+    # 5: alignment with faithful init and dilation (L1), and without the lr confound (L2)
+    x5)  $S x5l1_alignment_faithful x5l2_two_stage_iou --seeds 0 1 2 ;;
+    # 6: points: the anchors + SADS control (P0), lr 0.005 (P1), scaled secondary offsets (P2)
+    x6)  $S x6p0_anchor_sads x6p1_point_lr0005 x6p1_iou_loss_lr0005 x6p2_point_offsets05 --seeds 0 1 2 ;;
+    # 2: GA-RPN: the location filter off (G0, re-evaluation), normalisers + init (G1), G3, 4x (G2)
+    x2)  $S ga_rpn_nofilter x2g1_ga_rpn_mmdet_norm_init x2g3_ga_rpn_mmdet3_loc --seeds 0 1 2
+         $S x2g2_ga_rpn_4x --seeds 0 ;;
+    # 8: the detector gap at 3x iterations (one seed each)
+    x8)  $S x8_det_faster_rcnn_rpn_3x x8_det_faster_rcnn_sc_rpn_3x --seeds 0 ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;
   esac
 }
 STAGES=("$@")
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(x3 x3_literal x1a x1b x1c x1d)
+# the registered order: 3, 1 (A-D, then E), 4, 5, 6, 2, 8 (7, the paper profile, is not built yet)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(x3 x3_literal x1a x1b x1c x1d x1e x4 x5 x6 x2 x8)
 for s in "${STAGES[@]}"; do echo "== stage $s $(date -u +%FT%TZ)"; stage "$s"; done

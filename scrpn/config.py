@@ -44,6 +44,7 @@ LATER_KEYS_AT_FIRST_VALUE = {
     "model.head.iou_mask.second_sigmoid": "train_and_test",
     **{f"model.head.{stage}.loss_norm": "paper" for stage in ("stage1", "stage2")},
     "model.head.ga.loc_targets": "centre_positive",
+    "model.head.point_offset_scale": 1.0,
     **{f"model.head.{name}.assigner.region_rule": "continuous"
        for name in ("stage1", "stage2", "ga")},
 }
@@ -198,6 +199,10 @@ class HeadConfig:
     # Clip the detached stage-1 boxes to the image before stage 2 reads and assigns them
     # (mmdetection decodes them with max_shape). Fidelity switch, issue 17.
     clip_stage1: bool = False
+    # Point heads: stage 2's secondary offsets are multiplied by this before they are added to
+    # the init offsets (1.0: RepPoints' refined = init + secondary). An analogue of the anchor
+    # deltas' target stds, which scale stage 2's deltas down; issue 18, experiment 6, arm P2.
+    point_offset_scale: float = _ranged(1.0, 0.01, 10.0)
     alignment: str = _choice("none", "offset", "point", default="none")
     deform_impl: str = _choice("auto", "fast", "torchvision", default="auto")
     point_gradient_mul: float = _ranged(0.1, 0.0, 1.0)
@@ -623,6 +628,9 @@ def _check_fidelity_switches(head: HeadConfig, source: str) -> None:
     if head.stage1_dilation != 3 and head.stage1_conv != "dilation":
         raise ConfigError(f"{source}: 'model.head.stage1_dilation' acts only with "
                           "'stage1_conv: dilation'")
+    if head.point_offset_scale != 1.0 and (head.num_stages != 2 or head.representation != "point"):
+        raise ConfigError(f"{source}: 'model.head.point_offset_scale' scales stage 2's secondary "
+                          f"offsets of a two-stage point head; this head has none")
     if head.clip_stage1 and (head.num_stages != 2 or head.representation != "anchor"):
         raise ConfigError(f"{source}: 'model.head.clip_stage1' needs a two-stage anchor head "
                           "(point sets are not boxes before stage 2)")

@@ -57,6 +57,7 @@ def test_every_committed_run_keeps_its_fingerprint():
     ("model.head.stage1.loss_norm", "mmdet"), ("model.head.stage2.loss_norm", "mmdet"),
     ("model.head.stage1.assigner.region_rule", "rounded"),
     ("model.head.ga.loc_targets", "mmdet3_inverted"),
+    ("model.head.point_offset_scale", 0.5),
 ])
 def test_a_switch_off_its_first_value_changes_the_fingerprint(key, value):
     assert key in LATER_KEYS_AT_FIRST_VALUE
@@ -86,6 +87,7 @@ def test_every_later_key_exists_in_the_schema_with_that_default():
     (["model.head.stage1.assigner.region_rule=rounded"], "region_rule"),
     (["model.head.deform_init=xavier"], "deform_init"),
     (["model.head.stage2.loss_norm=detectron"], "loss_norm"),
+    (["model.head.point_offset_scale=0.5"], "point_offset_scale"),   # rpn has no secondary offsets
 ])
 def test_dead_or_unknown_settings_are_refused(sets, message):
     with pytest.raises(ConfigError, match=message):
@@ -284,3 +286,20 @@ def test_a_checkpoint_from_before_a_later_key_still_resumes():
     assert config_difference(saved, current, ("model", "train")) == []
     current["model"]["head"]["ga"]["loc_targets"] = "mmdet3_inverted"
     assert config_difference(saved, current, ("model",)) == ["model.head.ga.loc_targets"]
+
+
+# ---------------------------------------------------------------- point heads' secondary offsets
+def test_point_offset_scale_halves_the_secondary_offsets():
+    """Scale 0.5 with raw offsets 2r decodes to the boxes of scale 1 with r (experiment 6, P2)."""
+    torch.manual_seed(0)
+    half = TwoStageProposalHead(16, load_config(ROOT / "configs" / "mini" / "t3_point.yaml",
+                                                ["model.head.point_offset_scale=0.5"]).model.head)
+    full = TwoStageProposalHead(16, load_config(ROOT / "configs" / "mini" / "t3_point.yaml").model.head)
+    assert half.point_offset_scale == 0.5 and full.point_offset_scale == 1.0
+    n = 6
+    raw, init = torch.randn(1, n, 18), torch.randn(1, n, 18)
+    centers = torch.rand(n, 2) * 64
+    a = half._decode(1, 2 * raw, init, centers, 8)
+    b = full._decode(1, raw, init, centers, 8)
+    assert torch.allclose(a, b, atol=1e-5)
+    assert not torch.allclose(full._decode(1, 2 * raw, init, centers, 8), b)

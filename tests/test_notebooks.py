@@ -35,6 +35,7 @@ EXPECTED = {
     "09_training_curves": ((), ("training_curves",)),
     "10_sads_inspector": ((), ("sads_inspector_example",)),
     "11_teaching_weak_correlations": ((), ()),  # checked below: teaching_*.png
+    "12_causes": ((), ("causes_ar1000",)),         # checked below: causes.csv
 }
 
 
@@ -152,6 +153,15 @@ def test_notebook_writes_its_tables_and_figures(executed: tuple[Path, Path], nam
     for figure in figures:
         for suffix in (".png", ".pdf"):
             assert (results / "figures" / f"{figure}{suffix}").stat().st_size > 1000, figure
+
+
+def test_causes_notebook_writes_one_line_per_arm(executed: tuple[Path, Path]) -> None:
+    from scrpn.study.causes import ARMS
+
+    results, _ = executed
+    lines = (results / "tables" / "causes.csv").read_text().strip().splitlines()
+    assert lines[0].startswith("experiment,claim,arm,variant,row,reference,seeds")
+    assert len(lines) == 1 + len(ARMS)
 
 
 def test_teaching_notebook_saves_its_figures(executed: tuple[Path, Path]) -> None:

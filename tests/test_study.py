@@ -128,16 +128,21 @@ def test_only_the_two_l1_rows_leave_the_mini_schedule() -> None:
     mini = ROOT / "configs" / "mini"
     base = load_config(mini / "_base.yaml").train
     special = {"t3_two_stage", "t3_alignment",
-               # issue 18's pre-registered lr arms (results/REPORT.md, experiment 1 B-D)
-               "x1b_cascade_lr0005", "x1c_cascade_norm_lr", "x1d_cascade_faithful"}
+               # issue 18's pre-registered lr arms (results/REPORT.md, experiments 1 B-D, 5 L1, 6 P1)
+               "x1b_cascade_lr0005", "x1c_cascade_norm_lr", "x1d_cascade_faithful",
+               "x5l1_alignment_faithful", "x6p1_point_lr0005", "x6p1_iou_loss_lr0005"}
+    # issue 18's pre-registered schedule arms: 4x (experiments 1 E, 2 G2) and 3x (experiment 8)
+    longer = {"x1e_cascade_4x": 4, "x2g2_ga_rpn_4x": 4,
+              "x8_det_faster_rcnn_rpn_3x": 3, "x8_det_faster_rcnn_sc_rpn_3x": 3}
     for path in sorted(mini.glob("*.yaml")):
         if path.name.startswith("_"):
             continue
         train = load_config(path).train
         expected = 0.005 if path.stem in special else base.base_lr
         assert train.base_lr == expected, path.name
+        k = longer.get(path.stem, 1)   # a longer schedule keeps the lr steps' fractions
         assert (train.max_iters, train.lr_steps, train.batch_size) == (
-            base.max_iters, base.lr_steps, base.batch_size), path.name
+            base.max_iters * k, [round(step * k) for step in base.lr_steps], base.batch_size), path.name
 
 
 def test_test_variants_are_test_only_and_need_no_file() -> None:
@@ -150,9 +155,12 @@ def test_test_variants_are_test_only_and_need_no_file() -> None:
     assert variant.model.head.iou_mask.test_with is False and row.model.head.iou_mask.test_with
     assert training_config(variant).name == training_config(row).name
     assert config_fingerprint(variant) != config_fingerprint(row)
+    rows = {"notest": "sc_rpn", "nofilter": "ga_rpn"}
+    assert set(rows) == set(TEST_VARIANTS)
     for name, overrides in TEST_VARIANTS.items():   # every variant override is reset for training
-        base = study.config("sc_rpn")
-        changed = Study(profile="mini", config_root=ROOT / "configs", overrides=list(overrides)).config("sc_rpn")
+        base = study.config(rows[name])
+        changed = Study(profile="mini", config_root=ROOT / "configs", overrides=list(overrides)).config(rows[name])
+        assert config_fingerprint(changed) != config_fingerprint(base), name
         assert training_config(changed).name == training_config(base).name, name
     with pytest.raises(ConfigError, match="no such study row"):
         study.config("t6_with_sads_cls_nottest")

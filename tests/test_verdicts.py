@@ -52,3 +52,38 @@ def test_experiment3_rule():
     assert r["literal"]["spearman"] == pytest.approx(0.4)
     pending = experiment3(lambda row: table.get(row, []) if row != "x3_mask_single" else [], lambda row: [])
     assert pending["verdict"] == "pending" and pending["readings"]["single"]["pending"]
+
+
+def _diag(gap: float) -> dict:
+    return {"diagnostics": {"diag_s1_pos_iou": {"last": 0.55 + gap}, "diag_s1_prior_iou": {"last": 0.55}}}
+
+
+def test_experiment1_rule_by_hand():
+    from scrpn.study.verdicts import experiment1
+
+    ar = {"rpn": [43.0, 43.5, 43.4], "cascade_rpn": [40.0, 19.0, 33.9],
+          "x1a_cascade_mmdet_norm": [44.0, 30.0, 46.0],      # beats RPN on average, sd 8.7: no
+          "x1b_cascade_lr0005": [38.0, 38.5, 39.0],          # stable, below RPN, above nothing resolved
+          "x1c_cascade_norm_lr": [47.0, 47.5, 48.0],         # +4.2 [0.4]: works
+          "x1d_cascade_faithful": [46.0]}                    # one seed: pending
+    learns = {"x1c_cascade_norm_lr": 0.10, "x1a_cascade_mmdet_norm": 0.10, "x1b_cascade_lr0005": 0.01}
+
+    def values(row):
+        return ar[row]
+
+    def records(row):
+        return [_diag(learns.get(row, 0.0))] * len(ar[row])
+
+    out = experiment1(values, records)
+    assert out["arms"]["A"]["works"] is False and out["arms"]["A"]["sd"] > 2.0
+    assert out["arms"]["B"]["works"] is False and out["arms"]["B"]["stage1_learns"] is False
+    c = out["arms"]["C"]
+    assert c["works"] and c["vs_rpn"].delta == pytest.approx(47.5 - 43.3)
+    assert out["arms"]["D"] == {"row": "x1d_cascade_faithful", "pending": True, "seeds": 1}
+    # C is the first working arm and every arm before it is complete: the verdict does not wait for D
+    assert out["verdict"] == "reproduces once faithful: arm C (normalisers and lr)"
+    ar["x1c_cascade_norm_lr"] = [40.0, 40.5, 41.0]       # now nothing works and D is pending
+    assert experiment1(values, records)["verdict"] == "pending"
+    ar["x1d_cascade_faithful"] = [39.0, 39.5, 40.0]
+    out = experiment1(values, records)
+    assert out["verdict"].startswith("robust: no arm beats RPN")

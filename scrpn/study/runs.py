@@ -58,6 +58,8 @@ PROFILE_CONFIG_DIRS = {"smoke": "mini", "mini": "mini", "full": "coco"}
 # score this way. ``tests/test_study.py`` checks that every override here is test-only.
 TEST_VARIANTS: dict[str, tuple[str, ...]] = {
     "notest": ("model.head.iou_mask.test_with=false",),
+    # GA-RPN without its test-time location filter (issue 18, experiment 2, arm G0)
+    "nofilter": ("model.head.ga.loc_filter_thr=0.0",),
 }
 # Settings that change how fast a run goes or where it caches, never its numbers.
 RUNTIME_KEYS = ("name", "train.num_threads", "train.log_interval", "train.checkpoint_interval",
@@ -98,6 +100,7 @@ def training_config(cfg: Config) -> Config:
     out = copy.deepcopy(cfg)
     out.model.test = TestConfig()
     out.model.head.iou_mask.test_with = True
+    out.model.head.ga.loc_filter_thr = type(cfg.model.head.ga)().loc_filter_thr
     out.eval = type(cfg.eval)()
     out.data.val_limit = None
     # Fast R-CNN's proposal files are derived from the proposal row: not part of the identity.

@@ -9,6 +9,7 @@ One implementation of the numbers every verdict rests on (the conventions are wr
   A difference is **resolved** when |Δ| ≥ 2.5 se.
 * :func:`stage1_learns`: the last logged ``diag_s1_pos_iou`` exceeds the last logged
   ``diag_s1_prior_iou`` by at least 0.05 in the seed mean.
+* :func:`experiment1`: Cascade RPN's arms A-D (experiment 1), read off the registered rule.
 * :func:`experiment3`: the IoU-mask readings (experiment 3), read off the registered rule.
 
 ``scripts/cause_report.py`` prints them for whatever runs exist; ``tests/test_verdicts.py`` pins the
@@ -21,10 +22,11 @@ import statistics
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
-__all__ = ["RESOLVED_SE", "STAGE1_MARGIN", "Difference", "difference", "difference_se",
-           "experiment3", "stage1_learns"]
+__all__ = ["CASCADE_ARMS", "RESOLVED_SE", "SD_LIMIT", "STAGE1_MARGIN", "Difference", "difference",
+           "difference_se", "experiment1", "experiment3", "stage1_learns"]
 
 RESOLVED_SE = 2.5          # a difference is resolved at |Δ| >= 2.5 standard errors
+SD_LIMIT = 2.0             # experiment 1: a working arm's AR1000 seed sd is below this
 STAGE1_MARGIN = 0.05       # "stage 1 learns": decoded positives' IoU - priors' IoU >= 0.05
 
 
@@ -119,4 +121,49 @@ def experiment3(values: Metric, spearman: Metric) -> dict:
         out["verdict"] = f"reproduces once the mask is read as {' / '.join(best)}"
     else:
         out["verdict"] = "robust: no reading gives a resolved gain"
+    return out
+
+
+# Experiment 1's arms in the registered order (fewest changes first) and what each makes faithful.
+CASCADE_ARMS = (("A", "x1a_cascade_mmdet_norm", "mmdetection's loss normalisers"),
+                ("B", "x1b_cascade_lr0005", "the reference lr 0.005"),
+                ("C", "x1c_cascade_norm_lr", "normalisers and lr"),
+                ("D", "x1d_cascade_faithful", "normalisers, lr, init, dilation and clipping"))
+
+
+def experiment1(values: Metric, records: Callable[[str], Sequence[Mapping]], seeds: int = 3) -> dict:
+    """Experiment 1 (Cascade RPN below RPN): each arm's comparisons and whether it *works*.
+
+    ``values(row)`` gives AR1000 per seed, ``records(row)`` each seed's ``metrics.json``. An arm
+    works when (i) stage 1 learns, (ii) its AR1000 seed sd < ``SD_LIMIT`` and (iii) its AR1000
+    exceeds RPN's, resolved. The cause is the first working arm in the order A-D; an arm that
+    beats today's Cascade RPN (resolved) without beating RPN is a *partial* cause. Arms with fewer
+    than ``seeds`` seeds are pending, and the verdict waits for all four (arm E, the 4x schedule,
+    is read separately: it needs one seed).
+    """
+    rpn, cascade = values("rpn"), values("cascade_rpn")
+    out: dict = {"arms": {}}
+    for arm, row, what in CASCADE_ARMS:
+        ar = values(row)
+        if len(ar) < seeds:
+            out["arms"][arm] = {"row": row, "pending": True, "seeds": len(ar)}
+            continue
+        learns = stage1_learns(records(row))
+        vs_rpn, vs_cascade = difference(ar, rpn), difference(ar, cascade)
+        works = bool(learns) and _sd(ar) < SD_LIMIT and vs_rpn.resolved and vs_rpn.delta > 0
+        out["arms"][arm] = {"row": row, "what": what, "stage1_learns": learns, "sd": _sd(ar),
+                            "vs_rpn": vs_rpn, "vs_cascade_rpn": vs_cascade, "works": works,
+                            "partial": (not works) and vs_cascade.resolved and vs_cascade.delta > 0}
+    arms = out["arms"]
+    first = next((a for a, _, _ in CASCADE_ARMS if arms[a].get("works")), None)
+    if first is not None and all(not arms[a].get("pending") for a, _, _ in CASCADE_ARMS
+                                 if a < first):
+        what = next(w for a, _, w in CASCADE_ARMS if a == first)
+        out["verdict"] = f"reproduces once faithful: arm {first} ({what})"
+    elif any(v.get("pending") for v in arms.values()):
+        out["verdict"] = "pending"
+    else:
+        partial = [a for a, v in arms.items() if v["partial"]]
+        out["verdict"] = "robust: no arm beats RPN" + (
+            f" (partial cause: arm {', '.join(partial)} beats today's Cascade RPN)" if partial else "")
     return out

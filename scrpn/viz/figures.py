@@ -65,6 +65,7 @@ __all__ = [
     "fig8_aspect_ratio_recall",
     "read_log",
     "training_curves",
+    "causes_ar1000",
 ]
 
 ASPECT_BINS: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 5.0, math.inf)
@@ -717,4 +718,33 @@ def training_curves(logs_by_label: Mapping[str, Sequence[Mapping[str, Any]]], sm
         ax.grid(alpha=0.3)
         if runs:
             ax.legend(fontsize=7)
+    return fig
+
+
+def causes_ar1000(frame: Any) -> Figure:
+    """The cause experiments (``scrpn.study.causes.causes_table``): per experiment, each arm's Δ
+    AR1000 against its reference row with ±2.5 standard errors (the registered "resolved" band);
+    arms without runs are listed on the axis as "not run" / "not built"; one-seed arms show Δ only.
+    """
+    experiments = sorted(set(int(e) for e in frame["experiment"]))
+    fig = Figure(figsize=(4.2 * len(experiments), 3.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(experiments), sharey=False))
+    for ax, number in zip(axes, experiments):
+        sub = frame[frame["experiment"] == number].reset_index(drop=True)
+        y = np.arange(len(sub))
+        for i, line in sub.iterrows():
+            delta, se = float(line["delta_AR1000"]), float(line["se"])
+            if not math.isfinite(delta):
+                ax.text(0.0, i, f"  {line['status']}", va="center", fontsize=7, color="0.5")
+                continue
+            err = 2.5 * se if math.isfinite(se) else None
+            ax.errorbar(delta, i, xerr=err, fmt="o", color=_color(0 if line["arm"] == "today" else 1),
+                        capsize=3, ms=4)
+        ax.axvline(0.0, color="0.3", lw=0.8)
+        ax.set_yticks(y, [f"{a}: {v}" for a, v in zip(sub["arm"], sub["variant"])], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("Δ AR1000 vs reference (±2.5 se)", fontsize=8)
+        ax.set_title(f"exp. {number}: {sub['claim'].iloc[0]}", fontsize=8)
+        ax.grid(alpha=0.3, axis="x")
+    fig.suptitle("Cause experiments (pre-registered in results/REPORT.md)", fontsize=10)
     return fig

@@ -106,6 +106,7 @@ class TwoStageProposalHead(nn.Module):
         self.cfg = cfg
         self.strides = tuple(strides)
         self.is_point = cfg.representation == "point"
+        self.point_offset_scale = float(cfg.point_offset_scale)
         self.num_anchors = 1 if self.is_point else len(cfg.anchor_ratios)
         self.reg_dim = 2 * cfg.num_points if self.is_point else 4
         self.two_stage = cfg.num_stages == 2
@@ -220,11 +221,11 @@ class TwoStageProposalHead(nn.Module):
 
         Anchors: ``base`` is the prior (stage 1, (N, 4)) or the init box (stage 2, (B, N, 4)).
         Points: ``base`` is None-like for stage 1 (raw already holds prior + offsets) and the
-        detached init offsets for stage 2 (refined = init + secondary).
+        detached init offsets for stage 2 (refined = init + point_offset_scale x secondary).
         """
         b, n, r = raw.shape
         if self.is_point:
-            offsets = raw if stage == 0 else raw + base
+            offsets = raw if stage == 0 else raw * self.point_offset_scale + base
             pts = offsets_to_points(offsets.reshape(b * n, r), centers.repeat(b, 1), float(stride))
             return points_to_boxes(pts).reshape(b, n, 4)
         priors = base.expand(b, n, 4) if base.dim() == 2 else base

@@ -1,0 +1,155 @@
+"""The causes table (issue 18): one line per arm of the pre-registered experiments, from the runs.
+
+``results/REPORT.md`` ("Pre-registered: tracing each non-reproduction to a cause") registers, for
+each claim that did not reproduce, the arms that test a suspected cause and the rule that reads the
+verdict. :data:`ARMS` lists those arms (experiments 1-6; 7, the paper profile, and 8, the detectors
+at 3x, are read in the REPORT) with the study row that trains each (``None``: the row is not
+written yet, so the arm is shown as "not built"); :func:`causes_table` reads whatever runs are
+cached (it trains nothing) and writes ``results/tables/causes.csv``: the claim, the arm, seeds
+done, AR100 / AR1000 / AR_S mean and sample sd, Δ AR1000 against the arm's reference row with its
+standard error, the stage-1 diagnostic, the IoU mask's Spearman ρ, the arm's status and the
+experiment's verdict, read off the registered rule by ``scrpn.study.verdicts`` (experiments 1 and
+3 so far; the others say "pending" until their rules have runs to read).
+
+Notebook 12 shows it with its figures; ``tests/test_causes.py`` pins the table on hand-made runs.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+
+from .runs import Study
+from .verdicts import difference, experiment1, experiment3, stage1_learns
+
+__all__ = ["ARMS", "Arm", "causes_table", "summary", "write_causes"]
+
+
+@dataclass(frozen=True)
+class Arm:
+    experiment: int
+    claim: str
+    arm: str
+    variant: str
+    row: Optional[str]          # the study row (None: not written yet)
+    reference: str              # the row its Δ is taken against
+    paired: bool = False        # same checkpoints as the reference (a scoring variant)
+
+
+_C, _G, _M = "Cascade RPN above RPN (+13.4)", "GA-RPN above RPN (+10.2)", "IoU mask helps (+0.4)"
+_P, _L, _X = "PosR helps (+2.8)", "alignment helps (+6.8)", "points cost nothing (+0.4)"
+ARMS: tuple[Arm, ...] = (
+    Arm(1, _C, "today", "committed config", "cascade_rpn", "rpn"),
+    Arm(1, _C, "A", "mmdetection loss normalisers", "x1a_cascade_mmdet_norm", "rpn"),
+    Arm(1, _C, "B", "lr 0.005", "x1b_cascade_lr0005", "rpn"),
+    Arm(1, _C, "C", "normalisers + lr 0.005", "x1c_cascade_norm_lr", "rpn"),
+    Arm(1, _C, "D", "C + init, dilation, clipping", "x1d_cascade_faithful", "rpn"),
+    Arm(1, _C, "E", "4x iterations (1 seed)", "x1e_cascade_4x", "rpn"),
+    Arm(2, _G, "today", "committed config", "ga_rpn", "rpn"),
+    Arm(2, _G, "G0", "test-time location filter off", "ga_rpn_nofilter", "rpn"),
+    Arm(2, _G, "G1", "mmdetection normalisers + init", "x2g1_ga_rpn_mmdet_norm_init", "rpn"),
+    Arm(2, _G, "G2", "4x iterations (1 seed)", "x2g2_ga_rpn_4x", "rpn"),
+    Arm(2, _G, "G3", "mmdetection 3.3's inverted location targets", "x2g3_ga_rpn_mmdet3_loc", "rpn"),
+    Arm(3, _M, "M1", "literal double sigmoid", "sc_rpn", "sc_rpn_notest", paired=True),
+    Arm(3, _M, "M2", "second sigmoid at test only", "x3_mask_test_only", "x3_mask_test_only_notest", paired=True),
+    Arm(3, _M, "M3", "one sigmoid", "x3_mask_single", "x3_mask_single_notest", paired=True),
+    # experiment 4: the PosR step is the SADS row minus the Max-IoU / SAT row under the same stage-1 arm
+    Arm(4, _P, "today", "PosR step, committed stage 1", "t3_sads", "t4_maxiou_sat"),
+    Arm(4, _P, "S1", "PosR step, UnitBox stage-1 loss", "x4s1_sads_unitbox", "x4s1_maxiou_sat_unitbox"),
+    Arm(4, _P, "S2", "PosR step, stage-1 weight x4", "x4s2_sads_w2", "x4s2_maxiou_sat_w2"),
+    Arm(4, _P, "R", "PosR step, rounded region (S0)", "x4r_sads_rounded", "t4_maxiou_sat"),
+    Arm(5, _L, "today", "alignment step, lr 0.005", "t3_alignment", "t3_two_stage"),
+    Arm(5, _L, "L1", "faithful init + dilation", "x5l1_alignment_faithful", "t3_two_stage"),
+    Arm(5, _L, "L2", "alignment step at lr 0.01 (IoU loss)", "t3_iou_loss", "x5l2_two_stage_iou"),
+    Arm(6, _X, "today", "points vs anchors, Max-IoU", "t3_point", "t3_iou_loss"),
+    Arm(6, _X, "P0", "points vs anchors, SADS", "t3_sads", "x6p0_anchor_sads"),
+    Arm(6, _X, "P1", "points vs anchors, lr 0.005", "x6p1_point_lr0005", "x6p1_iou_loss_lr0005"),
+    Arm(6, _X, "P2", "secondary offsets x0.5", "x6p2_point_offsets05", "t3_iou_loss"),
+)
+
+METRICS = ("AR100", "AR1000", "AR_S")
+
+
+def _sd(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else math.nan
+
+
+def causes_table(study: Study) -> pd.DataFrame:
+    """One line per arm of :data:`ARMS` from the cached runs of ``study`` (nothing is trained)."""
+    cache: dict[str, list[dict]] = {}
+
+    def runs(row: str) -> list[dict]:
+        if row not in cache:
+            found = [study.cached(row, s) for s in study.seeds]
+            cache[row] = [r for r in found if r is not None]
+        return cache[row]
+
+    def metric(key: str):
+        return lambda row: [r[key] for r in runs(row) if r.get(key) is not None]
+
+    verdicts = {1: experiment1(metric("AR1000"), runs)["verdict"],
+                3: experiment3(metric("AR1000"), metric("iou_mask_spearman"))["verdict"]}
+    lines = []
+    for arm in ARMS:
+        line = {"experiment": arm.experiment, "claim": arm.claim, "arm": arm.arm, "variant": arm.variant,
+                "row": arm.row or "", "reference": arm.reference}
+        records = runs(arm.row) if arm.row else []
+        line["seeds"] = len(records)
+        for key in METRICS:
+            values = [r[key] for r in records if r.get(key) is not None]
+            line[f"{key}_mean"] = statistics.fmean(values) if values else math.nan
+            line[f"{key}_sd"] = _sd(values)
+        ours, ref = metric("AR1000")(arm.row) if arm.row else [], metric("AR1000")(arm.reference)
+        if ours and ref and (not arm.paired or len(ours) == len(ref)):
+            d = difference(ours, ref, paired=arm.paired)
+            line.update(delta_AR1000=d.delta, se=d.se, resolved=d.resolved)
+        else:
+            line.update(delta_AR1000=math.nan, se=math.nan, resolved=False)
+        learns = stage1_learns(records) if records else None
+        line["stage1_learns"] = "" if learns is None else ("yes" if learns else "no")
+        rho = [r["iou_mask_spearman"] for r in records if r.get("iou_mask_spearman") is not None]
+        line["spearman"] = statistics.fmean(rho) if rho else math.nan
+        line["status"] = ("not built" if arm.row is None else "not run" if not records
+                          else f"{len(records)} of {len(study.seeds)} seeds" if len(records) < len(study.seeds)
+                          else "done")
+        line["verdict"] = verdicts.get(arm.experiment, "pending")
+        lines.append(line)
+    return pd.DataFrame(lines)
+
+
+def write_causes(frame: pd.DataFrame, tables_dir: str | Path) -> Path:
+    """``<tables_dir>/causes.csv`` (3 decimals; atomic)."""
+    path = Path(tables_dir) / "causes.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_csv(tmp, index=False, float_format="%.3f")
+    tmp.replace(path)
+    return path
+
+
+def summary(frame: pd.DataFrame) -> str:
+    """Markdown: per experiment, its verdict and each arm's state, written from the table."""
+    lines = []
+    for number, sub in frame.groupby("experiment", sort=True):
+        lines.append(f"- **Experiment {number}** ({sub['claim'].iloc[0]}): verdict **{sub['verdict'].iloc[0]}**.")
+        for _, line in sub.iterrows():
+            if line["status"] in ("not built", "not run"):
+                text = line["status"]
+            elif not math.isfinite(line["delta_AR1000"]):
+                text = (f"AR1000 {line['AR1000_mean']:.1f} ({line['status']}); its reference "
+                        f"`{line['reference']}` has no run yet")
+            else:
+                se = "" if not math.isfinite(line["se"]) else f" [se {line['se']:.2f}]"
+                text = (f"AR1000 {line['AR1000_mean']:.1f}, Δ vs `{line['reference']}` "
+                        f"{line['delta_AR1000']:+.2f}{se}{' resolved' if line['resolved'] else ''}"
+                        f" ({line['status']})")
+                if line["stage1_learns"]:
+                    text += f"; stage 1 learns: {line['stage1_learns']}"
+                if math.isfinite(line["spearman"]):
+                    text += f"; mask ρ {line['spearman']:.2f}"
+            lines.append(f"  - {line['arm']} ({line['variant']}): {text}")
+    return "\n".join(lines)

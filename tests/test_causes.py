@@ -1,0 +1,51 @@
+"""The causes table is read from cached runs (hand-made here) and trains nothing."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from scrpn.study import Study
+from scrpn.study.causes import ARMS, causes_table, write_causes
+from scrpn.study.runs import config_fingerprint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fake_run(study: Study, row: str, seed: int, ar1000: float, **extra) -> None:
+    out = study.run_dir(row, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"name": row, "seed": seed, "AR100": ar1000 - 5, "AR1000": ar1000, "AR_S": ar1000 - 10,
+              "config_fingerprint": config_fingerprint(study.config(row, seed)), **extra}
+    (out / "metrics.json").write_text(json.dumps(record))
+
+
+def test_arms_from_cached_runs(tmp_path: Path) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("the causes table must not train")
+
+    study = Study(profile="mini", seeds=[0, 1, 2], results_dir=tmp_path, config_root=ROOT / "configs",
+                  train_missing=False, log=lambda message: None)
+    study._compute = refuse  # type: ignore[method-assign]
+    for seed, (aware, cls_only) in enumerate([(61.1, 61.2), (61.6, 61.5), (60.8, 60.8)]):
+        fake_run(study, "x3_mask_test_only", seed, aware, iou_mask_spearman=0.3)
+        fake_run(study, "x3_mask_test_only_notest", seed, cls_only)
+    for seed, value in enumerate([43.0, 43.5, 43.4]):
+        fake_run(study, "rpn", seed, value)
+    fake_run(study, "x1a_cascade_mmdet_norm", 0, 45.0)
+    frame = causes_table(study).set_index("arm")
+    assert len(frame) == len(ARMS)
+    m2 = frame.loc["M2"]
+    assert m2["seeds"] == 3 and m2["status"] == "done"
+    assert m2["AR1000_mean"] == pytest.approx((61.1 + 61.6 + 60.8) / 3)
+    # paired over seeds: differences -0.1, +0.1, 0.0 -> mean 0, sd 0.1, se 0.1 / sqrt(3)
+    assert m2["delta_AR1000"] == pytest.approx(0.0, abs=1e-9)
+    assert m2["se"] == pytest.approx(0.1 / math.sqrt(3))
+    assert not m2["resolved"] and m2["spearman"] == pytest.approx(0.3)
+    assert m2["verdict"] == "pending"                       # M1 and M3 have no runs yet
+    assert frame.loc["A"]["status"] == "1 of 3 seeds" and frame.loc["A"]["verdict"] == "pending"
+    assert frame.loc["E"]["status"] == "not run" and frame.loc["M3"]["status"] == "not run"
+    path = write_causes(frame.reset_index(), tmp_path / "tables")
+    assert path.read_text().splitlines()[0].startswith("arm,experiment,claim")
