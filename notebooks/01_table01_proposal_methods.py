@@ -65,3 +65,16 @@ if bench.is_file():
             .astype(float).round(3))
 else:
     print("no results/bench/speed.json yet: run `scrpn bench` on a quiet machine")
+
+# %% [markdown]
+# ## Questions
+#
+# * SC-RPN's lead over RPN is larger here than in the paper, and both Cascade RPN and GA-RPN fall
+#   *below* RPN. Is that our scale (256 px, anchor scale 4, 700 iterations), or our code? Notebook
+#   12 reads the pre-registered experiments 1 (Cascade RPN: loss normalisers, lr, init, dilation,
+#   clipping, a 4x schedule) and 2 (GA-RPN: the test-time location filter, normalisers and init,
+#   mmdetection 3.3's inverted location targets, a 4x schedule).
+# * Which objects do the peers miss? The AR_S column says small ones first; Fig. 8 (notebook 07)
+#   splits recall by aspect ratio.
+# * The time column is one benchmark on random weights. Does SC-RPN's cost ratio change with
+#   image size? `results/bench/speed_coco_1333x800.json` has the same methods at COCO's size.

@@ -49,3 +49,15 @@ diag = ["diag_t3_two_stage_lr001", "diag_t3_alignment_lr001"]
 records = study.runs(diag, seeds[:1])
 display(pd.DataFrame([{k: r.get(k) for k in ("name", "seed", "AR100", "AR300", "AR1000", "missing")}
                       for r in records]).round(1))
+
+# %% [markdown]
+# ## Questions
+#
+# * Alignment costs AR here where the paper gains 6.8. Is it the adaptive conv's init or its
+#   dilation at our anchor scale (experiment 5, L1), or does the step only look negative because
+#   Table III changes the lr at the next row (L2: the same step at one lr)?
+# * Points cost 6.4 AR1000 under Max-IoU sampling, and the paper says they cost nothing. Does the
+#   missing control (anchors + SADS, experiment 6 P0) show a cost under SADS too, or is the loss
+#   the Max-IoU assigner's, the lr's (P1) or the unscaled secondary offsets' (P2)?
+# * The IoU mask: experiment 3 scores every checkpoint with and without it, under the three
+#   readings of the paper's two sigmoids. Notebook 12 has the table so far.

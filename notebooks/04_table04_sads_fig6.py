@@ -47,3 +47,13 @@ if ready("t3_point", "t3_sads"):
     stats = {"without SADS (Max IoU / Max IoU)": study.stats("t3_point", seeds[0]),
              "with SADS (PosR / SAT)": study.stats("t3_sads", seeds[0])}
     show_figure(F.fig6_iou_distribution(stats, k=300), "fig6_iou_distribution")
+
+# %% [markdown]
+# ## Questions
+#
+# * Nearly all of SADS's gain is SAT's (stage 2); PosR adds little here (paper +2.8). Stage 1
+#   barely moves its boxes in these rows: does PosR help once stage 1 learns (experiment 4: the
+#   UnitBox loss, a 4x stage-1 weight, and PosR's region rounded to whole cells as mmdetection's
+#   `center_ratio` does)?
+# * Fig. 6: SADS shifts the proposals' IoU distribution up. Is the shift in the objects the paper
+#   names (small and slender), or everywhere? Fig. 8 (notebook 07) splits recall by aspect ratio.

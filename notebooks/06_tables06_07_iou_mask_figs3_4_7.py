@@ -69,3 +69,12 @@ if ready("t3_sads", "sc_rpn"):
     stats = {"SADS, no IoU mask (t3_sads)": study.stats("t3_sads", seeds[0]),
              "SC-RPN (with IoU mask)": study.stats("sc_rpn", seeds[0])}
     show_figure(F.fig7_iou_mask_effect(stats), "fig7_iou_mask_effect")
+
+# %% [markdown]
+# ## Questions
+#
+# * The IoU-aware score moves AR by a few tenths at most here. Does the mask learn at all under
+#   the literal reading (BCE on sigmoid(sigmoid(x)) saturates at ln 2)? Each run now logs the
+#   mask's Spearman correlation with the true IoU; experiment 3 compares the three readings
+#   (notebook 12).
+# * Fig. 4's printed mask values only fit one sigmoid. Which reading did the paper's code run?

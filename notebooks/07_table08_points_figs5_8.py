@@ -66,3 +66,11 @@ if ready("t3_iou_loss", "t3_point"):
         for label, s in stats.items():
             bins, recall, counts = F.recall_by_aspect_ratio(s, t)
             print(t, label, dict(zip(bins, recall.round(3))))
+
+# %% [markdown]
+# ## Questions
+#
+# * Without SADS the points do worst on the slender objects they are meant to help. Is that the
+#   points or the Max-IoU assigner they are trained with (experiment 6, P0: anchors + SADS)?
+# * RepPoints adds the secondary offsets to the init points unscaled, while the anchor heads'
+#   deltas are scaled by their target stds. Does scaling the offsets (P2) remove the cost?
