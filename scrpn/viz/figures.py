@@ -727,22 +727,28 @@ def causes_ar1000(frame: Any) -> Figure:
     arms without runs are listed on the axis as "not run" / "not built"; one-seed arms show Δ only.
     """
     experiments = sorted(set(int(e) for e in frame["experiment"]))
-    fig = Figure(figsize=(4.2 * len(experiments), 3.6), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(experiments), sharey=False))
+    cols = min(3, len(experiments))
+    rows = math.ceil(len(experiments) / cols)
+    fig = Figure(figsize=(4.6 * cols, 2.8 * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
+    for ax in axes[len(experiments):]:
+        ax.set_visible(False)
     for ax, number in zip(axes, experiments):
         sub = frame[frame["experiment"] == number].reset_index(drop=True)
         y = np.arange(len(sub))
         for i, line in sub.iterrows():
             delta, se = float(line["delta_AR1000"]), float(line["se"])
             if not math.isfinite(delta):
-                ax.text(0.0, i, f"  {line['status']}", va="center", fontsize=7, color="0.5")
+                text = line["status"] if line["status"] in ("not built", "not run") else "reference not run"
+                ax.text(0.02, i, text, va="center", fontsize=7, color="0.45",
+                        transform=ax.get_yaxis_transform())
                 continue
             err = 2.5 * se if math.isfinite(se) else None
             ax.errorbar(delta, i, xerr=err, fmt="o", color=_color(0 if line["arm"] == "today" else 1),
                         capsize=3, ms=4)
         ax.axvline(0.0, color="0.3", lw=0.8)
         ax.set_yticks(y, [f"{a}: {v}" for a, v in zip(sub["arm"], sub["variant"])], fontsize=7)
-        ax.invert_yaxis()
+        ax.set_ylim(len(sub) - 0.5, -0.5)  # first arm on top, room for the labels
         ax.set_xlabel("Δ AR1000 vs reference (±2.5 se)", fontsize=8)
         ax.set_title(f"exp. {number}: {sub['claim'].iloc[0]}", fontsize=8)
         ax.grid(alpha=0.3, axis="x")
