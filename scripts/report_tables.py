@@ -91,11 +91,10 @@ def markdown(name: str, study: Study) -> str:
 
 
 def _records(spec, study: Study) -> list[dict]:
-    """Every cached run of the table (the seeds its rows use)."""
+    """Every computed run of the table (the seeds its rows use)."""
     sub = study if spec.dataset is None else dataclasses.replace(study, dataset=spec.dataset)
     seeds = list(study.seeds) if spec.all_seeds else list(study.seeds)[:1]
-    found = [sub.cached(row, s) for row in study_rows(spec) for s in seeds]
-    return [r for r in found if r is not None]
+    return [r for r in sub.runs(study_rows(spec), seeds) if not r.get("missing")]
 
 
 def main(names: list[str]) -> None:

@@ -16,7 +16,7 @@ from scrpn.build import build_model
 from conftest import last_json, train_step_then_predict
 
 ROOT = Path(__file__).parents[1]
-DET_CONFIGS = sorted((ROOT / "configs" / "mini").glob("det_*.yaml"))
+DET_CONFIGS = sorted([*(ROOT / "configs" / "mini").glob("det_*.yaml"), *(ROOT / "configs" / "mini").glob("x*_det_*.yaml")])
 SMALL = ["model.backbone.pretrained=false", "model.backbone.fpn_channels=16",
          "model.head.feat_channels=16", "detector.fc_channels=16", "detector.conv_channels=16",
          "detector.num_convs=1", "detector.num_proposals=40", "detector.sampler.num=32"]

@@ -9,9 +9,10 @@ from scrpn.config import load_config
 from scrpn.build import build_model
 
 ROOT = Path(__file__).parents[1]
-# Detector rows (det_*) add an R-CNN head and need labels: tests/test_detectors.py covers them.
+# Detector rows (det_*, and the experiments' x8_det_*) add an R-CNN head and need labels:
+# tests/test_detectors.py covers them.
 CONFIGS = sorted(p for p in (ROOT / "configs").glob("*/*.yaml")
-                 if not p.name.startswith(("_", "det_")))
+                 if not p.name.startswith(("_", "det_")) and not p.stem.partition("_")[2].startswith("det_"))
 SMALL = ["model.backbone.pretrained=false", "model.backbone.fpn_channels=16",
          "model.head.feat_channels=16", "model.test.max_per_img=50"]
 

@@ -37,6 +37,7 @@ def test_change_against_the_reference_row_carries_its_standard_error() -> None:
     # 44 - 72 = -28.0; sqrt(4/3 + 4/3) = 1.63; the paper's 69.6 - 66.7 = +2.9
     assert _line(text, "| Max IoU / Size-Aware").endswith("| -28.0 [1.6] (+2.9) |")
     assert "Pending: Positive Region (PosR) / Size-Aware Threshold (SAT) (`t3_sads`)." in text
+    assert "Code: runs from commits unknown (6)" in text  # these runs record no commit
 
 
 def test_one_seed_changes_have_no_standard_error() -> None:
