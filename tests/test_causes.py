@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scrpn.study import Study
-from scrpn.study.causes import ARMS, causes_table, write_causes
+from scrpn.study.causes import ARMS, causes_table, summary, write_causes
 from scrpn.study.runs import config_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,8 +30,9 @@ def test_arms_from_cached_runs(tmp_path: Path) -> None:
                   train_missing=False, log=lambda message: None)
     study._compute = refuse  # type: ignore[method-assign]
     for seed, (aware, cls_only) in enumerate([(61.1, 61.2), (61.6, 61.5), (60.8, 60.8)]):
-        fake_run(study, "x3_mask_test_only", seed, aware, iou_mask_spearman=0.3)
-        fake_run(study, "x3_mask_test_only_notest", seed, cls_only)
+        fake_run(study, "x3_mask_test_only", seed, aware, iou_mask_spearman=0.3, wall_seconds=1800.0,
+                 cpu_seconds=3600.0)
+        fake_run(study, "x3_mask_test_only_notest", seed, cls_only, wall_seconds=200.0, cpu_seconds=400.0)
     for seed, value in enumerate([43.0, 43.5, 43.4]):
         fake_run(study, "rpn", seed, value)
     fake_run(study, "x1a_cascade_mmdet_norm", 0, 45.0)
@@ -45,6 +46,10 @@ def test_arms_from_cached_runs(tmp_path: Path) -> None:
     assert m2["se"] == pytest.approx(0.1 / math.sqrt(3))
     assert not m2["resolved"] and m2["spearman"] == pytest.approx(0.3)
     assert m2["verdict"] == "pending"                       # M1 and M3 have no runs yet
+    # the arm's training runs and its classification-only scorings: 3 x 1800 s + 3 x 200 s
+    assert m2["machine_hours"] == pytest.approx(6000 / 3600) and m2["cpu_hours"] == pytest.approx(12000 / 3600)
+    assert "Its runs so far: 1.7 machine hours, 3.3 CPU-hours." in summary(frame.reset_index())
+    assert frame.loc["A"]["machine_hours"] == 0.0     # rpn, its reference, is the first study's
     assert frame.loc["A"]["status"] == "1 of 3 seeds" and frame.loc["A"]["verdict"] == "pending"
     assert frame.loc["E"]["status"] == "not run" and frame.loc["M3"]["status"] == "not run"
     path = write_causes(frame.reset_index(), tmp_path / "tables")

@@ -7,7 +7,9 @@ at 3x, are read in the REPORT) with the study row that trains each (``None``: th
 written yet, so the arm is shown as "not built"); :func:`causes_table` reads whatever runs are
 cached (it trains nothing) and writes ``results/tables/causes.csv``: the claim, the arm, seeds
 done, AR100 / AR1000 / AR_S mean and sample sd, Δ AR1000 against the arm's reference row with its
-standard error, the stage-1 diagnostic, the IoU mask's Spearman ρ, the arm's status and the
+standard error, the stage-1 diagnostic, the IoU mask's Spearman ρ, the machine and CPU hours of
+the runs the arm added (``wall_seconds`` / ``cpu_seconds``; not the first study's rows it is
+compared with), the arm's status and the
 experiment's verdict, read off the registered rule by ``scrpn.study.verdicts`` (experiments 1 and
 3 so far; the others say "pending" until their rules have runs to read).
 
@@ -26,7 +28,7 @@ import pandas as pd
 from .runs import Study
 from .verdicts import difference, experiment1, experiment3, stage1_learns
 
-__all__ = ["ARMS", "Arm", "causes_table", "summary", "write_causes"]
+__all__ = ["ARMS", "Arm", "causes_table", "is_cause_row", "summary", "write_causes"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,11 @@ ARMS: tuple[Arm, ...] = (
 METRICS = ("AR100", "AR1000", "AR_S")
 
 
+def is_cause_row(row: str) -> bool:
+    """A row trained or scored for the cause experiments (not one of the first study's rows)."""
+    return row.startswith("x") or row in ("sc_rpn_notest", "ga_rpn_nofilter")
+
+
 def _sd(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else math.nan
 
@@ -113,6 +120,11 @@ def causes_table(study: Study) -> pd.DataFrame:
         line["stage1_learns"] = "" if learns is None else ("yes" if learns else "no")
         rho = [r["iou_mask_spearman"] for r in records if r.get("iou_mask_spearman") is not None]
         line["spearman"] = statistics.fmean(rho) if rho else math.nan
+        # machine and CPU time of the runs this arm added (its row and its reference where they
+        # are cause rows; a scoring variant counts its evaluation only: it shares the training)
+        costed = [r for row in (arm.row, arm.reference) if row and is_cause_row(row) for r in runs(row)]
+        line["machine_hours"] = sum(r.get("wall_seconds") or 0.0 for r in costed) / 3600
+        line["cpu_hours"] = sum(r.get("cpu_seconds") or 0.0 for r in costed) / 3600
         line["status"] = ("not built" if arm.row is None else "not run" if not records
                           else f"{len(records)} of {len(study.seeds)} seeds" if len(records) < len(study.seeds)
                           else "done")
@@ -135,7 +147,9 @@ def summary(frame: pd.DataFrame) -> str:
     """Markdown: per experiment, its verdict and each arm's state, written from the table."""
     lines = []
     for number, sub in frame.groupby("experiment", sort=True):
-        lines.append(f"- **Experiment {number}** ({sub['claim'].iloc[0]}): verdict **{sub['verdict'].iloc[0]}**.")
+        lines.append(f"- **Experiment {number}** ({sub['claim'].iloc[0]}): verdict **{sub['verdict'].iloc[0]}**. "
+                     f"Its runs so far: {sub['machine_hours'].sum():.1f} machine hours, "
+                     f"{sub['cpu_hours'].sum():.1f} CPU-hours.")
         for _, line in sub.iterrows():
             if line["status"] in ("not built", "not run"):
                 text = line["status"]
