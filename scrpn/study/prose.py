@@ -132,7 +132,16 @@ COMPARISONS: dict[str, Pairs] = {
 class Cause:
     experiment: int               # the experiment's number in results/REPORT.md
     question: str
-    arms: tuple[str, ...]         # the study rows the experiment trains or scores
+
+    @property
+    def arms(self) -> tuple[str, ...]:
+        """The rows the experiment trains or scores, from the one registry of its arms
+        (``scrpn.study.causes.ARMS``): its arms' rows and references that are cause rows."""
+        from .causes import ARMS, is_cause_row
+
+        rows = (row for arm in ARMS if arm.experiment == self.experiment
+                for row in (arm.row, arm.reference) if row and is_cause_row(row))
+        return tuple(dict.fromkeys(rows))
 
 
 # The non-reproductions of the first study and the pre-registered experiment on each
@@ -140,26 +149,18 @@ class Cause:
 CAUSES: dict[tuple[str, str], Cause] = {
     ("table01_proposals_coco", "cascade_rpn"): Cause(
         1, "Cascade RPN below RPN: mmdetection's loss normalisers (A), lr 0.005 (B), both (C), "
-           "plus faithful init, dilation and clipping (D)",
-        ("x1a_cascade_mmdet_norm", "x1b_cascade_lr0005", "x1c_cascade_norm_lr", "x1d_cascade_faithful",
-         "x1e_cascade_4x")),
+           "plus faithful init, dilation and clipping (D)"),
     ("table01_proposals_coco", "ga_rpn"): Cause(
         2, "GA-RPN below RPN: the test-time location filter (G0), mmdetection's normalisers and "
-           "init (G1), the schedule (G2), mmdetection 3.3's inverted location targets (G3)",
-        ("ga_rpn_nofilter", "x2g1_ga_rpn_mmdet_norm_init", "x2g2_ga_rpn_4x", "x2g3_ga_rpn_mmdet3_loc")),
+           "init (G1), the schedule (G2), mmdetection 3.3's inverted location targets (G3)"),
     ("table03_components", "t3_alignment"): Cause(
-        5, "alignment: faithful init and dilation (L1); the lr confound of the IoU-loss step (L2)",
-        ("x5l1_alignment_faithful", "x5l2_two_stage_iou")),
+        5, "alignment: faithful init and dilation (L1); the lr confound of the IoU-loss step (L2)"),
     ("table03_components", "t3_point"): Cause(
-        6, "points: the anchors + SADS control (P0), lr 0.005 (P1), scaled secondary offsets (P2)",
-        ("x6p0_anchor_sads", "x6p1_point_lr0005", "x6p1_iou_loss_lr0005", "x6p2_point_offsets05")),
+        6, "points: the anchors + SADS control (P0), lr 0.005 (P1), scaled secondary offsets (P2)"),
     ("table03_components", "sc_rpn"): Cause(
-        3, "the IoU mask under its three readings (literal, second sigmoid at test only, one sigmoid)",
-        ("sc_rpn_notest", "x3_mask_test_only", "x3_mask_test_only_notest", "x3_mask_single",
-         "x3_mask_single_notest")),
+        3, "the IoU mask under its three readings (literal, second sigmoid at test only, one sigmoid)"),
     ("table04_sads_combinations", "t3_sads"): Cause(
-        4, "PosR once stage 1 learns: UnitBox loss (S1), stage-1 weight x4 (S2), rounded region (R)",
-        ("x4s1_maxiou_sat_unitbox", "x4s1_sads_unitbox", "x4s2_maxiou_sat_w2", "x4s2_sads_w2", "x4r_sads_rounded")),
+        4, "PosR once stage 1 learns: UnitBox loss (S1), stage-1 weight x4 (S2), rounded region (R)"),
 }
 
 
