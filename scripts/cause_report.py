@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scrpn.study import Study  # noqa: E402
-from scrpn.study.verdicts import difference, experiment3, stage1_learns  # noqa: E402
+from scrpn.study.verdicts import MASK_READINGS, difference, experiment3, stage1_learns  # noqa: E402
 
 SEEDS = (0, 1, 2)
 
@@ -36,7 +36,7 @@ def main() -> None:
     out = experiment3(metric("AR1000"), metric("iou_mask_spearman"))
     print("| reading | row | AR1000 IoU-aware - classification only (paired) | AR1000 - t3_sads | Spearman ρ | works |")
     print("|---|---|---|---|---|---|")
-    rows = {"literal": "sc_rpn", "test_only": "x3_mask_test_only", "single": "x3_mask_single"}
+    rows = {name: aware for name, (aware, _) in MASK_READINGS.items()}
     for name, result in out["readings"].items():
         if result.get("pending"):
             print(f"| {name} | `{rows[name]}` | pending ({len(runs(rows[name]))} seeds) | | | |")
@@ -45,7 +45,7 @@ def main() -> None:
               f"{result['vs_t3_sads'].text(1)} | {result['spearman']:.2f} | "
               f"{'yes' if result['works'] else 'no'} |")
     print(f"\nVerdict (registered rule): **{out['verdict']}**.\n")
-    for row in ("x3_mask_test_only", "x3_mask_single", "sc_rpn", "t3_sads"):
+    for row in (*rows.values(), "t3_sads"):
         learns = stage1_learns(runs(row))
         if learns is not None:
             print(f"- `{row}`: stage 1 learns (decoded positives vs priors, last window): {learns}")

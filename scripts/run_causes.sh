@@ -11,7 +11,7 @@ stage() {
   case "$1" in
     # 3: the IoU mask's three readings, each scored with and without the IoU-aware score
     x3)  $S x3_mask_test_only x3_mask_test_only_notest x3_mask_single x3_mask_single_notest --seeds 0 1 2 ;;
-    x3_literal) $S sc_rpn_notest --seeds 0 1 2 ;;   # retrains sc_rpn where work_dirs is fresh
+    x3_literal) $S sc_rpn_notest sc_rpn_rescored --seeds 0 1 2 ;;   # retrains sc_rpn where work_dirs is fresh
     # 1: Cascade RPN, arms A-D (E, 4x iterations, one seed, comes last)
     x1a) $S x1a_cascade_mmdet_norm --seeds 0 1 2 ;;
     x1b) $S x1b_cascade_lr0005 --seeds 0 1 2 ;;

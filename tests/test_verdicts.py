@@ -40,7 +40,7 @@ def test_stage1_learns_by_hand():
 
 def test_experiment3_rule():
     table = {"t3_sads": [60.0, 61.0, 62.0],
-             "sc_rpn": [60.0, 61.0, 62.0], "sc_rpn_notest": [60.1, 60.9, 62.0],
+             "sc_rpn_rescored": [60.0, 61.0, 62.0], "sc_rpn_notest": [60.1, 60.9, 62.0],
              "x3_mask_test_only": [62.0, 63.0, 64.0], "x3_mask_test_only_notest": [61.0, 61.9, 63.1],
              "x3_mask_single": [60.5, 61.0, 61.5], "x3_mask_single_notest": [60.5, 61.0, 61.5]}
     out = experiment3(lambda row: table.get(row, []), lambda row: [0.3, 0.4, 0.5])

@@ -56,7 +56,7 @@ ARMS: tuple[Arm, ...] = (
     Arm(2, _G, "G1", "mmdetection normalisers + init", "x2g1_ga_rpn_mmdet_norm_init", "rpn"),
     Arm(2, _G, "G2", "4x iterations (1 seed)", "x2g2_ga_rpn_4x", "rpn"),
     Arm(2, _G, "G3", "mmdetection 3.3's inverted location targets", "x2g3_ga_rpn_mmdet3_loc", "rpn"),
-    Arm(3, _M, "M1", "literal double sigmoid", "sc_rpn", "sc_rpn_notest", paired=True),
+    Arm(3, _M, "M1", "literal double sigmoid", "sc_rpn_rescored", "sc_rpn_notest", paired=True),
     Arm(3, _M, "M2", "second sigmoid at test only", "x3_mask_test_only", "x3_mask_test_only_notest", paired=True),
     Arm(3, _M, "M3", "one sigmoid", "x3_mask_single", "x3_mask_single_notest", paired=True),
     # experiment 4: the PosR step is the SADS row minus the Max-IoU / SAT row under the same stage-1 arm
@@ -78,7 +78,7 @@ METRICS = ("AR100", "AR1000", "AR_S")
 
 def is_cause_row(row: str) -> bool:
     """A row trained or scored for the cause experiments (not one of the first study's rows)."""
-    return row.startswith("x") or row in ("sc_rpn_notest", "ga_rpn_nofilter")
+    return row.startswith("x") or row in ("sc_rpn_notest", "sc_rpn_rescored", "ga_rpn_nofilter")
 
 
 def _sd(values: list[float]) -> float:

@@ -60,6 +60,11 @@ TEST_VARIANTS: dict[str, tuple[str, ...]] = {
     "notest": ("model.head.iou_mask.test_with=false",),
     # GA-RPN without its test-time location filter (issue 18, experiment 2, arm G0)
     "nofilter": ("model.head.ga.loc_filter_thr=0.0",),
+    # The row itself, scored into its own run folder from the checkpoint work_dirs holds now. It
+    # pairs a scoring variant with the *same* checkpoint when the row's committed run came from an
+    # earlier training that a retraining does not reproduce bit for bit (issue 18, experiment 3,
+    # arm M1: ``sc_rpn_rescored`` against ``sc_rpn_notest``).
+    "rescored": (),
 }
 # Settings that change how fast a run goes or where it caches, never its numbers.
 RUNTIME_KEYS = ("name", "train.num_threads", "train.log_interval", "train.checkpoint_interval",
