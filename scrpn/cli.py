@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -355,11 +356,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
               f"{m['train_images_per_second']:.3f} img/s (x{m['train_ratio_to_reference']:.2f} time), "
               f"inference {1000 * m['infer_seconds_per_image']:.1f} ms/image, "
               f"{m['infer_images_per_second']:.3f} img/s (x{m['infer_ratio_to_reference']:.2f} time); "
-              f"floor (backbone + FPN fwd + bwd) {m['floor_seconds_per_iter']:.3f} s, "
-              f"step x{m['train_ratio_to_floor']:.2f} the floor")
+              f"floor (backbone + FPN fwd + bwd, {m['memory_format']}) {m['floor_seconds_per_iter']:.3f} s, "
+              f"step x{m['train_ratio_to_floor']:.2f} the floor (x{m['flops_ratio_to_floor']:.2f} its FLOPs); "
+              f"the floor is "
+              f"x{m['floor_speedup_over_nchw']:.2f} faster than eager NCHW's")
         print("    breakdown (ms, profiled): " + ", ".join(f"{k} {v:.1f}" for k, v in m["breakdown_ms"].items()))
     print(json.dumps({k: {kk: v[kk] for kk in ("train_ratio_to_reference", "infer_ratio_to_reference",
-                                               "train_ratio_to_floor")}
+                                               "train_ratio_to_floor", "flops_ratio_to_floor",
+                                               "floor_speedup_over_nchw")}
                       for k, v in result["methods"].items()}))
     return 0
 
@@ -398,6 +402,7 @@ def cmd_study(args: argparse.Namespace) -> int:
 
     study = Study(profile=args.profile, retrain=args.retrain, seeds=args.seeds,
                   dataset=args.dataset, results_dir=args.results_dir, log=note,
+                  work_dir=os.environ.get("SCRPN_WORK_DIR", "work_dirs"),  # as the notebooks' Session
                   progress=sys.stderr.isatty())
     plan = [row for name in args.rows for row in (study_rows(TABLES[name]) if name in TABLES else [name])]
     plan = list(dict.fromkeys(plan))

@@ -252,6 +252,8 @@ class TrainConfig:
     deterministic: bool = True
     num_threads: int = _ranged(0, 0)                # torch threads; 0 = leave torch's default
     amp: bool = False                               # mixed precision (autocast + GradScaler), CUDA only
+    # speed only (scrpn/engine/memory_format.py): NHWC strides for convolutions; not in fingerprints
+    memory_format: str = _choice("contiguous", "channels_last", default="contiguous")
 
 
 @dataclass

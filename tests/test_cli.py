@@ -159,6 +159,13 @@ def test_bench_reports_ratios_to_the_reference(tmp_path, monkeypatch, capsys):
     # the floor: backbone + FPN forward + backward on the same batch, timed in the same rounds
     assert len(sc["floor_rounds"]) == 2 and 0 < sc["floor_seconds_per_iter"]
     assert sc["train_ratio_to_floor"] == pytest.approx(sc["train_seconds_per_iter"] / sc["floor_seconds_per_iter"])
+    # the old eager NCHW floor, timed in the same rounds on a copy of the backbone
+    assert len(sc["floor_nchw_rounds"]) == 2 and sc["floor_speedup_over_nchw"] == pytest.approx(
+        sc["floor_nchw_seconds_per_iter"] / sc["floor_seconds_per_iter"])
+    assert sc["memory_format"] == "channels_last"   # the mini profile's (configs/mini/_base.yaml)
+    # the arithmetic floor: SC-RPN's head adds convolution / bmm FLOPs on top of the backbone's
+    assert sc["flops_ratio_to_floor"] == pytest.approx(sc["train_forward_gflops"] / sc["floor_forward_gflops"])
+    assert sc["flops_ratio_to_floor"] > result["methods"]["rpn"]["flops_ratio_to_floor"] > 1.0
     # the profiled breakdown names the head's parts (SC-RPN: deformable convs, assigners, NMS)
     parts = set(sc["breakdown_ms"])
     assert {"backbone", "head_forward", "priors", "deform_conv", "loss", "assign", "sample",

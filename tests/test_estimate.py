@@ -1,6 +1,7 @@
 """``scrpn study --estimate``: the plan's machine hours, on a fixed bench worked out by hand."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,16 @@ def test_cli_estimate_trains_nothing(tmp_path, monkeypatch, capsys):
     assert out["runs"] == 1 and out["missing_runs"] == 1
     assert 0 < out["missing_machine_seconds"] == out["from_scratch_machine_seconds"]
     assert not (tmp_path / "results" / "runs").exists() and not (tmp_path / "work").exists()
+
+
+def test_cli_study_keeps_its_checkpoints_in_scrpn_work_dir(tmp_path, monkeypatch):
+    """``$SCRPN_WORK_DIR`` moves the study's checkpoints (docs/configs.md), for ``scrpn study`` as for
+    the notebooks (scripts/speed_check.sh retrains rows beside the committed ones this way)."""
+    from scrpn.cli import main
+    monkeypatch.setenv("SCRPN_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("SCRPN_WORK_DIR", str(tmp_path / "work"))
+    assert main(["study", "rpn", "--profile", "smoke", "--results-dir", str(tmp_path / "results")]) == 0
+    runs = list((tmp_path / "work" / "study").glob("train-*/seed0/final.pth"))
+    assert len(runs) == 1
+    record = json.loads((tmp_path / "results" / "runs" / "rpn" / "seed0" / "metrics.json").read_text())
+    assert Path(record["checkpoint"]).resolve() == runs[0].resolve()

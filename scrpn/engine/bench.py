@@ -10,6 +10,13 @@ with NMS), and the backward pass as a whole. Labels nest (priors and deformable 
 the head forward; assigners, sampler and loss terms inside the loss); the profiled step runs
 slower than an unprofiled one, so read the breakdown as shares, not as times.
 
+The **memory format** (``train.memory_format``, :mod:`scrpn.engine.memory_format`) is each config's
+own; the floor is timed on it, and, in the same rounds, on a copy of the backbone in the old eager
+NCHW layout (``floor_nchw_seconds_per_iter``), so that ``floor_speedup_over_nchw`` says what the
+layout buys on this machine (issue 19's target: at least 1.3x). ``flops_ratio_to_floor`` is the
+same ratio counted in convolution and matrix-product FLOPs (:func:`_flops`): the part of
+``train_ratio_to_floor`` that is arithmetic rather than overhead.
+
 Numbers from a shared 2-core machine drift with whatever else runs, so absolute times mean little;
 ratios measured in the same run do. Each method is timed in interleaved rounds (A, B, A, B, ...)
 and the median of each method's rounds is reported, together with its ratio to the first
@@ -19,6 +26,7 @@ arithmetic), and the inference timing includes post-processing (per-level top-k,
 """
 from __future__ import annotations
 
+import copy
 import statistics
 import time
 from typing import Optional, Sequence
@@ -30,6 +38,7 @@ from ..config import Config
 from ..data.collate import collate_batch
 from .. import build
 from .builders import build_train_dataset, build_optimizer
+from .memory_format import images_in, set_model_format
 
 
 def _inputs(cfg: Config, batch_size: int,
@@ -72,15 +81,38 @@ def _time_infer(model, images, targets, iters: int) -> float:
     return (time.perf_counter() - start) / iters
 
 
-def _time_floor(model, images, iters: int) -> float:
+def _backbone(model) -> torch.nn.Module:
+    return getattr(model, "proposal_network", model).backbone
+
+
+def _time_floor(backbone, images, iters: int) -> float:
     """Backbone + FPN forward and backward on the batch (what any head must at least cost)."""
-    model.train()
-    net = getattr(model, "proposal_network", model)
+    backbone.train()
     start = time.perf_counter()
     for _ in range(iters):
-        net.zero_grad(set_to_none=True)
-        sum(f.float().mean() for f in net.backbone(images)).backward()
+        backbone.zero_grad(set_to_none=True)
+        sum(f.float().mean() for f in backbone(images)).backward()
     return (time.perf_counter() - start) / iters
+
+
+def _flops(model, images, targets) -> tuple[int, int]:
+    """Forward floating-point operations of one training step and of its floor, as
+    ``torch.utils.flop_counter`` counts them: convolutions and matrix products only (not
+    ``grid_sample``, element-wise ops, NMS). Their ratio approximates the step's arithmetic floor
+    (a backward pass costs about twice its forward for every layer alike): a head whose
+    convolutions add 20% of the backbone's FLOPs cannot cost less than about 1.2x the floor.
+    Forward only, because torch 2.14's counter charges a grouped convolution's backward ``groups``
+    times over (a depthwise 3x3 on 96 channels: 687 MFLOP counted for 14 real), and MobileNetV2 is
+    made of them."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.train()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        _backbone(model)(images)
+    floor = counter.get_total_flops()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(images, targets)
+    return counter.get_total_flops(), floor
 
 
 def _breakdown(model, optimizer, images, targets) -> dict[str, float]:
@@ -113,25 +145,31 @@ def benchmark(configs: Sequence[Config], rounds: int = 5, iters: int = 3, warmup
     All configs must share the data section (same images); the first is the reference.
     ``input_size`` (H, W) resizes the batch (see :func:`_inputs`).
     """
-    images, targets = _inputs(configs[0], configs[0].train.batch_size, input_size)
+    nchw_images, targets = _inputs(configs[0], configs[0].train.batch_size, input_size)
     runs = []
     for cfg in configs:
         torch.manual_seed(cfg.train.seed)
         model = build.build_model(cfg)
         model.set_generator(torch.Generator().manual_seed(cfg.train.seed))
+        nchw_backbone = set_model_format(copy.deepcopy(_backbone(model)), "contiguous")
+        set_model_format(model, cfg.train.memory_format)
         runs.append({"cfg": cfg, "model": model, "opt": build_optimizer(model, cfg.train),
-                     "train": [], "infer": [], "floor": []})
+                     "images": images_in(nchw_images, cfg.train.memory_format), "nchw_backbone": nchw_backbone,
+                     "train": [], "infer": [], "floor": [], "floor_nchw": []})
     for run in runs if warmup > 0 else []:                                 # warm-up, untimed
-        _time_train(run["model"], run["opt"], images, targets, warmup)
-        _time_infer(run["model"], images, targets, warmup)
+        _time_train(run["model"], run["opt"], run["images"], targets, warmup)
+        _time_infer(run["model"], run["images"], targets, warmup)
+        _time_floor(run["nchw_backbone"], nchw_images, 1)
     for _ in range(rounds):
         for run in runs:
-            run["train"].append(_time_train(run["model"], run["opt"], images, targets, iters))
-            run["infer"].append(_time_infer(run["model"], images, targets, iters))
-            run["floor"].append(_time_floor(run["model"], images, iters))
+            run["train"].append(_time_train(run["model"], run["opt"], run["images"], targets, iters))
+            run["infer"].append(_time_infer(run["model"], run["images"], targets, iters))
+            run["floor"].append(_time_floor(_backbone(run["model"]), run["images"], iters))
+            run["floor_nchw"].append(_time_floor(run["nchw_backbone"], nchw_images, iters))
     for run in runs:
-        run["breakdown_ms"] = _breakdown(run["model"], run["opt"], images, targets)
-    return _summarise(runs, images)
+        run["breakdown_ms"] = _breakdown(run["model"], run["opt"], run["images"], targets)
+        run["flops"] = _flops(run["model"], run["images"], targets)
+    return _summarise(runs, nchw_images)
 
 
 def _summarise(runs: list[dict], images: torch.Tensor) -> dict:
@@ -144,10 +182,16 @@ def _summarise(runs: list[dict], images: torch.Tensor) -> dict:
             "train_seconds_per_iter": train, "infer_seconds_per_image": infer,
             "train_images_per_second": images.shape[0] / train, "infer_images_per_second": 1.0 / infer,
             "train_ratio_to_reference": train / ref_train, "infer_ratio_to_reference": infer / ref_infer,
+            "memory_format": run["cfg"].train.memory_format,
             "floor_seconds_per_iter": statistics.median(run["floor"]),
             "train_ratio_to_floor": train / statistics.median(run["floor"]),
+            "train_forward_gflops": run["flops"][0] / 1e9, "floor_forward_gflops": run["flops"][1] / 1e9,
+            "flops_ratio_to_floor": run["flops"][0] / run["flops"][1],
+            "floor_nchw_seconds_per_iter": statistics.median(run["floor_nchw"]),
+            "floor_speedup_over_nchw": statistics.median(run["floor_nchw"]) / statistics.median(run["floor"]),
             "breakdown_ms": run["breakdown_ms"],
-            "train_rounds": run["train"], "infer_rounds": run["infer"], "floor_rounds": run["floor"]}
+            "train_rounds": run["train"], "infer_rounds": run["infer"], "floor_rounds": run["floor"],
+            "floor_nchw_rounds": run["floor_nchw"]}
     return {"reference": ref["cfg"].name, "batch_size": int(images.shape[0]),
             "input_size": list(images.shape[-2:]), "backbone": ref["cfg"].model.backbone.name,
             "torch_threads": torch.get_num_threads(), "methods": methods}

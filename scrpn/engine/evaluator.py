@@ -39,6 +39,7 @@ from scrpn.config import Config
 from scrpn.engine.builders import first_n, make_val_loader
 from scrpn.engine.distributed import dist_info, gather_to_main
 from scrpn.engine.logging import read_jsonl, summarise_diagnostics
+from scrpn.engine.memory_format import images_in, set_model_format
 from scrpn.evaluation import (detections_to_coco_results, dump_proposals, evaluate_detections,
                               evaluate_proposals, json_safe_metrics)
 from scrpn.evaluation.proposal_stats import proposal_stats, save_stats
@@ -94,7 +95,7 @@ def predict_proposals(model: nn.Module, dataset: Dataset, cfg: Config, device: t
     timed_until = warmup + cfg.eval.timing_images
     proposals, seconds, seen = [], [], 0
     for images, targets in loader:
-        images = images.to(device)
+        images = images_in(images.to(device), cfg.train.memory_format)
         _synchronize(device)
         start = time.perf_counter()
         outputs = model(images, targets)
@@ -149,6 +150,7 @@ def evaluate_model(model: nn.Module, dataset: Dataset, cfg: Config,
     indices = list(first_n(dataset, cfg.data.val_limit))[info.rank::info.world_size]
     subset = dataset if len(indices) == len(dataset) else Subset(dataset, indices)
     was_training = model.training
+    set_model_format(model, cfg.train.memory_format)
     model.eval()
     try:
         with torch.inference_mode():
@@ -208,6 +210,7 @@ def iou_mask_spearman(model: nn.Module, dataset: Dataset, cfg: Config,
     loader = make_val_loader(Subset(dataset, indices), cfg, batch_size=1)
     masks, ious = [], []
     was_training = model.training
+    set_model_format(model, cfg.train.memory_format)
     model.eval()
     try:
         with torch.inference_mode():

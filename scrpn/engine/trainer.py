@@ -52,6 +52,7 @@ from scrpn.engine.checkpoint import (CHECKPOINT_FORMAT, CheckpointError, check_c
                                      load_checkpoint, remove_stale_temporaries, save_checkpoint)
 from scrpn.engine.distributed import dist_info, mean_over_ranks
 from scrpn.engine.logging import JsonlLogger, format_losses
+from scrpn.engine.memory_format import images_in, set_model_format
 from scrpn.engine.schedule import iters_per_epoch, lr_at, set_lr, total_iters
 from scrpn.engine.seeding import capture_rng_state, make_generator, restore_rng_state
 
@@ -62,6 +63,7 @@ __all__ = ["RESUME_IGNORED_KEYS", "TrainResult", "Trainer", "TrainingError", "Tr
 # result: how often to log / checkpoint, threads, and the run length (the schedule does not depend
 # on it, so a finished run can be extended). Evaluation settings are not compared at all.
 RESUME_IGNORED_KEYS = ("train.log_interval", "train.checkpoint_interval", "train.num_threads",
+                       "train.memory_format",
                        "train.max_iters", "train.max_epochs", "data.num_workers", "data.val_limit",
                        "data.root")
 
@@ -164,7 +166,7 @@ class Trainer:
                             "(images without annotations are dropped for training)")
         self.cfg = cfg
         self.device = torch.device(device)
-        self.model = model.to(self.device)
+        self.model = set_model_format(model.to(self.device), cfg.train.memory_format)
         self.dist = dist_info()
         self.net = self._wrap(self.model)  # the forward pass goes through DDP when distributed
         self.dataset = train_dataset
@@ -309,7 +311,8 @@ class Trainer:
         autocast = (torch.autocast(device_type=self.device.type, dtype=torch.float16)
                     if self.amp else contextlib.nullcontext())
         with autocast:
-            outputs = self.net(images.to(self.device), _targets_to(targets, self.device))
+            outputs = self.net(images_in(images.to(self.device), self.cfg.train.memory_format),
+                               _targets_to(targets, self.device))
         losses = {k: v.float() for k, v in outputs.items() if k.startswith("loss")}
         total = sum(losses.values())
         values = _loss_values(losses, total)  # averaged over the ranks: they all agree below

@@ -67,8 +67,8 @@ TEST_VARIANTS: dict[str, tuple[str, ...]] = {
     "rescored": (),
 }
 # Settings that change how fast a run goes or where it caches, never its numbers.
-RUNTIME_KEYS = ("name", "train.num_threads", "train.log_interval", "train.checkpoint_interval",
-                "data.num_workers", "data.root", "eval.timing_images")
+RUNTIME_KEYS = ("name", "train.num_threads", "train.memory_format", "train.log_interval",
+                "train.checkpoint_interval", "data.num_workers", "data.root", "eval.timing_images")
 
 
 def _get(tree: dict, dotted: str) -> Any:
