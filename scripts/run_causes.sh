@@ -27,12 +27,14 @@ stage() {
     # 2: GA-RPN: the location filter off (G0, re-evaluation), normalisers + init (G1), G3, 4x (G2)
     x2)  $S ga_rpn_nofilter x2g1_ga_rpn_mmdet_norm_init x2g3_ga_rpn_mmdet3_loc --seeds 0 1 2
          $S x2g2_ga_rpn_4x --seeds 0 ;;
+    # 7: Table I's five methods in the paper's geometry (512 px, anchor scale 8), one seed each
+    x7)  $S x7_rpn x7_iterative_rpn x7_ga_rpn x7_cascade_rpn x7_sc_rpn --seeds 0 ;;
     # 8: the detector gap at 3x iterations (one seed each)
     x8)  $S x8_det_faster_rcnn_rpn_3x x8_det_faster_rcnn_sc_rpn_3x --seeds 0 ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;
   esac
 }
 STAGES=("$@")
-# the registered order: 3, 1 (A-D, then E), 4, 5, 6, 2, 8 (7, the paper profile, is not built yet)
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(x3 x3_literal x1a x1b x1c x1d x1e x4 x5 x6 x2 x8)
+# the registered order: 3, 1 (A-D, then E), 4, 5, 6, 2, 7, 8
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(x3 x3_literal x1a x1b x1c x1d x1e x4 x5 x6 x2 x7 x8)
 for s in "${STAGES[@]}"; do echo "== stage $s $(date -u +%FT%TZ)"; stage "$s"; done

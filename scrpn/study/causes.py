@@ -2,16 +2,16 @@
 
 ``results/REPORT.md`` ("Pre-registered: tracing each non-reproduction to a cause") registers, for
 each claim that did not reproduce, the arms that test a suspected cause and the rule that reads the
-verdict. :data:`ARMS` lists those arms (experiments 1-6; 7, the paper profile, and 8, the detectors
-at 3x, are read in the REPORT) with the study row that trains each (``None``: the row is not
+verdict. :data:`ARMS` lists those arms (experiments 1-7; 8, the detectors at 3x, is read in the
+REPORT) with the study row that trains each (``None``: the row is not
 written yet, so the arm is shown as "not built"); :func:`causes_table` reads whatever runs are
 cached (it trains nothing) and writes ``results/tables/causes.csv``: the claim, the arm, seeds
 done, AR100 / AR1000 / AR_S mean and sample sd, Δ AR1000 against the arm's reference row with its
 standard error, the stage-1 diagnostic, the IoU mask's Spearman ρ, the machine and CPU hours of
 the runs the arm added (``wall_seconds`` / ``cpu_seconds``; not the first study's rows it is
 compared with), the arm's status and the
-experiment's verdict, read off the registered rule by ``scrpn.study.verdicts`` (experiments 1 and
-3 so far; the others say "pending" until their rules have runs to read).
+experiment's verdict, read off the registered rule by ``scrpn.study.verdicts`` (experiments 1, 3
+and 7 so far; the others say "pending" until their rules have runs to read).
 
 Notebook 12 shows it with its figures; ``tests/test_causes.py`` pins the table on hand-made runs.
 """
@@ -26,9 +26,9 @@ from typing import Optional
 import pandas as pd
 
 from .runs import Study
-from .verdicts import difference, experiment1, experiment3, stage1_learns
+from .verdicts import difference, experiment1, experiment3, experiment7, stage1_learns
 
-__all__ = ["ARMS", "Arm", "causes_table", "is_cause_row", "summary", "write_causes"]
+__all__ = ["ARMS", "Arm", "causes_table", "is_cause_row", "registered_seeds", "summary", "write_causes"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class Arm:
 
 _C, _G, _M = "Cascade RPN above RPN (+13.4)", "GA-RPN above RPN (+10.2)", "IoU mask helps (+0.4)"
 _P, _L, _X = "PosR helps (+2.8)", "alignment helps (+6.8)", "points cost nothing (+0.4)"
+_R = "peers' ranking (Table I) in the paper's geometry"
 ARMS: tuple[Arm, ...] = (
     Arm(1, _C, "today", "committed config", "cascade_rpn", "rpn"),
     Arm(1, _C, "A", "mmdetection loss normalisers", "x1a_cascade_mmdet_norm", "rpn"),
@@ -71,9 +72,21 @@ ARMS: tuple[Arm, ...] = (
     Arm(6, _X, "P0", "points vs anchors, SADS", "t3_sads", "x6p0_anchor_sads"),
     Arm(6, _X, "P1", "points vs anchors, lr 0.005", "x6p1_point_lr0005", "x6p1_iou_loss_lr0005"),
     Arm(6, _X, "P2", "secondary offsets x0.5", "x6p2_point_offsets05", "t3_iou_loss"),
+    # experiment 7: Table I's five methods in the paper's geometry (512 px, anchor scale 8), 1 seed
+    Arm(7, _R, "RPN", "RPN, paper geometry (vs mini)", "x7_rpn", "rpn"),
+    Arm(7, _R, "Iterative RPN", "paper geometry, vs its RPN", "x7_iterative_rpn", "x7_rpn"),
+    Arm(7, _R, "GA-RPN", "paper geometry, vs its RPN", "x7_ga_rpn", "x7_rpn"),
+    Arm(7, _R, "Cascade RPN", "paper geometry, vs its RPN", "x7_cascade_rpn", "x7_rpn"),
+    Arm(7, _R, "SC-RPN", "paper geometry, vs its RPN", "x7_sc_rpn", "x7_rpn"),
 )
 
 METRICS = ("AR100", "AR1000", "AR_S")
+
+
+def registered_seeds(row: str) -> int:
+    """Seeds the REPORT registered for a cause row: one for the longer schedules (``*_4x``,
+    ``*_3x``) and for experiment 7's paper-geometry rows (``x7_*``), three otherwise."""
+    return 1 if row.endswith(("_4x", "_3x")) or row.startswith("x7_") else 3
 
 
 def is_cause_row(row: str) -> bool:
@@ -99,7 +112,8 @@ def causes_table(study: Study) -> pd.DataFrame:
         return lambda row: [r[key] for r in runs(row) if r.get(key) is not None]
 
     verdicts = {1: experiment1(metric("AR1000"), runs)["verdict"],
-                3: experiment3(metric("AR1000"), metric("iou_mask_spearman"))["verdict"]}
+                3: experiment3(metric("AR1000"), metric("iou_mask_spearman"))["verdict"],
+                7: experiment7(metric("AR1000"))["verdict"]}
     lines = []
     for arm in ARMS:
         line = {"experiment": arm.experiment, "claim": arm.claim, "arm": arm.arm, "variant": arm.variant,
