@@ -14,7 +14,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scrpn.study import Study  # noqa: E402
-from scrpn.study.verdicts import MASK_READINGS, difference, experiment3, stage1_learns  # noqa: E402
+from scrpn.study.verdicts import (MASK_READINGS, experiment1, experiment2, experiment3, experiment4,  # noqa: E402
+                                  experiment5, experiment6, experiment7, experiment8, stage1_learns)
 
 SEEDS = (0, 1, 2)
 
@@ -50,15 +51,51 @@ def main() -> None:
         if learns is not None:
             print(f"- `{row}`: stage 1 learns (decoded positives vs priors, last window): {learns}")
 
+    ar = metric("AR1000")
+    out1 = experiment1(ar, runs)
     print("\n### Experiment 1: Cascade RPN\n")
-    rpn = metric("AR1000")("rpn")
-    for row in ("x1a_cascade_mmdet_norm", "x1b_cascade_lr0005", "x1c_cascade_norm_lr", "x1d_cascade_faithful"):
-        values = metric("AR1000")(row)
-        if len(values) < 2:
-            print(f"- `{row}`: pending ({len(values)} seeds)")
-            continue
-        d = difference(values, rpn)
-        print(f"- `{row}`: AR1000 vs RPN {d.text()}, stage 1 learns: {stage1_learns(runs(row))}")
+    for name, arm in {**out1["arms"], "E": out1["E"]}.items():
+        if arm.get("pending"):
+            print(f"- {name} `{arm['row']}`: pending ({len(runs(arm['row']))} seeds)")
+        else:
+            extra = f", seed sd {arm['sd']:.1f}" if "sd" in arm else ""
+            print(f"- {name} `{arm['row']}`: AR1000 vs RPN {arm['vs_rpn'].text()}{extra}, "
+                  f"stage 1 learns: {arm['stage1_learns']}, works: {'yes' if arm['works'] else 'no'}")
+    print(f"\nVerdict (registered rule): **{out1['verdict']}**.")
+
+    out2 = experiment2(ar)
+    print("\n### Experiment 2: GA-RPN\n")
+    for name, arm in out2["arms"].items():
+        print(f"- {name} `{arm['row']}`: " + ("pending" if arm.get("pending") else
+              f"AR1000 vs RPN {arm['vs_rpn'].text()}, recovers: {'yes' if arm['recovers'] else 'no'}"))
+    print(f"\nVerdict (registered rule): **{out2['verdict']}**.")
+
+    for title, out, key in (("Experiment 4: PosR steps", experiment4(ar, runs), "reproduces"),
+                            ("Experiment 5: alignment steps", experiment5(ar), "reproduces"),
+                            ("Experiment 6: points minus anchors", experiment6(ar), "reproduces")):
+        print(f"\n### {title}\n")
+        for name, step in out["steps"].items():
+            rows = " - ".join(f"`{r}`" for r in step["rows"])
+            if step.get("pending"):
+                print(f"- {name} {rows}: pending")
+                continue
+            learns = f", stage 1 learns: {step['stage1_learns']}" if "stage1_learns" in step else ""
+            print(f"- {name} {rows}: {step['step'].text()}{learns}, reproduces: {'yes' if step[key] else 'no'}")
+        print(f"\nVerdict (registered rule): **{out['verdict']}**.")
+
+    out7 = experiment7(ar)
+    print("\n### Experiment 7: the peers in the paper's geometry (seed 0)\n")
+    if out7["verdict"] != "pending":
+        print("- mini order: " + " > ".join(out7["order_mini"]))
+        print("- paper-geometry order: " + " > ".join(out7["order_paper"]))
+    print(f"\nVerdict (registered rule): **{out7['verdict']}**.")
+
+    out8 = experiment8(metric("AP"))
+    print("\n### Experiment 8: the detector gap at 3x (seed 0)\n")
+    if out8["verdict"] != "pending":
+        print(f"- gap today {out8['gap_today']:+.1f} AP, at 3x {out8['gap_3x']:+.1f} AP "
+              f"(paper +4.0): {out8['closer_by']:+.1f} AP closer")
+    print(f"\nVerdict (registered rule): **{out8['verdict']}**.")
 
 
 if __name__ == "__main__":

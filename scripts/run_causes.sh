@@ -35,6 +35,6 @@ stage() {
   esac
 }
 STAGES=("$@")
-# the registered order: 3, 1 (A-D, then E), 4, 5, 6, 2, 7, 8
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(x3 x3_literal x1a x1b x1c x1d x1e x4 x5 x6 x2 x7 x8)
+# the registered order: 3, 1 (A-D, then E), 4, 5, 6, 2, 8, 7
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(x3 x3_literal x1a x1b x1c x1d x1e x4 x5 x6 x2 x8 x7)
 for s in "${STAGES[@]}"; do echo "== stage $s $(date -u +%FT%TZ)"; stage "$s"; done

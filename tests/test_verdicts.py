@@ -69,10 +69,10 @@ def test_experiment1_rule_by_hand():
     learns = {"x1c_cascade_norm_lr": 0.10, "x1a_cascade_mmdet_norm": 0.10, "x1b_cascade_lr0005": 0.01}
 
     def values(row):
-        return ar[row]
+        return ar.get(row, [])
 
     def records(row):
-        return [_diag(learns.get(row, 0.0))] * len(ar[row])
+        return [_diag(learns.get(row, 0.0))] * len(values(row))
 
     out = experiment1(values, records)
     assert out["arms"]["A"]["works"] is False and out["arms"]["A"]["sd"] > 2.0
@@ -85,8 +85,14 @@ def test_experiment1_rule_by_hand():
     ar["x1c_cascade_norm_lr"] = [40.0, 40.5, 41.0]       # now nothing works and D is pending
     assert experiment1(values, records)["verdict"] == "pending"
     ar["x1d_cascade_faithful"] = [39.0, 39.5, 40.0]
+    assert experiment1(values, records)["verdict"] == "pending"      # arm E decides what is left
+    ar["x1e_cascade_4x"] = [43.5]          # +0.2 over RPN's mean; RPN's sd 0.26: 2.5 sd is 0.66
+    learns["x1e_cascade_4x"] = 0.10
     out = experiment1(values, records)
+    assert out["E"]["vs_rpn"].se == pytest.approx(0.2646, abs=1e-4) and not out["E"]["works"]
     assert out["verdict"].startswith("robust: no arm beats RPN")
+    ar["x1e_cascade_4x"] = [44.0]          # +0.7 > 0.66: resolved, stage 1 learns
+    assert experiment1(values, records)["verdict"] == "schedule: only today's config at 4x iterations beats RPN"
 
 
 def test_experiment7_rule_by_hand():
@@ -112,3 +118,91 @@ def test_experiment7_rule_by_hand():
     table = {**mini, **same}
     del table["x7_sc_rpn"]
     assert experiment7(lambda row: table.get(row, []))["verdict"] == "pending"
+
+
+def test_arm_difference_one_seed_uses_the_reference_sd():
+    from scrpn.study.verdicts import arm_difference
+    d = arm_difference([45.0], [43.0, 43.5, 43.4])        # mean 43.3, sd 0.2646
+    assert d.delta == pytest.approx(1.7) and d.se == pytest.approx(0.2646, abs=1e-4) and d.resolved
+    assert not arm_difference([43.9], [43.0, 43.5, 43.4]).resolved   # 0.6 < 2.5 x 0.2646
+    assert arm_difference([1.0, 2.0], [1.0, 3.0]).se == pytest.approx(math.sqrt(0.5 / 2 + 2 / 2))
+
+
+def test_experiment2_rule_by_hand():
+    from scrpn.study.verdicts import experiment2
+    ar = {"rpn": [43.0, 43.5, 43.4], "ga_rpn_nofilter": [40.0, 41.0, 40.5],
+          "x2g1_ga_rpn_mmdet_norm_init": [41.0, 42.0, 41.5], "x2g3_ga_rpn_mmdet3_loc": [46.0, 46.5, 47.0]}
+    out = experiment2(lambda row: ar.get(row, []))
+    assert not out["arms"]["G0"]["recovers"] and not out["arms"]["G1"]["recovers"]
+    assert out["arms"]["G3"]["recovers"] and out["arms"]["G2"]["pending"]
+    # G3 recovers and every arm before it in the order G0, G1, G3, G2 is done
+    assert out["verdict"] == "reproduces once faithful: arm G3 (mmdetection 3.3's inverted location targets)"
+    ar["x2g3_ga_rpn_mmdet3_loc"] = [42.0, 42.5, 43.0]
+    assert experiment2(lambda row: ar.get(row, []))["verdict"] == "pending"      # G2 not run
+    ar["x2g2_ga_rpn_4x"] = [44.0]                                             # +0.7 > 2.5 x 0.26
+    assert experiment2(lambda row: ar.get(row, []))["verdict"] == "schedule: only GA-RPN at 4x iterations beats RPN"
+    ar["x2g2_ga_rpn_4x"] = [43.5]
+    assert experiment2(lambda row: ar.get(row, []))["verdict"] == "robust: no arm beats RPN"
+
+
+def test_experiment4_rule_by_hand():
+    from scrpn.study.verdicts import experiment4
+    ar = {"t3_sads": [61.0, 61.5, 61.2], "t4_maxiou_sat": [60.8, 61.2, 61.1],              # S0 +0.2
+          "x4s1_sads_unitbox": [63.0, 63.2, 62.8], "x4s1_maxiou_sat_unitbox": [61.5, 61.9, 61.7],  # +1.3
+          "x4s2_sads_w2": [61.0, 61.1, 61.2], "x4s2_maxiou_sat_w2": [61.0, 61.1, 61.2],
+          "x4r_sads_rounded": [61.0, 61.1, 61.2]}
+    gaps = {"x4s1_sads_unitbox": 0.1, "x4s1_maxiou_sat_unitbox": 0.08}
+
+    def records(row):
+        return [_diag(gaps.get(row, 0.0))] * len(ar.get(row, []))
+
+    out = experiment4(lambda row: ar.get(row, []), records)
+    s1 = out["steps"]["S1"]
+    assert s1["step"].delta == pytest.approx(1.3) and s1["step"].resolved and s1["stage1_learns"]
+    assert not out["steps"]["S0"]["reproduces"]
+    assert out["verdict"] == "reproduces once faithful: the UnitBox stage-1 loss (S1)"
+    ar["x4s1_sads_unitbox"] = [62.2, 62.4, 62.0]                                      # +0.5: not enough
+    out = experiment4(lambda row: ar.get(row, []), records)
+    assert out["verdict"] == "robust: no PosR step reaches +1.0"
+    gaps.clear()
+    assert experiment4(lambda row: ar.get(row, []), records)["verdict"] == (
+        "robust: no PosR step reaches +1.0 (stage 1 never learned)")
+    del ar["x4r_sads_rounded"]
+    assert experiment4(lambda row: ar.get(row, []), records)["verdict"] == "pending"
+
+
+def test_experiment5_rule_by_hand():
+    from scrpn.study.verdicts import experiment5
+    ar = {"x5l1_alignment_faithful": [50.0, 50.5, 50.2], "t3_two_stage": [52.0, 52.6, 52.3],
+          "t3_iou_loss": [49.5, 50.0, 49.7], "x5l2_two_stage_iou": [47.0, 47.4, 47.2]}
+    out = experiment5(lambda row: ar.get(row, []))
+    assert out["steps"]["L1"]["step"].delta == pytest.approx(50.2333 - 52.3, abs=1e-3)
+    assert out["verdict"] == "reproduces once faithful: the lr confound (L2)"          # +2.5, resolved
+    ar["x5l2_two_stage_iou"] = [49.5, 50.0, 49.7]
+    assert experiment5(lambda row: ar.get(row, []))["verdict"] == "robust: no alignment step is a resolved gain"
+
+
+def test_experiment6_rule_by_hand():
+    from scrpn.study.verdicts import experiment6
+    ar = {"t3_sads": [61.0, 61.5, 61.2], "x6p0_anchor_sads": [61.2, 61.4, 61.3],
+          "x6p1_point_lr0005": [40.0, 41.0, 40.5], "x6p1_iou_loss_lr0005": [47.0, 47.5, 47.2],
+          "x6p2_point_offsets05": [49.0, 49.6, 49.4], "t3_iou_loss": [49.5, 50.0, 49.7]}
+    out = experiment6(lambda row: ar.get(row, []))
+    assert out["under_sads"] == "no cost"
+    assert not out["steps"]["P1"]["reproduces"]                 # -6.7, resolved below
+    assert out["steps"]["P2"]["reproduces"]                     # -0.4 [0.3]: not resolved
+    assert out["verdict"] == "reproduces once faithful: secondary offsets x0.5 (P2)"
+    ar["x6p2_point_offsets05"] = [43.0, 43.6, 43.4]
+    assert experiment6(lambda row: ar.get(row, []))["verdict"].startswith("robust (under Max-IoU)")
+
+
+def test_experiment8_rule_by_hand():
+    from scrpn.study.verdicts import experiment8
+    ap = {"det_faster_rcnn_sc_rpn": [13.6], "det_faster_rcnn_rpn": [4.4],            # today +9.2
+          "x8_det_faster_rcnn_sc_rpn_3x": [20.0], "x8_det_faster_rcnn_rpn_3x": [12.0]}  # 3x +8.0
+    out = experiment8(lambda row: ap.get(row, []))
+    assert out["gap_today"] == pytest.approx(9.2) and out["closer_by"] == pytest.approx(1.2)
+    assert out["verdict"] == "shrinks toward the paper's gap"
+    ap["x8_det_faster_rcnn_rpn_3x"] = [11.0]                                          # +9.0: 0.2 closer
+    assert experiment8(lambda row: ap.get(row, []))["verdict"] == "does not shrink at 3x"
+    assert experiment8(lambda row: {}.get(row, []))["verdict"] == "pending"

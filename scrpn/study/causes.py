@@ -10,8 +10,8 @@ done, AR100 / AR1000 / AR_S mean and sample sd, Δ AR1000 against the arm's refe
 standard error, the stage-1 diagnostic, the IoU mask's Spearman ρ, the machine and CPU hours of
 the runs the arm added (``wall_seconds`` / ``cpu_seconds``; not the first study's rows it is
 compared with), the arm's status and the
-experiment's verdict, read off the registered rule by ``scrpn.study.verdicts`` (experiments 1, 3
-and 7 so far; the others say "pending" until their rules have runs to read).
+experiment's verdict, read off the registered rule by ``scrpn.study.verdicts`` ("pending" until
+the rule has the runs it reads).
 
 Notebook 12 shows it with its figures; ``tests/test_causes.py`` pins the table on hand-made runs.
 """
@@ -26,7 +26,8 @@ from typing import Optional
 import pandas as pd
 
 from .runs import Study
-from .verdicts import difference, experiment1, experiment3, experiment7, stage1_learns
+from .verdicts import (difference, experiment1, experiment2, experiment3, experiment4, experiment5,
+                       experiment6, experiment7, stage1_learns)
 
 __all__ = ["ARMS", "Arm", "causes_table", "is_cause_row", "registered_seeds", "summary", "write_causes"]
 
@@ -111,9 +112,11 @@ def causes_table(study: Study) -> pd.DataFrame:
     def metric(key: str):
         return lambda row: [r[key] for r in runs(row) if r.get(key) is not None]
 
-    verdicts = {1: experiment1(metric("AR1000"), runs)["verdict"],
-                3: experiment3(metric("AR1000"), metric("iou_mask_spearman"))["verdict"],
-                7: experiment7(metric("AR1000"))["verdict"]}
+    ar = metric("AR1000")
+    verdicts = {1: experiment1(ar, runs)["verdict"], 2: experiment2(ar)["verdict"],
+                3: experiment3(ar, metric("iou_mask_spearman"))["verdict"],
+                4: experiment4(ar, runs)["verdict"], 5: experiment5(ar)["verdict"],
+                6: experiment6(ar)["verdict"], 7: experiment7(ar)["verdict"]}
     lines = []
     for arm in ARMS:
         line = {"experiment": arm.experiment, "claim": arm.claim, "arm": arm.arm, "variant": arm.variant,
