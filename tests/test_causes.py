@@ -5,6 +5,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from scrpn.study import Study
@@ -36,6 +37,11 @@ def test_arms_from_cached_runs(tmp_path: Path) -> None:
     for seed, value in enumerate([43.0, 43.5, 43.4]):
         fake_run(study, "rpn", seed, value)
     fake_run(study, "x1a_cascade_mmdet_norm", 0, 45.0)
+    # arm A's seed 0 missed 2 of its 4 objects at IoU 0.3: areas 100, 400, 2500, 1000 (three small,
+    # one medium); missed: the first small one and the slender one (10:1, also small)
+    np.savez(study.run_dir("x1a_cascade_mmdet_norm", 0) / "proposal_stats.npz",
+             gt_wh=np.array([[10, 10], [20, 20], [50, 50], [100, 10]], dtype=np.float32),
+             best_iou_1000=np.array([0.1, 0.5, 0.6, 0.2], dtype=np.float32))
     frame = causes_table(study).set_index("arm")
     assert len(frame) == len(ARMS)
     m2 = frame.loc["M2"]
@@ -52,5 +58,9 @@ def test_arms_from_cached_runs(tmp_path: Path) -> None:
     assert frame.loc["A"]["machine_hours"] == 0.0     # rpn, its reference, is the first study's
     assert frame.loc["A"]["status"] == "1 of 3 seeds" and frame.loc["A"]["verdict"] == "pending"
     assert frame.loc["E"]["status"] == "not run" and frame.loc["M3"]["status"] == "not run"
+    a = frame.loc["A"]
+    assert (a["missed_all"], a["missed_M"], a["missed_slender"]) == (0.5, 0.0, 1.0)
+    assert a["missed_S"] == pytest.approx(2 / 3)
+    assert math.isnan(a["missed_L"]) and math.isnan(m2["missed_all"])      # no large object; no stats
     path = write_causes(frame.reset_index(), tmp_path / "tables")
     assert path.read_text().splitlines()[0].startswith("arm,experiment,claim")

@@ -1,6 +1,7 @@
 """scrpn.evaluation.proposal_stats: hand-worked best IoUs and histograms, empty cases, round trip."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -79,3 +80,17 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     for key in stats:
         assert np.array_equal(loaded[key], stats[key]), key
     assert not list(path.parent.glob("*.tmp*"))  # written atomically
+
+
+def test_missed_fractions_by_size_and_aspect_by_hand():
+    from scrpn.evaluation.proposal_stats import missed_fractions
+    stats = {"gt_wh": np.array([[10, 10], [40, 40], [200, 100], [80, 10], [20, 100]], dtype=np.float32),
+             "best_iou_1000": np.array([0.2, 0.8, 0.29, 0.3, 0.1], dtype=np.float32)}
+    # areas 100 (S), 1600 (M), 20000 (L), 800 (S), 2000 (M); aspects 1, 1, 2, 8, 5
+    # missed (< 0.3): objects 0, 2, 4 (0.3 itself is found)
+    out = missed_fractions(stats)
+    assert out["all"] == pytest.approx(3 / 5)
+    assert out["S"] == pytest.approx(1 / 2) and out["M"] == pytest.approx(1 / 2) and out["L"] == 1.0
+    assert out["aspect<4"] == pytest.approx(2 / 3) and out["aspect>=4"] == pytest.approx(1 / 2)
+    assert math.isnan(missed_fractions({**stats, "gt_wh": stats["gt_wh"][:2],
+                                        "best_iou_1000": stats["best_iou_1000"][:2]})["L"])

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torchvision.ops import box_iou
 
-__all__ = ["BUDGETS", "IOU_BINS", "proposal_stats", "save_stats", "load_stats"]
+__all__ = ["BUDGETS", "IOU_BINS", "missed_fractions", "proposal_stats", "save_stats", "load_stats"]
 
 BUDGETS = (100, 300, 1000)
 IOU_BINS = np.linspace(0.0, 1.0, 21, dtype=np.float32)
@@ -91,3 +91,22 @@ def load_stats(path: str | Path) -> dict[str, np.ndarray]:
     """Read a ``proposal_stats.npz`` back as a dict of arrays."""
     with np.load(Path(path)) as data:
         return {key: data[key] for key in data.files}
+
+
+# COCO's size split (area in pixels²) and the slender split of issue 18's experiment 2
+SMALL_AREA, MEDIUM_AREA, SLENDER_ASPECT = 32.0 ** 2, 96.0 ** 2, 4.0
+
+
+def missed_fractions(stats: Mapping[str, np.ndarray], budget: int = 1000, iou: float = 0.3) -> dict[str, float]:
+    """The fraction of objects a run misses outright: no top-``budget`` proposal with IoU >= ``iou``
+    (registered for experiment 2: best IoU < 0.3 in 1,000 proposals), overall, by COCO size
+    (``S`` area < 32², ``M`` < 96², ``L``) and by aspect (``aspect<4`` / ``aspect>=4``, the
+    longer side over the shorter). NaN for a group without objects."""
+    wh = np.asarray(stats["gt_wh"], dtype=np.float64).reshape(-1, 2)
+    missed = np.asarray(stats[f"best_iou_{budget}"]) < iou
+    area = wh[:, 0] * wh[:, 1]
+    aspect = np.maximum(wh[:, 0], wh[:, 1]) / np.maximum(np.minimum(wh[:, 0], wh[:, 1]), 1e-6)
+    groups = {"all": np.ones_like(missed), "S": area < SMALL_AREA,
+              "M": (area >= SMALL_AREA) & (area < MEDIUM_AREA), "L": area >= MEDIUM_AREA,
+              "aspect<4": aspect < SLENDER_ASPECT, "aspect>=4": aspect >= SLENDER_ASPECT}
+    return {name: float(missed[mask].mean()) if mask.any() else float("nan") for name, mask in groups.items()}

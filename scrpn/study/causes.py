@@ -3,13 +3,14 @@
 ``results/REPORT.md`` ("Pre-registered: tracing each non-reproduction to a cause") registers, for
 each claim that did not reproduce, the arms that test a suspected cause and the rule that reads the
 verdict. :data:`ARMS` lists those arms (experiments 1-7; 8, the detectors at 3x, is read in the
-REPORT) with the study row that trains each (``None``: the row is not
-written yet, so the arm is shown as "not built"); :func:`causes_table` reads whatever runs are
+REPORT) with the study row that trains each (``None``: the row is not written yet, so the arm is
+shown as "not built"); :func:`causes_table` reads whatever runs are
 cached (it trains nothing) and writes ``results/tables/causes.csv``: the claim, the arm, seeds
 done, AR100 / AR1000 / AR_S mean and sample sd, Δ AR1000 against the arm's reference row with its
-standard error, the stage-1 diagnostic, the IoU mask's Spearman ρ, the machine and CPU hours of
-the runs the arm added (``wall_seconds`` / ``cpu_seconds``; not the first study's rows it is
-compared with), the arm's status and the
+standard error, the stage-1 diagnostic, the fraction of objects missed outright (no proposal at
+IoU 0.3 in the top 1,000) overall, by size and for slender objects, the IoU mask's Spearman ρ,
+the machine and CPU hours of the runs the arm added (``wall_seconds`` / ``cpu_seconds``; not the
+first study's rows it is compared with), the arm's status and the
 experiment's verdict, read off the registered rule by ``scrpn.study.verdicts`` ("pending" until
 the rule has the runs it reads).
 
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Optional
 
 import pandas as pd
+
+from scrpn.evaluation.proposal_stats import load_stats, missed_fractions
 
 from .runs import Study
 from .verdicts import (difference, experiment1, experiment2, experiment3, experiment4, experiment5,
@@ -99,6 +102,21 @@ def _sd(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else math.nan
 
 
+MISSED = {"missed_all": "all", "missed_S": "S", "missed_M": "M", "missed_L": "L", "missed_slender": "aspect>=4"}
+
+
+def _missed(study: Study, row: Optional[str], seeds: list[int]) -> dict[str, float]:
+    """Seed means of :func:`missed_fractions` (objects without a proposal at IoU 0.3 in the top
+    1,000; experiment 2 registered them by size and aspect), NaN where a run has no stats."""
+    found = []
+    for seed in seeds:
+        path = study.run_dir(row, seed) / "proposal_stats.npz"
+        if path.is_file():
+            found.append(missed_fractions(load_stats(path)))
+    return {column: statistics.fmean(f[key] for f in found) if found else math.nan
+            for column, key in MISSED.items()}
+
+
 def causes_table(study: Study) -> pd.DataFrame:
     """One line per arm of :data:`ARMS` from the cached runs of ``study`` (nothing is trained)."""
     cache: dict[str, list[dict]] = {}
@@ -135,6 +153,7 @@ def causes_table(study: Study) -> pd.DataFrame:
             line.update(delta_AR1000=math.nan, se=math.nan, resolved=False)
         learns = stage1_learns(records) if records else None
         line["stage1_learns"] = "" if learns is None else ("yes" if learns else "no")
+        line.update(_missed(study, arm.row, [int(r["seed"]) for r in records]) if arm.row else _missed(study, None, []))
         rho = [r["iou_mask_spearman"] for r in records if r.get("iou_mask_spearman") is not None]
         line["spearman"] = statistics.fmean(rho) if rho else math.nan
         # machine and CPU time of the runs this arm added (its row and its reference where they
