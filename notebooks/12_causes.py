@@ -69,6 +69,34 @@ display(Markdown(summary(frame)))
 show_figure(F.causes_ar1000(frame), "causes_ar1000")
 
 # %% [markdown]
+# ## Which objects each arm misses
+# The share of objects without any proposal at IoU 0.3 among the top 1,000, overall, by COCO size
+# and for slender objects (aspect ≥ 4), seed means. Experiment 2 registered this view: a GA-RPN
+# arm that recovers AR1000 should say which objects it finds that today's GA-RPN misses.
+
+# %%
+missed = ["experiment", "arm", "row", "missed_all", "missed_S", "missed_M", "missed_L", "missed_slender"]
+display(frame[frame["missed_all"].notna()][missed].round(3))
+for number in sorted(set(frame["experiment"])):
+    show_figure(F.causes_missed(frame, number), f"causes_missed_{number}")
+
+# %% [markdown]
+# ## Fig. 7 for each reading of the IoU mask (experiment 3)
+# Per reading, seed 0: recall against the IoU threshold for the top 300 and top 1000 proposals of
+# the same checkpoints scored with the IoU-aware score and by classification alone. A mask that
+# helps lifts the IoU-aware curve at the high thresholds.
+
+# %%
+from scrpn.study.causes import ARMS  # noqa: E402
+
+for arm in (a for a in ARMS if a.experiment == 3):
+    if study.cached(arm.row, 0) is None or study.cached(arm.reference, 0) is None:
+        print(f"{arm.arm} ({arm.variant}): seed 0 not run yet")
+        continue
+    stats = {"IoU-aware score": study.stats(arm.row, 0), "classification only": study.stats(arm.reference, 0)}
+    show_figure(F.fig7_iou_mask_effect(stats), f"causes_fig7_{arm.arm}")
+
+# %% [markdown]
 # ## Questions
 #
 # * **Experiment 3 (the IoU mask).** Arm M2 trains the mask as a probability of a good box and

@@ -62,5 +62,6 @@ def test_arms_from_cached_runs(tmp_path: Path) -> None:
     assert (a["missed_all"], a["missed_M"], a["missed_slender"]) == (0.5, 0.0, 1.0)
     assert a["missed_S"] == pytest.approx(2 / 3)
     assert math.isnan(a["missed_L"]) and math.isnan(m2["missed_all"])      # no large object; no stats
+    assert m2["figures"] == "causes_ar1000.png;causes_missed_3.png;causes_fig7_M2.png"
     path = write_causes(frame.reset_index(), tmp_path / "tables")
     assert path.read_text().splitlines()[0].startswith("arm,experiment,claim")

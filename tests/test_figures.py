@@ -254,3 +254,23 @@ def test_save_figure_writes_png_and_pdf(tmp_path):
     assert paths[1].read_bytes()[:5] == b"%PDF-" and paths[1].stat().st_size > 1000
     with pytest.raises(ValueError):
         F.save_figure(fig, "../escape", tmp_path)
+
+
+def test_causes_missed_draws_one_bar_per_arm_and_group():
+    import pandas as pd
+    frame = pd.DataFrame([
+        {"experiment": 2, "arm": "today", "variant": "committed", "missed_all": 0.2, "missed_S": 0.4,
+         "missed_M": 0.1, "missed_L": 0.05, "missed_slender": 0.5},
+        {"experiment": 2, "arm": "G0", "variant": "filter off", "missed_all": 0.1, "missed_S": 0.2,
+         "missed_M": 0.05, "missed_L": 0.0, "missed_slender": 0.3},
+        {"experiment": 2, "arm": "G1", "variant": "not run", "missed_all": float("nan"), "missed_S": float("nan"),
+         "missed_M": float("nan"), "missed_L": float("nan"), "missed_slender": float("nan")},
+        {"experiment": 1, "arm": "A", "variant": "other", "missed_all": 0.3, "missed_S": 0.3,
+         "missed_M": 0.3, "missed_L": 0.3, "missed_slender": 0.3}])
+    ax = F.causes_missed(frame, 2).axes[0]
+    heights = sorted(round(p.get_height(), 6) for p in ax.patches)
+    assert len(ax.patches) == 10                      # 2 arms with stats x 5 groups; G1 and exp. 1 left out
+    assert heights[-1] == 50.0 and heights[0] == 0.0
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["today: committed", "G0: filter off"]
+    empty = F.causes_missed(frame, 5).axes[0]
+    assert not empty.patches and "no arm has run yet" in [t.get_text() for t in empty.texts]

@@ -10,7 +10,7 @@ done, AR100 / AR1000 / AR_S mean and sample sd, Δ AR1000 against the arm's refe
 standard error, the stage-1 diagnostic, the fraction of objects missed outright (no proposal at
 IoU 0.3 in the top 1,000) overall, by size and for slender objects, the IoU mask's Spearman ρ,
 the machine and CPU hours of the runs the arm added (``wall_seconds`` / ``cpu_seconds``; not the
-first study's rows it is compared with), the arm's status and the
+first study's rows it is compared with), the arm's status, its diagnostic figures and the
 experiment's verdict, read off the registered rule by ``scrpn.study.verdicts`` ("pending" until
 the rule has the runs it reads).
 
@@ -32,7 +32,8 @@ from .runs import Study
 from .verdicts import (difference, experiment1, experiment2, experiment3, experiment4, experiment5,
                        experiment6, experiment7, stage1_learns)
 
-__all__ = ["ARMS", "Arm", "causes_table", "is_cause_row", "registered_seeds", "summary", "write_causes"]
+__all__ = ["ARMS", "Arm", "causes_table", "figure_names", "is_cause_row", "registered_seeds", "summary",
+           "write_causes"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,16 @@ ARMS: tuple[Arm, ...] = (
 )
 
 METRICS = ("AR100", "AR1000", "AR_S")
+
+
+def figure_names(arm: Arm) -> list[str]:
+    """The diagnostic figures notebook 12 draws for an arm (``results/figures/``): every arm's Δ
+    AR1000 (``causes_ar1000``), Fig. 7 for each IoU-mask reading (experiment 3 registered it) and
+    the objects each arm misses (``causes_missed_<experiment>``, registered by experiment 2)."""
+    names = ["causes_ar1000.png", f"causes_missed_{arm.experiment}.png"]
+    if arm.experiment == 3:
+        names.append(f"causes_fig7_{arm.arm}.png")
+    return names
 
 
 def registered_seeds(row: str) -> int:
@@ -165,6 +176,7 @@ def causes_table(study: Study) -> pd.DataFrame:
                           else f"{len(records)} of {len(study.seeds)} seeds" if len(records) < len(study.seeds)
                           else "done")
         line["verdict"] = verdicts.get(arm.experiment, "pending")
+        line["figures"] = ";".join(figure_names(arm))
         lines.append(line)
     return pd.DataFrame(lines)
 

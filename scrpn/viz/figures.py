@@ -754,3 +754,30 @@ def causes_ar1000(frame: Any) -> Figure:
         ax.grid(alpha=0.3, axis="x")
     fig.suptitle("Cause experiments (pre-registered in results/REPORT.md)", fontsize=10)
     return fig
+
+
+def causes_missed(frame: Any, experiment: int = 2) -> Figure:
+    """Objects missed outright (no proposal at IoU 0.3 in the top 1,000) by each arm of one cause
+    experiment, overall, by COCO size and for slender objects (aspect >= 4): the columns
+    ``missed_*`` of :func:`scrpn.study.causes.causes_table`, seed means. Experiment 2 registered
+    this view ("which objects each variant recovers"); arms without stats are left out."""
+    groups = (("missed_all", "all"), ("missed_S", "small"), ("missed_M", "medium"), ("missed_L", "large"),
+              ("missed_slender", "aspect ≥ 4"))
+    sub = frame[(frame["experiment"] == experiment) & frame["missed_all"].notna()].reset_index(drop=True)
+    fig = Figure(figsize=(6.4, 3.4), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / max(len(sub), 1)
+    x = np.arange(len(groups))
+    for j, line in sub.iterrows():
+        values = [100 * float(line[column]) for column, _ in groups]
+        ax.bar(x + (j - (len(sub) - 1) / 2) * width, values, width, color=_color(j),
+               label=f"{line['arm']}: {line['variant']}")
+    ax.set_xticks(x, [label for _, label in groups])
+    ax.set_ylabel("objects missed (%), IoU < 0.3 in top 1000")
+    if len(sub):
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no arm has run yet", ha="center", va="center", transform=ax.transAxes, color="0.45")
+    ax.set_title(f"exp. {experiment}: which objects each arm misses", fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    return fig
