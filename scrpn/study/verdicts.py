@@ -256,6 +256,29 @@ def _first_in_order(arms: dict, order: Sequence[str], key: str) -> tuple[Optiona
     return None, True
 
 
+def _steps(values: Metric, table: Sequence[tuple[str, str, str, str]], seeds: int,
+           reproduces: Callable[[Difference], bool]) -> dict:
+    """Each step ``(name, row, reference, what)`` of ``table``: Δ AR1000 of ``row`` against
+    ``reference`` and whether that Δ ``reproduces`` the claim; pending until both have ``seeds``."""
+    steps: dict = {}
+    for name, row, reference, what in table:
+        a, b = values(row), values(reference)
+        if len(a) < seeds or len(b) < seeds:
+            steps[name] = {"rows": (row, reference), "pending": True}
+            continue
+        step = difference(a, b)
+        steps[name] = {"rows": (row, reference), "what": what, "step": step, "reproduces": reproduces(step)}
+    return steps
+
+
+def _read_off(steps: dict, order: Sequence[str], robust: str) -> str:
+    """The verdict of a "first faithful step that reproduces" rule (experiments 4-6)."""
+    first, settled = _first_in_order(steps, order, "reproduces")
+    if first is not None:
+        return f"reproduces once faithful: {steps[first]['what']} ({first})"
+    return "pending" if not settled else robust
+
+
 # Experiment 2's arms in the registered order (G3, the amendment, is read beside G1).
 GA_ARMS = (("G0", "ga_rpn_nofilter", "the test-time location filter"),
            ("G1", "x2g1_ga_rpn_mmdet_norm_init", "mmdetection's normalisers and init"),
@@ -305,25 +328,13 @@ def experiment4(values: Metric, records: Callable[[str], Sequence[Mapping]], see
     ``POSR_MARGIN`` and resolved: "reproduces once X" (the first such step in the order S0, S1,
     S2, R); no step: "robust", and "stage 1 never learned" is added when neither S1 nor S2 makes it
     learn. R under the better S arm is a later row: until it exists the verdict covers R under S0."""
-    out: dict = {"steps": {}}
-    for name, sads, maxiou, what in POSR_STEPS:
-        a, b = values(sads), values(maxiou)
-        if len(a) < seeds or len(b) < seeds:
-            out["steps"][name] = {"rows": (sads, maxiou), "pending": True}
-            continue
-        step = difference(a, b)
-        learns = stage1_learns([*records(sads), *records(maxiou)])
-        out["steps"][name] = {"rows": (sads, maxiou), "what": what, "step": step, "stage1_learns": learns,
-                              "reproduces": step.resolved and step.delta >= POSR_MARGIN}
-    first, settled = _first_in_order(out["steps"], [n for n, *_ in POSR_STEPS], "reproduces")
-    if first is not None:
-        out["verdict"] = f"reproduces once faithful: {out['steps'][first]['what']} ({first})"
-    elif not settled:
-        out["verdict"] = "pending"
-    else:
-        never = not any(out["steps"][n]["stage1_learns"] for n in ("S1", "S2"))
-        out["verdict"] = "robust: no PosR step reaches +1.0" + (" (stage 1 never learned)" if never else "")
-    return out
+    steps = _steps(values, POSR_STEPS, seeds, lambda step: step.resolved and step.delta >= POSR_MARGIN)
+    for name, step in steps.items():
+        if not step.get("pending"):
+            step["stage1_learns"] = stage1_learns([r for row in step["rows"] for r in records(row)])
+    never = all(not steps[n].get("stage1_learns") for n in ("S1", "S2"))
+    robust = "robust: no PosR step reaches +1.0" + (" (stage 1 never learned)" if never else "")
+    return {"steps": steps, "verdict": _read_off(steps, [n for n, *_ in POSR_STEPS], robust)}
 
 
 # Experiment 5: the alignment step without the confounds.
@@ -335,23 +346,9 @@ def experiment5(values: Metric, seeds: int = 3) -> dict:
     """Experiment 5 (alignment): the L1 and L2 steps (aligned row minus unaligned row). Alignment
     **reproduces** when either step is positive and resolved: "reproduces once X" (L1 first);
     both steps <= 0 or unresolved: "robust"."""
-    out: dict = {"steps": {}}
-    for name, aligned, plain, what in ALIGNMENT_STEPS:
-        a, b = values(aligned), values(plain)
-        if len(a) < seeds or len(b) < seeds:
-            out["steps"][name] = {"rows": (aligned, plain), "pending": True}
-            continue
-        step = difference(a, b)
-        out["steps"][name] = {"rows": (aligned, plain), "what": what, "step": step,
-                              "reproduces": step.resolved and step.delta > 0}
-    first, settled = _first_in_order(out["steps"], [n for n, *_ in ALIGNMENT_STEPS], "reproduces")
-    if first is not None:
-        out["verdict"] = f"reproduces once faithful: {out['steps'][first]['what']} ({first})"
-    elif not settled:
-        out["verdict"] = "pending"
-    else:
-        out["verdict"] = "robust: no alignment step is a resolved gain"
-    return out
+    steps = _steps(values, ALIGNMENT_STEPS, seeds, lambda step: step.resolved and step.delta > 0)
+    return {"steps": steps, "verdict": _read_off(steps, [n for n, *_ in ALIGNMENT_STEPS],
+                                                 "robust: no alignment step is a resolved gain")}
 
 
 # Experiment 6: points against anchors (points row minus its anchor row).
@@ -366,25 +363,11 @@ def experiment6(values: Metric, seeds: int = 3) -> dict:
     (Δ > -2.5 se). P0 says whether points cost AR under SADS (reported); the verdict is
     "reproduces once X" for the first of P1, P2 that removes the Max-IoU loss, else
     "robust (under Max-IoU)"."""
-    out: dict = {"steps": {}}
-    for name, points, anchors, what in POINT_STEPS:
-        a, b = values(points), values(anchors)
-        if len(a) < seeds or len(b) < seeds:
-            out["steps"][name] = {"rows": (points, anchors), "pending": True}
-            continue
-        step = difference(a, b)
-        out["steps"][name] = {"rows": (points, anchors), "what": what, "step": step,
-                              "reproduces": not (step.resolved and step.delta < 0)}
-    first, settled = _first_in_order(out["steps"], ["P1", "P2"], "reproduces")
-    if first is not None:
-        out["verdict"] = f"reproduces once faithful: {out['steps'][first]['what']} ({first})"
-    elif not settled:
-        out["verdict"] = "pending"
-    else:
-        out["verdict"] = "robust (under Max-IoU): points cost AR at lr 0.005 and with smaller offsets"
-    p0 = out["steps"]["P0"]
-    if not p0.get("pending"):
-        out["under_sads"] = "no cost" if p0["reproduces"] else "points cost AR under SADS too"
+    steps = _steps(values, POINT_STEPS, seeds, lambda step: not (step.resolved and step.delta < 0))
+    out = {"steps": steps, "verdict": _read_off(
+        steps, ["P1", "P2"], "robust (under Max-IoU): points cost AR at lr 0.005 and with smaller offsets")}
+    if not steps["P0"].get("pending"):
+        out["under_sads"] = "no cost" if steps["P0"]["reproduces"] else "points cost AR under SADS too"
     return out
 
 
