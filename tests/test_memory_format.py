@@ -67,3 +67,26 @@ def test_helpers_change_strides_not_values() -> None:
     assert images_in(x, "channels_last").is_contiguous(memory_format=torch.channels_last)
     with pytest.raises(ValueError, match="memory_format must be one of"):
         images_in(x, "nhwc")
+
+
+def test_a_run_resumes_on_the_other_layout(tmp_path: Path) -> None:
+    """A run interrupted on one layout and resumed on the other ends where an uninterrupted run
+    ends, to the same tolerance (the key is in RESUME_IGNORED_KEYS)."""
+    def study(fmt: str, iters: int) -> Study:
+        return Study(profile="smoke", config_root=ROOT / "configs",
+                     overrides=[f"train.memory_format={fmt}", f"train.max_iters={iters}", "train.lr_steps=[8]",
+                                "train.warmup_iters=2"])
+
+    whole = new_trainer(study("contiguous", 10).config("rpn"), tmp_path / "whole", progress=False)
+    whole.train()
+    first = new_trainer(study("contiguous", 5).config("rpn"), tmp_path / "split", progress=False)
+    first.train()
+    second = new_trainer(study("channels_last", 10).config("rpn"), tmp_path / "split", progress=False)
+    second.resume()
+    assert second.iteration == 5
+    second.train()
+    a = load_checkpoint(tmp_path / "whole" / "final.pth")["model"]
+    b = load_checkpoint(tmp_path / "split" / "final.pth")["model"]
+    for key, ref in a.items():
+        if ref.is_floating_point() and ref.numel():
+            assert (b[key] - ref).abs().max() <= 1e-4 * ref.abs().max().clamp_min(1e-3), key
