@@ -56,6 +56,14 @@ def test_the_text_changes_with_the_numbers_and_names_the_cause_under_test() -> N
     assert "+ alignment vs + two-stage: AR1000 -2.8 [se 0.5] ours, +6.8 paper -> **does not reproduce**" in today
     assert "`t3_alignment`: experiment 5" in today and "`sc_rpn`: experiment 3" in today
     assert "Runs so far: 12 of the 18 (row, seed) pairs" in today   # experiment 3 adds six rows
+    assert "Verdict, read off" not in today                          # no verdicts passed: none written
+    decided = what_we_see(_table03([43.3, 40.9, 52.3, 49.5, 49.7, 43.4, 61.1, 60.6], stds),
+                          "table03_components", cause_runs=lambda row: 3,
+                          cause_verdicts={3: "robust: no reading gives a resolved gain", 5: "pending"})
+    assert ("`sc_rpn`: experiment 3, the IoU mask under its three readings (literal, second sigmoid at "
+            "test only, one sigmoid). Runs so far: 18 of the 18 (row, seed) pairs it registered. "
+            "Verdict, read off the registered rule: **robust: no reading gives a resolved gain**.") in decided
+    assert decided.count("Verdict, read off") == 1                  # experiment 5 is still pending
     fixed = what_we_see(_table03([43.3, 40.9, 52.3, 58.0, 58.2, 58.6, 61.1, 62.6], stds),
                         "table03_components")
     assert "+ alignment vs + two-stage: AR1000 +5.7 [se 0.5] ours, +6.8 paper -> **reproduces**" in fixed

@@ -22,7 +22,7 @@ import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import pandas as pd
 
@@ -30,9 +30,9 @@ from scrpn.evaluation.proposal_stats import load_stats, missed_fractions
 
 from .runs import Study
 from .verdicts import (difference, experiment1, experiment2, experiment3, experiment4, experiment5,
-                       experiment6, experiment7, stage1_learns)
+                       experiment6, experiment7, experiment8, stage1_learns)
 
-__all__ = ["ARMS", "Arm", "causes_table", "figure_names", "is_cause_row", "registered_seeds", "summary",
+__all__ = ["ARMS", "Arm", "cached_runs", "causes_table", "experiment_verdicts", "figure_names", "is_cause_row", "registered_seeds", "summary",
            "write_causes"]
 
 
@@ -128,8 +128,12 @@ def _missed(study: Study, row: Optional[str], seeds: list[int]) -> dict[str, flo
             for column, key in MISSED.items()}
 
 
-def causes_table(study: Study) -> pd.DataFrame:
-    """One line per arm of :data:`ARMS` from the cached runs of ``study`` (nothing is trained)."""
+Runs = Callable[[str], list]   # row -> the cached metrics.json records of its seeds
+
+
+def cached_runs(study: Study) -> Runs:
+    """``row -> [metrics.json records]`` of the study's seeds that are cached (memoised; trains
+    nothing)."""
     cache: dict[str, list[dict]] = {}
 
     def runs(row: str) -> list[dict]:
@@ -138,14 +142,29 @@ def causes_table(study: Study) -> pd.DataFrame:
             cache[row] = [r for r in found if r is not None]
         return cache[row]
 
-    def metric(key: str):
-        return lambda row: [r[key] for r in runs(row) if r.get(key) is not None]
+    return runs
 
-    ar = metric("AR1000")
-    verdicts = {1: experiment1(ar, runs)["verdict"], 2: experiment2(ar)["verdict"],
-                3: experiment3(ar, metric("iou_mask_spearman"))["verdict"],
-                4: experiment4(ar, runs)["verdict"], 5: experiment5(ar)["verdict"],
-                6: experiment6(ar)["verdict"], 7: experiment7(ar)["verdict"]}
+
+def _metric(runs: Runs, key: str) -> Callable[[str], list]:
+    return lambda row: [r[key] for r in runs(row) if r.get(key) is not None]
+
+
+def experiment_verdicts(runs: Runs) -> dict[int, str]:
+    """Each experiment's verdict read off its registered rule (``scrpn.study.verdicts``) from
+    ``runs``; "pending" until the rule has the runs it reads."""
+    ar = _metric(runs, "AR1000")
+    return {1: experiment1(ar, runs)["verdict"], 2: experiment2(ar)["verdict"],
+            3: experiment3(ar, _metric(runs, "iou_mask_spearman"))["verdict"],
+            4: experiment4(ar, runs)["verdict"], 5: experiment5(ar)["verdict"],
+            6: experiment6(ar)["verdict"], 7: experiment7(ar)["verdict"],
+            8: experiment8(_metric(runs, "AP"))["verdict"]}
+
+
+def causes_table(study: Study) -> pd.DataFrame:
+    """One line per arm of :data:`ARMS` from the cached runs of ``study`` (nothing is trained)."""
+    runs = cached_runs(study)
+    ar = _metric(runs, "AR1000")
+    verdicts = experiment_verdicts(runs)
     lines = []
     for arm in ARMS:
         line = {"experiment": arm.experiment, "claim": arm.claim, "arm": arm.arm, "variant": arm.variant,
@@ -156,7 +175,7 @@ def causes_table(study: Study) -> pd.DataFrame:
             values = [r[key] for r in records if r.get(key) is not None]
             line[f"{key}_mean"] = statistics.fmean(values) if values else math.nan
             line[f"{key}_sd"] = _sd(values)
-        ours, ref = metric("AR1000")(arm.row) if arm.row else [], metric("AR1000")(arm.reference)
+        ours, ref = ar(arm.row) if arm.row else [], ar(arm.reference)
         if ours and ref and (not arm.paired or len(ours) == len(ref)):
             d = difference(ours, ref, paired=arm.paired)
             line.update(delta_AR1000=d.delta, se=d.se, resolved=d.resolved)

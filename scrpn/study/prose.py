@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import pandas as pd
 
@@ -188,11 +188,13 @@ def comparisons(frame: pd.DataFrame, spec: TableSpec, metric: Optional[str] = No
 
 
 def what_we_see(frame: pd.DataFrame, name: str, cause_runs: Optional[Callable[[str], int]] = None,
-                seeds: int = 3) -> str:
+                seeds: int = 3, cause_verdicts: Optional[Mapping[int, str]] = None) -> str:
     """Markdown: one bullet per comparison, grouped by verdict, then the causes under test.
 
     ``cause_runs(row)`` counts the cached seeds of a row (the notebook passes the study's); a
-    cause's progress line is left out without it.
+    cause's progress line is left out without it. ``cause_verdicts`` maps an experiment's number
+    to its verdict (``scrpn.study.causes.experiment_verdicts``); a verdict other than "pending" is
+    written after the experiment's progress.
     """
     spec = TABLES[name]
     found = comparisons(frame, spec)
@@ -224,5 +226,8 @@ def what_we_see(frame: pd.DataFrame, name: str, cause_runs: Optional[Callable[[s
                 done = sum(min(cause_runs(arm), n) for arm, n in wanted.items())
                 progress = (f" Runs so far: {done} of the {sum(wanted.values())} (row, seed) pairs "
                             f"it registered.")
+            verdict = (cause_verdicts or {}).get(cause.experiment, "pending")
+            if verdict != "pending":
+                progress += f" Verdict, read off the registered rule: **{verdict}**."
             lines.append(f"- `{c.row}`: experiment {cause.experiment}, {cause.question}.{progress}")
     return "\n".join(lines)
