@@ -245,7 +245,7 @@ def _evaluate_checkpoint(args: argparse.Namespace) -> int:
     test_keys = tuple(f"model.test.{k}" for k in cfg.to_dict()["model"]["test"])
     check_config_matches(args.checkpoint, state["config"], cfg.to_dict(), sections=("model",),
                          ignore=("model.backbone.pretrained", *test_keys))
-    configure_torch(cfg.train.deterministic, cfg.train.num_threads)
+    configure_torch(cfg.train.deterministic, cfg.train.num_threads, cfg.train.cpu_deterministic_kernels)
     model = build_model(cfg)
     try:
         model.load_state_dict(state["model"])
@@ -345,7 +345,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.input_size is not None:  # any config (COCO's too) runs on resized SynthShapes images
         extra += ["data.dataset=synthshapes", "data.image_size=512", "data.root=null"]
     configs = [load_cli_config(path, list(args.set) + extra) for path in args.configs]
-    configure_torch(True, configs[0].train.num_threads)
+    configure_torch(True, configs[0].train.num_threads, configs[0].train.cpu_deterministic_kernels)
     result = benchmark(configs, rounds=args.rounds, iters=args.iters, warmup=args.warmup,
                        input_size=tuple(args.input_size) if args.input_size else None)
     out = Path(args.out)
@@ -431,7 +431,8 @@ def _print_estimate(study: Any, plan: list[str]) -> int:
         speed = benchmark([cfg], rounds=1, iters=2, warmup=1)["methods"][cfg.name]
         return speed["train_seconds_per_iter"], speed["infer_seconds_per_image"]
 
-    configure_torch(True, study.config(plan[0]).train.num_threads)
+    first = study.config(plan[0]).train
+    configure_torch(True, first.num_threads, first.cpu_deterministic_kernels)
     result = estimate_plan(study, plan, bench, log=note)
     print(json.dumps({"rows": len(plan), "seeds": list(study.seeds), "runs": result.runs,
                       "missing_runs": result.missing_runs,

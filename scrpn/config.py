@@ -254,6 +254,9 @@ class TrainConfig:
     amp: bool = False                               # mixed precision (autocast + GradScaler), CUDA only
     # speed only (scrpn/engine/memory_format.py): NHWC strides for convolutions; not in fingerprints
     memory_format: str = _choice("contiguous", "channels_last", default="contiguous")
+    # speed only (scrpn/engine/seeding.py::configure_torch): false leaves torch's deterministic mode
+    # off on CPU-only machines, where it changes no result but slows indexing backward passes
+    cpu_deterministic_kernels: bool = True
 
 
 @dataclass

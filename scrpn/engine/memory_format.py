@@ -8,7 +8,7 @@ MobileNetV2 + FPN forward and backward took 0.81-0.85x the NCHW time (see
 
 It computes the same function: every operator sees the same logical tensor, only the order in
 which a kernel sums its products changes. Losses agree to about 1e-6 relative per step and runs
-agree to noise, not to the bit (like ``train.num_threads``); ``tests/test_memory_format.py`` trains
+agree to noise, not to the bit (like ``train.num_threads``); ``tests/test_speed_options.py`` trains
 20 smoke iterations on each path and compares the losses and the final weights. So the key is a
 run-time setting: it is left out of the study's fingerprints (``scrpn.study.runs.RUNTIME_KEYS``)
 and may change when a run resumes (``scrpn.engine.trainer.RESUME_IGNORED_KEYS``).

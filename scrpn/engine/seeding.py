@@ -53,17 +53,26 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def configure_torch(deterministic: bool, num_threads: int = 0) -> None:
+def configure_torch(deterministic: bool, num_threads: int = 0, cpu_deterministic_kernels: bool = True) -> None:
     """Ask torch for deterministic kernels (warning only where none exists) and set its threads.
 
     ``warn_only=True``: a few CPU/GPU ops (e.g. some scatter/index-add backward passes) have no
     deterministic implementation; failing the run for them would be worse than a warning.
+
+    ``cpu_deterministic_kernels=False`` (``train.cpu_deterministic_kernels``, a speed setting, issue
+    19) leaves torch's deterministic-algorithm mode off on a machine without CUDA. On the CPU that
+    mode changes no result we compute: the kernels it replaces (the backward of indexing,
+    ``index_put_`` with accumulation) already run serially there, and the mode swaps them for
+    sort-based ones that cost 8-12% of a mini-profile step. ``tests/test_speed_options.py``
+    trains 20 smoke iterations of every method both ways and requires bit-identical weights.
+    With CUDA present the mode stays on whatever this says.
     """
     if deterministic:
         # cuBLAS needs this workspace setting for reproducible matmuls; it must be set before
         # the first CUDA call, and it is harmless on the CPU.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(bool(deterministic), warn_only=True)
+    mode = bool(deterministic) and (cpu_deterministic_kernels or torch.cuda.is_available())
+    torch.use_deterministic_algorithms(mode, warn_only=True)
     if torch.backends.cudnn.is_available():
         torch.backends.cudnn.benchmark = not deterministic
         torch.backends.cudnn.deterministic = bool(deterministic)

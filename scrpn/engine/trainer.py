@@ -63,7 +63,7 @@ __all__ = ["RESUME_IGNORED_KEYS", "TrainResult", "Trainer", "TrainingError", "Tr
 # result: how often to log / checkpoint, threads, and the run length (the schedule does not depend
 # on it, so a finished run can be extended). Evaluation settings are not compared at all.
 RESUME_IGNORED_KEYS = ("train.log_interval", "train.checkpoint_interval", "train.num_threads",
-                       "train.memory_format",
+                       "train.memory_format", "train.cpu_deterministic_kernels",
                        "train.max_iters", "train.max_epochs", "data.num_workers", "data.val_limit",
                        "data.root")
 
@@ -371,7 +371,7 @@ def new_trainer(cfg: Config, run_dir: str | Path, device: str | torch.device = "
     from scrpn.engine.seeding import configure_torch, seed_everything
     from scrpn.build import build_model  # late: the model classes are not needed to train
 
-    configure_torch(cfg.train.deterministic, cfg.train.num_threads)
+    configure_torch(cfg.train.deterministic, cfg.train.num_threads, cfg.train.cpu_deterministic_kernels)
     train_set = build_train_dataset(cfg)
     seed_everything(cfg.train.seed)
     model = build_model(cfg)

@@ -67,8 +67,9 @@ TEST_VARIANTS: dict[str, tuple[str, ...]] = {
     "rescored": (),
 }
 # Settings that change how fast a run goes or where it caches, never its numbers.
-RUNTIME_KEYS = ("name", "train.num_threads", "train.memory_format", "train.log_interval",
-                "train.checkpoint_interval", "data.num_workers", "data.root", "eval.timing_images")
+RUNTIME_KEYS = ("name", "train.num_threads", "train.memory_format", "train.cpu_deterministic_kernels",
+                "train.log_interval", "train.checkpoint_interval", "data.num_workers", "data.root",
+                "eval.timing_images")
 
 
 def _get(tree: dict, dotted: str) -> Any:
@@ -298,7 +299,7 @@ class Study:
 
         train_cfg = training_config(cfg)
         run_dir = self.checkpoint_dir(cfg)
-        configure_torch(cfg.train.deterministic, cfg.train.num_threads)
+        configure_torch(cfg.train.deterministic, cfg.train.num_threads, cfg.train.cpu_deterministic_kernels)
         final = run_dir / "final.pth"
         if final.is_file() and not (self.retrain and str(run_dir) not in self._done):
             model = build_model(_without_pretrained(cfg))

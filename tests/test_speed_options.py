@@ -1,5 +1,10 @@
-"""``train.memory_format`` (issue 19): channels_last is a speed option that keeps the function.
+"""Speed options keep the function (issue 19): ``train.memory_format`` and
+``train.cpu_deterministic_kernels``.
 
+``cpu_deterministic_kernels``: every method trains 20 smoke iterations with torch's deterministic
+mode on and off (CPU): the weights must be bit-identical.
+
+``memory_format``, channels_last:
 Each method trains 20 smoke iterations from the same initial weights on each path; the losses
 must agree to 1e-4 relative at every iteration and the final weights to 1e-4 of each tensor's
 scale. (They are not bit-identical: oneDNN sums a convolution's products in another order in NHWC.)
@@ -54,6 +59,9 @@ def test_memory_format_is_a_runtime_key() -> None:
     other.train.memory_format = "channels_last" if base.train.memory_format == "contiguous" else "contiguous"
     assert config_fingerprint(other) == config_fingerprint(base)
     assert "train.memory_format" in RUNTIME_KEYS and "train.memory_format" in RESUME_IGNORED_KEYS
+    other.train.cpu_deterministic_kernels = not base.train.cpu_deterministic_kernels
+    assert config_fingerprint(other) == config_fingerprint(base)
+    assert "train.cpu_deterministic_kernels" in RUNTIME_KEYS and "train.cpu_deterministic_kernels" in RESUME_IGNORED_KEYS
 
 
 def test_helpers_change_strides_not_values() -> None:
@@ -90,3 +98,19 @@ def test_a_run_resumes_on_the_other_layout(tmp_path: Path) -> None:
     for key, ref in a.items():
         if ref.is_floating_point() and ref.numel():
             assert (b[key] - ref).abs().max() <= 1e-4 * ref.abs().max().clamp_min(1e-3), key
+
+
+@pytest.mark.parametrize("row", ["rpn", "cascade_rpn", "ga_rpn", "sc_rpn", "det_faster_rcnn_sc_rpn"])
+def test_cpu_deterministic_kernels_change_no_bit(row: str, tmp_path: Path) -> None:
+    final = {}
+    for flag in (True, False):
+        study = Study(profile="smoke", config_root=ROOT / "configs",
+                      overrides=[f"train.cpu_deterministic_kernels={str(flag).lower()}", f"train.max_iters={ITERS}",
+                                 "train.lr_steps=[15]", "train.warmup_iters=5"])
+        trainer = new_trainer(study.config(row), tmp_path / str(flag), progress=False)
+        assert torch.are_deterministic_algorithms_enabled() is (flag or torch.cuda.is_available())
+        trainer.train()
+        final[flag] = load_checkpoint(tmp_path / str(flag) / "final.pth")["model"]
+    assert final[True].keys() == final[False].keys()
+    for key in final[True]:
+        assert torch.equal(final[True][key], final[False][key]), key
