@@ -58,6 +58,8 @@ def test_arms_from_cached_runs(tmp_path: Path) -> None:
     assert frame.loc["A"]["machine_hours"] == 0.0     # rpn, its reference, is the first study's
     assert frame.loc["A"]["status"] == "1 of 3 seeds" and frame.loc["A"]["verdict"] == "pending"
     assert frame.loc["E"]["status"] == "not run" and frame.loc["M3"]["status"] == "not run"
+    fake_run(study, "x1e_cascade_4x", 0, 44.0)       # arm E is registered with one seed
+    assert causes_table(study).set_index("arm").loc["E"]["status"] == "done"
     a = frame.loc["A"]
     assert (a["missed_all"], a["missed_M"], a["missed_slender"]) == (0.5, 0.0, 1.0)
     assert a["missed_S"] == pytest.approx(2 / 3)

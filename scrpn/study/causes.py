@@ -32,8 +32,8 @@ from .runs import Study
 from .verdicts import (difference, experiment1, experiment2, experiment3, experiment4, experiment5,
                        experiment6, experiment7, experiment8, stage1_learns)
 
-__all__ = ["ARMS", "Arm", "cached_runs", "causes_table", "experiment_verdicts", "figure_names", "is_cause_row", "registered_seeds", "summary",
-           "write_causes"]
+__all__ = ["ARMS", "Arm", "cached_runs", "causes_table", "experiment_verdicts", "figure_names", "is_cause_row",
+           "registered_seeds", "summary", "write_causes"]
 
 
 @dataclass(frozen=True)
@@ -191,9 +191,9 @@ def causes_table(study: Study) -> pd.DataFrame:
         costed = [r for row in (arm.row, arm.reference) if row and is_cause_row(row) for r in runs(row)]
         line["machine_hours"] = sum(r.get("wall_seconds") or 0.0 for r in costed) / 3600
         line["cpu_hours"] = sum(r.get("cpu_seconds") or 0.0 for r in costed) / 3600
+        wanted = min(registered_seeds(arm.row), len(study.seeds)) if arm.row else len(study.seeds)
         line["status"] = ("not built" if arm.row is None else "not run" if not records
-                          else f"{len(records)} of {len(study.seeds)} seeds" if len(records) < len(study.seeds)
-                          else "done")
+                          else f"{len(records)} of {wanted} seeds" if len(records) < wanted else "done")
         line["verdict"] = verdicts.get(arm.experiment, "pending")
         line["figures"] = ";".join(figure_names(arm))
         lines.append(line)
