@@ -28,9 +28,8 @@ run succeeded: a failing notebook never loses the committed outputs.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -110,11 +109,14 @@ class Session:
 
         frame = pd.read_csv(self.tables_dir / f"{name}.csv")
 
+        # the cause rows are read quietly here: their provenance warnings belong to notebook 12
+        quiet = replace(self.study, log=lambda message: None)
+
         def seeds_cached(row: str) -> int:
-            return sum(self.study.cached(row, s) is not None for s in (0, 1, 2))
+            return sum(quiet.cached(row, s) is not None for s in (0, 1, 2))
 
         text = what_we_see(frame, name, cause_runs=seeds_cached,
-                           cause_verdicts=experiment_verdicts(cached_runs(self.study)))
+                           cause_verdicts=experiment_verdicts(cached_runs(quiet)))
         _display_markdown(text)
         return text
 
