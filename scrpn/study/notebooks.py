@@ -60,7 +60,7 @@ class Session:
     def setting(self, row: str = "sc_rpn", dataset: Optional[str] = None) -> str:
         """Markdown: the profile's setting, read from ``row``'s resolved config (never typed);
         ``dataset`` for a notebook whose table uses another dataset than the study's."""
-        study = self.study if dataset is None else dataclasses.replace(self.study, dataset=dataset)
+        study = self.study if dataset is None else replace(self.study, dataset=dataset)
         cfg = study.config(row)
         backbone = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50"}.get(
             cfg.model.backbone.name, cfg.model.backbone.name)
