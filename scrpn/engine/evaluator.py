@@ -215,7 +215,8 @@ def iou_mask_spearman(model: nn.Module, dataset: Dataset, cfg: Config,
     try:
         with torch.inference_mode():
             for images, targets in loader:
-                out = head(net.backbone(images.to(device)), [t["img_shape"] for t in targets])
+                out = head(net.backbone(images_in(images.to(device), cfg.train.memory_format)),
+                           [t["img_shape"] for t in targets])
                 mask = head.mask_scores(out)
                 for i, t in enumerate(targets):
                     crowd = t["iscrowd"].bool()
