@@ -30,7 +30,7 @@ def test_sads_inspector_renders_and_redraws_in_headless_chromium(tmp_path: Path)
         pytest.skip("chromium and chromium-driver not installed (as root: bash scripts/browser_check.sh --install-only)")
     # the screenshots go to tmp_path: a test run does not rewrite the committed ones
     result = subprocess.run(["bash", str(ROOT / "scripts" / "browser_check.sh"), "--out", str(tmp_path)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+                            cwd=ROOT, capture_output=True, text=True, timeout=1200)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "browser check passed" in output
