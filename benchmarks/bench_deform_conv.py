@@ -15,9 +15,7 @@ The default output is ``results/bench/deform_conv.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -30,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from torchvision.ops import deform_conv2d as tv_deform_conv2d  # noqa: E402
 
+from _bench_io import machine_record, write_result  # noqa: E402  (benchmarks/, the script's folder)
 from scrpn.ops import deform_conv2d_fast  # noqa: E402
 
 
@@ -80,19 +79,15 @@ def run(batch: int, channels: int, height: int, width: int, repeats: int) -> Dic
         "out_channels": channels,
         "measure": "forward+backward, median wall-clock",
         "repeats": repeats,
-        "torch_threads": torch.get_num_threads(),
-        "torch_version": torch.__version__,
-        "machine": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
         "median_ms": median_ms,
         "min_ms": {name: 1000.0 * min(values) for name, values in times.items()},
         "all_ms": {name: [round(1000.0 * t, 2) for t in values] for name, values in times.items()},
         "plain_conv_median_ms": 1000.0 * statistics.median(plain_times),
         "speedup_fast_vs_torchvision": median_ms["torchvision"] / median_ms["fast"],
         # other processes on the machine inflate both timings (the fast path, being
-        # multi-threaded and memory-bound, suffers more); keep the 1-minute load
+        # multi-threaded and memory-bound, suffers more); the record keeps the 1-minute load
         # average so that a run taken under load can be recognised
-        "loadavg_1min_before_after": [load_before, os.getloadavg()[0]],
+        **machine_record(load_before),
     }
 
 
@@ -112,10 +107,7 @@ def main() -> None:
     print(f"  {'plain conv':12s} {result['plain_conv_median_ms']:8.1f} ms")
     print(f"  speed-up fast vs torchvision: {result['speedup_fast_vs_torchvision']:.1f}x")
     print(f"  load average before/after: {result['loadavg_1min_before_after']}")
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {output}")
+    write_result(args.output, result)
 
 
 if __name__ == "__main__":

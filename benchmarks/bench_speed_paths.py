@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -41,6 +39,7 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _bench_io import machine_record, write_result  # noqa: E402  (benchmarks/, the script's folder)
 from scrpn.engine.memory_format import images_in, set_model_format  # noqa: E402
 from scrpn.ops.deform_conv import _output_size, _pair, deform_conv2d_fast  # noqa: E402
 
@@ -238,9 +237,7 @@ def main() -> None:
     result = {"backbone_fpn": backbone_paths(args.rounds, not args.no_compile),
               "deform_conv": deform_paths(args.rounds),
               "projection": projection_paths(args.rounds),
-              "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
-              "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-              "loadavg_1min_before_after": [load_before, os.getloadavg()[0]]}
+              **machine_record(load_before)}
     for part in ("backbone_fpn", "deform_conv", "projection"):
         print(part + ":")
         for name, ms in result[part]["median_ms"].items():
@@ -248,10 +245,7 @@ def main() -> None:
                   f"(max rel diff {result[part]['max_rel_diff'][name]:.1e})")
     if result["backbone_fpn"]["compile_seconds"]:
         print("compile seconds:", {k: round(v, 1) for k, v in result["backbone_fpn"]["compile_seconds"].items()})
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {output}")
+    write_result(args.output, result)
 
 
 if __name__ == "__main__":
