@@ -55,7 +55,7 @@ session.show_setting()
 frame = causes_table(study)
 path = write_causes(frame, session.tables_dir)
 print("->", path)
-columns = ["experiment", "arm", "variant", "row", "seeds", "AR1000_mean", "AR1000_sd", "delta_AR1000", "se",
+columns = ["experiment", "arm", "variant", "dataset", "row", "seeds", "AR1000_mean", "AR1000_sd", "delta_AR1000", "se",
            "resolved", "stage1_learns", "spearman", "status"]
 display(frame[columns].round(2))
 

@@ -18,6 +18,13 @@ stage() {
     x1c) $S x1c_cascade_norm_lr --seeds 0 1 2 ;;
     x1d) $S x1d_cascade_faithful --seeds 0 1 2 ;;
     x1e) $S x1e_cascade_4x --seeds 0 ;;
+    # 1's verdict (arm A) made mmdetection's normalisers Cascade RPN's default: Table I's row is
+    # re-scored from arm A's checkpoints (same training config), Table II's Cascade RPN rows retrain
+    x1_default) $S cascade_rpn --seeds 0 1 2 ;;
+    x1_det) $S det_fast_rcnn_cascade_rpn det_fast_rcnn_cascade_rpn_1000 det_faster_rcnn_cascade_rpn \
+               det_faster_rcnn_cascade_rpn_1000 --seeds 0 ;;
+    # 9: the corrected defaults on DeepForest (Table X's rows; registered after experiment 1)
+    x9)  $S cascade_rpn --dataset deepforest --seeds 0 1 2 ;;
     # 4: stage 1 and PosR; R under S0 here (under the better S arm once S1 / S2 are read)
     x4)  $S x4s1_maxiou_sat_unitbox x4s1_sads_unitbox x4s2_maxiou_sat_w2 x4s2_sads_w2 x4r_sads_rounded --seeds 0 1 2 ;;
     # 5: alignment with faithful init and dilation (L1), and without the lr confound (L2)
@@ -35,6 +42,8 @@ stage() {
   esac
 }
 STAGES=("$@")
-# the registered order: 3, 1 (A-D, then E), 4, 5, 6, 2, 8, 7
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(x3 x3_literal x1a x1b x1c x1d x1e x4 x5 x6 x2 x8 x7)
+# the registered order: 3, 1 (A-D, then E), 4, 5, 6, 2, 8, 7. Arm A decided experiment 1, so B-E are
+# dropped (REPORT, amendment); Table I's re-scored row (x1_default), experiment 9 (x9) and Table
+# II's retrained Cascade RPN detectors (x1_det) run next.
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(x3 x3_literal x1a x1_default x9 x1_det x4 x5 x6 x2 x8 x7)
 for s in "${STAGES[@]}"; do echo "== stage $s $(date -u +%FT%TZ)"; stage "$s"; done

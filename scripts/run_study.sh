@@ -34,9 +34,15 @@ stage() {
                    det_faster_rcnn_rpn_1000 det_faster_rcnn_cascade_rpn_1000 det_faster_rcnn_sc_rpn_1000 --seeds 0 ;;
     t2_fast)    $S det_fast_rcnn_cascade_rpn det_fast_rcnn_cascade_rpn_1000 det_fast_rcnn_rpn_1000 \
                    det_fast_rcnn_sc_rpn_1000 det_fast_rcnn_iterative_rpn det_fast_rcnn_ga_rpn --seeds 0 ;;
+    # the first study's Cascade RPN (own loss normalisers), kept as diag_ rows when issue 18's
+    # experiment 1 made mmdetection's normalisers the method's default
+    diag_cascade) $S diag_cascade_rpn_paper_norm --seeds 0 1 2
+                  $S diag_cascade_rpn_paper_norm --dataset deepforest --seeds 0 1 2
+                  $S diag_det_fast_rcnn_cascade_rpn_paper_norm diag_det_fast_rcnn_cascade_rpn_1000_paper_norm \
+                     diag_det_faster_rcnn_cascade_rpn_paper_norm diag_det_faster_rcnn_cascade_rpn_1000_paper_norm --seeds 0 ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;
   esac
 }
 STAGES=("$@")
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(t1_seed0 detectors4 teaching pilot_seeds seed0 t3 t4 t1 t10 t6 t7 t5 t8 t9 t2_faster t2_fast)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(t1_seed0 detectors4 teaching pilot_seeds seed0 t3 t4 t1 t10 t6 t7 t5 t8 t9 t2_faster t2_fast diag_cascade)
 for s in "${STAGES[@]}"; do echo "== stage $s $(date -u +%FT%TZ)"; stage "$s"; done

@@ -33,7 +33,7 @@ def resolved_fingerprints() -> dict[str, str]:
         for row in rows:
             out[f"{profile}/{row}"] = config_fingerprint(study.config(row))
     forest = Study(profile="mini", dataset="deepforest", config_root=ROOT / "configs")
-    for row in ("rpn", "cascade_rpn", "sc_rpn"):
+    for row in ("rpn", "cascade_rpn", "sc_rpn", "diag_cascade_rpn_paper_norm"):   # Table X, experiment 9
         out[f"mini+deepforest/{row}"] = config_fingerprint(forest.config(row))
     for path in sorted((ROOT / "configs" / "coco").glob("*.yaml")):
         if not path.stem.startswith("_"):

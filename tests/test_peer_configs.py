@@ -29,6 +29,11 @@ def test_cascade_rpn_matches_mmdetection():
     t = cfg.model.test
     assert (t.nms_pre, t.nms_thr, t.max_per_img, t.cross_level_nms) == (2000, 0.8, 1000, False)
     assert cfg.train.grad_clip == 35.0
+    # issue 18, experiment 1 (arm A): mmdetection's loss normalisers are the method's default; the
+    # first study's reading stays as the diag row, with the old fingerprint
+    assert (s1.loss_norm, s2.loss_norm) == ("mmdet", "mmdet")
+    old = _cfg("diag_cascade_rpn_paper_norm").model.head
+    assert (old.stage1.loss_norm, old.stage2.loss_norm) == ("paper", "paper")
 
 
 def test_iterative_rpn_is_rpn_twice_without_alignment():

@@ -61,7 +61,7 @@ def _diag(gap: float) -> dict:
 def test_experiment1_rule_by_hand():
     from scrpn.study.verdicts import experiment1
 
-    ar = {"rpn": [43.0, 43.5, 43.4], "cascade_rpn": [40.0, 19.0, 33.9],
+    ar = {"rpn": [43.0, 43.5, 43.4], "diag_cascade_rpn_paper_norm": [40.0, 19.0, 33.9],
           "x1a_cascade_mmdet_norm": [44.0, 30.0, 46.0],      # beats RPN on average, sd 8.7: no
           "x1b_cascade_lr0005": [38.0, 38.5, 39.0],          # stable, below RPN, above nothing resolved
           "x1c_cascade_norm_lr": [47.0, 47.5, 48.0],         # +4.2 [0.4]: works
@@ -206,3 +206,35 @@ def test_experiment8_rule_by_hand():
     ap["x8_det_faster_rcnn_rpn_3x"] = [11.0]                                          # +9.0: 0.2 closer
     assert experiment8(lambda row: ap.get(row, []))["verdict"] == "does not shrink at 3x"
     assert experiment8(lambda row: {}.get(row, []))["verdict"] == "pending"
+
+
+def test_experiment9_rule_by_hand():
+    from scrpn.study.verdicts import experiment9
+
+    claim = "Cascade RPN: mmdetection's loss normalisers"
+    ar = {"rpn": [53.0, 53.3, 53.6],                           # sd 0.3
+          "diag_cascade_rpn_paper_norm": [24.7, 26.2, 56.0],   # the first study's row
+          "cascade_rpn": [55.0, 56.0, 57.0]}                   # +2.7, se sqrt(1/3 + 0.09/3) = 0.60
+    learns = {"cascade_rpn": 0.10}
+
+    def values(row):
+        return ar.get(row, [])
+
+    def records(row):
+        return [_diag(learns.get(row, 0.0))] * len(values(row))
+
+    out = experiment9(values, records)
+    c = out["corrections"][claim]
+    assert c["vs_reference"].delta == pytest.approx(2.7) and c["vs_reference"].se == pytest.approx(math.sqrt(1 / 3 + 0.09 / 3))
+    assert c["carries_over"] and not c["partial"] and out["verdict"] == f"carries over to real images: {claim}"
+    # the first study's row has sd 17.7: +12.3 over it is far from resolved (se 10.2)
+    assert not c["vs_first_study"].resolved
+    learns["cascade_rpn"] = 0.01                                  # stage 1 does not learn: not carried
+    assert experiment9(values, records)["verdict"] == "does not carry over"
+    learns["cascade_rpn"] = 0.10
+    ar["cascade_rpn"] = [50.0, 53.0, 58.0]                        # sd 4.0 >= 2.0
+    assert not experiment9(values, records)["corrections"][claim]["carries_over"]
+    ar["diag_cascade_rpn_paper_norm"] = [20.0, 20.5, 21.0]        # now beaten, resolved: partial
+    assert experiment9(values, records)["verdict"] == f"does not carry over (partial: {claim} beats the first study's row)"
+    ar["cascade_rpn"] = [55.0, 56.0]                              # two of three seeds: pending
+    assert experiment9(values, records)["verdict"] == "pending"

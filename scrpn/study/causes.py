@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -30,9 +30,10 @@ from scrpn.evaluation.proposal_stats import load_stats, missed_fractions
 
 from .runs import Study
 from .verdicts import (difference, experiment1, experiment2, experiment3, experiment4, experiment5,
-                       experiment6, experiment7, experiment8, stage1_learns)
+                       experiment6, experiment7, experiment8, experiment9, stage1_learns)
 
-__all__ = ["ARMS", "Arm", "cached_runs", "causes_table", "experiment_verdicts", "figure_names", "is_cause_row",
+__all__ = ["ARMS", "Arm", "cached_runs", "causes_table", "dataset_study", "experiment_verdicts", "figure_names",
+           "is_cause_row",
            "registered_seeds", "summary", "write_causes"]
 
 
@@ -45,13 +46,15 @@ class Arm:
     row: Optional[str]          # the study row (None: not written yet)
     reference: str              # the row its Δ is taken against
     paired: bool = False        # same checkpoints as the reference (a scoring variant)
+    dataset: Optional[str] = None   # another dataset's runs (experiment 9: "deepforest")
 
 
 _C, _G, _M = "Cascade RPN above RPN (+13.4)", "GA-RPN above RPN (+10.2)", "IoU mask helps (+0.4)"
 _P, _L, _X = "PosR helps (+2.8)", "alignment helps (+6.8)", "points cost nothing (+0.4)"
 _R = "peers' ranking (Table I) in the paper's geometry"
+_T = "the corrections carry over to real images (Table X)"
 ARMS: tuple[Arm, ...] = (
-    Arm(1, _C, "today", "committed config", "cascade_rpn", "rpn"),
+    Arm(1, _C, "today", "the first study's config", "diag_cascade_rpn_paper_norm", "rpn"),
     Arm(1, _C, "A", "mmdetection loss normalisers", "x1a_cascade_mmdet_norm", "rpn"),
     Arm(1, _C, "B", "lr 0.005", "x1b_cascade_lr0005", "rpn"),
     Arm(1, _C, "C", "normalisers + lr 0.005", "x1c_cascade_norm_lr", "rpn"),
@@ -83,6 +86,11 @@ ARMS: tuple[Arm, ...] = (
     Arm(7, _R, "GA-RPN", "paper geometry, vs its RPN", "x7_ga_rpn", "x7_rpn"),
     Arm(7, _R, "Cascade RPN", "paper geometry, vs its RPN", "x7_cascade_rpn", "x7_rpn"),
     Arm(7, _R, "SC-RPN", "paper geometry, vs its RPN", "x7_sc_rpn", "x7_rpn"),
+    # experiment 9: each correction that changed a default, on DeepForest (verdicts.CARRY_OVER)
+    Arm(9, _T, "DF first study", "Cascade RPN, own normalisers (DeepForest)", "diag_cascade_rpn_paper_norm", "rpn",
+        dataset="deepforest"),
+    Arm(9, _T, "DF A", "Cascade RPN, mmdetection normalisers (DeepForest)", "cascade_rpn", "rpn",
+        dataset="deepforest"),
 )
 
 METRICS = ("AR100", "AR1000", "AR_S")
@@ -149,26 +157,37 @@ def _metric(runs: Runs, key: str) -> Callable[[str], list]:
     return lambda row: [r[key] for r in runs(row) if r.get(key) is not None]
 
 
-def experiment_verdicts(runs: Runs) -> dict[int, str]:
+def experiment_verdicts(runs: Runs, deepforest_runs: Optional[Runs] = None) -> dict[int, str]:
     """Each experiment's verdict read off its registered rule (``scrpn.study.verdicts``) from
-    ``runs``; "pending" until the rule has the runs it reads."""
+    ``runs`` (and experiment 9's from ``deepforest_runs``, the DeepForest study's); "pending"
+    until the rule has the runs it reads."""
     ar = _metric(runs, "AR1000")
-    return {1: experiment1(ar, runs)["verdict"], 2: experiment2(ar)["verdict"],
-            3: experiment3(ar, _metric(runs, "iou_mask_spearman"))["verdict"],
-            4: experiment4(ar, runs)["verdict"], 5: experiment5(ar)["verdict"],
-            6: experiment6(ar)["verdict"], 7: experiment7(ar)["verdict"],
-            8: experiment8(_metric(runs, "AP"))["verdict"]}
+    out = {1: experiment1(ar, runs)["verdict"], 2: experiment2(ar)["verdict"],
+           3: experiment3(ar, _metric(runs, "iou_mask_spearman"))["verdict"],
+           4: experiment4(ar, runs)["verdict"], 5: experiment5(ar)["verdict"],
+           6: experiment6(ar)["verdict"], 7: experiment7(ar)["verdict"],
+           8: experiment8(_metric(runs, "AP"))["verdict"], 9: "pending"}
+    if deepforest_runs is not None:
+        out[9] = experiment9(_metric(deepforest_runs, "AR1000"), deepforest_runs)["verdict"]
+    return out
+
+
+def dataset_study(study: Study, dataset: Optional[str]) -> Study:
+    """``study`` for an arm's dataset (the same profile, seeds and folders)."""
+    return study if dataset in (None, study.dataset) else replace(study, dataset=dataset)
 
 
 def causes_table(study: Study) -> pd.DataFrame:
     """One line per arm of :data:`ARMS` from the cached runs of ``study`` (nothing is trained)."""
-    runs = cached_runs(study)
-    ar = _metric(runs, "AR1000")
-    verdicts = experiment_verdicts(runs)
+    studies = {d: dataset_study(study, d) for d in {None, *(arm.dataset for arm in ARMS)}}
+    runs_of = {d: cached_runs(s) for d, s in studies.items()}
+    verdicts = experiment_verdicts(runs_of[None], runs_of.get("deepforest"))
     lines = []
     for arm in ARMS:
+        runs, arm_study = runs_of[arm.dataset], studies[arm.dataset]
+        ar = _metric(runs, "AR1000")
         line = {"experiment": arm.experiment, "claim": arm.claim, "arm": arm.arm, "variant": arm.variant,
-                "row": arm.row or "", "reference": arm.reference}
+                "dataset": arm.dataset or "synthshapes", "row": arm.row or "", "reference": arm.reference}
         records = runs(arm.row) if arm.row else []
         line["seeds"] = len(records)
         for key in METRICS:
@@ -183,12 +202,15 @@ def causes_table(study: Study) -> pd.DataFrame:
             line.update(delta_AR1000=math.nan, se=math.nan, resolved=False)
         learns = stage1_learns(records) if records else None
         line["stage1_learns"] = "" if learns is None else ("yes" if learns else "no")
-        line.update(_missed(study, arm.row, [int(r["seed"]) for r in records]) if arm.row else _missed(study, None, []))
+        line.update(_missed(arm_study, arm.row, [int(r["seed"]) for r in records]) if arm.row
+                    else _missed(arm_study, None, []))
         rho = [r["iou_mask_spearman"] for r in records if r.get("iou_mask_spearman") is not None]
         line["spearman"] = statistics.fmean(rho) if rho else math.nan
         # machine and CPU time of the runs this arm added (its row and its reference where they
         # are cause rows; a scoring variant counts its evaluation only: it shares the training)
-        costed = [r for row in (arm.row, arm.reference) if row and is_cause_row(row) for r in runs(row)]
+        # (on another dataset, the arm's own row unless it is the first study's diag_ row)
+        costed = [r for row in (arm.row, arm.reference) if row and (is_cause_row(row) or (
+                  arm.dataset and row == arm.row and not row.startswith("diag_"))) for r in runs(row)]
         line["machine_hours"] = sum(r.get("wall_seconds") or 0.0 for r in costed) / 3600
         line["cpu_hours"] = sum(r.get("cpu_seconds") or 0.0 for r in costed) / 3600
         wanted = min(registered_seeds(arm.row), len(study.seeds)) if arm.row else len(study.seeds)

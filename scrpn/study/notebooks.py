@@ -104,7 +104,7 @@ class Session:
         """Display (and return) the table's "what we see" Markdown, computed from its CSV."""
         import pandas as pd
 
-        from .causes import cached_runs, experiment_verdicts
+        from .causes import cached_runs, dataset_study, experiment_verdicts
         from .prose import what_we_see
 
         frame = pd.read_csv(self.tables_dir / f"{name}.csv")
@@ -116,7 +116,8 @@ class Session:
             return sum(quiet.cached(row, s) is not None for s in (0, 1, 2))
 
         text = what_we_see(frame, name, cause_runs=seeds_cached,
-                           cause_verdicts=experiment_verdicts(cached_runs(quiet)))
+                           cause_verdicts=experiment_verdicts(
+                               cached_runs(quiet), cached_runs(dataset_study(quiet, "deepforest"))))
         _display_markdown(text)
         return text
 

@@ -14,6 +14,7 @@ One implementation of the numbers every verdict rests on (the conventions are wr
 * :func:`experiment2`, :func:`experiment4`, :func:`experiment5`, :func:`experiment6`,
   :func:`experiment7`, :func:`experiment8`: GA-RPN's arms, the PosR steps, the alignment steps,
   points against anchors, the peers' ranking in the paper's geometry, and the detector gap at 3x.
+* :func:`experiment9`: whether the corrections that changed a default carry over to DeepForest.
 * :func:`arm_difference`: one-seed arms against a reference's seed mean and sd.
 
 ``scripts/cause_report.py`` prints them for whatever runs exist; ``tests/test_verdicts.py`` pins the
@@ -29,7 +30,8 @@ from typing import Callable, Mapping, Optional, Sequence
 __all__ = ["ALIGNMENT_STEPS", "CASCADE_ARMS", "GA_ARMS", "GEOMETRY_MARGIN", "MASK_READINGS", "PEERS",
            "POINT_STEPS", "POSR_STEPS", "RESOLVED_SE", "SD_LIMIT", "STAGE1_MARGIN", "Difference",
            "arm_difference", "difference", "difference_se", "experiment1", "experiment2", "experiment3",
-           "experiment4", "experiment5", "experiment6", "experiment7", "experiment8", "stage1_learns"]
+           "experiment4", "experiment5", "experiment6", "experiment7", "experiment8", "experiment9",
+           "CARRY_OVER", "stage1_learns"]
 
 RESOLVED_SE = 2.5          # a difference is resolved at |Δ| >= 2.5 standard errors
 SD_LIMIT = 2.0             # experiment 1: a working arm's AR1000 seed sd is below this
@@ -153,6 +155,9 @@ CASCADE_ARMS = (("A", "x1a_cascade_mmdet_norm", "mmdetection's loss normalisers"
                 ("C", "x1c_cascade_norm_lr", "normalisers and lr"),
                 ("D", "x1d_cascade_faithful", "normalisers, lr, init, dilation and clipping"))
 CASCADE_SCHEDULE_ARM = "x1e_cascade_4x"
+# "today's Cascade RPN" of the registered rule: the first study's runs. Arm A's verdict made
+# mmdetection's normalisers the method's default, and the old runs live on as this diag_ row.
+CASCADE_FIRST_STUDY = "diag_cascade_rpn_paper_norm"
 
 
 def experiment1(values: Metric, records: Callable[[str], Sequence[Mapping]], seeds: int = 3) -> dict:
@@ -166,7 +171,7 @@ def experiment1(values: Metric, records: Callable[[str], Sequence[Mapping]], see
     :func:`arm_difference`) decides between the two remaining verdicts when no arm A-D works:
     E works -> "schedule", else "robust"; until E has run that case is "pending".
     """
-    rpn, cascade = values("rpn"), values("cascade_rpn")
+    rpn, cascade = values("rpn"), values(CASCADE_FIRST_STUDY)
     out: dict = {"arms": {}}
     for arm, row, what in CASCADE_ARMS:
         ar = values(row)
@@ -389,3 +394,52 @@ def experiment8(ap: Metric) -> dict:
     closer = abs(gap_today - PAPER_DETECTOR_GAP) - abs(gap_3x - PAPER_DETECTOR_GAP)
     return {"gap_today": gap_today, "gap_3x": gap_3x, "closer_by": closer,
             "verdict": "shrinks toward the paper's gap" if closer >= GAP_CLOSER_BY else "does not shrink at 3x"}
+
+
+# Experiment 9 (registered after experiment 1's verdict, before any of its runs): every correction
+# that changed a default, re-run on DeepForest (Table X's rows, 3 seeds). One entry per correction:
+# (the claim, the corrected row, the first study's row kept as ``diag_``, Table X's reference row).
+CARRY_OVER = (("Cascade RPN: mmdetection's loss normalisers", "cascade_rpn", "diag_cascade_rpn_paper_norm", "rpn"),)
+
+
+def experiment9(values: Metric, records: Callable[[str], Sequence[Mapping]],
+                corrections: Sequence[tuple[str, str, str, str]] = CARRY_OVER, seeds: int = 3) -> dict:
+    """Experiment 9 (do the corrections carry over to real images?), on the DeepForest runs.
+
+    ``values(row)`` gives AR1000 per seed and ``records(row)`` each seed's ``metrics.json``, both
+    of the DeepForest study. A correction **carries over** when its row meets, on DeepForest, the
+    criterion that made it work on SynthShapes (experiment 1's): stage 1 learns (not applied to
+    runs without the stage-1 diagnostic), AR1000 seed sd < ``SD_LIMIT``, and AR1000 above the
+    reference row's, resolved. It is **partial** when it beats the first study's row (resolved)
+    without that. The verdict names the corrections that carry over; "pending" while any of the
+    ``seeds`` runs is missing.
+    """
+    out: dict = {"corrections": {}}
+    for claim, row, first, reference in corrections:
+        ar, ref, old = values(row), values(reference), values(first)
+        if len(ar) < seeds or len(ref) < 2:
+            out["corrections"][claim] = {"row": row, "pending": True, "seeds": len(ar)}
+            continue
+        learns = stage1_learns(records(row))
+        vs_ref = difference(ar, ref)
+        vs_first = difference(ar, old) if len(old) >= 2 else None
+        carries = learns is not False and _sd(ar) < SD_LIMIT and vs_ref.resolved and vs_ref.delta > 0
+        out["corrections"][claim] = {
+            "row": row, "stage1_learns": learns, "sd": _sd(ar), "vs_reference": vs_ref,
+            "vs_first_study": vs_first, "carries_over": carries,
+            "partial": (not carries) and vs_first is not None and vs_first.resolved and vs_first.delta > 0}
+    done = out["corrections"]
+    if not done or any(v.get("pending") for v in done.values()):
+        out["verdict"] = "pending"
+        return out
+    yes = [c for c, v in done.items() if v["carries_over"]]
+    no = [c for c, v in done.items() if not v["carries_over"]]
+    partial = [c for c, v in done.items() if v["partial"]]
+    if yes and not no:
+        out["verdict"] = f"carries over to real images: {'; '.join(yes)}"
+    elif yes:
+        out["verdict"] = f"carries over for {'; '.join(yes)}; not for {'; '.join(no)}"
+    else:
+        out["verdict"] = "does not carry over" + (f" (partial: {'; '.join(partial)} beats the first study's row)"
+                                                  if partial else "")
+    return out
