@@ -15,14 +15,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scrpn.study import Study  # noqa: E402
 from scrpn.study.verdicts import (MASK_READINGS, experiment1, experiment2, experiment3, experiment4,  # noqa: E402
-                                  experiment5, experiment6, experiment7, experiment8, stage1_learns)
+                                  experiment5, experiment6, experiment7, experiment8, experiment9,
+                                  stage1_learns)
 
 SEEDS = (0, 1, 2)
 
 
-def main() -> None:
-    study = Study(profile="mini", seeds=SEEDS, train_missing=False)
-    records = {}
+def cached(dataset: str | None = None):
+    """``row -> its runs' records`` (seeds 0-2 that exist) of the mini study on ``dataset``."""
+    study = Study(profile="mini", seeds=SEEDS, dataset=dataset, train_missing=False)
+    records: dict[str, list[dict]] = {}
 
     def runs(row: str) -> list[dict]:
         if row not in records:
@@ -30,8 +32,14 @@ def main() -> None:
             records[row] = [r for r in found if not r.get("missing")]
         return records[row]
 
-    def metric(key: str):
-        return lambda row: [r[key] for r in runs(row) if r.get(key) is not None]
+    return runs
+
+
+def main() -> None:
+    runs = cached()
+
+    def metric(key: str, of=runs):
+        return lambda row: [r[key] for r in of(row) if r.get(key) is not None]
 
     print("### Experiment 3: the IoU mask's readings\n")
     out = experiment3(metric("AR1000"), metric("iou_mask_spearman"))
@@ -96,6 +104,20 @@ def main() -> None:
         print(f"- gap today {out8['gap_today']:+.1f} AP, at 3x {out8['gap_3x']:+.1f} AP "
               f"(paper +4.0): {out8['closer_by']:+.1f} AP closer")
     print(f"\nVerdict (registered rule): **{out8['verdict']}**.")
+
+    forest = cached("deepforest")
+    out9 = experiment9(metric("AR1000", forest), forest)
+    print("\n### Experiment 9: the corrections on DeepForest\n")
+    for claim, c in out9["corrections"].items():
+        if c.get("pending"):
+            print(f"- {claim} (`{c['row']}`): pending ({c['seeds']} seeds)")
+            continue
+        values = " / ".join(f"{v:.1f}" for v in metric("AR1000", forest)(c["row"]))
+        first = "n/a" if c["vs_first_study"] is None else c["vs_first_study"].text()
+        print(f"- {claim} (`{c['row']}`): AR1000 {values}, seed sd {c['sd']:.1f}; vs RPN "
+              f"{c['vs_reference'].text()}; vs the first study's row {first}; stage 1 learns: "
+              f"{c['stage1_learns']}; carries over: {'yes' if c['carries_over'] else 'no'}")
+    print(f"\nVerdict (registered rule): **{out9['verdict']}**.")
 
 
 if __name__ == "__main__":
