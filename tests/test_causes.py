@@ -65,5 +65,29 @@ def test_arms_from_cached_runs(tmp_path: Path) -> None:
     assert a["missed_S"] == pytest.approx(2 / 3)
     assert math.isnan(a["missed_L"]) and math.isnan(m2["missed_all"])      # no large object; no stats
     assert m2["figures"] == "causes_ar1000.png;causes_missed_3.png;causes_fig7_M2.png"
+    # once a rule has its verdict, an arm it did not need says so instead of "not run"
+    for seed, value in enumerate([51.2, 50.5, 51.8]):
+        fake_run(study, "x1a_cascade_mmdet_norm", seed, value,
+                 diagnostics={"diag_s1_pos_iou": {"last": 0.66}, "diag_s1_prior_iou": {"last": 0.51}})
+    decided = causes_table(study).set_index("arm")
+    assert decided.loc["A"]["verdict"].startswith("reproduces once faithful: arm A")
+    assert decided.loc["B"]["status"] == "not needed (verdict read)" and decided.loc["E"]["status"] == "done"
     path = write_causes(frame.reset_index(), tmp_path / "tables")
     assert path.read_text().splitlines()[0].startswith("arm,experiment,claim")
+
+
+def test_verdicts_wait_for_a_missing_reference_instead_of_failing() -> None:
+    """Every rule reads 'pending' (never raises) when one of the rows it reads has no run yet, e.g.
+    a results folder where the arms are in but RPN or the first study's row is not."""
+    from scrpn.study.causes import experiment_verdicts
+
+    rows = {a.row for a in ARMS if a.row} | {a.reference for a in ARMS}
+    record = {"AR1000": 40.0, "AP": 5.0, "iou_mask_spearman": 0.3,
+              "diagnostics": {"diag_s1_pos_iou": {"last": 0.6}, "diag_s1_prior_iou": {"last": 0.5}}}
+    for missing in sorted(rows):
+        def runs(row: str) -> list[dict]:
+            return [] if row == missing else [dict(record, AR1000=40.0 + seed) for seed in range(3)]
+        verdicts = experiment_verdicts(runs, runs)
+        assert set(verdicts) == set(range(1, 10)), missing
+    empty = experiment_verdicts(lambda row: [], lambda row: [])
+    assert set(empty.values()) == {"pending"}

@@ -214,9 +214,12 @@ def causes_table(study: Study) -> pd.DataFrame:
         line["machine_hours"] = sum(r.get("wall_seconds") or 0.0 for r in costed) / 3600
         line["cpu_hours"] = sum(r.get("cpu_seconds") or 0.0 for r in costed) / 3600
         wanted = min(registered_seeds(arm.row), len(study.seeds)) if arm.row else len(study.seeds)
-        line["status"] = ("not built" if arm.row is None else "not run" if not records
-                          else f"{len(records)} of {wanted} seeds" if len(records) < wanted else "done")
         line["verdict"] = verdicts.get(arm.experiment, "pending")
+        # an arm without runs once its experiment has a verdict was dropped: an earlier arm
+        # answered its question (the REPORT says so for each)
+        unneeded = "not needed (verdict read)" if line["verdict"] != "pending" else "not run"
+        line["status"] = ("not built" if arm.row is None else unneeded if not records
+                          else f"{len(records)} of {wanted} seeds" if len(records) < wanted else "done")
         line["figures"] = ";".join(figure_names(arm))
         lines.append(line)
     return pd.DataFrame(lines)
@@ -240,7 +243,7 @@ def summary(frame: pd.DataFrame) -> str:
                      f"Its runs so far: {sub['machine_hours'].sum():.1f} machine hours, "
                      f"{sub['cpu_hours'].sum():.1f} CPU-hours.")
         for _, line in sub.iterrows():
-            if line["status"] in ("not built", "not run"):
+            if line["status"] in ("not built", "not run", "not needed (verdict read)"):
                 text = line["status"]
             elif not math.isfinite(line["delta_AR1000"]):
                 text = (f"AR1000 {line['AR1000_mean']:.1f} ({line['status']}); its reference "

@@ -179,14 +179,19 @@ def experiment1(values: Metric, records: Callable[[str], Sequence[Mapping]], see
             out["arms"][arm] = {"row": row, "pending": True, "seeds": len(ar)}
             continue
         learns = stage1_learns(records(row))
-        vs_rpn, vs_cascade = difference(ar, rpn), difference(ar, cascade)
+        if not rpn:
+            out["arms"][arm] = {"row": row, "pending": True, "seeds": len(ar)}   # no reference yet
+            continue
+        vs_rpn = difference(ar, rpn)
+        vs_cascade = difference(ar, cascade) if cascade else None    # the first study's row
         works = bool(learns) and _sd(ar) < SD_LIMIT and vs_rpn.resolved and vs_rpn.delta > 0
         out["arms"][arm] = {"row": row, "what": what, "stage1_learns": learns, "sd": _sd(ar),
                             "vs_rpn": vs_rpn, "vs_cascade_rpn": vs_cascade, "works": works,
-                            "partial": (not works) and vs_cascade.resolved and vs_cascade.delta > 0}
+                            "partial": (not works) and vs_cascade is not None and vs_cascade.resolved
+                            and vs_cascade.delta > 0}
     arms = out["arms"]
     schedule = values(CASCADE_SCHEDULE_ARM)[:1]      # arm E: today's config at 4x, one seed
-    if schedule:
+    if schedule and rpn:
         vs_rpn = arm_difference(schedule, rpn)
         learns = stage1_learns(records(CASCADE_SCHEDULE_ARM))
         out["E"] = {"row": CASCADE_SCHEDULE_ARM, "vs_rpn": vs_rpn, "stage1_learns": learns,
@@ -301,7 +306,7 @@ def experiment2(values: Metric, seeds: int = 3) -> dict:
     for arm, row, what in GA_ARMS:
         ar = values(row)
         wanted = 1 if arm == "G2" else seeds
-        if len(ar) < wanted:
+        if len(ar) < wanted or not rpn:          # no RPN runs yet: nothing to compare with
             out["arms"][arm] = {"row": row, "pending": True, "seeds": len(ar)}
             continue
         vs_rpn = arm_difference(ar[:wanted], rpn)
