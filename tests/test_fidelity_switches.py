@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from scrpn.config import ConfigError, HeadConfig, load_config
+from scrpn.config import ConfigError, load_config
 from scrpn.models.heads.alignment import AdaptiveConv, PointAlignment, box_to_offsets
 from scrpn.models.heads.iou_mask import IoUMaskBranch
 from scrpn.models.heads.stages import TwoStageProposalHead, clip_to_images, stage1_dilation

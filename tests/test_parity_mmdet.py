@@ -9,7 +9,6 @@ difference and says why; ``docs/parity.md`` lists every component with its statu
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import torch
 from torch import Tensor
 
 __all__ = ["collate_batch", "padded_size"]

@@ -17,7 +17,6 @@ background (torchvision's convention; the datasets' labels are 1..K) and ``R`` i
 """
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from torchvision.ops import batched_nms, roi_align
 
 from .. import losses as L
-from ..models.box_coder import DeltaXYWHCoder, clip_to_image
+from ..models.box_coder import DeltaXYWHCoder
 from ..sampling.assign_result import AssignResult
 from ..sampling.max_iou import MaxIoUAssigner
 from ..sampling.sampler import RandomSampler
