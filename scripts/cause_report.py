@@ -1,6 +1,8 @@
 """Print the pre-registered cause experiments' comparisons and verdicts from the committed runs.
 
-Usage: .venv/bin/python scripts/cause_report.py
+Usage: .venv/bin/python scripts/cause_report.py [--posr-rounded-row]
+(``--posr-rounded-row`` prints only the row experiment 4 trains last, R under the S arm in which
+stage 1 learns with the larger margin, or nothing while that is not decided.)
 
 Reads results/runs/ only (nothing is trained; missing runs are reported as pending), applies the
 rules registered in results/REPORT.md ("Pre-registered: tracing each non-reproduction to a
@@ -36,6 +38,10 @@ def cached(dataset: str | None = None):
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--posr-rounded-row"]:   # for run_causes.sh: the R row experiment 4 needs next
+        from scrpn.study.causes import posr_rounded_row
+        print(posr_rounded_row(cached()) or "")
+        return
     runs = cached()
 
     def metric(key: str, of=runs):

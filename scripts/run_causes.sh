@@ -25,8 +25,11 @@ stage() {
                det_faster_rcnn_cascade_rpn_1000 --seeds 0 ;;
     # 9: the corrected defaults on DeepForest (Table X's rows; registered after experiment 1)
     x9)  $S cascade_rpn --dataset deepforest --seeds 0 1 2 ;;
-    # 4: stage 1 and PosR; R under S0 here (under the better S arm once S1 / S2 are read)
-    x4)  $S x4s1_maxiou_sat_unitbox x4s1_sads_unitbox x4s2_maxiou_sat_w2 x4s2_sads_w2 x4r_sads_rounded --seeds 0 1 2 ;;
+    # 4: stage 1 and PosR; R under S0, then under the better S arm (read off the S1 / S2 runs)
+    x4)  $S x4s1_maxiou_sat_unitbox x4s1_sads_unitbox x4s2_maxiou_sat_w2 x4s2_sads_w2 x4r_sads_rounded --seeds 0 1 2
+         # then R under the S arm in which stage 1 learns with the larger margin (none: S0 only)
+         R=$(.venv/bin/python scripts/cause_report.py --posr-rounded-row 2>/dev/null | tail -1)
+         if [ -n "$R" ]; then $S "$R" --seeds 0 1 2; else echo "experiment 4: stage 1 learns under neither S arm: R under S0 only"; fi ;;
     # 5: alignment with faithful init and dilation (L1), and without the lr confound (L2)
     x5)  $S x5l1_alignment_faithful x5l2_two_stage_iou --seeds 0 1 2 ;;
     # 6: points: the anchors + SADS control (P0), lr 0.005 (P1), scaled secondary offsets (P2)

@@ -91,3 +91,17 @@ def test_verdicts_wait_for_a_missing_reference_instead_of_failing() -> None:
         assert set(verdicts) == set(range(1, 10)), missing
     empty = experiment_verdicts(lambda row: [], lambda row: [])
     assert set(empty.values()) == {"pending"}
+
+
+def test_posr_rounded_row_follows_the_better_stage1_arm() -> None:
+    from scrpn.study.causes import posr_rounded_row
+
+    def diag(gap: float) -> dict:
+        return {"AR1000": 60.0, "diagnostics": {"diag_s1_pos_iou": {"last": 0.5 + gap},
+                                                "diag_s1_prior_iou": {"last": 0.5}}}
+    gaps = {"x4s1_sads_unitbox": 0.06, "x4s1_maxiou_sat_unitbox": 0.06, "x4s2_sads_w2": 0.09,
+            "x4s2_maxiou_sat_w2": 0.07}
+    assert posr_rounded_row(lambda row: [diag(gaps[row])] * 3 if row in gaps else []) == "x4r_sads_rounded_w2"
+    gaps.update(x4s2_sads_w2=0.01, x4s2_maxiou_sat_w2=0.01)        # S2's stage 1 does not learn
+    assert posr_rounded_row(lambda row: [diag(gaps[row])] * 3 if row in gaps else []) == "x4r_sads_rounded_unitbox"
+    assert posr_rounded_row(lambda row: [diag(gaps[row])] * 2 if row in gaps else []) is None   # seeds missing

@@ -163,7 +163,19 @@ def test_experiment4_rule_by_hand():
     assert out["verdict"] == "reproduces once faithful: the UnitBox stage-1 loss (S1)"
     ar["x4s1_sads_unitbox"] = [62.2, 62.4, 62.0]                                      # +0.5: not enough
     out = experiment4(lambda row: ar.get(row, []), records)
+    # stage 1 learns under S1 only (margin 0.09 over both rows): R is also due under S1
+    assert out["better_stage1_arm"] == "S1" and out["verdict"] == "pending"
+    assert out["steps"]["R+S1"]["rows"] == ("x4r_sads_rounded_unitbox", "x4s1_maxiou_sat_unitbox")
+    ar["x4r_sads_rounded_unitbox"] = [61.9, 62.0, 62.1]                               # +0.3 over 61.7
+    out = experiment4(lambda row: ar.get(row, []), records)
     assert out["verdict"] == "robust: no PosR step reaches +1.0"
+    ar["x4r_sads_rounded_unitbox"] = [63.0, 63.2, 62.8]                               # +1.3, resolved
+    assert experiment4(lambda row: ar.get(row, []), records)["verdict"] == (
+        "reproduces once faithful: the rounded positive region under the UnitBox stage-1 loss (R+S1)")
+    gaps.update({"x4s2_sads_w2": 0.2, "x4s2_maxiou_sat_w2": 0.2})                    # S2's margin is larger
+    out = experiment4(lambda row: ar.get(row, []), records)
+    assert out["better_stage1_arm"] == "S2" and out["verdict"] == "pending"         # x4r_sads_rounded_w2 not run
+    del ar["x4r_sads_rounded_unitbox"]
     gaps.clear()
     assert experiment4(lambda row: ar.get(row, []), records)["verdict"] == (
         "robust: no PosR step reaches +1.0 (stage 1 never learned)")

@@ -29,11 +29,12 @@ import pandas as pd
 from scrpn.evaluation.proposal_stats import load_stats, missed_fractions
 
 from .runs import Study
-from .verdicts import (difference, experiment1, experiment2, experiment3, experiment4, experiment5,
-                       experiment6, experiment7, experiment8, experiment9, stage1_learns)
+from .verdicts import (POSR_R_UNDER_S, difference, experiment1, experiment2, experiment3, experiment4,
+                       experiment5, experiment6, experiment7, experiment8, experiment9, posr_better_stage1_arm,
+                       stage1_learns)
 
 __all__ = ["ARMS", "Arm", "cached_runs", "causes_table", "dataset_study", "experiment_verdicts", "figure_names",
-           "is_cause_row",
+           "is_cause_row", "posr_rounded_row",
            "registered_seeds", "summary", "write_causes"]
 
 
@@ -73,6 +74,9 @@ ARMS: tuple[Arm, ...] = (
     Arm(4, _P, "S1", "PosR step, UnitBox stage-1 loss", "x4s1_sads_unitbox", "x4s1_maxiou_sat_unitbox"),
     Arm(4, _P, "S2", "PosR step, stage-1 weight x4", "x4s2_sads_w2", "x4s2_maxiou_sat_w2"),
     Arm(4, _P, "R", "PosR step, rounded region (S0)", "x4r_sads_rounded", "t4_maxiou_sat"),
+    # R under the S arm where stage 1 learns with the larger margin: only one of these two is trained
+    Arm(4, _P, "R+S1", "PosR step, rounded region (S1)", "x4r_sads_rounded_unitbox", "x4s1_maxiou_sat_unitbox"),
+    Arm(4, _P, "R+S2", "PosR step, rounded region (S2)", "x4r_sads_rounded_w2", "x4s2_maxiou_sat_w2"),
     Arm(5, _L, "today", "alignment step, lr 0.005", "t3_alignment", "t3_two_stage"),
     Arm(5, _L, "L1", "faithful init + dilation", "x5l1_alignment_faithful", "t3_two_stage"),
     Arm(5, _L, "L2", "alignment step at lr 0.01 (IoU loss)", "t3_iou_loss", "x5l2_two_stage_iou"),
@@ -170,6 +174,13 @@ def experiment_verdicts(runs: Runs, deepforest_runs: Optional[Runs] = None) -> d
     if deepforest_runs is not None:
         out[9] = experiment9(_metric(deepforest_runs, "AR1000"), deepforest_runs)["verdict"]
     return out
+
+
+def posr_rounded_row(runs: Runs) -> Optional[str]:
+    """The row experiment 4 trains last: R under the S arm in which stage 1 learns with the larger
+    margin (``None`` until S1 and S2 have their seeds, or when stage 1 learns in neither)."""
+    better = posr_better_stage1_arm(_metric(runs, "AR1000"), runs)
+    return None if better is None else POSR_R_UNDER_S[better][0]
 
 
 def dataset_study(study: Study, dataset: Optional[str]) -> Study:

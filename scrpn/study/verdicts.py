@@ -31,7 +31,7 @@ __all__ = ["ALIGNMENT_STEPS", "CASCADE_ARMS", "GA_ARMS", "GEOMETRY_MARGIN", "MAS
            "POINT_STEPS", "POSR_STEPS", "RESOLVED_SE", "SD_LIMIT", "STAGE1_MARGIN", "Difference",
            "arm_difference", "difference", "difference_se", "experiment1", "experiment2", "experiment3",
            "experiment4", "experiment5", "experiment6", "experiment7", "experiment8", "experiment9",
-           "CARRY_OVER", "stage1_learns"]
+           "CARRY_OVER", "POSR_R_UNDER_S", "posr_better_stage1_arm", "stage1_learns", "stage1_margin"]
 
 RESOLVED_SE = 2.5          # a difference is resolved at |Δ| >= 2.5 standard errors
 SD_LIMIT = 2.0             # experiment 1: a working arm's AR1000 seed sd is below this
@@ -330,6 +330,39 @@ POSR_STEPS = (("S0", "t3_sads", "t4_maxiou_sat", "today's stage 1"),
               ("S2", "x4s2_sads_w2", "x4s2_maxiou_sat_w2", "a 4x stage-1 weight"),
               ("R", "x4r_sads_rounded", "t4_maxiou_sat", "the rounded positive region (S0)"))
 POSR_MARGIN = 1.0          # experiment 4: a PosR step reproduces at >= +1.0 AR1000, resolved
+# R under the S arm in which stage 1 learns with the larger margin: (rounded SADS row, its
+# Max-IoU / SAT reference under the same stage-1 arm)
+POSR_R_UNDER_S = {"S1": ("x4r_sads_rounded_unitbox", "x4s1_maxiou_sat_unitbox"),
+                  "S2": ("x4r_sads_rounded_w2", "x4s2_maxiou_sat_w2")}
+
+
+def stage1_margin(records: Sequence[Mapping]) -> Optional[float]:
+    """Seed mean of the last ``diag_s1_pos_iou`` minus ``diag_s1_prior_iou`` (what
+    :func:`stage1_learns` compares with ``STAGE1_MARGIN``); ``None`` without diagnostics."""
+    gaps = []
+    for record in records:
+        diag = record.get("diagnostics", {})
+        if "diag_s1_pos_iou" not in diag or "diag_s1_prior_iou" not in diag:
+            return None
+        gaps.append(diag["diag_s1_pos_iou"]["last"] - diag["diag_s1_prior_iou"]["last"])
+    return statistics.fmean(gaps) if gaps else None
+
+
+def posr_better_stage1_arm(values: Metric, records: Callable[[str], Sequence[Mapping]],
+                           seeds: int = 3) -> Optional[str]:
+    """Experiment 4's "S arm in which stage 1 learns with the larger margin": "S1" or "S2", from
+    both rows of each arm (seed mean of the stage-1 margin); ``None`` while an arm lacks seeds or
+    when stage 1 learns in neither (then R runs under S0 only, as registered)."""
+    margins = {}
+    for name, row, reference, _ in POSR_STEPS:
+        if name not in POSR_R_UNDER_S:
+            continue
+        if len(values(row)) < seeds or len(values(reference)) < seeds:
+            return None
+        margin = stage1_margin([r for rr in (row, reference) for r in records(rr)])
+        if margin is not None and margin >= STAGE1_MARGIN:
+            margins[name] = margin
+    return max(margins, key=margins.get) if margins else None
 
 
 def experiment4(values: Metric, records: Callable[[str], Sequence[Mapping]], seeds: int = 3) -> dict:
@@ -337,14 +370,27 @@ def experiment4(values: Metric, records: Callable[[str], Sequence[Mapping]], see
     (in the seed mean of both rows of the step). PosR **reproduces** when some step is at least
     ``POSR_MARGIN`` and resolved: "reproduces once X" (the first such step in the order S0, S1,
     S2, R); no step: "robust", and "stage 1 never learned" is added when neither S1 nor S2 makes it
-    learn. R under the better S arm is a later row: until it exists the verdict covers R under S0."""
-    steps = _steps(values, POSR_STEPS, seeds, lambda step: step.resolved and step.delta >= POSR_MARGIN)
+    learn. R under the better S arm (:func:`posr_better_stage1_arm`; rows in ``POSR_R_UNDER_S``)
+    is the last step, "R+S1" or "R+S2"; it is pending until that row has its seeds, and absent
+    when stage 1 learns under neither S arm."""
+    reproduces = lambda step: step.resolved and step.delta >= POSR_MARGIN  # noqa: E731
+    table = list(POSR_STEPS)
+    better = posr_better_stage1_arm(values, records, seeds)
+    if better is not None:
+        rounded, reference = POSR_R_UNDER_S[better]
+        what = dict((n, w) for n, _, _, w in POSR_STEPS)[better]
+        table.append((f"R+{better}", rounded, reference, f"the rounded positive region under {what}"))
+    steps = _steps(values, table, seeds, reproduces)
     for name, step in steps.items():
         if not step.get("pending"):
             step["stage1_learns"] = stage1_learns([r for row in step["rows"] for r in records(row)])
     never = all(not steps[n].get("stage1_learns") for n in ("S1", "S2"))
     robust = "robust: no PosR step reaches +1.0" + (" (stage 1 never learned)" if never else "")
-    return {"steps": steps, "verdict": _read_off(steps, [n for n, *_ in POSR_STEPS], robust)}
+    order = [n for n, *_ in table]
+    if better is None and not never:
+        order.append("R+S")           # the S arms are not complete: the last step is still to come
+        steps["R+S"] = {"rows": (), "pending": True}
+    return {"steps": steps, "better_stage1_arm": better, "verdict": _read_off(steps, order, robust)}
 
 
 # Experiment 5: the alignment step without the confounds.
