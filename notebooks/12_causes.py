@@ -99,13 +99,17 @@ for arm in (a for a in ARMS if a.experiment == 3):
 # %% [markdown]
 # ## Questions
 #
-# * **Experiment 3 (the IoU mask).** Arm M2 trains the mask as a probability of a good box and
-#   applies the second sigmoid only when the score is formed. Does its IoU-aware score beat
-#   classification alone on the same checkpoints, and does its mask correlate with the true IoU
-#   better than the literal reading's (ρ ≥ 0.3 is the registered sign of a mask that learned)?
-# * **Experiment 1 (Cascade RPN).** The rule wants three things at once: stage 1 learning, a seed
-#   sd below 2 AR1000, and AR1000 above RPN. If an arm gets the first two but not the third, is
-#   the loss of Cascade RPN about its assigners at our anchor scale rather than its training?
+# * **Experiment 3 (the IoU mask).** No reading helps: the IoU-aware score moves AR1000 by less
+#   than 0.1 on the same checkpoints. Under two readings the mask reaches the registered sign of
+#   a mask that learned (ρ = 0.30), under the literal one it does not (0.11). Would a longer
+#   schedule, or COCO's many overlapping objects, give the mask something to re-rank?
+# * **Experiment 1 (Cascade RPN) and 9 (DeepForest).** Arm A, mmdetection's loss normalisers,
+#   made stage 1 learn and put Cascade RPN 7.8 AR1000 above RPN; it is now the default. On the
+#   tree crowns the same correction leaves stage 1 where it started (experiment 9: "does not
+#   carry over"). What stops it there: the lr that arm B would have tested, or the schedule
+#   (about 25 epochs of 109 tiles)? The tiles hold about as many objects as SynthShapes' images
+#   (951 crowns in 156 tiles; 3,564 objects in 500 images), so the count of positives alone does
+#   not set the two datasets apart.
 # * **What would change the verdicts' meaning?** Each arm changes one deviation on the mini
 #   profile (256 px, anchor scale 4). Experiment 7 asks whether the ranking of the peers is a
 #   property of that geometry; until it runs, a "robust" verdict is robust at this scale only.
