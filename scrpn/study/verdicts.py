@@ -88,16 +88,23 @@ def arm_difference(a: Sequence[float], b: Sequence[float]) -> Difference:
     return difference(a, b)
 
 
-def stage1_learns(records: Sequence[Mapping]) -> Optional[bool]:
-    """From each seed's ``metrics.json``: does stage 1 move its positives closer to their gts?
-    ``None`` when the runs carry no diagnostics (runs trained before issue 17)."""
+def stage1_margin(records: Sequence[Mapping]) -> Optional[float]:
+    """Seed mean of the last ``diag_s1_pos_iou`` minus the last ``diag_s1_prior_iou`` (each seed's
+    ``metrics.json``); ``None`` when the runs carry no diagnostics (runs trained before issue 17)."""
     gaps = []
     for record in records:
         diag = record.get("diagnostics", {})
         if "diag_s1_pos_iou" not in diag or "diag_s1_prior_iou" not in diag:
             return None
         gaps.append(diag["diag_s1_pos_iou"]["last"] - diag["diag_s1_prior_iou"]["last"])
-    return statistics.fmean(gaps) >= STAGE1_MARGIN if gaps else None
+    return statistics.fmean(gaps) if gaps else None
+
+
+def stage1_learns(records: Sequence[Mapping]) -> Optional[bool]:
+    """Does stage 1 move its positives closer to their gts: :func:`stage1_margin` at least
+    ``STAGE1_MARGIN``; ``None`` without diagnostics."""
+    margin = stage1_margin(records)
+    return None if margin is None else margin >= STAGE1_MARGIN
 
 
 Metric = Callable[[str], list]   # row -> the metric's value per seed (seeds with a result only)
@@ -175,13 +182,10 @@ def experiment1(values: Metric, records: Callable[[str], Sequence[Mapping]], see
     out: dict = {"arms": {}}
     for arm, row, what in CASCADE_ARMS:
         ar = values(row)
-        if len(ar) < seeds:
+        if len(ar) < seeds or not rpn:           # no RPN runs yet: nothing to compare with
             out["arms"][arm] = {"row": row, "pending": True, "seeds": len(ar)}
             continue
         learns = stage1_learns(records(row))
-        if not rpn:
-            out["arms"][arm] = {"row": row, "pending": True, "seeds": len(ar)}   # no reference yet
-            continue
         vs_rpn = difference(ar, rpn)
         vs_cascade = difference(ar, cascade) if cascade else None    # the first study's row
         works = bool(learns) and _sd(ar) < SD_LIMIT and vs_rpn.resolved and vs_rpn.delta > 0
@@ -334,18 +338,6 @@ POSR_MARGIN = 1.0          # experiment 4: a PosR step reproduces at >= +1.0 AR1
 # Max-IoU / SAT reference under the same stage-1 arm)
 POSR_R_UNDER_S = {"S1": ("x4r_sads_rounded_unitbox", "x4s1_maxiou_sat_unitbox"),
                   "S2": ("x4r_sads_rounded_w2", "x4s2_maxiou_sat_w2")}
-
-
-def stage1_margin(records: Sequence[Mapping]) -> Optional[float]:
-    """Seed mean of the last ``diag_s1_pos_iou`` minus ``diag_s1_prior_iou`` (what
-    :func:`stage1_learns` compares with ``STAGE1_MARGIN``); ``None`` without diagnostics."""
-    gaps = []
-    for record in records:
-        diag = record.get("diagnostics", {})
-        if "diag_s1_pos_iou" not in diag or "diag_s1_prior_iou" not in diag:
-            return None
-        gaps.append(diag["diag_s1_pos_iou"]["last"] - diag["diag_s1_prior_iou"]["last"])
-    return statistics.fmean(gaps) if gaps else None
 
 
 def posr_better_stage1_arm(values: Metric, records: Callable[[str], Sequence[Mapping]],
