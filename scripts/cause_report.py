@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scrpn.study import Study  # noqa: E402
+from scrpn.study.causes import cached_runs, metric, posr_rounded_row  # noqa: E402
 from scrpn.study.verdicts import (MASK_READINGS, experiment1, experiment2, experiment3, experiment4,  # noqa: E402
                                   experiment5, experiment6, experiment7, experiment8, experiment9,
                                   stage1_learns)
@@ -24,31 +25,18 @@ SEEDS = (0, 1, 2)
 
 
 def cached(dataset: str | None = None):
-    """``row -> its runs' records`` (seeds 0-2 that exist) of the mini study on ``dataset``."""
-    study = Study(profile="mini", seeds=SEEDS, dataset=dataset, train_missing=False)
-    records: dict[str, list[dict]] = {}
-
-    def runs(row: str) -> list[dict]:
-        if row not in records:
-            found = [study.run(row, s) for s in SEEDS]
-            records[row] = [r for r in found if not r.get("missing")]
-        return records[row]
-
-    return runs
+    """``row -> its cached runs' records`` (seeds 0-2) of the mini study on ``dataset``."""
+    return cached_runs(Study(profile="mini", seeds=SEEDS, dataset=dataset, train_missing=False))
 
 
 def main() -> None:
     if sys.argv[1:] == ["--posr-rounded-row"]:   # for run_causes.sh: the R row experiment 4 needs next
-        from scrpn.study.causes import posr_rounded_row
         print(posr_rounded_row(cached()) or "")
         return
-    runs = cached()
-
-    def metric(key: str, of=runs):
-        return lambda row: [r[key] for r in of(row) if r.get(key) is not None]
+    runs, forest = cached(), cached("deepforest")
 
     print("### Experiment 3: the IoU mask's readings\n")
-    out = experiment3(metric("AR1000"), metric("iou_mask_spearman"))
+    out = experiment3(metric(runs, "AR1000"), metric(runs, "iou_mask_spearman"))
     print("| reading | row | AR1000 IoU-aware - classification only (paired) | AR1000 - t3_sads | Spearman ρ | works |")
     print("|---|---|---|---|---|---|")
     rows = {name: aware for name, (aware, _) in MASK_READINGS.items()}
@@ -65,7 +53,7 @@ def main() -> None:
         if learns is not None:
             print(f"- `{row}`: stage 1 learns (decoded positives vs priors, last window): {learns}")
 
-    ar = metric("AR1000")
+    ar = metric(runs, "AR1000")
     out1 = experiment1(ar, runs)
     print("\n### Experiment 1: Cascade RPN\n")
     for name, arm in {**out1["arms"], "E": out1["E"]}.items():
@@ -104,21 +92,20 @@ def main() -> None:
         print("- paper-geometry order: " + " > ".join(out7["order_paper"]))
     print(f"\nVerdict (registered rule): **{out7['verdict']}**.")
 
-    out8 = experiment8(metric("AP"))
+    out8 = experiment8(metric(runs, "AP"))
     print("\n### Experiment 8: the detector gap at 3x (seed 0)\n")
     if out8["verdict"] != "pending":
         print(f"- gap today {out8['gap_today']:+.1f} AP, at 3x {out8['gap_3x']:+.1f} AP "
               f"(paper +4.0): {out8['closer_by']:+.1f} AP closer")
     print(f"\nVerdict (registered rule): **{out8['verdict']}**.")
 
-    forest = cached("deepforest")
-    out9 = experiment9(metric("AR1000", forest), forest)
+    out9 = experiment9(metric(forest, "AR1000"), forest)
     print("\n### Experiment 9: the corrections on DeepForest\n")
     for claim, c in out9["corrections"].items():
         if c.get("pending"):
             print(f"- {claim} (`{c['row']}`): pending ({c['seeds']} seeds)")
             continue
-        values = " / ".join(f"{v:.1f}" for v in metric("AR1000", forest)(c["row"]))
+        values = " / ".join(f"{v:.1f}" for v in metric(forest, "AR1000")(c["row"]))
         first = "n/a" if c["vs_first_study"] is None else c["vs_first_study"].text()
         print(f"- {claim} (`{c['row']}`): AR1000 {values}, seed sd {c['sd']:.1f}; vs RPN "
               f"{c['vs_reference'].text()}; vs the first study's row {first}; stage 1 learns: "

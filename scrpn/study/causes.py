@@ -34,7 +34,7 @@ from .verdicts import (POSR_R_UNDER_S, difference, experiment1, experiment2, exp
                        stage1_learns)
 
 __all__ = ["ARMS", "Arm", "cached_runs", "causes_table", "dataset_study", "experiment_verdicts", "figure_names",
-           "is_cause_row", "posr_rounded_row",
+           "is_cause_row", "metric", "posr_rounded_row",
            "registered_seeds", "summary", "write_causes"]
 
 
@@ -157,7 +157,8 @@ def cached_runs(study: Study) -> Runs:
     return runs
 
 
-def _metric(runs: Runs, key: str) -> Callable[[str], list]:
+def metric(runs: Runs, key: str) -> Callable[[str], list]:
+    """``row -> [records[key] per seed]`` from ``runs`` (seeds without the key left out)."""
     return lambda row: [r[key] for r in runs(row) if r.get(key) is not None]
 
 
@@ -165,21 +166,21 @@ def experiment_verdicts(runs: Runs, deepforest_runs: Optional[Runs] = None) -> d
     """Each experiment's verdict read off its registered rule (``scrpn.study.verdicts``) from
     ``runs`` (and experiment 9's from ``deepforest_runs``, the DeepForest study's); "pending"
     until the rule has the runs it reads."""
-    ar = _metric(runs, "AR1000")
+    ar = metric(runs, "AR1000")
     out = {1: experiment1(ar, runs)["verdict"], 2: experiment2(ar)["verdict"],
-           3: experiment3(ar, _metric(runs, "iou_mask_spearman"))["verdict"],
+           3: experiment3(ar, metric(runs, "iou_mask_spearman"))["verdict"],
            4: experiment4(ar, runs)["verdict"], 5: experiment5(ar)["verdict"],
            6: experiment6(ar)["verdict"], 7: experiment7(ar)["verdict"],
-           8: experiment8(_metric(runs, "AP"))["verdict"], 9: "pending"}
+           8: experiment8(metric(runs, "AP"))["verdict"], 9: "pending"}
     if deepforest_runs is not None:
-        out[9] = experiment9(_metric(deepforest_runs, "AR1000"), deepforest_runs)["verdict"]
+        out[9] = experiment9(metric(deepforest_runs, "AR1000"), deepforest_runs)["verdict"]
     return out
 
 
 def posr_rounded_row(runs: Runs) -> Optional[str]:
     """The row experiment 4 trains last: R under the S arm in which stage 1 learns with the larger
     margin (``None`` until S1 and S2 have their seeds, or when stage 1 learns in neither)."""
-    better = posr_better_stage1_arm(_metric(runs, "AR1000"), runs)
+    better = posr_better_stage1_arm(metric(runs, "AR1000"), runs)
     return None if better is None else POSR_R_UNDER_S[better][0]
 
 
@@ -196,7 +197,7 @@ def causes_table(study: Study) -> pd.DataFrame:
     lines = []
     for arm in ARMS:
         runs, arm_study = runs_of[arm.dataset], studies[arm.dataset]
-        ar = _metric(runs, "AR1000")
+        ar = metric(runs, "AR1000")
         line = {"experiment": arm.experiment, "claim": arm.claim, "arm": arm.arm, "variant": arm.variant,
                 "dataset": arm.dataset or "synthshapes", "row": arm.row or "", "reference": arm.reference}
         records = runs(arm.row) if arm.row else []
