@@ -105,3 +105,15 @@ def test_posr_rounded_row_follows_the_better_stage1_arm() -> None:
     gaps.update(x4s2_sads_w2=0.01, x4s2_maxiou_sat_w2=0.01)        # S2's stage 1 does not learn
     assert posr_rounded_row(lambda row: [diag(gaps[row])] * 3 if row in gaps else []) == "x4r_sads_rounded_unitbox"
     assert posr_rounded_row(lambda row: [diag(gaps[row])] * 2 if row in gaps else []) is None   # seeds missing
+
+
+def test_each_arm_costs_the_rows_it_added() -> None:
+    """An arm's CPU-time line counts the runs it added: its cause rows, never the first study's
+    (RPN, Table III's rows), and on DeepForest the row experiment 9 trained under Table X's name."""
+    arm = {(a.experiment, a.arm): a for a in ARMS}
+    assert arm[1, "today"].cost_rows == ()                     # the first study's runs, kept as diag_
+    assert arm[1, "A"].cost_rows == ("x1a_cascade_mmdet_norm",)
+    assert arm[3, "M2"].cost_rows == ("x3_mask_test_only", "x3_mask_test_only_notest")
+    assert arm[5, "L2"].cost_rows == ("x5l2_two_stage_iou",)   # t3_iou_loss is Table III's row
+    assert arm[9, "DF A"].cost_rows == ("cascade_rpn",)
+    assert arm[9, "DF first study"].cost_rows == ()

@@ -48,6 +48,17 @@ class Arm:
     reference: str              # the row its Δ is taken against
     paired: bool = False        # same checkpoints as the reference (a scoring variant)
     dataset: Optional[str] = None   # another dataset's runs (experiment 9: "deepforest")
+    trained: Optional[tuple[str, ...]] = None   # the rows whose runs this arm added (None: see cost_rows)
+
+    @property
+    def cost_rows(self) -> tuple[str, ...]:
+        """The rows whose runs this arm added, counted in its CPU-time line: ``trained`` where
+        given (experiment 9's arms, whose rows keep Table X's names on another dataset), else
+        its row and its reference where they are cause rows (:func:`is_cause_row`; the first
+        study's rows cost nothing here)."""
+        if self.trained is not None:
+            return self.trained
+        return tuple(row for row in dict.fromkeys((self.row, self.reference)) if row and is_cause_row(row))
 
 
 _C, _G, _M = "Cascade RPN above RPN (+13.4)", "GA-RPN above RPN (+10.2)", "IoU mask helps (+0.4)"
@@ -92,9 +103,9 @@ ARMS: tuple[Arm, ...] = (
     Arm(7, _R, "SC-RPN", "paper geometry, vs its RPN", "x7_sc_rpn", "x7_rpn"),
     # experiment 9: each correction that changed a default, on DeepForest (verdicts.CARRY_OVER)
     Arm(9, _T, "DF first study", "Cascade RPN, own normalisers (DeepForest)", "diag_cascade_rpn_paper_norm", "rpn",
-        dataset="deepforest"),
+        dataset="deepforest", trained=()),
     Arm(9, _T, "DF A", "Cascade RPN, mmdetection normalisers (DeepForest)", "cascade_rpn", "rpn",
-        dataset="deepforest"),
+        dataset="deepforest", trained=("cascade_rpn",)),
 )
 
 METRICS = ("AR100", "AR1000", "AR_S")
@@ -218,11 +229,9 @@ def causes_table(study: Study) -> pd.DataFrame:
                     else _missed(arm_study, None, []))
         rho = [r["iou_mask_spearman"] for r in records if r.get("iou_mask_spearman") is not None]
         line["spearman"] = statistics.fmean(rho) if rho else math.nan
-        # machine and CPU time of the runs this arm added (its row and its reference where they
-        # are cause rows; a scoring variant counts its evaluation only: it shares the training)
-        # (on another dataset, the arm's own row unless it is the first study's diag_ row)
-        costed = [r for row in (arm.row, arm.reference) if row and (is_cause_row(row) or (
-                  arm.dataset and row == arm.row and not row.startswith("diag_"))) for r in runs(row)]
+        # machine and CPU time of the runs this arm added (a scoring variant counts its
+        # evaluation only: it shares the training)
+        costed = [r for row in arm.cost_rows for r in runs(row)]
         line["machine_hours"] = sum(r.get("wall_seconds") or 0.0 for r in costed) / 3600
         line["cpu_hours"] = sum(r.get("cpu_seconds") or 0.0 for r in costed) / 3600
         wanted = min(registered_seeds(arm.row), len(study.seeds)) if arm.row else len(study.seeds)

@@ -136,11 +136,10 @@ class Cause:
     @property
     def arms(self) -> tuple[str, ...]:
         """The rows the experiment trains or scores, from the one registry of its arms
-        (``scrpn.study.causes.ARMS``): its arms' rows and references that are cause rows."""
-        from .causes import ARMS, is_cause_row
+        (``scrpn.study.causes.ARMS``): the rows its arms added (``Arm.cost_rows``)."""
+        from .causes import ARMS
 
-        rows = (row for arm in ARMS if arm.experiment == self.experiment
-                for row in (arm.row, arm.reference) if row and is_cause_row(row))
+        rows = (row for arm in ARMS if arm.experiment == self.experiment for row in arm.cost_rows)
         return tuple(dict.fromkeys(rows))
 
 
