@@ -45,10 +45,11 @@ session.what_we_see("table01_proposals_coco")
 # so that the change of default rewrites no history.
 
 # %%
+from scrpn.study.causes import cached_runs, metric  # noqa: E402
 from scrpn.study.verdicts import difference  # noqa: E402
 
-ar1000 = {row: [r["AR1000"] for r in (study.cached(row, s) for s in seeds) if r is not None]
-          for row in ("rpn", "diag_cascade_rpn_paper_norm", "cascade_rpn")}
+ar = metric(cached_runs(study), "AR1000")
+ar1000 = {row: ar(row) for row in ("rpn", "diag_cascade_rpn_paper_norm", "cascade_rpn")}
 for row, values in ar1000.items():
     print(f"{row:30s} AR1000 " + (" / ".join(f"{v:.1f}" for v in values) if values else "not run"))
 if all(len(v) >= 2 for v in ar1000.values()):
@@ -91,7 +92,7 @@ else:
 #   *below* RPN; experiment 1 traced that to our loss normalisers (notebook 12): with
 #   mmdetection's, now the default, its stage 1 learns and it lands above RPN. Why is it still
 #   9.4 below SC-RPN, when the paper has it 1.1 below? The first study's
-#   runs are the `diag_cascade_rpn_paper_norm` row, printed below. GA-RPN is still below RPN:
+#   runs are the `diag_cascade_rpn_paper_norm` row, printed above. GA-RPN is still below RPN:
 #   is that our scale (256 px, anchor scale 4, 700 iterations), or our code? Experiment 2 tests
 #   the test-time location filter, normalisers and init, mmdetection 3.3's inverted location
 #   targets and a 4x schedule.

@@ -47,14 +47,15 @@ session.what_we_see("table10_proposals_imagenet_det")
 # stage 1 learns, the AR1000 seed sd is below 2.0 and AR1000 beats RPN's, resolved.
 
 # %%
-from scrpn.study.causes import cached_runs, dataset_study  # noqa: E402
+from scrpn.study.causes import cached_runs, dataset_study, metric  # noqa: E402
 from scrpn.study.verdicts import experiment9  # noqa: E402
 
 forest_runs = cached_runs(dataset_study(study, "deepforest"))
+forest_ar = metric(forest_runs, "AR1000")
 for row in ("rpn", "diag_cascade_rpn_paper_norm", "cascade_rpn"):
-    values = [r["AR1000"] for r in forest_runs(row)]
+    values = forest_ar(row)
     print(f"{row:30s} AR1000 " + (" / ".join(f"{v:.1f}" for v in values) if values else "not run"))
-out = experiment9(lambda row: [r["AR1000"] for r in forest_runs(row)], forest_runs)
+out = experiment9(forest_ar, forest_runs)
 for claim, c in out["corrections"].items():
     if c.get("pending"):
         print(f"{claim}: pending ({c['seeds']} seeds)")
