@@ -52,6 +52,24 @@ def test_changes_since_a_commit(repo: Path) -> None:
     assert CodeChanges(repo).since(None) is None              # a run older than provenance
 
 
+def test_reporting_changes_do_not_count(repo: Path) -> None:
+    """A change to a module that only reads finished runs (a verdict rule, a figure) is no reason
+    to retrain; a change next to it in the package is."""
+    first = git(repo, "rev-parse", "HEAD")
+    (repo / "scrpn" / "study").mkdir()
+    (repo / "scrpn" / "viz").mkdir()
+    (repo / "scrpn" / "study" / "verdicts.py").write_text("rule = 1\n")
+    (repo / "scrpn" / "viz" / "figures.py").write_text("fig = 1\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "reporting only")
+    assert CodeChanges(repo).since(first) == []
+    (repo / "scrpn" / "study" / "runs.py").write_text("train = 1\n")     # the runner does count
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "runner")
+    assert CodeChanges(repo).since(first) == ["scrpn/study/runs.py"]
+    assert all(Path(ROOT, path).exists() for path in provenance.READ_ONLY_PATHS)   # no stale names
+
+
 def test_outside_git_nothing_is_guessed(tmp_path: Path) -> None:
     assert code_version(tmp_path) == {"code_commit": None, "code_dirty": None}
 

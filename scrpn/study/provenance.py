@@ -5,8 +5,10 @@ config, so a cached run could look current after ``scrpn/`` changed. :func:`code
 recorded in every ``metrics.json`` the study writes (``code_commit``, ``code_dirty``: uncommitted
 changes under ``scrpn/`` or ``configs/``), and :class:`CodeChanges` tells, per cached run, whether
 ``scrpn/`` has changed since its commit (the study then warns; the run is kept, since its
-fingerprint is unchanged, and ``--retrain`` refreshes it). Runs written before this existed have
-no commit: they are reported as "unknown", never guessed.
+fingerprint is unchanged, and ``--retrain`` refreshes it). Modules that only read finished runs
+(:data:`READ_ONLY_PATHS`: the tables, verdicts, prose, figures) cannot change a run's numbers, so
+a change there does not count. Runs written before this existed have no commit: they are
+reported as "unknown", never guessed.
 
 Outside a git checkout (an installed package, a tarball) every answer is ``None``.
 ``tests/test_provenance.py`` pins the behaviour on a throw-away repository.
@@ -18,9 +20,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
-__all__ = ["CODE_PATHS", "CodeChanges", "code_version", "commits_line"]
+__all__ = ["CODE_PATHS", "READ_ONLY_PATHS", "CodeChanges", "code_version", "commits_line"]
 
 CODE_PATHS = ("scrpn", "configs")  # what "the code that trained it" means for dirtiness
+# parts of the package that read cached runs and never write a metrics.json: a change there is no
+# reason to retrain (tests/test_provenance.py: test_reporting_changes_do_not_count)
+READ_ONLY_PATHS = ("scrpn/viz", "scrpn/study/causes.py", "scrpn/study/verdicts.py", "scrpn/study/prose.py",
+                   "scrpn/study/tables.py", "scrpn/study/notebooks.py", "scrpn/study/estimate.py",
+                   "scrpn/study/provenance.py")
 
 
 def _git(root: Path, *args: str) -> Optional[str]:
@@ -42,7 +49,8 @@ def code_version(root: str | Path) -> dict:
 
 
 class CodeChanges:
-    """Files under ``scrpn/`` changed between a run's commit and HEAD (one git call per commit)."""
+    """Files under ``scrpn/`` that can change a run's numbers (all but :data:`READ_ONLY_PATHS`)
+    changed between a run's commit and HEAD (one git call per commit)."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -54,7 +62,8 @@ class CodeChanges:
         if not commit:
             return None
         if commit not in self._cache:
-            out = _git(self.root, "diff", "--name-only", commit, "HEAD", "--", "scrpn")
+            out = _git(self.root, "diff", "--name-only", commit, "HEAD", "--", "scrpn",
+                       *(f":(exclude){path}" for path in READ_ONLY_PATHS))
             self._cache[commit] = None if out is None else [line for line in out.splitlines() if line]
         return self._cache[commit]
 
