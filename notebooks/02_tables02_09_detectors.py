@@ -43,3 +43,37 @@ view9 = show_table("table09_more_detectors")
 
 # %%
 session.what_we_see("table09_more_detectors")
+
+# %% [markdown]
+# ### The first study's Cascade RPN detectors (diagnostic rows)
+# Experiment 1 (issue 18) changed Cascade RPN's loss normalisers to mmdetection's; Table II's
+# Cascade RPN rows above are retrained on that default, and the detectors on the first study's
+# proposals stay as the `diag_det_*_cascade_rpn*_paper_norm` rows. AP, seed 0, against RPN under
+# the same detector and number of proposals.
+
+# %%
+from scrpn.study.causes import cached_runs, metric  # noqa: E402
+
+ap = metric(cached_runs(study), "AP")
+for detector in ("fast_rcnn", "faster_rcnn"):
+    for suffix, n in (("", 300), ("_1000", 1000)):
+        rpn, today = ap(f"det_{detector}_rpn{suffix}"), ap(f"det_{detector}_cascade_rpn{suffix}")
+        first = ap(f"diag_det_{detector}_cascade_rpn{suffix}_paper_norm")
+        if rpn and today and first:
+            print(f"{detector:12s} {n:5d} proposals: RPN {rpn[0]:5.1f} | Cascade RPN today {today[0]:5.1f} "
+                  f"({today[0] - rpn[0]:+.1f}) | first study {first[0]:5.1f} ({first[0] - rpn[0]:+.1f})")
+        else:
+            print(f"{detector:12s} {n:5d} proposals: pending")
+
+# %% [markdown]
+# ## Questions
+#
+# * Today's Cascade RPN gains +12.2 AP over RPN under Fast R-CNN (300 proposals) but +1.1 under
+#   Faster R-CNN; SC-RPN shows the same pattern (+17.5 against +9.2). Fast R-CNN trains on the
+#   proposals of a fully trained network, Faster R-CNN trains it jointly in the same 700
+#   iterations. Does the Faster R-CNN gap move toward the paper's as the detector converges?
+#   Experiment 8 (notebook 12) trains Faster R-CNN with RPN and SC-RPN at 3x the iterations.
+# * 1000 proposals score below 300 for every proposal method here, within 0.4 AP in the paper.
+#   Is that the undertrained R-CNN classifier filling the 100 kept detections with poorer boxes?
+# * Each row is one seed: how large is a detector's seed spread? Differences of 1-2 AP between
+#   rows are not resolved here.
