@@ -117,3 +117,18 @@ def test_each_arm_costs_the_rows_it_added() -> None:
     assert arm[5, "L2"].cost_rows == ("x5l2_two_stage_iou",)   # t3_iou_loss is Table III's row
     assert arm[9, "DF A"].cost_rows == ("cascade_rpn",)
     assert arm[9, "DF first study"].cost_rows == ()
+
+
+def test_a_row_shared_by_arms_is_costed_once(tmp_path: Path) -> None:
+    """Experiment 7's RPN in the paper's geometry is the row of one arm and the reference of four:
+    the experiment's CPU-time line counts its run once (hand-made: 1,000 s and 2,000 CPU-s per run)."""
+    study = Study(profile="mini", seeds=[0, 1, 2], results_dir=tmp_path, config_root=ROOT / "configs",
+                  train_missing=False, log=lambda message: None)
+    for row in ("x7_rpn", "x7_sc_rpn"):
+        fake_run(study, row, 0, 50.0, wall_seconds=1000.0, cpu_seconds=2000.0)
+    frame = causes_table(study)
+    seven = frame[frame["experiment"] == 7].set_index("arm")
+    assert seven.loc["RPN"]["machine_hours"] == pytest.approx(1000 / 3600)
+    assert seven.loc["SC-RPN"]["machine_hours"] == pytest.approx(1000 / 3600)   # its own run only
+    assert seven.loc["Cascade RPN"]["machine_hours"] == 0.0
+    assert seven["cpu_hours"].sum() == pytest.approx(4000 / 3600)

@@ -205,7 +205,7 @@ def causes_table(study: Study) -> pd.DataFrame:
     studies = {d: dataset_study(study, d) for d in {None, *(arm.dataset for arm in ARMS)}}
     runs_of = {d: cached_runs(s) for d, s in studies.items()}
     verdicts = experiment_verdicts(runs_of[None], runs_of.get("deepforest"))
-    lines = []
+    lines, counted = [], set()
     for arm in ARMS:
         runs, arm_study = runs_of[arm.dataset], studies[arm.dataset]
         ar = metric(runs, "AR1000")
@@ -230,8 +230,11 @@ def causes_table(study: Study) -> pd.DataFrame:
         rho = [r["iou_mask_spearman"] for r in records if r.get("iou_mask_spearman") is not None]
         line["spearman"] = statistics.fmean(rho) if rho else math.nan
         # machine and CPU time of the runs this arm added (a scoring variant counts its
-        # evaluation only: it shares the training)
-        costed = [r for row in arm.cost_rows for r in runs(row)]
+        # evaluation only: it shares the training); a row several arms share (experiment 7's
+        # x7_rpn, experiment 4's S1 / S2 references) counts once, at the first arm naming it
+        new_rows = [row for row in arm.cost_rows if (arm.experiment, arm.dataset, row) not in counted]
+        counted.update((arm.experiment, arm.dataset, row) for row in new_rows)
+        costed = [r for row in new_rows for r in runs(row)]
         line["machine_hours"] = sum(r.get("wall_seconds") or 0.0 for r in costed) / 3600
         line["cpu_hours"] = sum(r.get("cpu_seconds") or 0.0 for r in costed) / 3600
         wanted = min(registered_seeds(arm.row), len(study.seeds)) if arm.row else len(study.seeds)
