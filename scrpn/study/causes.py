@@ -214,7 +214,7 @@ def causes_table(study: Study) -> pd.DataFrame:
         records = runs(arm.row) if arm.row else []
         line["seeds"] = len(records)
         for key in METRICS:
-            values = [r[key] for r in records if r.get(key) is not None]
+            values = metric(runs, key)(arm.row) if arm.row else []
             line[f"{key}_mean"] = statistics.fmean(values) if values else math.nan
             line[f"{key}_sd"] = _sd(values)
         ours, ref = ar(arm.row) if arm.row else [], ar(arm.reference)
@@ -227,7 +227,7 @@ def causes_table(study: Study) -> pd.DataFrame:
         line["stage1_learns"] = "" if learns is None else ("yes" if learns else "no")
         line.update(_missed(arm_study, arm.row, [int(r["seed"]) for r in records]) if arm.row
                     else _missed(arm_study, None, []))
-        rho = [r["iou_mask_spearman"] for r in records if r.get("iou_mask_spearman") is not None]
+        rho = metric(runs, "iou_mask_spearman")(arm.row) if arm.row else []
         line["spearman"] = statistics.fmean(rho) if rho else math.nan
         # machine and CPU time of the runs this arm added (a scoring variant counts its
         # evaluation only: it shares the training); a row several arms share (experiment 7's
