@@ -14,7 +14,9 @@ papermill executes notebook 10 but never renders its widget; this check does wha
    of them, at most three times, and the result counts it (``run_all_restarts``); a timeout names
    every code cell's prompt and the kernel's status;
 4. sets k from its default to 3 in the slider's readout and waits until the figure is redrawn
-   (the image's bytes change);
+   (the image's bytes change). The output widget replaces its ``<img>`` while it redraws, so an
+   element read a moment earlier can go stale: every read here finds the element afresh and a
+   stale one counts as "not yet" (a CI run failed on a StaleElementReferenceException so);
 5. saves a screenshot before and after under ``--out`` (default ``results/figures``) and fails on
    any error in the browser console (level SEVERE);
 6. puts ``results/figures`` back as it was (the notebook saves its example figure there).
@@ -182,9 +184,61 @@ def notebook_state(driver) -> str:
         return f"notebook state unreadable ({type(exc).__name__})"
 
 
-def run_check(out: Path, timeout: float) -> dict:
+STALE_RETRIES = 5
+
+
+def fresh(driver, read):
+    """``read(driver)``, again (up to ``STALE_RETRIES`` times) when an element it found went stale
+    in between: the widgets re-render their DOM while they update."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for attempt in range(STALE_RETRIES):
+        try:
+            return read(driver)
+        except StaleElementReferenceException:
+            if attempt == STALE_RETRIES - 1:
+                raise
+            time.sleep(0.5)
+
+
+def k_readout(driver):
+    """The readout of the inspector's k slider, found afresh."""
     from selenium.webdriver.common.by import By
+
+    labels = {}
+    for slider in driver.find_elements(By.CSS_SELECTOR, ".widget-hslider"):
+        labels[slider.find_element(By.CSS_SELECTOR, ".widget-label").text.strip()] = slider
+    k_slider = next((s for label, s in labels.items() if label.startswith("k")), None)
+    if k_slider is None:
+        raise CheckFailed(f"no k slider among the inspector's sliders {sorted(labels)}")
+    return k_slider.find_element(By.CSS_SELECTOR, ".widget-readout")
+
+
+def last_image_src(driver, scroll: bool = False) -> str | None:
+    """The ``src`` of the inspector's figure (the last image in a widget output), or None."""
+    from selenium.webdriver.common.by import By
+
+    images = driver.find_elements(By.CSS_SELECTOR, ".widget-output img")
+    if not images:
+        return None
+    if scroll:
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", images[-1])
+    return images[-1].get_attribute("src")
+
+
+def type_k(driver) -> None:
+    """Type ``K_TARGET`` into the k readout and press Enter."""
     from selenium.webdriver.common.keys import Keys
+
+    readout = k_readout(driver)
+    readout.click()
+    readout.send_keys(Keys.CONTROL, "a")
+    readout.send_keys(str(K_TARGET), Keys.ENTER)
+
+
+def run_check(out: Path, timeout: float) -> dict:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     notebook = prepare_notebook()
@@ -200,7 +254,9 @@ def run_check(out: Path, timeout: float) -> dict:
         timings["lab_ready_s"] = round(wait_for_lab(port, token, lab, 60), 1)
         step = "starting Chromium"
         driver = make_driver()
-        wait = WebDriverWait(driver, timeout, poll_frequency=0.5)
+        # a stale element inside a wait is "not yet": the next poll finds the elements afresh
+        wait = WebDriverWait(driver, timeout, poll_frequency=0.5,
+                             ignored_exceptions=(StaleElementReferenceException,))
         start = time.perf_counter()
         step = "opening the notebook"
         rel = notebook.relative_to(ROOT).as_posix()
@@ -223,7 +279,7 @@ def run_check(out: Path, timeout: float) -> dict:
             sliders = d.find_elements(By.CSS_SELECTOR, ".widget-hslider")
             images = d.find_elements(By.CSS_SELECTOR, ".widget-output img")
             if len(sliders) >= 3 and images:
-                return sliders, images
+                return True
             pending = unexecuted_code_cells(d)
             if not (pending and kernel_idle(d)):
                 restarts["idle_since"] = None
@@ -241,36 +297,28 @@ def run_check(out: Path, timeout: float) -> dict:
 
         step = "waiting for the inspector's sliders and figure"
         try:
-            sliders, images = wait.until(inspector)
+            wait.until(inspector)
         except Exception as exc:
             raise CheckFailed(f"{type(exc).__name__} after {timeout:.0f} s; {notebook_state(driver)}") from exc
         timings["run_all_restarts"] = restarts["n"]
         if restarts.get("states"):
             timings["states_at_restart"] = restarts["states"]
         timings["run_all_s"] = round(time.perf_counter() - start, 1)
-        labels = {s.find_element(By.CSS_SELECTOR, ".widget-label").text.strip(): s for s in sliders}
-        k_slider = next((s for label, s in labels.items() if label.startswith("k")), None)
-        if k_slider is None:
-            raise CheckFailed(f"no k slider among the inspector's sliders {sorted(labels)}")
-        readout = k_slider.find_element(By.CSS_SELECTOR, ".widget-readout")
-        k_before = readout.text.strip()
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", images[-1])
-        before = images[-1].get_attribute("src")
+        k_before = fresh(driver, lambda d: k_readout(d).text.strip())
+        before = fresh(driver, lambda d: last_image_src(d, scroll=True))
         out.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(out / "sads_inspector_browser_before.png"))
         step = f"setting k to {K_TARGET} and waiting for the redraw"
         start = time.perf_counter()
-        readout.click()
-        readout.send_keys(Keys.CONTROL, "a")
-        readout.send_keys(str(K_TARGET), Keys.ENTER)
+        fresh(driver, type_k)
 
         def redrawn(d):
-            now = d.find_elements(By.CSS_SELECTOR, ".widget-output img")
-            return now and now[-1].get_attribute("src") != before
+            src = last_image_src(d)
+            return src is not None and src != before
 
         wait.until(redrawn)
         timings["redraw_s"] = round(time.perf_counter() - start, 1)
-        k_after = k_slider.find_element(By.CSS_SELECTOR, ".widget-readout").text.strip()
+        k_after = fresh(driver, lambda d: k_readout(d).text.strip())
         if k_after != str(K_TARGET):
             raise CheckFailed(f"the k readout shows {k_after!r} after setting it to {K_TARGET}")
         time.sleep(0.5)

@@ -36,3 +36,35 @@ def test_sads_inspector_renders_and_redraws_in_headless_chromium(tmp_path: Path)
     assert "browser check passed" in output
     for name in ("before", "after"):
         assert (tmp_path / f"sads_inspector_browser_{name}.png").stat().st_size > 10_000
+
+
+def test_a_stale_element_is_read_again_and_a_persistent_one_still_fails(monkeypatch) -> None:
+    """The widgets re-render their DOM while they update (a CI run failed on a
+    StaleElementReferenceException while k was being set): ``fresh`` reads again, and gives up
+    with the same exception after ``STALE_RETRIES`` tries."""
+    exceptions = pytest.importorskip("selenium.common.exceptions")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("browser_check", ROOT / "scripts" / "browser_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    monkeypatch.setattr(check.time, "sleep", lambda _s: None)
+    calls = []
+
+    def stale_twice(driver):
+        calls.append(driver)
+        if len(calls) <= 2:
+            raise exceptions.StaleElementReferenceException("gone")
+        return "3"
+
+    assert check.fresh("driver", stale_twice) == "3"
+    assert len(calls) == 3
+
+    def always_stale(driver):
+        calls.append(driver)
+        raise exceptions.StaleElementReferenceException("gone")
+
+    calls.clear()
+    with pytest.raises(exceptions.StaleElementReferenceException):
+        check.fresh("driver", always_stale)
+    assert len(calls) == check.STALE_RETRIES
