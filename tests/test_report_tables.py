@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import math
 from pathlib import Path
 
@@ -50,3 +51,52 @@ def test_one_seed_changes_have_no_standard_error() -> None:
 def test_an_unknown_table_name_is_a_clear_error() -> None:
     with pytest.raises(SystemExit, match="unknown table.*table10_deepforest.*known: table01_proposals_coco"):
         report_tables.main(["table10_deepforest"])
+
+
+ROMAN = re.compile(r"^\*\*Table ([IVX]+)\b")
+HEADING = re.compile(r"^#+ Table ([IVX]+)\b")
+
+
+def _numbers(row: str) -> tuple[str, ...]:
+    """A table row's numbers after its label cell: the REPORT may shorten a label
+    ("sigma / 0.2 (default)"), never a number."""
+    cells = row.strip().strip("|").split("|")[1:]
+    return tuple(re.findall(r"[+-]?\d+(?:\.\d+)?", "|".join(cells)))
+
+
+def _report_sections(text: str) -> dict[str, str]:
+    """REPORT.md's text under each "## Table N" / "### Table N" heading, to the next heading."""
+    sections, current = {}, None
+    for line in text.splitlines():
+        if line.startswith("#"):
+            match = HEADING.match(line)
+            current = match.group(1) if match else None
+            if current:
+                sections[current] = ""
+        elif current:
+            sections[current] += line + "\n"
+    return sections
+
+
+def test_the_reports_tables_are_todays_runs() -> None:
+    """Every row scripts/report_tables.py prints from the committed runs stands, with the same
+    numbers, under its table's heading in results/REPORT.md, and so does the line naming the commits
+    its runs come from. A run retrained or added without refreshing the REPORT fails here."""
+    from scrpn.study import Study
+
+    sections = _report_sections((ROOT / "results" / "REPORT.md").read_text())
+    study = Study(profile="mini", seeds=[0, 1, 2], train_missing=False, log=lambda message: None)
+    stale = []
+    for name in report_tables.TABLES:
+        text = report_tables.markdown(name, study)
+        numeral = ROMAN.match(text).group(1)
+        assert numeral in sections, f"REPORT.md has no heading for Table {numeral} ({name})"
+        section = sections[numeral]
+        shown = [_numbers(line) for line in section.splitlines() if line.startswith("| ")]
+        for line in text.splitlines():
+            if line.startswith("| ") and not line.startswith("|---") and _numbers(line) \
+                    and "ours (paper)" not in line and _numbers(line) not in shown:
+                stale.append(f"Table {numeral}: {line}")
+            if line.startswith("Code: ") and line not in section:
+                stale.append(f"Table {numeral}: {line}")
+    assert not stale, "REPORT.md is behind the runs (scripts/report_tables.py prints):\n" + "\n".join(stale)
