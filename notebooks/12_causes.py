@@ -34,8 +34,9 @@ train_missing = True  # unused here: the causes table reads cached runs only
 # %matplotlib inline
 from IPython.display import Markdown, display
 
-from scrpn.study.causes import causes_table, summary, write_causes
+from scrpn.study.causes import ARMS, STAGE1_EXPERIMENTS, causes_table, stage1_logs, summary, write_causes
 from scrpn.study.notebooks import setup
+from scrpn.study.verdicts import STAGE1_MARGIN
 from scrpn.viz import figures as F
 
 session = setup(profile=profile, retrain=retrain, seeds=seeds, dataset=dataset, results_dir=results_dir,
@@ -81,14 +82,27 @@ for number in sorted(set(frame["experiment"])):
     show_figure(F.causes_missed(frame, number), f"causes_missed_{number}")
 
 # %% [markdown]
+# ## Does stage 1 learn? (experiments 1, 4 and 9)
+# The rules of experiments 1, 4 and 9 ask whether stage 1 learns: at the end of training, the
+# decoded stage-1 positives' mean IoU with their objects at least 0.05 above the undecoded
+# priors' (the seeds' last records). Here is that margin through training for every row of the
+# experiment whose runs log it (seed mean, the seeds' range shaded). A curve that stays near zero
+# is a stage 1 that outputs its priors; one that rises late says the schedule matters.
+
+# %%
+for number in STAGE1_EXPERIMENTS:
+    claim = next(a.claim for a in ARMS if a.experiment == number)
+    show_figure(F.stage1_margin_curves(stage1_logs(study, number), STAGE1_MARGIN,
+                                       title=f"exp. {number}: {claim}: does stage 1 learn?"),
+                f"causes_stage1_{number}")
+
+# %% [markdown]
 # ## Fig. 7 for each reading of the IoU mask (experiment 3)
 # Per reading, seed 0: recall against the IoU threshold for the top 300 and top 1000 proposals of
 # the same checkpoints scored with the IoU-aware score and by classification alone. A mask that
 # helps lifts the IoU-aware curve at the high thresholds.
 
 # %%
-from scrpn.study.causes import ARMS  # noqa: E402
-
 for arm in (a for a in ARMS if a.experiment == 3):
     if study.cached(arm.row, 0) is None or study.cached(arm.reference, 0) is None:
         print(f"{arm.arm} ({arm.variant}): seed 0 not run yet")

@@ -132,3 +132,21 @@ def test_a_row_shared_by_arms_is_costed_once(tmp_path: Path) -> None:
     assert seven.loc["SC-RPN"]["machine_hours"] == pytest.approx(1000 / 3600)   # its own run only
     assert seven.loc["Cascade RPN"]["machine_hours"] == 0.0
     assert seven["cpu_hours"].sum() == pytest.approx(4000 / 3600)
+
+
+def test_stage1_logs_read_each_experiment_rows_cached_logs(tmp_path: Path) -> None:
+    from scrpn.study.causes import figure_names, stage1_logs
+
+    study = Study(profile="mini", seeds=[0, 1, 2], results_dir=tmp_path, config_root=ROOT / "configs",
+                  train_missing=False, log=lambda message: None)
+    for seed in (0, 1):
+        fake_run(study, "x4s1_maxiou_sat_unitbox", seed, 61.0)
+        (study.run_dir("x4s1_maxiou_sat_unitbox", seed) / "log.jsonl").write_text(
+            json.dumps({"type": "train", "iter": 0, "diag_s1_pos_iou": 0.6 + seed, "diag_s1_prior_iou": 0.5}) + "\n")
+    logs = stage1_logs(study, 4)
+    assert list(logs) == ["x4s1_maxiou_sat_unitbox"]             # no other row of experiment 4 is cached
+    assert [seed[0]["diag_s1_pos_iou"] for seed in logs["x4s1_maxiou_sat_unitbox"]] == [0.6, 1.6]
+    s1 = next(a for a in ARMS if a.experiment == 4 and a.row == "x4s1_sads_unitbox")
+    assert "causes_stage1_4.png" in figure_names(s1)
+    m1 = next(a for a in ARMS if a.experiment == 3)
+    assert not any(name.startswith("causes_stage1") for name in figure_names(m1))

@@ -274,3 +274,24 @@ def test_causes_missed_draws_one_bar_per_arm_and_group():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["today: committed", "G0: filter off"]
     empty = F.causes_missed(frame, 5).axes[0]
     assert not empty.patches and "no arm has run yet" in [t.get_text() for t in empty.texts]
+
+
+def test_stage1_margin_curves_draw_the_seed_mean_its_range_and_the_registered_margin():
+    def log(gaps):   # train records at iterations 0, 20, 40 with priors at 0.5
+        return [{"type": "train", "iter": 20 * i, "diag_s1_pos_iou": 0.5 + g, "diag_s1_prior_iou": 0.5}
+                for i, g in enumerate(gaps)] + [{"type": "val", "iter": 40}]
+    logs = {"x4s1_sads_unitbox": [log([0.0, 0.04, 0.10]), log([0.0, 0.06, 0.14])],
+            "t3_sads": [[{"type": "train", "iter": 0, "loss": 1.0}]],          # before the diagnostics
+            "x4r_sads_rounded": [log([0.01, 0.02])]}                           # one seed, two records
+    fig = F.stage1_margin_curves(logs, margin=0.05, smooth=1)
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    mean = lines["x4s1_sads_unitbox (2 seeds)"]
+    assert list(mean.get_xdata()) == [0.0, 20.0, 40.0]
+    assert np.allclose(mean.get_ydata(), [0.0, 0.05, 0.12])               # (0.04 + 0.06) / 2, (0.10 + 0.14) / 2
+    assert np.allclose(lines["x4r_sads_rounded (1 seed)"].get_ydata(), [0.01, 0.02])
+    assert np.allclose(lines["registered margin 0.05"].get_ydata(), [0.05, 0.05])
+    assert len(ax.collections) == 1                                         # the range band: two-seed row only
+    assert "no stage-1 diagnostics: t3_sads" in [t.get_text() for t in fig.texts]
+    empty = F.stage1_margin_curves({"rpn": [[{"type": "train", "iter": 0}]]}, margin=0.05).axes[0]
+    assert "no run with stage-1 diagnostics yet" in [t.get_text() for t in empty.texts]

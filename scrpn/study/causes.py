@@ -33,9 +33,9 @@ from .verdicts import (POSR_R_UNDER_S, difference, experiment1, experiment2, exp
                        experiment5, experiment6, experiment7, experiment8, experiment9, posr_better_stage1_arm,
                        stage1_learns)
 
-__all__ = ["ARMS", "Arm", "cached_runs", "causes_table", "dataset_study", "experiment_verdicts", "figure_names",
-           "is_cause_row", "metric", "posr_rounded_row",
-           "registered_seeds", "summary", "write_causes"]
+__all__ = ["ARMS", "Arm", "STAGE1_EXPERIMENTS", "cached_runs", "causes_table", "dataset_study",
+           "experiment_verdicts", "figure_names", "is_cause_row", "metric", "posr_rounded_row",
+           "registered_seeds", "stage1_logs", "summary", "write_causes"]
 
 
 @dataclass(frozen=True)
@@ -114,11 +114,37 @@ METRICS = ("AR100", "AR1000", "AR_S")
 def figure_names(arm: Arm) -> list[str]:
     """The diagnostic figures notebook 12 draws for an arm (``results/figures/``): every arm's Δ
     AR1000 (``causes_ar1000``), Fig. 7 for each IoU-mask reading (experiment 3 registered it) and
-    the objects each arm misses (``causes_missed_<experiment>``, registered by experiment 2)."""
+    the objects each arm misses (``causes_missed_<experiment>``, registered by experiment 2), and
+    for the experiments whose rule reads "stage 1 learns" that diagnostic through training
+    (``causes_stage1_<experiment>``)."""
     names = ["causes_ar1000.png", f"causes_missed_{arm.experiment}.png"]
     if arm.experiment == 3:
         names.append(f"causes_fig7_{arm.arm}.png")
+    if arm.experiment in STAGE1_EXPERIMENTS:
+        names.append(f"causes_stage1_{arm.experiment}.png")
     return names
+
+
+# the experiments whose rules read "stage 1 learns" (verdicts.stage1_learns): each gets the figure
+# of that diagnostic through training (viz.figures.stage1_margin_curves)
+STAGE1_EXPERIMENTS = (1, 4, 9)
+
+
+def stage1_logs(study: Study, experiment: int) -> dict[str, list[list[dict]]]:
+    """``row -> [each cached seed's log.jsonl records]`` for the rows of one experiment's arms
+    (row and reference, in the order of :data:`ARMS`, each on its arm's dataset), the input of
+    ``viz.figures.stage1_margin_curves``. Trains nothing; rows without a cached seed are left out."""
+    logs: dict[str, list[list[dict]]] = {}
+    for arm in (a for a in ARMS if a.experiment == experiment):
+        sub = dataset_study(study, arm.dataset)
+        for row in (arm.row, arm.reference):
+            label = row if arm.dataset in (None, study.dataset) else f"{row} ({arm.dataset})"
+            if row is None or label in logs:
+                continue
+            seeds = [sub.training_log(row, s) for s in sub.seeds if sub.cached(row, s) is not None]
+            if seeds:
+                logs[label] = seeds
+    return logs
 
 
 def registered_seeds(row: str) -> int:

@@ -66,6 +66,8 @@ __all__ = [
     "read_log",
     "training_curves",
     "causes_ar1000",
+    "causes_missed",
+    "stage1_margin_curves",
 ]
 
 ASPECT_BINS: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 5.0, math.inf)
@@ -780,4 +782,55 @@ def causes_missed(frame: Any, experiment: int = 2) -> Figure:
         ax.text(0.5, 0.5, "no arm has run yet", ha="center", va="center", transform=ax.transAxes, color="0.45")
     ax.set_title(f"exp. {experiment}: which objects each arm misses", fontsize=9)
     ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def _stage1_series(records: Sequence[Mapping[str, Any]]) -> dict[int, float]:
+    """iteration -> ``diag_s1_pos_iou - diag_s1_prior_iou`` of one run's train records."""
+    return {int(r["iter"]): float(r["diag_s1_pos_iou"]) - float(r["diag_s1_prior_iou"])
+            for r in records if r.get("type") == "train" and "iter" in r
+            and r.get("diag_s1_pos_iou") is not None and r.get("diag_s1_prior_iou") is not None}
+
+
+def stage1_margin_curves(logs_by_row: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]],
+                         margin: float, title: str = "", smooth: int = 5) -> Figure:
+    """Does stage 1 learn, and when: per row, the decoded stage-1 positives' mean IoU with their
+    gts minus the undecoded priors' (``diag_s1_pos_iou - diag_s1_prior_iou``, the train records of
+    each seed's ``log.jsonl``) against iteration. The line is the seed mean at the iterations every
+    seed logged (``smooth`` > 1: trailing moving average), the band the seeds' range, and the dashed
+    line ``margin``, the registered "stage 1 learns" threshold (``verdicts.STAGE1_MARGIN``; the rule
+    reads each seed's last record). ``logs_by_row`` maps a row to its seeds' records; rows without
+    stage-1 diagnostics (no stage 1, or trained before the diagnostics existed) are named in the
+    caption instead. Not in the paper."""
+    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+    ax = fig.subplots()
+    drawn, without = 0, []
+    for row, seeds in logs_by_row.items():
+        series = [_stage1_series(records) for records in seeds]
+        series = [s for s in series if s]
+        if not series:
+            without.append(row)
+            continue
+        iters = np.array(sorted(set.intersection(*(set(s) for s in series))), dtype=np.float64)
+        values = np.array([[s[int(i)] for i in iters] for s in series])   # (seeds, iterations)
+        c = _color(drawn)
+        ax.plot(iters, _smooth(values.mean(axis=0), smooth), color=c, lw=1.4,
+                label=f"{row} ({len(series)} seed{'s' if len(series) > 1 else ''})")
+        if len(series) > 1:
+            ax.fill_between(iters, _smooth(values.min(axis=0), smooth), _smooth(values.max(axis=0), smooth),
+                            color=c, alpha=0.15, lw=0)
+        drawn += 1
+    ax.axhline(margin, color="0.3", ls="--", lw=0.9, label=f"registered margin {margin:g}")
+    ax.axhline(0.0, color="0.6", lw=0.6)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("IoU: decoded positives - priors")
+    if not drawn:
+        ax.text(0.5, 0.5, "no run with stage-1 diagnostics yet", ha="center", va="center",
+                transform=ax.transAxes, color="0.45")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    ax.set_title(title or "stage 1: decoded positives' IoU minus the priors'", fontsize=9)
+    if without:
+        fig.text(0.01, 0.0, "no stage-1 diagnostics: " + ", ".join(without), fontsize=6, color="0.45",
+                 va="bottom")
     return fig
