@@ -800,8 +800,8 @@ def stage1_margin_curves(logs_by_row: Mapping[str, Sequence[Sequence[Mapping[str
     seed logged (``smooth`` > 1: trailing moving average), the band the seeds' range, and the dashed
     line ``margin``, the registered "stage 1 learns" threshold (``verdicts.STAGE1_MARGIN``; the rule
     reads each seed's last record). ``logs_by_row`` maps a row to its seeds' records; rows without
-    stage-1 diagnostics (no stage 1, or trained before the diagnostics existed) are named in the
-    caption instead. Not in the paper."""
+    stage-1 diagnostics (no stage 1, or trained before the diagnostics existed) are named under
+    the axis label instead. Not in the paper."""
     fig = Figure(figsize=(6.4, 3.6), layout="constrained")
     ax = fig.subplots()
     drawn, without = 0, []
@@ -830,7 +830,6 @@ def stage1_margin_curves(logs_by_row: Mapping[str, Sequence[Sequence[Mapping[str
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     ax.set_title(title or "stage 1: decoded positives' IoU minus the priors'", fontsize=9)
-    if without:
-        fig.text(0.01, 0.0, "no stage-1 diagnostics: " + ", ".join(without), fontsize=6, color="0.45",
-                 va="bottom")
+    if without:   # under the axis label, so the layout keeps it clear of the ticks
+        ax.set_xlabel("iteration\n(no stage-1 diagnostics: " + ", ".join(without) + ")", fontsize=8)
     return fig
