@@ -822,7 +822,9 @@ def stage1_margin_curves(logs_by_row: Mapping[str, Sequence[Sequence[Mapping[str
         drawn += 1
     ax.axhline(margin, color="0.3", ls="--", lw=0.9, label=f"registered margin {margin:g}")
     ax.axhline(0.0, color="0.6", lw=0.6)
-    ax.set_xlabel("iteration")
+    # rows without diagnostics go under the axis label, where the layout keeps them clear of the ticks
+    ax.set_xlabel("iteration" + (f"\n(no stage-1 diagnostics: {', '.join(without)})" if without else ""),
+                  fontsize=8 if without else None)
     ax.set_ylabel("IoU: decoded positives - priors")
     if not drawn:
         ax.text(0.5, 0.5, "no run with stage-1 diagnostics yet", ha="center", va="center",
@@ -830,6 +832,4 @@ def stage1_margin_curves(logs_by_row: Mapping[str, Sequence[Sequence[Mapping[str
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     ax.set_title(title or "stage 1: decoded positives' IoU minus the priors'", fontsize=9)
-    if without:   # under the axis label, so the layout keeps it clear of the ticks
-        ax.set_xlabel("iteration\n(no stage-1 diagnostics: " + ", ".join(without) + ")", fontsize=8)
     return fig
