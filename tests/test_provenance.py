@@ -70,6 +70,40 @@ def test_reporting_changes_do_not_count(repo: Path) -> None:
     assert all(Path(ROOT, path).exists() for path in provenance.READ_ONLY_PATHS)   # no stale names
 
 
+def test_docstring_and_unused_import_changes_do_not_count(repo: Path) -> None:
+    """A run stays current when its module's code did not change: docstrings, comments,
+    formatting, an unused import removed. A changed constant, a changed import of a name the
+    module uses, and a dropped name of ``__all__`` do count."""
+    a = repo / "scrpn" / "a.py"
+    a.write_text('"""One."""\nimport math\nimport os\nfrom torch import nn\n\n\n'
+                 'def f(x):\n    """Double."""\n    return math.floor(2 * x)\n')
+    git(repo, "commit", "-q", "-am", "module")
+    base = git(repo, "rev-parse", "HEAD")
+
+    def counts(text: str) -> bool:
+        a.write_text(text)
+        git(repo, "commit", "-q", "--allow-empty", "-am", "edit")
+        return CodeChanges(repo).since(base) == ["scrpn/a.py"]
+
+    assert not counts('"""One, reworded."""\nimport math\n\n\ndef f(x):  # a comment\n'
+                      '    """Twice x, floored."""\n    return math.floor(2*x)\n')   # os, nn unused: gone
+    assert not counts('import math\nimport json as j\n\ndef f(x):\n    return math.floor(2 * x)\n')
+    assert counts('import math\n\n\ndef f(x):\n    return math.floor(3 * x)\n')          # a constant
+    assert counts('import numpy as math\n\n\ndef f(x):\n    return math.floor(2 * x)\n')  # a used name
+    assert counts('import math\n\n\ndef f(x):\n    return math.floor(2 * x)\n\n\n'
+                  'def g(x):\n    return x\n')                                            # a new function
+    assert counts("def f(:\n")                                                         # does not parse
+
+
+def test_code_signature_keeps_future_imports_and_exports() -> None:
+    body = "def f(x):\n    return x\n"
+    assert provenance.code_signature(body) == provenance.code_signature('"""Doc."""\nimport os\n' + body)
+    assert provenance.code_signature(body) != provenance.code_signature("from __future__ import annotations\n" + body)
+    exported = '__all__ = ["nn"]\nfrom torch import nn\n'
+    assert provenance.code_signature(exported) != provenance.code_signature('__all__ = ["nn"]\n')
+    assert provenance.code_signature("def f(:\n") is None
+
+
 def test_outside_git_nothing_is_guessed(tmp_path: Path) -> None:
     assert code_version(tmp_path) == {"code_commit": None, "code_dirty": None}
 

@@ -7,20 +7,24 @@ changes under ``scrpn/`` or ``configs/``), and :class:`CodeChanges` tells, per c
 ``scrpn/`` has changed since its commit (the study then warns; the run is kept, since its
 fingerprint is unchanged, and ``--retrain`` refreshes it). Modules that only read finished runs
 (:data:`READ_ONLY_PATHS`: the tables, verdicts, prose, figures) cannot change a run's numbers, so
-a change there does not count. Runs written before this existed have no commit: they are
-reported as "unknown", never guessed.
+a change there does not count. Nor does a change that leaves a module's code as it was: only
+docstrings, comments or formatting edited, or an import of a name the module never uses added or
+removed (:func:`code_signature`; a removed import that was used fails loudly, it cannot change a
+number silently). Runs written before this existed have no commit: they are reported as
+"unknown", never guessed.
 
 Outside a git checkout (an installed package, a tarball) every answer is ``None``.
 ``tests/test_provenance.py`` pins the behaviour on a throw-away repository.
 """
 from __future__ import annotations
 
+import ast
 import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
-__all__ = ["CODE_PATHS", "READ_ONLY_PATHS", "CodeChanges", "code_version", "commits_line"]
+__all__ = ["CODE_PATHS", "READ_ONLY_PATHS", "CodeChanges", "code_signature", "code_version", "commits_line"]
 
 CODE_PATHS = ("scrpn", "configs")  # what "the code that trained it" means for dirtiness
 # parts of the package that read cached runs and never write a metrics.json: a change there is no
@@ -48,9 +52,55 @@ def code_version(root: str | Path) -> dict:
     return {"code_commit": head.strip(), "code_dirty": None if status is None else bool(status.strip())}
 
 
+def _strip_docstring(body: list) -> list:
+    first = body[0] if body else None
+    is_doc = (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+              and isinstance(first.value.value, str))
+    return body[1:] if is_doc else body
+
+
+def code_signature(source: str) -> Optional[str]:
+    """What a module *does*, for comparing two versions of it: its syntax tree without docstrings
+    (comments and formatting are not in the tree) and without the imports of names it never uses
+    (``__future__`` imports and names listed in ``__all__`` are kept). ``None`` when the source
+    does not parse (then any change counts).
+
+    Two versions with equal signatures run the same code, with one blind spot accepted here: an
+    unused import's side effects. Nothing in ``scrpn/`` imports for side effects (re-exports are
+    listed in ``__all__`` or used). ``tests/test_provenance.py:
+    test_docstring_and_unused_import_changes_do_not_count`` pins it."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+                and isinstance(node.value, (ast.List, ast.Tuple))):
+            used |= {e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.body = _strip_docstring(node.body)
+        for field in ("body", "orelse", "finalbody"):
+            statements = getattr(node, field, None)
+            if not isinstance(statements, list):
+                continue
+            kept = []
+            for statement in statements:
+                if isinstance(statement, (ast.Import, ast.ImportFrom)) and getattr(statement, "module", None) != "__future__":
+                    statement.names = [a for a in statement.names
+                                       if (a.asname or a.name.split(".")[0]) in used or a.name == "*"]
+                    if not statement.names:
+                        continue
+                kept.append(statement)
+            setattr(node, field, kept)
+    return ast.dump(tree, annotate_fields=False)
+
+
 class CodeChanges:
     """Files under ``scrpn/`` that can change a run's numbers (all but :data:`READ_ONLY_PATHS`)
-    changed between a run's commit and HEAD (one git call per commit)."""
+    changed between a run's commit and HEAD: the names git reports, less the Python modules whose
+    :func:`code_signature` is the same at both commits (a few git calls per commit, cached)."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -64,8 +114,20 @@ class CodeChanges:
         if commit not in self._cache:
             out = _git(self.root, "diff", "--name-only", commit, "HEAD", "--", "scrpn",
                        *(f":(exclude){path}" for path in READ_ONLY_PATHS))
-            self._cache[commit] = None if out is None else [line for line in out.splitlines() if line]
+            self._cache[commit] = None if out is None else [
+                path for path in out.splitlines() if path and not self._same_code(commit, path)]
         return self._cache[commit]
+
+    def _same_code(self, commit: str, path: str) -> bool:
+        """Whether a Python module runs the same code at ``commit`` and HEAD (both exist, both
+        parse, equal :func:`code_signature`)."""
+        if not path.endswith(".py"):
+            return False
+        old, new = _git(self.root, "show", f"{commit}:{path}"), _git(self.root, "show", f"HEAD:{path}")
+        if old is None or new is None:
+            return False
+        signature = code_signature(old)
+        return signature is not None and signature == code_signature(new)
 
 
 def commits_line(records: Iterable[Mapping]) -> str:
