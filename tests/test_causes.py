@@ -76,6 +76,26 @@ def test_arms_from_cached_runs(tmp_path: Path) -> None:
     assert path.read_text().splitlines()[0].startswith("arm,experiment,claim")
 
 
+def test_an_arm_is_as_far_as_the_rows_it_trains(tmp_path: Path) -> None:
+    """L2 compares the first study's ``t3_iou_loss`` (cached) with the new ``x5l2_two_stage_iou``:
+    not run until that reference is. A scoring arm waits for both of its rows."""
+    study = Study(profile="mini", seeds=[0, 1, 2], results_dir=tmp_path, config_root=ROOT / "configs",
+                  train_missing=False, log=lambda message: None)
+    for seed in range(3):
+        fake_run(study, "t3_iou_loss", seed, 49.7)
+        fake_run(study, "x3_mask_test_only", seed, 61.0)
+    status = lambda arm: causes_table(study).set_index("arm").loc[arm]["status"]  # noqa: E731
+    assert status("L2") == "not run"
+    assert status("M2") == "not run"
+    fake_run(study, "x5l2_two_stage_iou", 0, 47.0)
+    fake_run(study, "x3_mask_test_only_notest", 0, 61.0)
+    assert status("L2") == "1 of 3 seeds"
+    assert status("M2") == "1 of 3 seeds of `x3_mask_test_only_notest`"
+    for seed in (1, 2):
+        fake_run(study, "x5l2_two_stage_iou", seed, 47.0)
+    assert status("L2") == "done"
+
+
 def test_verdicts_wait_for_a_missing_reference_instead_of_failing() -> None:
     """Every rule reads 'pending' (never raises) when one of the rows it reads has no run yet, e.g.
     a results folder where the arms are in but RPN or the first study's row is not."""

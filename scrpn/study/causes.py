@@ -263,16 +263,31 @@ def causes_table(study: Study) -> pd.DataFrame:
         costed = [r for row in new_rows for r in runs(row)]
         line["machine_hours"] = sum(r.get("wall_seconds") or 0.0 for r in costed) / 3600
         line["cpu_hours"] = sum(r.get("cpu_seconds") or 0.0 for r in costed) / 3600
-        wanted = min(registered_seeds(arm.row), len(study.seeds)) if arm.row else len(study.seeds)
         line["verdict"] = verdicts.get(arm.experiment, "pending")
-        # an arm without runs once its experiment has a verdict was dropped: an earlier arm
-        # answered its question (the REPORT says so for each)
-        unneeded = "not needed (verdict read)" if line["verdict"] != "pending" else "not run"
-        line["status"] = ("not built" if arm.row is None else unneeded if not records
-                          else f"{len(records)} of {wanted} seeds" if len(records) < wanted else "done")
+        line["status"] = _status(arm, runs, len(study.seeds), decided=line["verdict"] != "pending")
         line["figures"] = ";".join(figure_names(arm))
         lines.append(line)
     return pd.DataFrame(lines)
+
+
+def _status(arm: Arm, runs: Callable[[str], list[dict]], seeds: int, decided: bool) -> str:
+    """"done", "<n> of <wanted> seeds", "not run", "not needed (verdict read)" or "not built".
+    An arm is as far as the least complete of the rows it trains (:attr:`Arm.cost_rows`; its row
+    for the first study's arms): experiment 5's L2 and experiment 6's P0 compare a first-study row
+    against a new reference, and are not run until that reference is. An arm whose missing rows
+    have no run once its experiment has a verdict was dropped (an earlier arm answered its
+    question; the REPORT says so): experiment 4's R+S1 shares its complete reference with S1."""
+    if arm.row is None:
+        return "not built"
+    rows = arm.cost_rows or (arm.row,)
+    short = [(len(runs(row)), min(registered_seeds(row), seeds), row) for row in rows]
+    short = [(have, wanted, row) for have, wanted, row in short if have < wanted]
+    if not short:
+        return "done"
+    if all(have == 0 for have, _, _ in short):     # what it still needs has not started
+        return "not needed (verdict read)" if decided else "not run"
+    have, wanted, row = min(short)
+    return f"{have} of {wanted} seeds" + (f" of `{row}`" if len(rows) > 1 else "")
 
 
 def write_causes(frame: pd.DataFrame, tables_dir: str | Path) -> Path:
