@@ -73,10 +73,12 @@ def code_signature(source: str) -> Optional[str]:
         tree = ast.parse(source)
     except SyntaxError:
         return None
-    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    used: set[str] = set()      # names read or bound anywhere, and the names ``__all__`` exports
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
-                and isinstance(node.value, (ast.List, ast.Tuple))):
+        if isinstance(node, ast.Name):
+            used.add(node.id)
+        elif (isinstance(node, ast.Assign) and isinstance(node.value, (ast.List, ast.Tuple))
+              and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)):
             used |= {e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
