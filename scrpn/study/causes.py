@@ -280,8 +280,8 @@ def _status(arm: Arm, runs: Callable[[str], list[dict]], seeds: int, decided: bo
     if arm.row is None:
         return "not built"
     rows = arm.cost_rows or (arm.row,)
-    short = [(len(runs(row)), min(registered_seeds(row), seeds), row) for row in rows]
-    short = [(have, wanted, row) for have, wanted, row in short if have < wanted]
+    counts = ((len(runs(row)), min(registered_seeds(row), seeds), row) for row in rows)
+    short = [(have, wanted, row) for have, wanted, row in counts if have < wanted]
     if not short:
         return "done"
     if all(have == 0 for have, _, _ in short):     # what it still needs has not started
