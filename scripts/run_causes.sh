@@ -32,8 +32,9 @@ stage() {
          if [ -n "$R" ]; then $S "$R" --seeds 0 1 2; else echo "experiment 4: stage 1 learns under neither S arm: R under S0 only"; fi ;;
     # 5: alignment with faithful init and dilation (L1), and without the lr confound (L2)
     x5)  $S x5l1_alignment_faithful x5l2_two_stage_iou --seeds 0 1 2 ;;
-    # 6: points: the anchors + SADS control (P0), lr 0.005 (P1), scaled secondary offsets (P2)
-    x6)  $S x6p0_anchor_sads x6p1_point_lr0005 x6p1_iou_loss_lr0005 x6p2_point_offsets05 --seeds 0 1 2 ;;
+    # 6: points: lr 0.005 (P1), scaled secondary offsets (P2), the anchors + SADS control (P0).
+    # P1 first: the verdict reads P1, then P2, and P1 alone can decide it; P0 is reported beside it
+    x6)  $S x6p1_point_lr0005 x6p1_iou_loss_lr0005 x6p2_point_offsets05 x6p0_anchor_sads --seeds 0 1 2 ;;
     # 2: GA-RPN: the location filter off (G0, re-evaluation), normalisers + init (G1), G3, 4x (G2)
     x2)  $S ga_rpn_nofilter x2g1_ga_rpn_mmdet_norm_init x2g3_ga_rpn_mmdet3_loc --seeds 0 1 2
          $S x2g2_ga_rpn_4x --seeds 0 ;;
