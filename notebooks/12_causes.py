@@ -124,6 +124,14 @@ for arm in (a for a in ARMS if a.experiment == 3):
 #   (about 25 epochs of 109 tiles)? The tiles hold about as many objects as SynthShapes' images
 #   (951 crowns in 156 tiles; 3,564 objects in 500 images), so the count of positives alone does
 #   not set the two datasets apart.
+# * **Experiment 4 (PosR).** Stage 1 learns in every new row, the paper's own loss included,
+#   and still no PosR step reaches the registered +1.0; the largest, the rounded region under a
+#   4x stage-1 weight, is +0.8 [0.3]. The stage-1 curves above are still rising at iteration
+#   700: does PosR's step grow once stage 1 has converged?
+# * **Experiment 5 (alignment).** With mmdetection's init and no stage-1 dilation alignment
+#   costs 1.3 AR1000; under the IoU loss at the mini lr 0.01 it costs 1.1. The init and dilation
+#   explain about half of the first study's -2.9; the rest is neither they nor the lr. Is the remaining cost the schedule (the deformable conv
+#   reads offsets that stage 1 keeps moving) or the small backbone's receptive field?
 # * **What would change the verdicts' meaning?** Each arm changes one deviation on the mini
 #   profile (256 px, anchor scale 4). Experiment 7 asks whether the ranking of the peers is a
 #   property of that geometry; until it runs, a "robust" verdict is robust at this scale only.
