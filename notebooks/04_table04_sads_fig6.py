@@ -43,8 +43,9 @@ session.what_we_see("table04_sads_combinations")
 # Histogram, over the top-300 proposals of every validation image, of each proposal's best IoU with an object (first seed).
 
 # %%
-if ready("t3_point", "t3_sads"):
-    stats = {"without SADS (Max IoU / Max IoU)": study.stats("t3_point", seeds[0]),
+# The no-SADS row is the point row at the mini lr 0.01, like t3_sads (interpretation 31)
+if ready("diag_t3_point_lr001", "t3_sads"):
+    stats = {"without SADS (Max IoU / Max IoU)": study.stats("diag_t3_point_lr001", seeds[0]),
              "with SADS (PosR / SAT)": study.stats("t3_sads", seeds[0])}
     show_figure(F.fig6_iou_distribution(stats, k=300), "fig6_iou_distribution")
 

@@ -77,12 +77,13 @@ def test_arms_from_cached_runs(tmp_path: Path) -> None:
 
 
 def test_an_arm_is_as_far_as_the_rows_it_trains(tmp_path: Path) -> None:
-    """L2 compares the first study's ``t3_iou_loss`` (cached) with the new ``x5l2_two_stage_iou``:
+    """L2 compares the first study's ``t3_iou_loss`` (cached, ``diag_t3_iou_loss_lr001`` since
+    experiment 6) with the new ``x5l2_two_stage_iou``:
     not run until that reference is. A scoring arm waits for both of its rows."""
     study = Study(profile="mini", seeds=[0, 1, 2], results_dir=tmp_path, config_root=ROOT / "configs",
                   train_missing=False, log=lambda message: None)
     for seed in range(3):
-        fake_run(study, "t3_iou_loss", seed, 49.7)
+        fake_run(study, "diag_t3_iou_loss_lr001", seed, 49.7)
         fake_run(study, "x3_mask_test_only", seed, 61.0)
     status = lambda arm: causes_table(study).set_index("arm").loc[arm]["status"]  # noqa: E731
     assert status("L2") == "not run"
@@ -134,7 +135,8 @@ def test_each_arm_costs_the_rows_it_added() -> None:
     assert arm[1, "today"].cost_rows == ()                     # the first study's runs, kept as diag_
     assert arm[1, "A"].cost_rows == ("x1a_cascade_mmdet_norm",)
     assert arm[3, "M2"].cost_rows == ("x3_mask_test_only", "x3_mask_test_only_notest")
-    assert arm[5, "L2"].cost_rows == ("x5l2_two_stage_iou",)   # t3_iou_loss is Table III's row
+    assert arm[5, "L2"].cost_rows == ("x5l2_two_stage_iou",)   # the first study's t3_iou_loss, kept as diag_
+    assert arm[6, "today"].cost_rows == ()
     assert arm[9, "DF A"].cost_rows == ("cascade_rpn",)
     assert arm[9, "DF first study"].cost_rows == ()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from scrpn.study.tables import NO_SADS_MINI_LR as NO_SADS
 from test_tables import FakeStudy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +29,7 @@ def _line(text: str, start: str) -> str:
 
 
 def test_change_against_the_reference_row_carries_its_standard_error() -> None:
-    results = {("t3_point", s): {"AR100": 50.0, "AR300": 60.0, "AR1000": v} for s, v in enumerate((70, 74, 72))}
+    results = {(NO_SADS, s): {"AR100": 50.0, "AR300": 60.0, "AR1000": v} for s, v in enumerate((70, 74, 72))}
     results.update({("t4_maxiou_sat", s): {"AR100": 40.0, "AR300": 41.0, "AR1000": v}
                     for s, v in enumerate((42, 44, 46))})
     study = FakeStudy(results, results_dir=ROOT / "results")
@@ -42,7 +43,7 @@ def test_change_against_the_reference_row_carries_its_standard_error() -> None:
 
 
 def test_one_seed_changes_have_no_standard_error() -> None:
-    results = {("t3_point", 0): {"AR100": 50.0, "AR300": 60.0, "AR1000": 70.0},
+    results = {(NO_SADS, 0): {"AR100": 50.0, "AR300": 60.0, "AR1000": 70.0},
                ("t4_maxiou_sat", 0): {"AR100": 40.0, "AR300": 41.0, "AR1000": 42.0}}
     text = report_tables.markdown("table04_sads_combinations", FakeStudy(results, seeds=[0], results_dir=ROOT / "results"))
     assert _line(text, "| Max IoU / Size-Aware").endswith("| -28.0 (+2.9) |")

@@ -123,11 +123,14 @@ def test_exported_weights_round_trip(tmp_path: Path, data_dir: Path) -> None:
 
 
 def test_only_the_two_l1_rows_leave_the_mini_schedule() -> None:
-    """Table III's L1 rows train at lr 0.005 (interpretation 30 in docs/interpretations.md); the rows inheriting from
-    them must not: a ``_base_`` chain once carried that lr into every later ablation row."""
+    """Table III's L1 rows train at lr 0.005 (interpretation 30 in docs/interpretations.md), and
+    since experiment 6 its IoU-loss and point rows and Table VIII (interpretation 31); no other
+    row does: a ``_base_`` chain once carried that lr into every later ablation row."""
     mini = ROOT / "configs" / "mini"
     base = load_config(mini / "_base.yaml").train
     special = {"t3_two_stage", "t3_alignment",
+               # interpretation 31: Table III's IoU-loss and point rows and Table VIII at the paper's lr
+               "t3_iou_loss", "t3_point", "t8_point_description",
                # issue 18's pre-registered lr arms (results/REPORT.md, experiments 1 B-D, 5 L1, 6 P1)
                "x1b_cascade_lr0005", "x1c_cascade_norm_lr", "x1d_cascade_faithful",
                "x5l1_alignment_faithful", "x6p1_point_lr0005", "x6p1_iou_loss_lr0005"}

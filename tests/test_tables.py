@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from scrpn.study import Study
+from scrpn.study.tables import NO_SADS_MINI_LR as NO_SADS
 from scrpn.study.tables import TABLES, build_table, paper_table, readable, study_rows, write_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,13 +51,13 @@ def test_the_shared_paper_tables_are_copied_unchanged() -> None:
 
 def test_mean_std_and_difference_are_exact(tmp_path: Path) -> None:
     spec = TABLES["table04_sads_combinations"]
-    results = {("t3_point", 0): {"AR100": 50.0, "AR300": 60.0, "AR1000": 70.0},
-               ("t3_point", 1): {"AR100": 52.0, "AR300": 60.0, "AR1000": 74.0},
-               ("t3_point", 2): {"AR100": 54.0, "AR300": 60.0, "AR1000": 72.0},
+    results = {(NO_SADS, 0): {"AR100": 50.0, "AR300": 60.0, "AR1000": 70.0},
+               (NO_SADS, 1): {"AR100": 52.0, "AR300": 60.0, "AR1000": 74.0},
+               (NO_SADS, 2): {"AR100": 54.0, "AR300": 60.0, "AR1000": 72.0},
                ("t4_maxiou_sat", 0): {"AR100": 40.0, "AR300": 41.0, "AR1000": 42.0}}
     frame = build_table(spec, FakeStudy(results), PAPER)
     first = frame.iloc[0]  # Max IoU / Max IoU: paper 56.1 / 62.7 / 66.7
-    assert first["config"] == "t3_point" and first["seeds"] == 3 and first["pending"] == 0
+    assert first["config"] == NO_SADS and first["seeds"] == 3 and first["pending"] == 0
     assert first["AR100_mean"] == pytest.approx(52.0) and first["AR100_std"] == pytest.approx(2.0)
     assert first["AR300_std"] == pytest.approx(0.0)
     assert first["AR1000_diff"] == pytest.approx(72.0 - 66.7)
@@ -140,3 +141,22 @@ def test_runs_summary_lists_every_committed_run(tmp_path: Path) -> None:
                                                                 ["sc_rpn", 0, 60.0]]
     assert frame["wall_seconds"].sum() == 400.0 and frame["AP"].isna().all()
     assert runs_summary(tmp_path / "nothing").empty
+
+
+def test_no_sads_reference_is_the_mini_lr_point_row() -> None:
+    """Interpretation 31: Tables III and VIII read the point and IoU-loss rows at the paper's lr
+    0.005, while Tables IV, VI and VII compare against the point row at the mini lr 0.01, the lr of
+    every other row they hold, so that each of their steps changes one thing."""
+    mini = Study(profile="mini", config_root=ROOT / "configs")
+    lr = lambda row: mini.config(row).train.base_lr  # noqa: E731
+    rows = {name: study_rows(spec) for name, spec in TABLES.items()}
+    assert "t3_point" in rows["table03_components"] and "t3_point" in rows["table08_point_representation"]
+    assert {lr(r) for r in rows["table08_point_representation"]} == {0.005}
+    assert lr("t3_iou_loss") == lr("t3_point") == 0.005
+    for table in ("table04_sads_combinations", "table06_iou_mask_training_samples",
+                  "table07_iou_mask_feature_map"):
+        assert "t3_point" not in rows[table] and "diag_t3_point_lr001" in rows[table]
+        assert {lr(r) for r in rows[table]} == {0.01}, table
+    # the diag_ row is the first study's t3_point: the same model, only the lr differs
+    old, new = mini.config("diag_t3_point_lr001"), mini.config("t3_point")
+    assert old.model == new.model and old.train.base_lr == 0.01

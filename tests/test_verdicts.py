@@ -186,7 +186,7 @@ def test_experiment4_rule_by_hand():
 def test_experiment5_rule_by_hand():
     from scrpn.study.verdicts import experiment5
     ar = {"x5l1_alignment_faithful": [50.0, 50.5, 50.2], "t3_two_stage": [52.0, 52.6, 52.3],
-          "t3_iou_loss": [49.5, 50.0, 49.7], "x5l2_two_stage_iou": [47.0, 47.4, 47.2]}
+          "diag_t3_iou_loss_lr001": [49.5, 50.0, 49.7], "x5l2_two_stage_iou": [47.0, 47.4, 47.2]}
     out = experiment5(lambda row: ar.get(row, []))
     assert out["steps"]["L1"]["step"].delta == pytest.approx(50.2333 - 52.3, abs=1e-3)
     assert out["verdict"] == "reproduces once faithful: the lr confound (L2)"          # +2.5, resolved
@@ -198,7 +198,7 @@ def test_experiment6_rule_by_hand():
     from scrpn.study.verdicts import experiment6
     ar = {"t3_sads": [61.0, 61.5, 61.2], "x6p0_anchor_sads": [61.2, 61.4, 61.3],
           "x6p1_point_lr0005": [40.0, 41.0, 40.5], "x6p1_iou_loss_lr0005": [47.0, 47.5, 47.2],
-          "x6p2_point_offsets05": [49.0, 49.6, 49.4], "t3_iou_loss": [49.5, 50.0, 49.7]}
+          "x6p2_point_offsets05": [49.0, 49.6, 49.4], "diag_t3_iou_loss_lr001": [49.5, 50.0, 49.7]}
     out = experiment6(lambda row: ar.get(row, []))
     assert out["under_sads"] == "no cost"
     assert not out["steps"]["P1"]["reproduces"]                 # -6.7, resolved below
