@@ -70,7 +70,13 @@ if ready("t3_iou_loss", "t3_point"):
 # %% [markdown]
 # ## Questions
 #
-# * Without SADS the points do worst on the slender objects they are meant to help. Is that the
-#   points or the Max-IoU assigner they are trained with (experiment 6, P0: anchors + SADS)?
+# * Since issue 18's experiment 6, Table VIII's three rows train at the paper's lr 0.005
+#   (interpretation 31). At the mini lr 0.01 both point-based rows were about 6 AR1000 below the
+#   anchors (the `diag_*_lr001` rows); at 0.005 the point head trains and the cost is gone. Why
+#   is the point head, and not the anchor head, so sensitive to the lr? The fidelity review's
+#   reading: offsets in stride units give the IoU loss a far larger effective step on points.
+# * With SADS, points beat anchors by 3.0 AR1000 (experiment 6, P0). Do the slender objects of
+#   Fig. 8 account for that gain?
 # * RepPoints adds the secondary offsets to the init points unscaled, while the anchor heads'
-#   deltas are scaled by their target stds. Does scaling the offsets (P2) remove the cost?
+#   deltas are scaled by their target stds. Would scaling the offsets (experiment 6's P2, not run:
+#   P1 decided the verdict) let the point head train at 0.01 too?

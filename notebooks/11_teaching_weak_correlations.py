@@ -38,9 +38,14 @@ train_missing = True  # False: train nothing; this notebook then needs the rows 
 # validation set and **trained models of the study** (rows of Table III):
 #
 # * `sc_rpn`: the full SC-RPN (points, SADS, IoU mask);
-# * `t3_point`: the same point-based two-stage network, but Max-IoU sampling in both stages and no IoU mask;
-# * `t3_iou_loss`: the anchor-based two-stage network (one anchor per location, Cascade RPN's
-#   alignment, IoU loss) that `t3_point` turns into a point-based one.
+# * `diag_t3_point_lr001`: the same point-based two-stage network, but Max-IoU sampling in both stages and no IoU mask;
+# * `diag_t3_iou_loss_lr001`: the anchor-based two-stage network (one anchor per location, Cascade RPN's
+#   alignment, IoU loss) that `diag_t3_point_lr001` turns into a point-based one.
+#
+# The last two are the first study's Table III rows at the mini lr 0.01, the lr of `sc_rpn`, so
+# that every difference below is the assigners' or the representation's, not the lr's. Since
+# issue 18's experiment 6, Table III's `t3_point` and `t3_iou_loss` train at the paper's lr 0.005
+# (interpretation 31); at that lr the points no longer cost AR against anchors.
 #
 # All the functions used here live in `scrpn/viz/teaching.py` and work on any image and any model
 # of the project: change the image index or the rows and run again.
@@ -77,8 +82,8 @@ if profile == "smoke":
 # %%
 # The trained models (from committed weights or checkpoints; trained now if missing).
 sc_model, sc_cfg = study.load_model("sc_rpn", seed)
-point_model, point_cfg = study.load_model("t3_point", seed)
-anchor_model, anchor_cfg = study.load_model("t3_iou_loss", seed)
+point_model, point_cfg = study.load_model("diag_t3_point_lr001", seed)
+anchor_model, anchor_cfg = study.load_model("diag_t3_iou_loss_lr001", seed)
 
 val_set = build_val_dataset(sc_cfg)
 image_index = T.pick_teaching_image(val_set, min_aspect=3.0, min_objects=3)
@@ -132,7 +137,7 @@ print(f"{len(res.boxes)} candidates before NMS, {int(res.near.sum())} near an ob
       f"(IoU >= {near_iou}); IoU mask range {res.iou_mask.min():.3f} .. {res.iou_mask.max():.3f}")
 
 rows = []
-for model_name, r in (("sc_rpn", res), ("t3_point (no IoU mask)", res_no_mask)):
+for model_name, r in (("sc_rpn", res), ("diag_t3_point_lr001 (no IoU mask)", res_no_mask)):
     for score, corr in r.corr_near.items():
         if r.iou_mask is None and score == "iou_aware":
             continue  # without the branch the IoU-aware score is the classification score
@@ -230,7 +235,7 @@ display(pd.Series({k: (np.nanmean(v) if isinstance(v, list) else v) for k, v in 
 
 # %%
 maxiou = T.positives_per_stage(point_cfg, point_model, image, target,
-                               label="Max-IoU both stages (t3_point)")
+                               label="Max-IoU both stages (diag_t3_point_lr001)")
 sads = T.positives_per_stage(sc_cfg, sc_model, image, target, label="SADS (sc_rpn)")
 # The same rule on the same boxes: Max-IoU applied to SC-RPN's own stage-1 boxes.
 maxiou_same_boxes = T.positives_per_stage(point_cfg, sc_model, image, target,
@@ -269,7 +274,7 @@ def stage_summary(cfg, model, label, n_images):
     return rows
 
 
-display(pd.DataFrame(stage_summary(point_cfg, point_model, "Max-IoU (t3_point)", n_summary_images)
+display(pd.DataFrame(stage_summary(point_cfg, point_model, "Max-IoU (diag_t3_point_lr001)", n_summary_images)
                      + stage_summary(sc_cfg, sc_model, "SADS (sc_rpn)", n_summary_images)).round(2))
 
 # %% [markdown]
@@ -285,7 +290,7 @@ display(pd.DataFrame(stage_summary(point_cfg, point_model, "Max-IoU (t3_point)",
 #    follows the quality of the current boxes keep the number of positives stable over training?
 # 4. Why does SADS take the candidates from two levels ($i_g$ and $j_g$) and not one, or all five
 #    (Section III-B, last paragraphs; Table V)?
-# 5. Compare the rows "Max-IoU both stages (t3_point)" and "Max-IoU on sc_rpn's boxes" of the first
+# 5. Compare the rows "Max-IoU both stages (diag_t3_point_lr001)" and "Max-IoU on sc_rpn's boxes" of the first
 #    table. What changes when the same rule sees different stage-1 boxes, and what does that tell
 #    you about a rule with a fixed IoU threshold?
 
@@ -300,13 +305,13 @@ display(pd.DataFrame(stage_summary(point_cfg, point_model, "Max-IoU (t3_point)",
 # proposal is the min/max box of the refined points, so no preset shape constrains it.
 #
 # **What we compute.** For every object of aspect ratio ≥ 3 in the first validation images we take
-# the *final* proposals (after NMS) of an anchor-based model (`t3_iou_loss`) and of two point-based
-# models (`t3_point`: the same network with points; `sc_rpn`: the full method) and record the best
+# the *final* proposals (after NMS) of an anchor-based model (`diag_t3_iou_loss_lr001`) and of two point-based
+# models (`diag_t3_point_lr001`: the same network with points; `sc_rpn`: the full method) and record the best
 # IoU any of their first `top_k` proposals reaches on it (AR@100 counts exactly this). As a control,
 # the same numbers for the non-slender objects.
 #
 # **What to look at.** The crops show the slender objects the models cover worst (white: the ground
-# truth; orange dashed: anchor-based `t3_iou_loss`; cyan: point-based `t3_point`; pink dotted:
+# truth; orange dashed: anchor-based `diag_t3_iou_loss_lr001`; cyan: point-based `diag_t3_point_lr001`; pink dotted:
 # `sc_rpn`). Is the anchor-based box too short or too wide where a point-based box reaches the ends
 # of the object? In the table: is the gap between anchors and points larger for slender objects than for
 # the others?
@@ -314,7 +319,7 @@ display(pd.DataFrame(stage_summary(point_cfg, point_model, "Max-IoU (t3_point)",
 # %%
 top_k = 100
 n_slender_images = min(len(val_set), 30)
-models = {"anchor (t3_iou_loss)": anchor_model, "point (t3_point)": point_model,
+models = {"anchor (diag_t3_iou_loss_lr001)": anchor_model, "point (diag_t3_point_lr001)": point_model,
           "point (sc_rpn)": sc_model}
 samples = [val_set[i] for i in range(n_slender_images)]
 # min_aspect=1: every object, so that the non-slender ones serve as the control group
@@ -337,14 +342,14 @@ show(T.plot_anchors_vs_points(slender, [img for img, _ in samples], max_panels=6
 # %% [markdown]
 # **Questions for the reader**
 #
-# 1. `t3_iou_loss` has a single square anchor per location (side 4 strides). How far must its
+# 1. `diag_t3_iou_loss_lr001` has a single square anchor per location (side 4 strides). How far must its
 #    regression stretch it to fit a 1:8 stick? Why is a large stretch hard to learn with deltas
 #    that are predicted from the features of one location?
 # 2. The point-based box is the min/max of 9 points. What happens to it if one point is attracted
 #    by a neighbouring object or by a background "wire"?
 # 3. Adding more anchor ratios (e.g. 1:4, 1:8) would help sticks. What does it cost (paper, Section
 #    III-C, first paragraph), and why does it still not fit "all possible outlines"?
-# 4. Is the difference between `t3_point` and `sc_rpn` on slender objects due to the
+# 4. Is the difference between `diag_t3_point_lr001` and `sc_rpn` on slender objects due to the
 #    representation? Which other component of SC-RPN could help slender objects (hint: Section
 #    III-B, phenomenon 1)?
 #

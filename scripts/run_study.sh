@@ -14,7 +14,7 @@ stage() {
     t1_seed0)   $S rpn sc_rpn iterative_rpn cascade_rpn ga_rpn --seeds 0 ;;
     detectors4) $S det_faster_rcnn_rpn det_faster_rcnn_sc_rpn det_fast_rcnn_rpn det_fast_rcnn_sc_rpn --seeds 0 ;;
     pilot_seeds) $S rpn sc_rpn --seeds 1 2 ;;
-    teaching)   $S t3_point t3_iou_loss --seeds 0 ;;
+    teaching)   $S diag_t3_point_lr001 diag_t3_iou_loss_lr001 --seeds 0 ;;   # notebook 11: the lr-0.01 rows
     seed0)      $S t3_sads t3_two_stage t3_alignment rpn_1anchor t4_maxiou_sat t8_point_description \
                    diag_t3_two_stage_lr001 diag_t3_alignment_lr001 --seeds 0 ;;
     t3)         $S table03_components --seeds 0 1 2 ;;
@@ -40,9 +40,13 @@ stage() {
                   $S diag_cascade_rpn_paper_norm --dataset deepforest --seeds 0 1 2
                   $S diag_det_fast_rcnn_cascade_rpn_paper_norm diag_det_fast_rcnn_cascade_rpn_1000_paper_norm \
                      diag_det_faster_rcnn_cascade_rpn_paper_norm diag_det_faster_rcnn_cascade_rpn_1000_paper_norm --seeds 0 ;;
+    # the first study's Table III IoU-loss and point rows at the mini lr 0.01, kept as diag_ rows
+    # when issue 18's experiment 6 moved them (and Table VIII) to the paper's lr 0.005
+    diag_lr)    $S diag_t3_iou_loss_lr001 diag_t3_point_lr001 --seeds 0 1 2
+                $S diag_t8_point_description_lr001 --seeds 0 ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;
   esac
 }
 STAGES=("$@")
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(t1_seed0 detectors4 teaching pilot_seeds seed0 t3 t4 t1 t10 t6 t7 t5 t8 t9 t2_faster t2_fast diag_cascade)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(t1_seed0 detectors4 teaching pilot_seeds seed0 t3 t4 t1 t10 t6 t7 t5 t8 t9 t2_faster t2_fast diag_cascade diag_lr)
 for s in "${STAGES[@]}"; do echo "== stage $s $(date -u +%FT%TZ)"; stage "$s"; done
