@@ -130,8 +130,9 @@ for arm in (a for a in ARMS if a.experiment == 3):
 #   700: does PosR's step grow once stage 1 has converged?
 # * **Experiment 5 (alignment).** With mmdetection's init and no stage-1 dilation alignment
 #   costs 1.3 AR1000; under the IoU loss at the mini lr 0.01 it costs 1.1. The init and dilation
-#   explain about half of the first study's -2.9; the rest is neither they nor the lr. Is the remaining cost the schedule (the deformable conv
-#   reads offsets that stage 1 keeps moving) or the small backbone's receptive field?
+#   explain about half of the first study's -2.9; the rest is neither they nor the lr. Is the
+#   remaining cost the schedule (the deformable conv reads offsets that stage 1 keeps moving) or
+#   the small backbone's receptive field?
 # * **What would change the verdicts' meaning?** Each arm changes one deviation on the mini
 #   profile (256 px, anchor scale 4). Experiment 7 asks whether the ranking of the peers is a
 #   property of that geometry; until it runs, a "robust" verdict is robust at this scale only.

@@ -29,9 +29,9 @@ import pandas as pd
 from scrpn.evaluation.proposal_stats import load_stats, missed_fractions
 
 from .runs import Study
-from .verdicts import (POSR_R_UNDER_S, difference, experiment1, experiment2, experiment3, experiment4,
-                       experiment5, experiment6, experiment7, experiment8, experiment9, posr_better_stage1_arm,
-                       stage1_learns)
+from .verdicts import (IOU_LOSS_FIRST_STUDY, POINT_FIRST_STUDY, POSR_R_UNDER_S, difference, experiment1,
+                       experiment2, experiment3, experiment4, experiment5, experiment6, experiment7, experiment8,
+                       experiment9, posr_better_stage1_arm, stage1_learns)
 
 __all__ = ["ARMS", "Arm", "STAGE1_EXPERIMENTS", "cached_runs", "causes_table", "dataset_study",
            "experiment_verdicts", "figure_names", "is_cause_row", "metric", "posr_rounded_row",
@@ -90,13 +90,13 @@ ARMS: tuple[Arm, ...] = (
     Arm(4, _P, "R+S2", "PosR step, rounded region (S2)", "x4r_sads_rounded_w2", "x4s2_maxiou_sat_w2"),
     Arm(5, _L, "today", "alignment step, lr 0.005", "t3_alignment", "t3_two_stage"),
     Arm(5, _L, "L1", "faithful init + dilation", "x5l1_alignment_faithful", "t3_two_stage"),
-    Arm(5, _L, "L2", "alignment step at lr 0.01 (IoU loss)", "diag_t3_iou_loss_lr001", "x5l2_two_stage_iou"),
+    Arm(5, _L, "L2", "alignment step at lr 0.01 (IoU loss)", IOU_LOSS_FIRST_STUDY, "x5l2_two_stage_iou"),
     # the first study's point step (lr 0.01), kept as diag_ rows since experiment 6 moved Table III's
     # t3_iou_loss and t3_point to the paper's lr 0.005 (P1's runs, re-scored)
-    Arm(6, _X, "today", "points vs anchors, Max-IoU, lr 0.01", "diag_t3_point_lr001", "diag_t3_iou_loss_lr001"),
+    Arm(6, _X, "today", "points vs anchors, Max-IoU, lr 0.01", POINT_FIRST_STUDY, IOU_LOSS_FIRST_STUDY),
     Arm(6, _X, "P0", "points vs anchors, SADS", "t3_sads", "x6p0_anchor_sads"),
     Arm(6, _X, "P1", "points vs anchors, lr 0.005", "x6p1_point_lr0005", "x6p1_iou_loss_lr0005"),
-    Arm(6, _X, "P2", "secondary offsets x0.5", "x6p2_point_offsets05", "diag_t3_iou_loss_lr001"),
+    Arm(6, _X, "P2", "secondary offsets x0.5", "x6p2_point_offsets05", IOU_LOSS_FIRST_STUDY),
     # experiment 7: Table I's five methods in the paper's geometry (512 px, anchor scale 8), 1 seed
     Arm(7, _R, "RPN", "RPN, paper geometry (vs mini)", "x7_rpn", "rpn"),
     Arm(7, _R, "Iterative RPN", "paper geometry, vs its RPN", "x7_iterative_rpn", "x7_rpn"),
