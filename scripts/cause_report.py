@@ -107,9 +107,9 @@ def main() -> None:
             continue
         values = " / ".join(f"{v:.1f}" for v in metric(forest, "AR1000")(c["row"]))
         first = "n/a" if c["vs_first_study"] is None else c["vs_first_study"].text()
-        print(f"- {claim} (`{c['row']}`): AR1000 {values}, seed sd {c['sd']:.1f}; vs RPN "
+        print(f"- {claim} (`{c['row']}`): AR1000 {values}, seed sd {c['sd']:.1f}; vs `{c['reference']}` "
               f"{c['vs_reference'].text()}; vs the first study's row {first}; stage 1 learns: "
-              f"{c['stage1_learns']}; carries over: {'yes' if c['carries_over'] else 'no'}")
+              f"{c['stage1_learns']}; criterion: {c['criterion']}; carries over: {'yes' if c['carries_over'] else 'no'}")
     print(f"\nVerdict (registered rule): **{out9['verdict']}**.")
 
 

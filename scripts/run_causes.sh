@@ -25,6 +25,8 @@ stage() {
                det_faster_rcnn_cascade_rpn_1000 --seeds 0 ;;
     # 9: the corrected defaults on DeepForest (Table X's rows; registered after experiment 1)
     x9)  $S cascade_rpn --dataset deepforest --seeds 0 1 2 ;;
+    # 9's second correction (experiment 6's amendment): points against anchors at lr 0.005 on DeepForest
+    x9_points) $S t3_point t3_iou_loss --dataset deepforest --seeds 0 1 2 ;;
     # 4: stage 1 and PosR; R under S0, then under the better S arm (read off the S1 / S2 runs)
     x4)  $S x4s1_maxiou_sat_unitbox x4s1_sads_unitbox x4s2_maxiou_sat_w2 x4s2_sads_w2 x4r_sads_rounded --seeds 0 1 2
          # then R under the S arm in which stage 1 learns with the larger margin (none: S0 only)
@@ -48,6 +50,7 @@ stage() {
 STAGES=("$@")
 # the registered order: 3, 1 (A-D, then E), 4, 5, 6, 2, 8, 7. Arm A decided experiment 1, so B-E are
 # dropped (REPORT, amendment); Table I's re-scored row (x1_default), experiment 9 (x9) and Table
-# II's retrained Cascade RPN detectors (x1_det) run next.
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(x3 x3_literal x1a x1_default x9 x1_det x4 x5 x6 x2 x8 x7)
+# II's retrained Cascade RPN detectors (x1_det) run next. Experiment 6's verdict (P1) changed a
+# default, so its correction's DeepForest runs (x9_points) follow x6.
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(x3 x3_literal x1a x1_default x9 x1_det x4 x5 x6 x9_points x2 x8 x7)
 for s in "${STAGES[@]}"; do echo "== stage $s $(date -u +%FT%TZ)"; stage "$s"; done

@@ -138,6 +138,7 @@ def test_each_arm_costs_the_rows_it_added() -> None:
     assert arm[5, "L2"].cost_rows == ("x5l2_two_stage_iou",)   # the first study's t3_iou_loss, kept as diag_
     assert arm[6, "today"].cost_rows == ()
     assert arm[9, "DF A"].cost_rows == ("cascade_rpn",)
+    assert arm[9, "DF P1"].cost_rows == ("t3_point", "t3_iou_loss")   # both DeepForest rows are new
     assert arm[9, "DF first study"].cost_rows == ()
 
 

@@ -221,8 +221,9 @@ def test_experiment8_rule_by_hand():
 
 
 def test_experiment9_rule_by_hand():
-    from scrpn.study.verdicts import experiment9
+    from scrpn.study.verdicts import CARRY_OVER, experiment9
 
+    cascade = CARRY_OVER[:1]                                   # experiment 1's criterion alone
     claim = "Cascade RPN: mmdetection's loss normalisers"
     ar = {"rpn": [53.0, 53.3, 53.6],                           # sd 0.3
           "diag_cascade_rpn_paper_norm": [24.7, 26.2, 56.0],   # the first study's row
@@ -235,18 +236,48 @@ def test_experiment9_rule_by_hand():
     def records(row):
         return [_diag(learns.get(row, 0.0))] * len(values(row))
 
-    out = experiment9(values, records)
+    out = experiment9(values, records, cascade)
     c = out["corrections"][claim]
     assert c["vs_reference"].delta == pytest.approx(2.7) and c["vs_reference"].se == pytest.approx(math.sqrt(1 / 3 + 0.09 / 3))
     assert c["carries_over"] and not c["partial"] and out["verdict"] == f"carries over to real images: {claim}"
     # the first study's row has sd 17.7: +12.3 over it is far from resolved (se 10.2)
     assert not c["vs_first_study"].resolved
     learns["cascade_rpn"] = 0.01                                  # stage 1 does not learn: not carried
-    assert experiment9(values, records)["verdict"] == "does not carry over"
+    assert experiment9(values, records, cascade)["verdict"] == "does not carry over"
     learns["cascade_rpn"] = 0.10
     ar["cascade_rpn"] = [50.0, 53.0, 58.0]                        # sd 4.0 >= 2.0
-    assert not experiment9(values, records)["corrections"][claim]["carries_over"]
+    assert not experiment9(values, records, cascade)["corrections"][claim]["carries_over"]
     ar["diag_cascade_rpn_paper_norm"] = [20.0, 20.5, 21.0]        # now beaten, resolved: partial
-    assert experiment9(values, records)["verdict"] == f"does not carry over (partial: {claim} beats the first study's row)"
+    assert experiment9(values, records, cascade)["verdict"] == f"does not carry over (partial: {claim} beats the first study's row)"
     ar["cascade_rpn"] = [55.0, 56.0]                              # two of three seeds: pending
-    assert experiment9(values, records)["verdict"] == "pending"
+    assert experiment9(values, records, cascade)["verdict"] == "pending"
+
+
+def test_experiment9_points_criterion_by_hand():
+    """The points correction (experiment 6's amendment) carries over when t3_point is not below
+    t3_iou_loss by a resolved margin; it has no first-study row on DeepForest, so no partial
+    reading; with both corrections the verdict names each."""
+    from scrpn.study.verdicts import CARRY_OVER, NOT_BELOW, experiment9
+
+    points = [c for c in CARRY_OVER if c.criterion == NOT_BELOW]
+    assert [(c.row, c.reference, c.first) for c in points] == [("t3_point", "t3_iou_loss", None)]
+    claim = points[0].claim
+    ar = {"t3_iou_loss": [50.0, 51.0, 52.0],                   # sd 1.0
+          "t3_point": [49.0, 49.0, 49.0]}                      # -2.0, se sqrt(1/3) = 0.577: -3.5 se, resolved
+    records = lambda row: [_diag(0.0)] * len(ar.get(row, []))  # noqa: E731 (no stage-1 criterion here)
+    out = experiment9(lambda row: ar.get(row, []), records, points)
+    c = out["corrections"][claim]
+    assert c["vs_reference"].delta == pytest.approx(-2.0) and c["vs_reference"].se == pytest.approx(math.sqrt(1 / 3))
+    assert not c["carries_over"] and not c["partial"] and c["vs_first_study"] is None
+    assert out["verdict"] == "does not carry over"
+    ar["t3_point"] = [50.0, 50.0, 50.0]                       # -1.0 [0.577]: 1.7 se, not resolved: carries
+    assert experiment9(lambda row: ar.get(row, []), records, points)["verdict"] == f"carries over to real images: {claim}"
+    ar["t3_point"] = [60.0, 61.0, 62.0]                       # far above: carries (sd and stage 1 not asked)
+    assert experiment9(lambda row: ar.get(row, []), records, points)["corrections"][claim]["carries_over"]
+    # both corrections: Cascade RPN does not carry over (below RPN), points do
+    ar.update({"rpn": [53.0, 53.3, 53.6], "cascade_rpn": [27.2, 37.0, 24.3],
+               "diag_cascade_rpn_paper_norm": [24.7, 26.2, 56.0]})
+    out = experiment9(lambda row: ar.get(row, []), records)
+    assert out["verdict"] == f"carries over for {claim}; not for Cascade RPN: mmdetection's loss normalisers"
+    ar["t3_iou_loss"] = [50.0, 51.0]                          # a reference seed missing: pending
+    assert experiment9(lambda row: ar.get(row, []), records)["verdict"] == "pending"

@@ -108,6 +108,8 @@ ARMS: tuple[Arm, ...] = (
         dataset="deepforest", trained=()),
     Arm(9, _T, "DF A", "Cascade RPN, mmdetection normalisers (DeepForest)", "cascade_rpn", "rpn",
         dataset="deepforest", trained=("cascade_rpn",)),
+    Arm(9, _T, "DF P1", "points vs anchors, lr 0.005 (DeepForest)", "t3_point", "t3_iou_loss",
+        dataset="deepforest", trained=("t3_point", "t3_iou_loss")),
 )
 
 METRICS = ("AR100", "AR1000", "AR_S")
