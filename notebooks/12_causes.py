@@ -119,11 +119,17 @@ for arm in (a for a in ARMS if a.experiment == 3):
 #   schedule, or COCO's many overlapping objects, give the mask something to re-rank?
 # * **Experiment 1 (Cascade RPN) and 9 (DeepForest).** Arm A, mmdetection's loss normalisers,
 #   made stage 1 learn and put Cascade RPN 7.8 AR1000 above RPN; it is now the default. On the
-#   tree crowns the same correction leaves stage 1 where it started (experiment 9: "does not
-#   carry over"). What stops it there: the lr that arm B would have tested, or the schedule
+#   tree crowns the same correction leaves stage 1 where it started (experiment 9: it does not
+#   carry over). What stops it there: the lr that arm B would have tested, or the schedule
 #   (about 25 epochs of 109 tiles)? The tiles hold about as many objects as SynthShapes' images
 #   (951 crowns in 156 tiles; 3,564 objects in 500 images), so the count of positives alone does
-#   not set the two datasets apart.
+#   not set the two datasets apart. Experiment 6's correction, the paper's lr for points, does
+#   carry over: points beat anchors on the trees by +2.3 [0.4]. Its lr is 0.005, and there stage
+#   1 learns on the trees; is that a hint for Cascade RPN's arm B?
+# * **Experiment 2 (GA-RPN).** It misses 69 % of the objects with aspect >= 4, where RPN misses
+#   8 %, and the test-time location filter is not why (G0). Do mmdetection's normalisers and
+#   init (G1) or its inverted location targets (G3) let the shape branch reach slender objects,
+#   or is the cause the approximate anchors' ratios (0.5 to 2) that its shape targets come from?
 # * **Experiment 4 (PosR).** Stage 1 learns in every new row, the paper's own loss included,
 #   and still no PosR step reaches the registered +1.0; the largest, the rounded region under a
 #   4x stage-1 weight, is +0.8 [0.3]. The stage-1 curves above are still rising at iteration
