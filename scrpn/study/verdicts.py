@@ -31,7 +31,8 @@ __all__ = ["ALIGNMENT_STEPS", "CASCADE_ARMS", "GA_ARMS", "GEOMETRY_MARGIN", "MAS
            "POINT_STEPS", "POSR_STEPS", "RESOLVED_SE", "SD_LIMIT", "STAGE1_MARGIN", "Difference",
            "arm_difference", "difference", "difference_se", "experiment1", "experiment2", "experiment3",
            "experiment4", "experiment5", "experiment6", "experiment7", "experiment8", "experiment9",
-           "ABOVE_REFERENCE", "CARRY_OVER", "Correction", "NOT_BELOW", "POSR_R_UNDER_S", "posr_better_stage1_arm", "stage1_learns", "stage1_margin"]
+           "ABOVE_REFERENCE", "CARRY_OVER", "Correction", "NOT_BELOW", "POSR_R_UNDER_S",
+           "posr_better_stage1_arm", "stage1_learns", "stage1_margin"]
 
 RESOLVED_SE = 2.5          # a difference is resolved at |Δ| >= 2.5 standard errors
 SD_LIMIT = 2.0             # experiment 1: a working arm's AR1000 seed sd is below this
