@@ -173,3 +173,50 @@ def test_stage1_logs_read_each_experiment_rows_cached_logs(tmp_path: Path) -> No
     assert "causes_stage1_4.png" in figure_names(s1)
     m1 = next(a for a in ARMS if a.experiment == 3)
     assert not any(name.startswith("causes_stage1") for name in figure_names(m1))
+
+
+def fake_detector(study: Study, row: str, ap: float, wall_seconds: float = 0.0) -> None:
+    """Seed 0 of a detector row: box AP only (Tables II and IX train one seed per detector row),
+    with two train records of the R-CNN head's losses."""
+    out = study.run_dir(row, 0)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"name": row, "seed": 0, "AP": ap, "wall_seconds": wall_seconds,
+              "config_fingerprint": config_fingerprint(study.config(row, 0))}
+    (out / "metrics.json").write_text(json.dumps(record))
+    (out / "log.jsonl").write_text("".join(
+        json.dumps({"type": "train", "iter": i, "loss_rcnn_cls": 0.5 / i, "loss_rcnn_reg": 0.1}) + "\n"
+        for i in (20, 40)))
+
+
+def test_experiment8_arms_measure_the_detector_gap_in_box_ap(tmp_path: Path) -> None:
+    """Experiment 8's arms are the detector gap (SC-RPN's detector minus RPN's, box AP, seed 0) at
+    the mini schedule and at 3x. Hand-made: today 13.6 - 4.4 = +9.2, at 3x 12.0 - 6.5 = +5.5; the
+    3x gap is |9.2 - 4.0| - |5.5 - 4.0| = 3.7 AP closer to the paper's +4.0, so it shrinks."""
+    from scrpn.study.causes import detector_logs, figure_names
+
+    study = Study(profile="mini", seeds=[0, 1, 2], results_dir=tmp_path, config_root=ROOT / "configs",
+                  train_missing=False, log=lambda message: None)
+    fake_detector(study, "det_faster_rcnn_rpn", 4.4)
+    fake_detector(study, "det_faster_rcnn_sc_rpn", 13.6)
+    eight = causes_table(study).query("experiment == 8").set_index("arm")
+    assert list(eight.index) == ["today", "3x"] and set(eight["metric"]) == {"AP"}
+    today = eight.loc["today"]
+    assert today["delta_AP"] == pytest.approx(9.2) and today["AP_mean"] == pytest.approx(13.6)
+    assert math.isnan(today["delta_AR1000"]) and math.isnan(today["se"]) and not today["resolved"]
+    assert today["status"] == "done" and today["machine_hours"] == 0.0      # the first study's Table II runs
+    assert eight.loc["3x"]["status"] == "not run" and today["verdict"] == "pending"
+    fake_detector(study, "x8_det_faster_rcnn_rpn_3x", 6.5, wall_seconds=1800.0)
+    fake_detector(study, "x8_det_faster_rcnn_sc_rpn_3x", 12.0, wall_seconds=1800.0)
+    frame = causes_table(study)
+    eight = frame.query("experiment == 8").set_index("arm")
+    longer = eight.loc["3x"]
+    assert longer["delta_AP"] == pytest.approx(5.5) and longer["status"] == "done"
+    assert longer["machine_hours"] == pytest.approx(1.0)
+    assert longer["verdict"] == "shrinks toward the paper's gap"
+    assert longer["figures"] == "causes_detectors_8.png"
+    assert figure_names(next(a for a in ARMS if a.experiment == 8)) == ["causes_detectors_8.png"]
+    assert "AP 12.0, Δ vs `x8_det_faster_rcnn_rpn_3x` +5.50 (done)" in summary(frame)
+    logs = detector_logs(study)
+    assert list(logs) == ["det_faster_rcnn_rpn", "det_faster_rcnn_sc_rpn", "x8_det_faster_rcnn_rpn_3x",
+                          "x8_det_faster_rcnn_sc_rpn_3x"]
+    assert [r["iter"] for r in logs["x8_det_faster_rcnn_sc_rpn_3x"]] == [20, 40]

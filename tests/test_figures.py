@@ -295,3 +295,23 @@ def test_stage1_margin_curves_draw_the_seed_mean_its_range_and_the_registered_ma
     assert ax.get_xlabel() == "iteration\n(no stage-1 diagnostics: t3_sads)"
     empty = F.stage1_margin_curves({"rpn": [[{"type": "train", "iter": 0}]]}, margin=0.05).axes[0]
     assert "no run with stage-1 diagnostics yet" in [t.get_text() for t in empty.texts]
+
+
+def test_causes_detectors_draws_both_detectors_per_arm_and_their_rcnn_losses():
+    import pandas as pd
+    frame = pd.DataFrame([
+        {"experiment": 8, "arm": "today", "variant": "mini", "AP_mean": 13.6, "delta_AP": 9.2},
+        {"experiment": 8, "arm": "3x", "variant": "3x", "AP_mean": float("nan"), "delta_AP": float("nan")},
+        {"experiment": 2, "arm": "G0", "variant": "other", "AP_mean": float("nan"), "delta_AP": float("nan")}])
+    logs = {"det_faster_rcnn_rpn": [{"type": "train", "iter": 20, "loss_rcnn_cls": 0.3, "loss_rcnn_reg": 0.1},
+                                    {"type": "val", "iter": 20},
+                                    {"type": "train", "iter": 40, "loss_rcnn_cls": 0.2, "loss_rcnn_reg": 0.1}],
+            "x8_det_faster_rcnn_rpn_3x": [{"type": "train", "iter": 20, "loss": 1.0}]}     # no R-CNN losses
+    bars, curves = F.causes_detectors(frame, logs, smooth=1).axes
+    # today's pair: RPN's detector 13.6 - 9.2 = 4.4 and SC-RPN's 13.6; the 3x arm is not run
+    assert sorted(round(p.get_height(), 6) for p in bars.patches) == [4.4, 13.6]
+    texts = [t.get_text() for t in bars.texts]
+    assert "gap +9.2" in texts and "not run" in texts
+    assert "+4.0" in bars.get_title()
+    (line,) = curves.get_lines()                     # the run without R-CNN losses draws nothing
+    assert list(line.get_ydata()) == pytest.approx([0.4, 0.3])

@@ -35,7 +35,7 @@ EXPECTED = {
     "09_training_curves": ((), ("training_curves",)),
     "10_sads_inspector": ((), ("sads_inspector_example",)),
     "11_teaching_weak_correlations": ((), ()),  # checked below: teaching_*.png
-    "12_causes": ((), ("causes_ar1000", "causes_missed_2", "causes_stage1_4")),   # checked below: causes.csv
+    "12_causes": ((), ("causes_ar1000", "causes_missed_2", "causes_stage1_4", "causes_detectors_8")),  # and causes.csv
 }
 
 

@@ -2,12 +2,12 @@
 
 ``results/REPORT.md`` ("Pre-registered: tracing each non-reproduction to a cause") registers, for
 each claim that did not reproduce, the arms that test a suspected cause and the rule that reads the
-verdict. :data:`ARMS` lists those arms (experiments 1-7; 8, the detectors at 3x, is read in the
-REPORT) with the study row that trains each (``None``: the row is not written yet, so the arm is
+verdict. :data:`ARMS` lists those arms (experiments 1-9) with the study row that trains each (``None``: the row is not written yet, so the arm is
 shown as "not built"); :func:`causes_table` reads whatever runs are
 cached (it trains nothing) and writes ``results/tables/causes.csv``: the claim, the arm, seeds
-done, AR100 / AR1000 / AR_S mean and sample sd, Δ AR1000 against the arm's reference row with its
-standard error, the stage-1 diagnostic, the fraction of objects missed outright (no proposal at
+done, AR100 / AR1000 / AR_S / box AP mean and sample sd, the arm's Δ against its reference row in
+its ``metric`` (``delta_AR1000`` for the proposal arms, ``delta_AP`` for experiment 8's detectors) with
+its standard error, the stage-1 diagnostic, the fraction of objects missed outright (no proposal at
 IoU 0.3 in the top 1,000) overall, by size and for slender objects, the IoU mask's Spearman ρ,
 the machine and CPU hours of the runs the arm added (``wall_seconds`` / ``cpu_seconds``; not the
 first study's rows it is compared with), the arm's status, its diagnostic figures and the
@@ -29,13 +29,14 @@ import pandas as pd
 from scrpn.evaluation.proposal_stats import load_stats, missed_fractions
 
 from .runs import Study
-from .verdicts import (IOU_LOSS_FIRST_STUDY, POINT_FIRST_STUDY, POSR_R_UNDER_S, difference, experiment1,
+from .verdicts import (DETECTOR_GAP_3X_ROWS, DETECTOR_GAP_TODAY_ROWS, IOU_LOSS_FIRST_STUDY, POINT_FIRST_STUDY,
+                       POSR_R_UNDER_S, difference, experiment1,
                        experiment2, experiment3, experiment4, experiment5, experiment6, experiment7, experiment8,
                        experiment9, posr_better_stage1_arm, stage1_learns)
 
 __all__ = ["ARMS", "Arm", "STAGE1_EXPERIMENTS", "cached_runs", "causes_table", "dataset_study",
-           "experiment_verdicts", "figure_names", "is_cause_row", "metric", "posr_rounded_row",
-           "registered_seeds", "stage1_logs", "summary", "write_causes"]
+           "detector_logs", "experiment_verdicts", "figure_names", "is_cause_row", "metric",
+           "posr_rounded_row", "registered_seeds", "stage1_logs", "summary", "write_causes"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Arm:
     paired: bool = False        # same checkpoints as the reference (a scoring variant)
     dataset: Optional[str] = None   # another dataset's runs (experiment 9: "deepforest")
     trained: Optional[tuple[str, ...]] = None   # the rows whose runs this arm added (None: see cost_rows)
+    metric: str = "AR1000"      # the metric of its Δ: box "AP" for experiment 8's detectors
 
     @property
     def cost_rows(self) -> tuple[str, ...]:
@@ -65,6 +67,7 @@ _C, _G, _M = "Cascade RPN above RPN (+13.4)", "GA-RPN above RPN (+10.2)", "IoU m
 _P, _L, _X = "PosR helps (+2.8)", "alignment helps (+6.8)", "points cost nothing (+0.4)"
 _R = "peers' ranking (Table I) in the paper's geometry"
 _T = "the corrections carry over to real images (Table X)"
+_D = "the detector gap nears the paper's (+4.0 AP) at 3x"
 ARMS: tuple[Arm, ...] = (
     Arm(1, _C, "today", "the first study's config", "diag_cascade_rpn_paper_norm", "rpn"),
     Arm(1, _C, "A", "mmdetection loss normalisers", "x1a_cascade_mmdet_norm", "rpn"),
@@ -103,6 +106,9 @@ ARMS: tuple[Arm, ...] = (
     Arm(7, _R, "GA-RPN", "paper geometry, vs its RPN", "x7_ga_rpn", "x7_rpn"),
     Arm(7, _R, "Cascade RPN", "paper geometry, vs its RPN", "x7_cascade_rpn", "x7_rpn"),
     Arm(7, _R, "SC-RPN", "paper geometry, vs its RPN", "x7_sc_rpn", "x7_rpn"),
+    # experiment 8: Faster R-CNN on SC-RPN's against on RPN's 300 proposals, box AP (seed 0 each)
+    Arm(8, _D, "today", "SC-RPN vs RPN detector, mini schedule", *DETECTOR_GAP_TODAY_ROWS, metric="AP"),
+    Arm(8, _D, "3x", "SC-RPN vs RPN detector, 3x iterations", *DETECTOR_GAP_3X_ROWS, metric="AP"),
     # experiment 9: each correction that changed a default, on DeepForest (verdicts.CARRY_OVER)
     Arm(9, _T, "DF first study", "Cascade RPN, own normalisers (DeepForest)", "diag_cascade_rpn_paper_norm", "rpn",
         dataset="deepforest", trained=()),
@@ -112,15 +118,19 @@ ARMS: tuple[Arm, ...] = (
         dataset="deepforest", trained=("t3_point", "t3_iou_loss")),
 )
 
-METRICS = ("AR100", "AR1000", "AR_S")
+METRICS = ("AR100", "AR1000", "AR_S", "AP")
 
 
 def figure_names(arm: Arm) -> list[str]:
-    """The diagnostic figures notebook 12 draws for an arm (``results/figures/``): every arm's Δ
-    AR1000 (``causes_ar1000``), Fig. 7 for each IoU-mask reading (experiment 3 registered it) and
-    the objects each arm misses (``causes_missed_<experiment>``, registered by experiment 2), and
-    for the experiments whose rule reads "stage 1 learns" that diagnostic through training
-    (``causes_stage1_<experiment>``)."""
+    """The diagnostic figures notebook 12 draws for an arm (``results/figures/``): every proposal
+    arm's Δ AR1000 (``causes_ar1000``), Fig. 7 for each IoU-mask reading (experiment 3 registered
+    it) and the objects each arm misses (``causes_missed_<experiment>``, registered by experiment
+    2), and for the experiments whose rule reads "stage 1 learns" that diagnostic through training
+    (``causes_stage1_<experiment>``). Experiment 8's detector arms have no proposal statistics:
+    their figure is the box AP of both detectors and their R-CNN losses through training
+    (``causes_detectors_8``)."""
+    if arm.metric == "AP":
+        return [f"causes_detectors_{arm.experiment}.png"]
     names = ["causes_ar1000.png", f"causes_missed_{arm.experiment}.png"]
     if arm.experiment == 3:
         names.append(f"causes_fig7_{arm.arm}.png")
@@ -151,10 +161,19 @@ def stage1_logs(study: Study, experiment: int) -> dict[str, list[list[dict]]]:
     return logs
 
 
+def detector_logs(study: Study) -> dict[str, list[dict]]:
+    """``row -> seed 0's log.jsonl records`` for the detector rows of the arms measured in box AP
+    (experiment 8: each row's reference, then the row), the input of
+    ``viz.figures.causes_detectors``. Trains nothing; rows without a cached seed 0 are left out."""
+    rows = (r for arm in ARMS if arm.metric == "AP" for r in (arm.reference, arm.row) if r)
+    return {row: study.training_log(row, 0) for row in dict.fromkeys(rows) if study.cached(row, 0) is not None}
+
+
 def registered_seeds(row: str) -> int:
-    """Seeds the REPORT registered for a cause row: one for the longer schedules (``*_4x``,
-    ``*_3x``) and for experiment 7's paper-geometry rows (``x7_*``), three otherwise."""
-    return 1 if row.endswith(("_4x", "_3x")) or row.startswith("x7_") else 3
+    """Seeds the REPORT registered for a row: one for the longer schedules (``*_4x``, ``*_3x``),
+    for experiment 7's paper-geometry rows (``x7_*``) and for the detectors (``det_*``: Tables II
+    and IX train one seed per detector row), three otherwise."""
+    return 1 if row.endswith(("_4x", "_3x")) or row.startswith(("x7_", "det_")) else 3
 
 
 def is_cause_row(row: str) -> bool:
@@ -238,21 +257,23 @@ def causes_table(study: Study) -> pd.DataFrame:
     lines, counted = [], set()
     for arm in ARMS:
         runs, arm_study = runs_of[arm.dataset], studies[arm.dataset]
-        ar = metric(runs, "AR1000")
+        measured = metric(runs, arm.metric)
         line = {"experiment": arm.experiment, "claim": arm.claim, "arm": arm.arm, "variant": arm.variant,
-                "dataset": arm.dataset or "synthshapes", "row": arm.row or "", "reference": arm.reference}
+                "dataset": arm.dataset or "synthshapes", "row": arm.row or "", "reference": arm.reference,
+                "metric": arm.metric}
         records = runs(arm.row) if arm.row else []
         line["seeds"] = len(records)
         for key in METRICS:
             values = metric(runs, key)(arm.row) if arm.row else []
             line[f"{key}_mean"] = statistics.fmean(values) if values else math.nan
             line[f"{key}_sd"] = _sd(values)
-        ours, ref = ar(arm.row) if arm.row else [], ar(arm.reference)
+        # the arm's Δ in its own metric; the other delta column stays empty (se and resolved
+        # belong to whichever is filled; one-seed rows against one-seed rows have no se)
+        ours, ref = measured(arm.row) if arm.row else [], measured(arm.reference)
+        line.update(delta_AR1000=math.nan, delta_AP=math.nan, se=math.nan, resolved=False)
         if ours and ref and (not arm.paired or len(ours) == len(ref)):
             d = difference(ours, ref, paired=arm.paired)
-            line.update(delta_AR1000=d.delta, se=d.se, resolved=d.resolved)
-        else:
-            line.update(delta_AR1000=math.nan, se=math.nan, resolved=False)
+            line.update({f"delta_{arm.metric}": d.delta, "se": d.se, "resolved": d.resolved})
         learns = stage1_learns(records) if records else None
         line["stage1_learns"] = "" if learns is None else ("yes" if learns else "no")
         line.update(_missed(arm_study, arm.row, [int(r["seed"]) for r in records]) if arm.row
@@ -312,15 +333,16 @@ def summary(frame: pd.DataFrame) -> str:
                      f"Its runs so far: {sub['machine_hours'].sum():.1f} machine hours, "
                      f"{sub['cpu_hours'].sum():.1f} CPU-hours.")
         for _, line in sub.iterrows():
+            name = line["metric"]                  # AR1000; box AP for experiment 8's detectors
             if line["status"] in ("not built", "not run", "not needed (verdict read)"):
                 text = line["status"]
-            elif not math.isfinite(line["delta_AR1000"]):
-                text = (f"AR1000 {line['AR1000_mean']:.1f} ({line['status']}); its reference "
+            elif not math.isfinite(line[f"delta_{name}"]):
+                text = (f"{name} {line[f'{name}_mean']:.1f} ({line['status']}); its reference "
                         f"`{line['reference']}` has no run yet")
             else:
                 se = "" if not math.isfinite(line["se"]) else f" [se {line['se']:.2f}]"
-                text = (f"AR1000 {line['AR1000_mean']:.1f}, Δ vs `{line['reference']}` "
-                        f"{line['delta_AR1000']:+.2f}{se}{' resolved' if line['resolved'] else ''}"
+                text = (f"{name} {line[f'{name}_mean']:.1f}, Δ vs `{line['reference']}` "
+                        f"{line[f'delta_{name}']:+.2f}{se}{' resolved' if line['resolved'] else ''}"
                         f" ({line['status']})")
                 if line["stage1_learns"]:
                     text += f"; stage 1 learns: {line['stage1_learns']}"

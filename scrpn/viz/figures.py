@@ -67,6 +67,7 @@ __all__ = [
     "training_curves",
     "causes_ar1000",
     "causes_missed",
+    "causes_detectors",
     "stage1_margin_curves",
 ]
 
@@ -728,6 +729,8 @@ def causes_ar1000(frame: Any) -> Figure:
     AR1000 against its reference row with ±2.5 standard errors (the registered "resolved" band);
     arms without runs are listed on the axis as "not run" / "not built"; one-seed arms show Δ only.
     """
+    if "metric" in frame:                 # experiment 8's detector arms measure box AP: causes_detectors
+        frame = frame[frame["metric"] == "AR1000"]
     experiments = sorted(set(int(e) for e in frame["experiment"]))
     cols = min(3, len(experiments))
     rows = math.ceil(len(experiments) / cols)
@@ -755,6 +758,63 @@ def causes_ar1000(frame: Any) -> Figure:
         ax.set_title(f"exp. {number}: {sub['claim'].iloc[0]}", fontsize=8)
         ax.grid(alpha=0.3, axis="x")
     fig.suptitle("Cause experiments (pre-registered in results/REPORT.md)", fontsize=10)
+    return fig
+
+
+def _rcnn_loss(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """(iterations, ``loss_rcnn_cls + loss_rcnn_reg``) of one detector run's train records."""
+    rows = [(float(r["iter"]), float(r["loss_rcnn_cls"]) + float(r["loss_rcnn_reg"])) for r in records
+            if r.get("type") == "train" and "iter" in r and r.get("loss_rcnn_cls") is not None
+            and r.get("loss_rcnn_reg") is not None]
+    if not rows:
+        return np.zeros(0), np.zeros(0)
+    iters, loss = np.array(rows).T
+    return iters, loss
+
+
+def causes_detectors(frame: Any, logs_by_row: Mapping[str, Sequence[Mapping[str, Any]]],
+                     paper_gap: float = 4.0, experiment: int = 8, smooth: int = 5) -> Figure:
+    """Experiment 8 (do the detectors converge, and does SC-RPN's gap shrink toward the paper's?).
+    Left: each arm's box AP for the detector on RPN's proposals (the arm's ``reference``: AP_mean -
+    delta_AP) and on SC-RPN's (its ``row``), the gap written above the pair, the paper's gap
+    (``paper_gap``, Table II) in the title; arms whose runs are missing are named "not run". Right:
+    the R-CNN head's loss (classification + regression, trailing mean over ``smooth`` records)
+    through training for every row of ``logs_by_row`` (``row -> train records of seed 0``): a curve
+    still falling at its last iteration is a detector that has not converged."""
+    sub = frame[frame["experiment"] == experiment].reset_index(drop=True)
+    fig = Figure(figsize=(9.6, 3.6), layout="constrained")
+    bars, curves = fig.subplots(1, 2)
+    x = np.arange(len(sub))
+    for i, line in sub.iterrows():
+        ap, gap = float(line["AP_mean"]), float(line["delta_AP"])
+        if not (math.isfinite(ap) and math.isfinite(gap)):
+            bars.text(i, 0.5, "not run", ha="center", va="bottom", fontsize=8, color="0.45")
+            continue
+        pair = (ap - gap, ap)
+        for j, (value, label) in enumerate(zip(pair, ("on RPN", "on SC-RPN"))):
+            bars.bar(i + (j - 0.5) * 0.38, value, 0.36, color=_color(j), label=label if i == 0 else None)
+        bars.text(i, max(pair) + 0.3, f"gap {gap:+.1f}", ha="center", va="bottom", fontsize=8)
+    bars.set_xticks(x, [f"{a}: {v}" for a, v in zip(sub["arm"], sub["variant"])], fontsize=7)
+    bars.set_ylabel("box AP (seed 0)")
+    bars.set_title(f"exp. {experiment}: Faster R-CNN, 300 proposals (paper's gap {paper_gap:+.1f})", fontsize=9)
+    bars.grid(alpha=0.3, axis="y")
+    if bars.get_legend_handles_labels()[0]:
+        bars.legend(fontsize=7, loc="upper left")
+    drawn = 0
+    for row, records in logs_by_row.items():
+        iters, loss = _rcnn_loss(records)
+        if iters.size:
+            curves.plot(iters, _smooth(loss, smooth), color=_color(drawn), lw=1.2, label=row)
+            drawn += 1
+    if drawn:
+        curves.legend(fontsize=7)
+    else:
+        curves.text(0.5, 0.5, "no detector log yet", ha="center", va="center", transform=curves.transAxes,
+                    color="0.45")
+    curves.set_xlabel("iteration")
+    curves.set_ylabel("R-CNN loss (cls + reg)")
+    curves.set_title("do the detectors converge?", fontsize=9)
+    curves.grid(alpha=0.3)
     return fig
 
 
