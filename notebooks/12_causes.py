@@ -37,7 +37,7 @@ from IPython.display import Markdown, display
 from scrpn.study.causes import (ARMS, STAGE1_EXPERIMENTS, causes_table, detector_logs, stage1_logs, summary,
                                 write_causes)
 from scrpn.study.notebooks import setup
-from scrpn.study.verdicts import STAGE1_MARGIN
+from scrpn.study.verdicts import PAPER_DETECTOR_GAP, STAGE1_MARGIN
 from scrpn.viz import figures as F
 
 session = setup(profile=profile, retrain=retrain, seeds=seeds, dataset=dataset, results_dir=results_dir,
@@ -109,7 +109,7 @@ for number in STAGE1_EXPERIMENTS:
 # %%
 detectors = frame[frame["metric"] == "AP"]
 display(detectors[["arm", "variant", "row", "reference", "AP_mean", "delta_AP", "status", "verdict"]].round(2))
-show_figure(F.causes_detectors(frame, detector_logs(study)), "causes_detectors_8")
+show_figure(F.causes_detectors(frame, detector_logs(study), paper_gap=PAPER_DETECTOR_GAP), "causes_detectors_8")
 
 # %% [markdown]
 # ## Fig. 7 for each reading of the IoU mask (experiment 3)

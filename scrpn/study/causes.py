@@ -2,9 +2,9 @@
 
 ``results/REPORT.md`` ("Pre-registered: tracing each non-reproduction to a cause") registers, for
 each claim that did not reproduce, the arms that test a suspected cause and the rule that reads the
-verdict. :data:`ARMS` lists those arms (experiments 1-9) with the study row that trains each (``None``: the row is not written yet, so the arm is
-shown as "not built"); :func:`causes_table` reads whatever runs are
-cached (it trains nothing) and writes ``results/tables/causes.csv``: the claim, the arm, seeds
+verdict. :data:`ARMS` lists those arms (experiments 1-9) with the study row that trains each
+(``None``: the row is not written yet, so the arm is shown as "not built"); :func:`causes_table`
+reads whatever runs are cached (it trains nothing) and writes ``results/tables/causes.csv``: the claim, the arm, seeds
 done, AR100 / AR1000 / AR_S / box AP mean and sample sd, the arm's Δ against its reference row in
 its ``metric`` (``delta_AR1000`` for the proposal arms, ``delta_AP`` for experiment 8's detectors) with
 its standard error, the stage-1 diagnostic, the fraction of objects missed outright (no proposal at
@@ -30,9 +30,9 @@ from scrpn.evaluation.proposal_stats import load_stats, missed_fractions
 
 from .runs import Study
 from .verdicts import (DETECTOR_GAP_3X_ROWS, DETECTOR_GAP_TODAY_ROWS, IOU_LOSS_FIRST_STUDY, POINT_FIRST_STUDY,
-                       POSR_R_UNDER_S, difference, experiment1,
-                       experiment2, experiment3, experiment4, experiment5, experiment6, experiment7, experiment8,
-                       experiment9, posr_better_stage1_arm, stage1_learns)
+                       POSR_R_UNDER_S, difference, experiment1, experiment2, experiment3, experiment4,
+                       experiment5, experiment6, experiment7, experiment8, experiment9, posr_better_stage1_arm,
+                       stage1_learns)
 
 __all__ = ["ARMS", "Arm", "STAGE1_EXPERIMENTS", "cached_runs", "causes_table", "dataset_study",
            "detector_logs", "experiment_verdicts", "figure_names", "is_cause_row", "metric",
