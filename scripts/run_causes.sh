@@ -39,7 +39,7 @@ stage() {
     x6)  $S x6p1_point_lr0005 x6p1_iou_loss_lr0005 x6p2_point_offsets05 x6p0_anchor_sads --seeds 0 1 2 ;;
     # 2: GA-RPN: the location filter off (G0, re-evaluation), normalisers + init (G1), G3, 4x (G2)
     x2)  $S ga_rpn_nofilter x2g1_ga_rpn_mmdet_norm_init x2g3_ga_rpn_mmdet3_loc --seeds 0 1 2
-         $S x2g2_ga_rpn_4x --seeds 0 ;;
+         $S x2g2_ga_rpn_4x x2g2c_rpn_4x --seeds 0 ;;   # G2, then its control (amendment of 2026-12-02)
     # 7: Table I's five methods in the paper's geometry (512 px, anchor scale 8), one seed each
     x7)  $S x7_rpn x7_iterative_rpn x7_ga_rpn x7_cascade_rpn x7_sc_rpn --seeds 0 ;;
     # 8: the detector gap at 3x iterations (one seed each)

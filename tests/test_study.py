@@ -134,8 +134,8 @@ def test_only_the_two_l1_rows_leave_the_mini_schedule() -> None:
                # issue 18's pre-registered lr arms (results/REPORT.md, experiments 1 B-D, 5 L1, 6 P1)
                "x1b_cascade_lr0005", "x1c_cascade_norm_lr", "x1d_cascade_faithful",
                "x5l1_alignment_faithful", "x6p1_point_lr0005", "x6p1_iou_loss_lr0005"}
-    # issue 18's pre-registered schedule arms: 4x (experiments 1 E, 2 G2) and 3x (experiment 8)
-    longer = {"x1e_cascade_4x": 4, "x2g2_ga_rpn_4x": 4,
+    # issue 18's pre-registered schedule arms: 4x (experiments 1 E, 2 G2 and its control) and 3x (experiment 8)
+    longer = {"x1e_cascade_4x": 4, "x2g2_ga_rpn_4x": 4, "x2g2c_rpn_4x": 4,
               "x8_det_faster_rcnn_rpn_3x": 3, "x8_det_faster_rcnn_sc_rpn_3x": 3}
     for path in sorted(mini.glob("*.yaml")):
         if path.name.startswith("_"):

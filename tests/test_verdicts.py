@@ -140,7 +140,18 @@ def test_experiment2_rule_by_hand():
     ar["x2g3_ga_rpn_mmdet3_loc"] = [42.0, 42.5, 43.0]
     assert experiment2(lambda row: ar.get(row, []))["verdict"] == "pending"      # G2 not run
     ar["x2g2_ga_rpn_4x"] = [44.0]                                             # +0.7 > 2.5 x 0.26
-    assert experiment2(lambda row: ar.get(row, []))["verdict"] == "schedule: only GA-RPN at 4x iterations beats RPN"
+    schedule = "schedule: only GA-RPN at 4x iterations beats RPN; at an equal 4x schedule "
+    assert experiment2(lambda row: ar.get(row, []))["verdict"] == schedule + "control pending"
+    # the amendment's control, RPN at 4x: se from the mini seed sds of ga_rpn (30.4, 31.6, 30.0:
+    # variance 0.6933) and rpn (0.07): sqrt(0.7633) = 0.8737, so resolved beyond 2.5 x 0.8737 = 2.184
+    ar["ga_rpn"] = [30.4, 31.6, 30.0]
+    for control, reading in ((41.5, "above RPN"), (42.0, "level with RPN"), (47.0, "below RPN")):
+        ar["x2g2c_rpn_4x"] = [control]
+        out = experiment2(lambda row: ar.get(row, []))
+        assert out["equal_schedule"]["delta"] == pytest.approx(44.0 - control)
+        assert out["equal_schedule"]["se"] == pytest.approx(0.8737, abs=1e-4)
+        assert out["verdict"] == schedule + reading
+    del ar["x2g2c_rpn_4x"]
     ar["x2g2_ga_rpn_4x"] = [43.5]
     assert experiment2(lambda row: ar.get(row, []))["verdict"] == "robust: no arm beats RPN"
 

@@ -29,10 +29,10 @@ import pandas as pd
 from scrpn.evaluation.proposal_stats import load_stats, missed_fractions
 
 from .runs import Study
-from .verdicts import (DETECTOR_GAP_3X_ROWS, DETECTOR_GAP_TODAY_ROWS, IOU_LOSS_FIRST_STUDY, POINT_FIRST_STUDY,
-                       POSR_R_UNDER_S, difference, experiment1, experiment2, experiment3, experiment4,
-                       experiment5, experiment6, experiment7, experiment8, experiment9, posr_better_stage1_arm,
-                       stage1_learns)
+from .verdicts import (DETECTOR_GAP_3X_ROWS, DETECTOR_GAP_TODAY_ROWS, GA_SCHEDULE_CONTROL, IOU_LOSS_FIRST_STUDY,
+                       POINT_FIRST_STUDY, POSR_R_UNDER_S, difference, experiment1, experiment2, experiment3,
+                       experiment4, experiment5, experiment6, experiment7, experiment8, experiment9,
+                       posr_better_stage1_arm, stage1_learns)
 
 __all__ = ["ARMS", "Arm", "STAGE1_EXPERIMENTS", "cached_runs", "causes_table", "dataset_study",
            "detector_logs", "experiment_verdicts", "figure_names", "is_cause_row", "metric",
@@ -80,6 +80,8 @@ ARMS: tuple[Arm, ...] = (
     Arm(2, _G, "G1", "mmdetection normalisers + init", "x2g1_ga_rpn_mmdet_norm_init", "rpn"),
     Arm(2, _G, "G2", "4x iterations (1 seed)", "x2g2_ga_rpn_4x", "rpn"),
     Arm(2, _G, "G3", "mmdetection 3.3's inverted location targets", "x2g3_ga_rpn_mmdet3_loc", "rpn"),
+    # G2's control (amendment of 2026-12-02): GA-RPN and RPN both at 4x (verdicts.equal_schedule)
+    Arm(2, _G, "G2 vs control", "GA-RPN vs RPN, both 4x (1 seed each)", "x2g2_ga_rpn_4x", GA_SCHEDULE_CONTROL),
     Arm(3, _M, "M1", "literal double sigmoid", "sc_rpn_rescored", "sc_rpn_notest", paired=True),
     Arm(3, _M, "M2", "second sigmoid at test only", "x3_mask_test_only", "x3_mask_test_only_notest", paired=True),
     Arm(3, _M, "M3", "one sigmoid", "x3_mask_single", "x3_mask_single_notest", paired=True),

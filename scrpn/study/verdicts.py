@@ -27,12 +27,13 @@ import statistics
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
-__all__ = ["ALIGNMENT_STEPS", "CASCADE_ARMS", "GA_ARMS", "GEOMETRY_MARGIN", "MASK_READINGS", "PEERS",
-           "POINT_STEPS", "POSR_STEPS", "RESOLVED_SE", "SD_LIMIT", "STAGE1_MARGIN", "Difference",
-           "arm_difference", "difference", "difference_se", "experiment1", "experiment2", "experiment3",
-           "experiment4", "experiment5", "experiment6", "experiment7", "experiment8", "experiment9",
-           "ABOVE_REFERENCE", "CARRY_OVER", "Correction", "NOT_BELOW", "POSR_R_UNDER_S",
-           "posr_better_stage1_arm", "stage1_learns", "stage1_margin"]
+__all__ = ["ALIGNMENT_STEPS", "CASCADE_ARMS", "GA_ARMS", "GA_SCHEDULE_CONTROL", "GA_SCHEDULE_SD_ROWS",
+           "GEOMETRY_MARGIN", "MASK_READINGS", "PEERS", "POINT_STEPS", "POSR_STEPS", "RESOLVED_SE",
+           "SD_LIMIT", "STAGE1_MARGIN", "Difference", "arm_difference", "difference", "difference_se",
+           "experiment1", "experiment2", "experiment3", "experiment4", "experiment5", "experiment6",
+           "experiment7", "experiment8", "experiment9", "ABOVE_REFERENCE", "CARRY_OVER", "Correction",
+           "NOT_BELOW", "POSR_R_UNDER_S", "equal_schedule", "posr_better_stage1_arm", "stage1_learns",
+           "stage1_margin"]
 
 RESOLVED_SE = 2.5          # a difference is resolved at |Δ| >= 2.5 standard errors
 SD_LIMIT = 2.0             # experiment 1: a working arm's AR1000 seed sd is below this
@@ -301,11 +302,35 @@ GA_ARMS = (("G0", "ga_rpn_nofilter", "the test-time location filter"),
            ("G2", "x2g2_ga_rpn_4x", "the schedule"))
 
 
+# G2's control (amendment of 2026-12-02, registered after G2's run, before the control's): RPN at
+# G2's 4x schedule, one seed; the mini schedule's seed sds of these rows stand in for the 4x ones
+GA_SCHEDULE_CONTROL = "x2g2c_rpn_4x"
+GA_SCHEDULE_SD_ROWS = ("ga_rpn", "rpn")
+
+
+def equal_schedule(values: Metric) -> Optional[dict]:
+    """G2 against its control, both at 4x, one seed each: Δ = GA-RPN - RPN with se sqrt(sd_ga² +
+    sd_rpn²) from the two rows' mini-schedule seed sds (a single run's spread around its mean). Δ ≥
+    2.5 se: "above RPN"; Δ ≤ -2.5 se: "below RPN"; else "level with RPN". ``None`` until both runs
+    and the sds exist."""
+    ga, control = values(GA_ARMS[-1][1])[:1], values(GA_SCHEDULE_CONTROL)[:1]
+    sds = [_sd(values(row)) for row in GA_SCHEDULE_SD_ROWS]
+    if not ga or not control or any(math.isnan(sd) for sd in sds):
+        return None
+    delta, se = ga[0] - control[0], math.sqrt(sum(sd ** 2 for sd in sds))
+    reading = ("above RPN" if delta >= RESOLVED_SE * se else
+               "below RPN" if delta <= -RESOLVED_SE * se else "level with RPN")
+    return {"delta": delta, "se": se, "reading": reading}
+
+
 def experiment2(values: Metric, seeds: int = 3) -> dict:
     """Experiment 2 (GA-RPN below RPN): an arm **recovers** when its AR1000 exceeds RPN's, resolved
     (G2 has one seed: :func:`arm_difference`). The cause is the first recovering arm in the order
     G0, G1, G3, G2 ("reproduces once X is faithful"; G2: "schedule"); none: "robust". The missed
-    objects by size and aspect the REPORT lists beside it come from each run's proposal stats."""
+    objects by size and aspect the REPORT lists beside it come from each run's proposal stats.
+    G2's registered rule compares GA-RPN at 4x with RPN at the mini schedule; the amendment's
+    control (:func:`equal_schedule`, RPN at 4x) qualifies a "schedule" verdict: GA-RPN above, level
+    with or below RPN when both train 4x ("control pending" until it has run)."""
     rpn = values("rpn")
     out: dict = {"arms": {}}
     for arm, row, what in GA_ARMS:
@@ -318,8 +343,11 @@ def experiment2(values: Metric, seeds: int = 3) -> dict:
         out["arms"][arm] = {"row": row, "what": what, "vs_rpn": vs_rpn,
                             "recovers": vs_rpn.resolved and vs_rpn.delta > 0}
     first, settled = _first_in_order(out["arms"], [a for a, _, _ in GA_ARMS], "recovers")
+    out["equal_schedule"] = equal_schedule(values)
     if first == "G2":
-        out["verdict"] = "schedule: only GA-RPN at 4x iterations beats RPN"
+        control = out["equal_schedule"]
+        out["verdict"] = ("schedule: only GA-RPN at 4x iterations beats RPN; at an equal 4x schedule "
+                          + ("control pending" if control is None else control["reading"]))
     elif first is not None:
         out["verdict"] = f"reproduces once faithful: arm {first} ({out['arms'][first]['what']})"
     elif not settled:
