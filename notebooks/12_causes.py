@@ -141,11 +141,14 @@ for arm in (a for a in ARMS if a.experiment == 3):
 #   not set the two datasets apart. Experiment 6's correction, the paper's lr for points, does
 #   carry over: points beat anchors on the trees by +2.3 [0.4]. Its lr is 0.005, and there stage
 #   1 learns on the trees; is that a hint for Cascade RPN's arm B?
-# * **Experiment 2 (GA-RPN).** It misses 69 % of the objects with aspect >= 4, where RPN misses
-#   8 %, and neither the test-time location filter (G0) nor mmdetection's normalisers and init
-#   (G1) is why: G1 still misses 68 %. Do its inverted location targets (G3) or a longer schedule
-#   (G2) let the shape branch reach slender objects, or is the cause the approximate anchors'
-#   ratios (0.5 to 2) that its shape targets come from?
+# * **Experiment 2 (GA-RPN).** At the mini schedule it misses 69 % of the objects with aspect
+#   >= 4, where RPN misses 8 %; neither the test-time location filter (G0), mmdetection's
+#   normalisers and init (G1) nor mmdetection 3.3's inverted location targets (G3, one seed of
+#   which diverged) changes that. At 4x the iterations (G2) it misses 3 % and reaches AR1000 55.3,
+#   above RPN's 43.3: the registered verdict is "schedule". Does it still beat RPN when RPN also
+#   trains 4x (the amendment's control)? And if GA-RPN needed four times the schedule, which of
+#   the "robust" verdicts (alignment, the IoU mask, PosR) were read on heads that had not
+#   converged either?
 # * **Experiment 4 (PosR).** Stage 1 learns in every new row, the paper's own loss included,
 #   and still no PosR step reaches the registered +1.0; the largest, the rounded region under a
 #   4x stage-1 weight, is +0.8 [0.3]. The stage-1 curves above are still rising at iteration
