@@ -109,8 +109,8 @@ ARMS: tuple[Arm, ...] = (
     Arm(7, _R, "Cascade RPN", "paper geometry, vs its RPN", "x7_cascade_rpn", "x7_rpn"),
     Arm(7, _R, "SC-RPN", "paper geometry, vs its RPN", "x7_sc_rpn", "x7_rpn"),
     # experiment 8: Faster R-CNN on SC-RPN's against on RPN's 300 proposals, box AP (seed 0 each)
-    Arm(8, _D, "today", "SC-RPN vs RPN detector, mini schedule", *DETECTOR_GAP_TODAY_ROWS, metric="AP"),
-    Arm(8, _D, "3x", "SC-RPN vs RPN detector, 3x iterations", *DETECTOR_GAP_3X_ROWS, metric="AP"),
+    Arm(8, _D, "today", "mini schedule (Table II)", *DETECTOR_GAP_TODAY_ROWS, metric="AP"),
+    Arm(8, _D, "3x", "3x iterations", *DETECTOR_GAP_3X_ROWS, metric="AP"),
     # experiment 9: each correction that changed a default, on DeepForest (verdicts.CARRY_OVER)
     Arm(9, _T, "DF first study", "Cascade RPN, own normalisers (DeepForest)", "diag_cascade_rpn_paper_norm", "rpn",
         dataset="deepforest", trained=()),

@@ -785,6 +785,7 @@ def causes_detectors(frame: Any, logs_by_row: Mapping[str, Sequence[Mapping[str,
     fig = Figure(figsize=(9.6, 3.6), layout="constrained")
     bars, curves = fig.subplots(1, 2)
     x = np.arange(len(sub))
+    top = 1.0
     for i, line in sub.iterrows():
         ap, gap = float(line["AP_mean"]), float(line["delta_AP"])
         if not (math.isfinite(ap) and math.isfinite(gap)):
@@ -793,13 +794,16 @@ def causes_detectors(frame: Any, logs_by_row: Mapping[str, Sequence[Mapping[str,
         pair = (ap - gap, ap)
         for j, (value, label) in enumerate(zip(pair, ("on RPN", "on SC-RPN"))):
             bars.bar(i + (j - 0.5) * 0.38, value, 0.36, color=_color(j), label=label if i == 0 else None)
-        bars.text(i, max(pair) + 0.3, f"gap {gap:+.1f}", ha="center", va="bottom", fontsize=8)
-    bars.set_xticks(x, [f"{a}: {v}" for a, v in zip(sub["arm"], sub["variant"])], fontsize=7)
+        bars.text(i, max(pair) * 1.02, f"gap {gap:+.1f}", ha="center", va="bottom", fontsize=8)
+        top = max(top, *pair)
+    bars.set_xlim(-0.6, len(sub) - 0.4)
+    bars.set_ylim(0.0, top * 1.3)              # headroom for the gap labels and the legend
+    bars.set_xticks(x, [f"{a}:\n{v}" for a, v in zip(sub["arm"], sub["variant"])], fontsize=7)
     bars.set_ylabel("box AP (seed 0)")
     bars.set_title(f"exp. {experiment}: Faster R-CNN, 300 proposals (paper's gap {paper_gap:+.1f})", fontsize=9)
     bars.grid(alpha=0.3, axis="y")
     if bars.get_legend_handles_labels()[0]:
-        bars.legend(fontsize=7, loc="upper left")
+        bars.legend(fontsize=7, loc="upper center", ncols=2)
     drawn = 0
     for row, records in logs_by_row.items():
         iters, loss = _rcnn_loss(records)
