@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scrpn.study import Study  # noqa: E402
 from scrpn.study.causes import cached_runs, metric, posr_rounded_row  # noqa: E402
-from scrpn.study.verdicts import (MASK_READINGS, experiment1, experiment2, experiment3, experiment4,  # noqa: E402
-                                  experiment5, experiment6, experiment7, experiment8, experiment9,
-                                  stage1_learns)
+from scrpn.study.verdicts import (GA_SCHEDULE_CONTROL, MASK_READINGS, experiment1, experiment2,  # noqa: E402
+                                  experiment3, experiment4, experiment5, experiment6, experiment7,
+                                  experiment8, experiment9, stage1_learns)
 
 SEEDS = (0, 1, 2)
 
@@ -70,6 +70,10 @@ def main() -> None:
     for name, arm in out2["arms"].items():
         print(f"- {name} `{arm['row']}`: " + ("pending" if arm.get("pending") else
               f"AR1000 vs RPN {arm['vs_rpn'].text()}, recovers: {'yes' if arm['recovers'] else 'no'}"))
+    control = out2["equal_schedule"]
+    print(f"- G2 against its control `{GA_SCHEDULE_CONTROL}` (amendment; both 4x, one seed each): "
+          + ("pending" if control is None else
+             f"{control['delta']:+.1f} [{control['se']:.1f}], {control['reading']}"))
     print(f"\nVerdict (registered rule): **{out2['verdict']}**.")
 
     for title, out, key in (("Experiment 4: PosR steps", experiment4(ar, runs), "reproduces"),
