@@ -160,7 +160,7 @@ def test_causes_notebook_writes_one_line_per_arm(executed: tuple[Path, Path]) ->
 
     results, _ = executed
     lines = (results / "tables" / "causes.csv").read_text().strip().splitlines()
-    assert lines[0].startswith("experiment,claim,arm,variant,dataset,row,reference,seeds")
+    assert lines[0].startswith("experiment,claim,arm,variant,dataset,row,reference,metric,seeds")
     assert len(lines) == 1 + len(ARMS)
 
 
