@@ -313,7 +313,8 @@ def equal_schedule(values: Metric) -> Optional[dict]:
     sd_rpn²) from the two rows' mini-schedule seed sds (a single run's spread around its mean). Δ ≥
     2.5 se: "above RPN"; Δ ≤ -2.5 se: "below RPN"; else "level with RPN". ``None`` until both runs
     and the sds exist."""
-    ga, control = values(GA_ARMS[-1][1])[:1], values(GA_SCHEDULE_CONTROL)[:1]
+    g2 = next(row for arm, row, _ in GA_ARMS if arm == "G2")
+    ga, control = values(g2)[:1], values(GA_SCHEDULE_CONTROL)[:1]
     sds = [_sd(values(row)) for row in GA_SCHEDULE_SD_ROWS]
     if not ga or not control or any(math.isnan(sd) for sd in sds):
         return None
