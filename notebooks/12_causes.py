@@ -158,6 +158,9 @@ for arm in (a for a in ARMS if a.experiment == 3):
 #   explain about half of the first study's -2.9; the rest is neither they nor the lr. Is the
 #   remaining cost the schedule (the deformable conv reads offsets that stage 1 keeps moving) or
 #   the small backbone's receptive field?
+# * **Experiment 8 (the detectors at 3x).** Both detectors gain about 20 AP from 3x the
+#   iterations and the gap shrinks from +9.2 to +6.4 AP (paper +4.0). Would it reach +4.0 at a
+#   converged schedule, and does SC-RPN keep its AP75 lead there?
 # * **What would change the verdicts' meaning?** Each arm changes one deviation on the mini
 #   profile (256 px, anchor scale 4). Experiment 7 asks whether the ranking of the peers is a
 #   property of that geometry; until it runs, a "robust" verdict is robust at this scale only.
