@@ -145,10 +145,11 @@ for arm in (a for a in ARMS if a.experiment == 3):
 #   >= 4, where RPN misses 8 %; neither the test-time location filter (G0), mmdetection's
 #   normalisers and init (G1) nor mmdetection 3.3's inverted location targets (G3, one seed of
 #   which diverged) changes that. At 4x the iterations (G2) it misses 3 % and reaches AR1000 55.3,
-#   above RPN's 43.3: the registered verdict is "schedule". Does it still beat RPN when RPN also
-#   trains 4x (the amendment's control)? And if GA-RPN needed four times the schedule, which of
-#   the "robust" verdicts (alignment, the IoU mask, PosR) were read on heads that had not
-#   converged either?
+#   above RPN's 43.3: the registered verdict is "schedule". RPN at the same 4x (the amendment's
+#   control) reaches 53.9, so at an equal schedule GA-RPN is level with RPN (+1.4 [1.1]), with a
+#   larger lead at 100 proposals (+6.4). Would the paper's +10.2 appear at a converged schedule?
+#   And since RPN itself gains 10.6 from 4x, which of the "robust" verdicts (alignment, the IoU
+#   mask, PosR) were read on heads that had not converged?
 # * **Experiment 4 (PosR).** Stage 1 learns in every new row, the paper's own loss included,
 #   and still no PosR step reaches the registered +1.0; the largest, the rounded region under a
 #   4x stage-1 weight, is +0.8 [0.3]. The stage-1 curves above are still rising at iteration
