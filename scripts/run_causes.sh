@@ -40,8 +40,9 @@ stage() {
     # 2: GA-RPN: the location filter off (G0, re-evaluation), normalisers + init (G1), G3, 4x (G2)
     x2)  $S ga_rpn_nofilter x2g1_ga_rpn_mmdet_norm_init x2g3_ga_rpn_mmdet3_loc --seeds 0 1 2
          $S x2g2_ga_rpn_4x x2g2c_rpn_4x --seeds 0 ;;   # G2, then its control (amendment of 2026-12-02)
-    # 7: Table I's five methods in the paper's geometry (512 px, anchor scale 8), one seed each
-    x7)  $S x7_rpn x7_iterative_rpn x7_ga_rpn x7_cascade_rpn x7_sc_rpn --seeds 0 ;;
+    # 7: Table I's five methods in the paper's geometry (512 px, anchor scale 8), one seed each.
+    # The rows the rule reads first (RPN, Cascade RPN, GA-RPN), then the two that only set the order
+    x7)  $S x7_rpn x7_cascade_rpn x7_ga_rpn x7_sc_rpn x7_iterative_rpn --seeds 0 ;;
     # 8: the detector gap at 3x iterations (one seed each)
     x8)  $S x8_det_faster_rcnn_rpn_3x x8_det_faster_rcnn_sc_rpn_3x --seeds 0 ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;
