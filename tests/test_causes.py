@@ -144,11 +144,14 @@ def test_each_arm_costs_the_rows_it_added() -> None:
 
 def test_a_row_shared_by_arms_is_costed_once(tmp_path: Path) -> None:
     """Experiment 7's RPN in the paper's geometry is the row of one arm and the reference of four:
-    the experiment's CPU-time line counts its run once (hand-made: 1,000 s and 2,000 CPU-s per run)."""
+    the experiment's CPU-time line counts its run once (hand-made: 1,000 s and 2,000 CPU-s per run,
+    SC-RPN's in two parts)."""
     study = Study(profile="mini", seeds=[0, 1, 2], results_dir=tmp_path, config_root=ROOT / "configs",
                   train_missing=False, log=lambda message: None)
-    for row in ("x7_rpn", "x7_sc_rpn"):
-        fake_run(study, row, 0, 50.0, wall_seconds=1000.0, cpu_seconds=2000.0)
+    fake_run(study, "x7_rpn", 0, 50.0, wall_seconds=1000.0, cpu_seconds=2000.0)
+    # SC-RPN's run was stopped once: the resuming process adds the earlier part's training seconds
+    fake_run(study, "x7_sc_rpn", 0, 50.0, wall_seconds=600.0, cpu_seconds=1100.0,
+             earlier_wall_seconds=400.0, earlier_cpu_seconds=900.0)
     frame = causes_table(study)
     seven = frame[frame["experiment"] == 7].set_index("arm")
     assert seven.loc["RPN"]["machine_hours"] == pytest.approx(1000 / 3600)

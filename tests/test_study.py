@@ -22,6 +22,50 @@ def make_study(tmp: Path, **kwargs) -> Study:
     return study
 
 
+def test_a_resumed_run_costs_all_its_parts(tmp_path: Path) -> None:
+    """A run stopped (SIGTERM, a session's end) and resumed by a later process: its record adds
+    the training seconds the earlier process spent, carried in the checkpoint, so that
+    ``run_cost`` (the causes table's machine and CPU hours) counts the whole run."""
+    from scrpn.engine.checkpoint import load_checkpoint, save_checkpoint
+    from scrpn.study import run_cost
+
+    study = make_study(tmp_path)
+    first = study.run("rpn", 0)   # from scratch: nothing earlier
+    assert first["earlier_wall_seconds"] == 0.0 and first["earlier_cpu_seconds"] == 0.0
+    assert run_cost(first) == (first["wall_seconds"], first["cpu_seconds"])
+    ckpt_dir = study.checkpoint_dir(study.config("rpn", 0))
+    state = load_checkpoint(ckpt_dir / "final.pth")
+    assert state["train_cpu_seconds"] > 0.0
+
+    def interrupted_at_1(train_seconds: float, train_cpu_seconds) -> None:
+        """Leave the run as a process stopped after iteration 1 of 2 would."""
+        stopped = dict(state, iteration=1, epoch=0, train_seconds=train_seconds)
+        stopped.pop("train_cpu_seconds")
+        if train_cpu_seconds is not None:
+            stopped["train_cpu_seconds"] = train_cpu_seconds
+        (ckpt_dir / "final.pth").unlink()
+        save_checkpoint(ckpt_dir / "latest.pth", stopped)
+        (study.run_dir("rpn", 0) / "metrics.json").unlink()
+
+    interrupted_at_1(1000.0, 2000.0)
+    later = make_study(tmp_path)
+    resumed = later.run("rpn", 0)
+    assert any("resuming at iteration 1/2" in m for m in later.messages)
+    assert resumed["earlier_wall_seconds"] == 1000.0 and resumed["earlier_cpu_seconds"] == 2000.0
+    assert run_cost(resumed) == (resumed["wall_seconds"] + 1000.0, resumed["cpu_seconds"] + 2000.0)
+    final = load_checkpoint(ckpt_dir / "final.pth")
+    assert final["train_seconds"] > 1000.0 and final["train_cpu_seconds"] > 2000.0  # accumulated
+    # a scoring twin of the same process reuses the finished checkpoint: it trained nothing
+    twin = later.run("rpn_rescored", 0)
+    assert twin["earlier_wall_seconds"] == 0.0 and twin["earlier_cpu_seconds"] == 0.0
+    # a checkpoint from before the CPU count: the earlier CPU seconds are unknown and count 0
+    interrupted_at_1(1000.0, None)
+    resumed = make_study(tmp_path).run("rpn", 0)
+    assert resumed["earlier_wall_seconds"] == 1000.0 and resumed["earlier_cpu_seconds"] is None
+    assert run_cost(resumed) == (resumed["wall_seconds"] + 1000.0, resumed["cpu_seconds"])
+    assert load_checkpoint(ckpt_dir / "final.pth")["train_cpu_seconds"] is None
+
+
 def test_smoke_profile_overlays_the_mini_row(tmp_path: Path) -> None:
     cfg = make_study(tmp_path).config("sc_rpn", seed=3)
     assert cfg.name == "sc_rpn" and cfg.train.seed == 3

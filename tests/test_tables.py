@@ -140,6 +140,15 @@ def test_runs_summary_lists_every_committed_run(tmp_path: Path) -> None:
     assert frame[["name", "seed", "AR1000"]].values.tolist() == [["rpn", 0, 40.0], ["rpn", 1, 42.0],
                                                                 ["sc_rpn", 0, 60.0]]
     assert frame["wall_seconds"].sum() == 400.0 and frame["AP"].isna().all()
+    # a resumed run: its record adds the training seconds of the process it resumed from
+    resumed = tmp_path / "runs" / "ga_rpn" / "seed0"
+    resumed.mkdir(parents=True)
+    (resumed / "metrics.json").write_text(json.dumps({"name": "ga_rpn", "seed": 0, "wall_seconds": 50.0,
+                                                      "cpu_seconds": 90.0, "earlier_wall_seconds": 30.0,
+                                                      "earlier_cpu_seconds": 55.0}))
+    frame = runs_summary(tmp_path).set_index("name")
+    assert frame.loc["ga_rpn", ["cost_seconds", "cost_cpu_seconds"]].tolist() == [80.0, 145.0]
+    assert frame.loc["sc_rpn", "cost_seconds"] == 100.0   # a record from before the fields: its own
     assert runs_summary(tmp_path / "nothing").empty
 
 

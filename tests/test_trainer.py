@@ -78,7 +78,8 @@ def test_interrupt_then_resume_equals_straight_run(tiny_dataset, tmp_path):
     first = _trainer(cfg, tiny_dataset, tmp_path / "b", SignalAtCall, at=3)
     with pytest.raises(TrainingInterrupted, match="SIGTERM at iteration 3"):
         first.train()
-    assert load_checkpoint(tmp_path / "b" / "latest.pth")["iteration"] == 3
+    stopped = load_checkpoint(tmp_path / "b" / "latest.pth")
+    assert stopped["iteration"] == 3 and stopped["train_cpu_seconds"] > 0.0
     assert not (tmp_path / "b" / "final.pth").exists()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
 
@@ -86,7 +87,10 @@ def test_interrupt_then_resume_equals_straight_run(tiny_dataset, tmp_path):
     second = Trainer(cfg, DummyProposalModel(), tiny_dataset, tmp_path / "b", progress=False)
     second.resume()
     assert second.iteration == 3
+    assert (second.train_seconds, second.train_cpu_seconds) == (stopped["train_seconds"],
+                                                                stopped["train_cpu_seconds"])
     second.train()
+    assert second.train_cpu_seconds > stopped["train_cpu_seconds"]  # counts both processes
     a, b = _params(straight.model), _params(second.model)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert straight.optimizer.state_dict()["state"].keys() == second.optimizer.state_dict()["state"].keys()

@@ -183,7 +183,10 @@ class Trainer:
         self.amp = bool(cfg.train.amp) and self.device.type == "cuda"
         self.scaler = _grad_scaler(self.amp)
         self.iteration = 0
+        # wall and CPU seconds of the training steps so far, over every process that trained this
+        # run (resumes included); CPU is None after resuming a checkpoint that predates its count
         self.train_seconds = 0.0
+        self.train_cpu_seconds: Optional[float] = 0.0
         self.resumed = False
         self.logger = JsonlLogger(self.run_dir / "log.jsonl")
         self._rng_state = capture_rng_state(self.generator)
@@ -212,7 +215,7 @@ class Trainer:
         return {"format": CHECKPOINT_FORMAT, "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "iteration": self.iteration,
                 "epoch": self.epoch, "rng": self._rng_state, "config": self.cfg.to_dict(),
-                "train_seconds": self.train_seconds,
+                "train_seconds": self.train_seconds, "train_cpu_seconds": self.train_cpu_seconds,
                 **({"scaler": self.scaler.state_dict()} if self.amp else {})}
 
     def save(self, *names: str) -> Path:
@@ -243,6 +246,8 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         self.iteration = int(state["iteration"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
+        cpu = state.get("train_cpu_seconds")
+        self.train_cpu_seconds = None if cpu is None else float(cpu)
         self._rng_state = state["rng"]
         restore_rng_state(self._rng_state, self.generator)
         self.resumed = True
@@ -287,11 +292,14 @@ class Trainer:
         loader = make_train_loader(self.dataset, self.cfg, epoch, skip_batches=done,
                                    rank=self.dist.rank, world_size=self.dist.world_size)
         window: dict[str, list[float]] = {}
-        tick = time.perf_counter()
+        tick, cpu_tick = time.perf_counter(), time.process_time()
         for images, targets in loader:
             losses = self._step(images, targets)
-            now = time.perf_counter()
+            now, cpu_now = time.perf_counter(), time.process_time()
             self.train_seconds += now - tick
+            if self.train_cpu_seconds is not None:
+                self.train_cpu_seconds += cpu_now - cpu_tick
+            cpu_tick = cpu_now
             for key, value in {**losses, "sec_per_iter": now - tick}.items():
                 window.setdefault(key, []).append(value)
             tick = now

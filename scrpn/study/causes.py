@@ -9,8 +9,8 @@ done, AR100 / AR1000 / AR_S / box AP mean and sample sd, the arm's Δ against it
 its ``metric`` (``delta_AR1000`` for the proposal arms, ``delta_AP`` for experiment 8's detectors) with
 its standard error, the stage-1 diagnostic, the fraction of objects missed outright (no proposal at
 IoU 0.3 in the top 1,000) overall, by size and for slender objects, the IoU mask's Spearman ρ,
-the machine and CPU hours of the runs the arm added (``wall_seconds`` / ``cpu_seconds``; not the
-first study's rows it is compared with), the arm's status, its diagnostic figures and the
+the machine and CPU hours of the runs the arm added (:func:`scrpn.study.runs.run_cost`: a resumed
+run counts its interrupted parts too; not the first study's rows it is compared with), the arm's status, its diagnostic figures and the
 experiment's verdict, read off the registered rule by ``scrpn.study.verdicts`` ("pending" until
 the rule has the runs it reads).
 
@@ -28,7 +28,7 @@ import pandas as pd
 
 from scrpn.evaluation.proposal_stats import load_stats, missed_fractions
 
-from .runs import Study
+from .runs import Study, run_cost
 from .verdicts import (DETECTOR_GAP_3X_ROWS, DETECTOR_GAP_TODAY_ROWS, GA_SCHEDULE_CONTROL, IOU_LOSS_FIRST_STUDY,
                        POINT_FIRST_STUDY, POSR_R_UNDER_S, difference, experiment1, experiment2, experiment3,
                        experiment4, experiment5, experiment6, experiment7, experiment8, experiment9,
@@ -288,8 +288,8 @@ def causes_table(study: Study) -> pd.DataFrame:
         new_rows = [row for row in arm.cost_rows if (arm.experiment, arm.dataset, row) not in counted]
         counted.update((arm.experiment, arm.dataset, row) for row in new_rows)
         costed = [r for row in new_rows for r in runs(row)]
-        line["machine_hours"] = sum(r.get("wall_seconds") or 0.0 for r in costed) / 3600
-        line["cpu_hours"] = sum(r.get("cpu_seconds") or 0.0 for r in costed) / 3600
+        line["machine_hours"] = sum(run_cost(r)[0] for r in costed) / 3600
+        line["cpu_hours"] = sum(run_cost(r)[1] for r in costed) / 3600
         line["verdict"] = verdicts.get(arm.experiment, "pending")
         line["status"] = _status(arm, runs, len(study.seeds), decided=line["verdict"] != "pending")
         line["figures"] = ";".join(figure_names(arm))

@@ -16,7 +16,10 @@ Design choices:
   and VII "tested without the IoU mask", ``model.test.*``) train once: checkpoints live in
   ``<work_dir>/study/<training fingerprint>/seed<k>/`` and each row only re-evaluates.
 * **Resumable.** An interrupted run continues from its ``latest.pth`` on the next call (the
-  trainer checkpoints every ``train.checkpoint_interval`` iterations and on SIGTERM).
+  trainer checkpoints every ``train.checkpoint_interval`` iterations and on SIGTERM). Its record
+  then says what the earlier processes spent training (``earlier_wall_seconds`` /
+  ``earlier_cpu_seconds``, from the checkpoint), so :func:`run_cost` counts the whole run, not
+  only its last part.
 * **Fast R-CNN rows** (``detector.type: fast_rcnn``) first train (or reuse) their proposal row and
   dump its top ``detector.num_proposals`` proposals on the train and val splits.
 * **Profiles.** ``mini`` and ``full`` read ``configs/mini`` and ``configs/coco``; ``smoke`` reads
@@ -49,7 +52,7 @@ from scrpn.evaluation.proposal_stats import load_stats
 from .provenance import CodeChanges, code_version
 
 __all__ = ["LATER_KEYS_AT_FIRST_VALUE", "PROFILE_CONFIG_DIRS", "RUNTIME_KEYS", "TEST_VARIANTS", "Study", "config_fingerprint",
-           "training_config"]
+           "run_cost", "training_config"]
 
 PROFILE_CONFIG_DIRS = {"smoke": "mini", "mini": "mini", "full": "coco"}
 # Test-time variants of a row: "<row>_<variant>" is <row> scored with these overrides. They are
@@ -136,6 +139,8 @@ class Study:
     _done: set = field(default_factory=set, repr=False)
     _warned: set = field(default_factory=set, repr=False)
     _changes: Optional[CodeChanges] = field(default=None, repr=False)
+    # checkpoint dir -> (wall, CPU) training seconds of the earlier processes this one resumed from
+    _earlier: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILE_CONFIG_DIRS:
@@ -281,10 +286,14 @@ class Study:
         write_metrics(out / "metrics.json", metrics, cfg, state.get("train_seconds"),
                       state.get("iteration"), train_log=ckpt.parent / "log.jsonl")
         record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-        # wall and CPU seconds of this process (a resumed run counts its last part only)
+        # wall and CPU seconds of this process, and the training seconds of the earlier processes
+        # it resumed from (0 when it trained from scratch or reused a finished checkpoint; CPU None
+        # when the checkpoint predates its count): run_cost adds them up
+        earlier_wall, earlier_cpu = self._earlier.pop(str(ckpt.parent), (0.0, 0.0))
         record.update(config_fingerprint=fingerprint, checkpoint=str(ckpt), **code_version(PACKAGE_ROOT),
                       wall_seconds=time.perf_counter() - start,
-                      cpu_seconds=time.process_time() - cpu_start, torch_threads=torch.get_num_threads())
+                      cpu_seconds=time.process_time() - cpu_start, torch_threads=torch.get_num_threads(),
+                      earlier_wall_seconds=earlier_wall, earlier_cpu_seconds=earlier_cpu)
         (out / "metrics.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         log = ckpt.parent / "log.jsonl"
         if log.is_file():
@@ -311,6 +320,7 @@ class Study:
         trainer = new_trainer(train_cfg, run_dir, device=self.device, progress=self.progress)
         if (run_dir / "latest.pth").is_file():
             trainer.resume()
+            self._earlier[str(run_dir)] = (trainer.train_seconds, trainer.train_cpu_seconds)
             self.log(f"{cfg.name}: resuming at iteration {trainer.iteration}/{trainer.max_iters}")
         else:
             self.log(f"{cfg.name} seed {cfg.train.seed}: training ({run_dir})")
@@ -376,6 +386,21 @@ class Study:
         torch.save({"model": state, "config_fingerprint": config_fingerprint(cfg)}, tmp)
         tmp.replace(path)
         return path
+
+
+def run_cost(record: dict) -> tuple[float, float]:
+    """(machine seconds, CPU seconds) of one run record (``metrics.json``).
+
+    The process that wrote the record counts its ``wall_seconds`` / ``cpu_seconds``; a run it
+    resumed adds what the earlier, interrupted processes spent training (``earlier_*_seconds``,
+    carried in the checkpoint). Where a part is unknown it counts as 0: records written before
+    these fields (a resumed run then counts its last part only) and the CPU seconds of a
+    checkpoint that predates the trainer's CPU count (``earlier_cpu_seconds`` None).
+    ``tests/test_study.py::test_a_resumed_run_costs_all_its_parts`` pins it.
+    """
+    wall = float(record.get("wall_seconds") or 0.0) + float(record.get("earlier_wall_seconds") or 0.0)
+    cpu = float(record.get("cpu_seconds") or 0.0) + float(record.get("earlier_cpu_seconds") or 0.0)
+    return wall, cpu
 
 
 def _without_pretrained(cfg: Config) -> Config:

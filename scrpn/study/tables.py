@@ -25,7 +25,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from .runs import Study
+from .runs import Study, run_cost
 from .verdicts import POINT_FIRST_STUDY
 
 __all__ = ["TABLES", "TableSpec", "benchmark_times", "build_table", "make_table", "paper_table", "readable", "runs_summary",
@@ -256,12 +256,15 @@ def make_table(name: str, study: Study, tables_dir: str | Path,
 def runs_summary(results_dir: str | Path = "results") -> pd.DataFrame:
     """Every committed run (``<results_dir>/runs/<name>/seed<k>/metrics.json``), one line each:
     name, seed, AR or AP, seconds of training and of the whole run, the process's CPU seconds and
-    torch threads (older runs lack the last two: NaN)."""
+    torch threads (older runs lack the last two: NaN), and the run's cost in machine and CPU
+    seconds with the interrupted parts of a resumed run (:func:`scrpn.study.runs.run_cost`)."""
     keys = ("AR100", "AR300", "AR1000", "AR_S", "AR_M", "AR_L", "AP", "AP50", "AP75",
             "seconds_per_image", "train_seconds", "wall_seconds", "cpu_seconds", "torch_threads")
     lines = []
     for path in sorted(Path(results_dir, "runs").glob("*/seed*/metrics.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
+        cost_seconds, cost_cpu_seconds = run_cost(record)
         lines.append({"name": record.get("name", path.parent.parent.name), "seed": record.get("seed"),
-                      **{k: record.get(k) for k in keys}})
-    return pd.DataFrame(lines, columns=["name", "seed", *keys])
+                      **{k: record.get(k) for k in keys}, "cost_seconds": cost_seconds,
+                      "cost_cpu_seconds": cost_cpu_seconds})
+    return pd.DataFrame(lines, columns=["name", "seed", *keys, "cost_seconds", "cost_cpu_seconds"])
