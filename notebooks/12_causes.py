@@ -34,10 +34,10 @@ train_missing = True  # unused here: the causes table reads cached runs only
 # %matplotlib inline
 from IPython.display import Markdown, display
 
-from scrpn.study.causes import (ARMS, STAGE1_EXPERIMENTS, causes_table, detector_logs, stage1_logs, summary,
-                                write_causes)
+from scrpn.study.causes import (ARMS, STAGE1_EXPERIMENTS, causes_table, detector_logs, regime_runs, stage1_logs,
+                                summary, write_causes)
 from scrpn.study.notebooks import setup
-from scrpn.study.verdicts import PAPER_DETECTOR_GAP, STAGE1_MARGIN
+from scrpn.study.verdicts import GEOMETRY_MARGIN, PAPER_DETECTOR_GAP, STAGE1_MARGIN
 from scrpn.viz import figures as F
 
 session = setup(profile=profile, retrain=retrain, seeds=seeds, dataset=dataset, results_dir=results_dir,
@@ -110,6 +110,21 @@ for number in STAGE1_EXPERIMENTS:
 detectors = frame[frame["metric"] == "AP"]
 display(detectors[["arm", "variant", "row", "reference", "AP_mean", "delta_AP", "status", "verdict"]].round(2))
 show_figure(F.causes_detectors(frame, detector_logs(study), paper_gap=PAPER_DETECTOR_GAP), "causes_detectors_8")
+
+# %% [markdown]
+# ## Does the peers' ranking depend on our geometry? (experiment 7)
+# Table I's five methods in the mini profile (256 px, anchor scale 4, three seeds) and in the
+# paper's geometry (512 px images with objects twice as large, anchor scale 8: anchors of 32 px at
+# P2 and eq. (1) with base 32 exactly; one seed each, the registered arm). Left: each method's
+# AR1000 in both geometries and its rank; crossing lines are a changed order. Right: each method
+# minus RPN in each geometry, beside the registered margin: Cascade RPN or GA-RPN past it in the
+# paper's geometry reads "regime-dependent".
+
+# %%
+mini, paper = regime_runs(study)
+display(frame[frame["experiment"] == 7][["arm", "variant", "row", "reference", "seeds", "AR100_mean",
+                                         "AR1000_mean", "delta_AR1000", "status", "verdict"]].round(2))
+show_figure(F.causes_regime(mini, paper, margin=GEOMETRY_MARGIN), "causes_regime_7")
 
 # %% [markdown]
 # ## Fig. 7 for each reading of the IoU mask (experiment 3)

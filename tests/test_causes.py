@@ -160,6 +160,23 @@ def test_a_row_shared_by_arms_is_costed_once(tmp_path: Path) -> None:
     assert seven["cpu_hours"].sum() == pytest.approx(4000 / 3600)
 
 
+def test_regime_runs_pair_table_one_rows_with_their_paper_geometry_rows(tmp_path: Path) -> None:
+    from scrpn.study.causes import figure_names, regime_runs
+
+    study = Study(profile="mini", seeds=[0, 1, 2], results_dir=tmp_path, config_root=ROOT / "configs",
+                  train_missing=False, log=lambda message: None)
+    for seed, ar in enumerate((43.0, 44.0)):
+        fake_run(study, "rpn", seed, ar)
+    fake_run(study, "x7_rpn", 0, 54.0)
+    fake_run(study, "x7_cascade_rpn", 0, 68.0)
+    mini, paper = regime_runs(study)
+    assert list(mini) == list(paper) == ["rpn", "iterative_rpn", "ga_rpn", "cascade_rpn", "sc_rpn"]
+    assert mini["rpn"] == [43.0, 44.0] and mini["cascade_rpn"] == []
+    assert paper["rpn"] == [54.0] and paper["cascade_rpn"] == [68.0] and paper["sc_rpn"] == []
+    seven = next(a for a in ARMS if a.experiment == 7)
+    assert "causes_regime_7.png" in figure_names(seven)
+
+
 def test_stage1_logs_read_each_experiment_rows_cached_logs(tmp_path: Path) -> None:
     from scrpn.study.causes import figure_names, stage1_logs
 

@@ -315,3 +315,19 @@ def test_causes_detectors_draws_both_detectors_per_arm_and_their_rcnn_losses():
     assert "+4.0" in bars.get_title()
     (line,) = curves.get_lines()                     # the run without R-CNN losses draws nothing
     assert list(line.get_ydata()) == pytest.approx([0.4, 0.3])
+
+
+def test_causes_regime_draws_each_method_across_geometries_and_its_gap_to_rpn():
+    mini = {"rpn": [43.0, 44.0], "cascade_rpn": [51.0, 52.0], "ga_rpn": [30.0, 31.0], "sc_rpn": [60.0]}
+    paper = {"rpn": [54.0], "cascade_rpn": [68.0], "ga_rpn": [], "sc_rpn": [70.0]}
+    lines, gaps = F.causes_regime(mini, paper, margin=1.5).axes
+    drawn = {line.get_label(): list(line.get_ydata()) for line in lines.get_lines()}
+    assert drawn == {"rpn": [43.5, 54.0], "cascade_rpn": [51.5, 68.0], "ga_rpn": [30.5], "sc_rpn": [60.0, 70.0]}
+    ranks = [t.get_text() for t in lines.texts]            # mini: sc 1, cascade 2, rpn 3, ga 4
+    assert sorted(ranks) == ["1", "1", "2", "2", "3", "3", "4"]   # paper: sc 1, cascade 2, rpn 3
+    assert "ga_rpn" in lines.get_xlabel()                    # not run in the paper's geometry
+    # gaps to RPN, hand-derived: mini cascade +8.0, ga -13.0, sc +16.5; paper cascade +14.0, sc +16.0
+    heights = sorted(round(p.get_height(), 6) for p in gaps.patches if p.get_width() < 1)
+    assert heights == [-13.0, 8.0, 14.0, 16.0, 16.5]
+    assert "not run" in [t.get_text() for t in gaps.texts]
+    assert "1.5" in gaps.get_title()

@@ -10,9 +10,9 @@ its ``metric`` (``delta_AR1000`` for the proposal arms, ``delta_AP`` for experim
 its standard error, the stage-1 diagnostic, the fraction of objects missed outright (no proposal at
 IoU 0.3 in the top 1,000) overall, by size and for slender objects, the IoU mask's Spearman ρ,
 the machine and CPU hours of the runs the arm added (:func:`scrpn.study.runs.run_cost`: a resumed
-run counts its interrupted parts too; not the first study's rows it is compared with), the arm's status, its diagnostic figures and the
-experiment's verdict, read off the registered rule by ``scrpn.study.verdicts`` ("pending" until
-the rule has the runs it reads).
+run counts its interrupted parts too; not the first study's rows it is compared with), the arm's
+status, its diagnostic figures and the experiment's verdict, read off the registered rule by
+``scrpn.study.verdicts`` ("pending" until the rule has the runs it reads).
 
 Notebook 12 shows it with its figures; ``tests/test_causes.py`` pins the table on hand-made runs.
 """
@@ -30,13 +30,13 @@ from scrpn.evaluation.proposal_stats import load_stats, missed_fractions
 
 from .runs import Study, run_cost
 from .verdicts import (DETECTOR_GAP_3X_ROWS, DETECTOR_GAP_TODAY_ROWS, GA_SCHEDULE_CONTROL, IOU_LOSS_FIRST_STUDY,
-                       POINT_FIRST_STUDY, POSR_R_UNDER_S, difference, experiment1, experiment2, experiment3,
+                       PEERS, POINT_FIRST_STUDY, POSR_R_UNDER_S, difference, experiment1, experiment2, experiment3,
                        experiment4, experiment5, experiment6, experiment7, experiment8, experiment9,
                        posr_better_stage1_arm, stage1_learns)
 
 __all__ = ["ARMS", "Arm", "STAGE1_EXPERIMENTS", "cached_runs", "causes_table", "dataset_study",
            "detector_logs", "experiment_verdicts", "figure_names", "is_cause_row", "metric",
-           "posr_rounded_row", "registered_seeds", "stage1_logs", "summary", "write_causes"]
+           "posr_rounded_row", "regime_runs", "registered_seeds", "stage1_logs", "summary", "write_causes"]
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,8 @@ def figure_names(arm: Arm) -> list[str]:
     2), and for the experiments whose rule reads "stage 1 learns" that diagnostic through training
     (``causes_stage1_<experiment>``). Experiment 8's detector arms have no proposal statistics:
     their figure is the box AP of both detectors and their R-CNN losses through training
-    (``causes_detectors_8``)."""
+    (``causes_detectors_8``). Experiment 7's arms share the two geometries' ranking
+    (``causes_regime_7``)."""
     if arm.metric == "AP":
         return [f"causes_detectors_{arm.experiment}.png"]
     names = ["causes_ar1000.png", f"causes_missed_{arm.experiment}.png"]
@@ -138,7 +139,17 @@ def figure_names(arm: Arm) -> list[str]:
         names.append(f"causes_fig7_{arm.arm}.png")
     if arm.experiment in STAGE1_EXPERIMENTS:
         names.append(f"causes_stage1_{arm.experiment}.png")
+    if arm.experiment == 7:
+        names.append("causes_regime_7.png")
     return names
+
+
+def regime_runs(study: Study) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Experiment 7's input to ``viz.figures.causes_regime``: Table I's methods
+    (``verdicts.PEERS``) -> AR1000 per cached seed, in the mini profile (the first study's rows)
+    and in the paper's geometry (the ``x7_`` rows). Trains nothing."""
+    ar = metric(cached_runs(study), "AR1000")
+    return {m: ar(m) for m in PEERS}, {m: ar(f"x7_{m}") for m in PEERS}
 
 
 # the experiments whose rules read "stage 1 learns" (verdicts.stage1_learns): each gets the figure

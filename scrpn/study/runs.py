@@ -51,8 +51,8 @@ from scrpn.evaluation.proposal_stats import load_stats
 
 from .provenance import CodeChanges, code_version
 
-__all__ = ["LATER_KEYS_AT_FIRST_VALUE", "PROFILE_CONFIG_DIRS", "RUNTIME_KEYS", "TEST_VARIANTS", "Study", "config_fingerprint",
-           "run_cost", "training_config"]
+__all__ = ["LATER_KEYS_AT_FIRST_VALUE", "PROFILE_CONFIG_DIRS", "RUNTIME_KEYS", "TEST_VARIANTS", "Study",
+           "config_fingerprint", "run_cost", "training_config"]
 
 PROFILE_CONFIG_DIRS = {"smoke": "mini", "mini": "mini", "full": "coco"}
 # Test-time variants of a row: "<row>_<variant>" is <row> scored with these overrides. They are

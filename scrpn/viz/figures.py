@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import statistics
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
@@ -67,6 +68,7 @@ __all__ = [
     "training_curves",
     "causes_ar1000",
     "causes_missed",
+    "causes_regime",
     "causes_detectors",
     "stage1_margin_curves",
 ]
@@ -819,6 +821,81 @@ def causes_detectors(frame: Any, logs_by_row: Mapping[str, Sequence[Mapping[str,
     curves.set_ylabel("R-CNN loss (cls + reg)")
     curves.set_title("do the detectors converge?", fontsize=9)
     curves.grid(alpha=0.3)
+    return fig
+
+
+def causes_regime(mini: Mapping[str, Sequence[float]], paper: Mapping[str, Sequence[float]],
+                  margin: float = 1.5, reference: str = "rpn", peers: Sequence[str] = ("cascade_rpn", "ga_rpn"),
+                  experiment: int = 7) -> Figure:
+    """Experiment 7 (does the peers' ranking depend on our geometry?). ``mini`` and ``paper`` map
+    each of Table I's methods to its AR1000 per seed in the mini profile (256 px, anchor scale 4)
+    and in the paper's geometry (512 px, anchor scale 8). Left: one line per method from its mini
+    mean to its paper-geometry mean, the seeds' range as a bar at each end and its rank (1 = best)
+    beside each end; a crossing line is a changed order. Right: each method's AR1000 minus
+    ``reference``'s in each geometry (means), with the registered band ±``margin``
+    (``verdicts.GEOMETRY_MARGIN``): ``peers`` (Cascade RPN, GA-RPN) drawn past its top in the
+    paper's geometry make the rule read "regime-dependent". Methods without runs are named "not run".
+    """
+    fig = Figure(figsize=(10.0, 3.8), layout="constrained")
+    lines, gaps = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1.0]})
+    methods = list(mini)
+    means = {name: {m: statistics.fmean(v[m]) if v.get(m) else math.nan for m in methods}
+             for name, v in (("mini", mini), ("paper", paper))}
+
+    def ranks(table: Mapping[str, float]) -> dict[str, int]:
+        done = sorted((m for m in table if math.isfinite(table[m])), key=table.get, reverse=True)
+        return {m: i + 1 for i, m in enumerate(done)}
+
+    rank = {name: ranks(means[name]) for name in means}
+    missing = []
+    for i, m in enumerate(methods):
+        c = _color(i)
+        ends = [(x, means[name][m], values.get(m) or [])
+                for x, (name, values) in enumerate((("mini", mini), ("paper", paper)))]
+        drawn = [(x, y, v) for x, y, v in ends if math.isfinite(y)]
+        if len(drawn) < 2:
+            missing.append(m)
+        if not drawn:
+            continue
+        lines.plot([x for x, _, _ in drawn], [y for _, y, _ in drawn], "o-", color=c, lw=1.4, ms=4, label=m)
+        for x, y, v in drawn:
+            if len(v) > 1:
+                lines.vlines(x, min(v), max(v), color=c, lw=3, alpha=0.35)
+            name = "mini" if x == 0 else "paper"
+            lines.text(x + (-0.06 if x == 0 else 0.06), y, f"{rank[name][m]}", color=c, fontsize=8,
+                       ha="right" if x == 0 else "left", va="center")
+    lines.set_xticks([0, 1], ["mini\n256 px, anchor scale 4", "paper geometry\n512 px, anchor scale 8"],
+                     fontsize=8)
+    lines.set_xlim(-0.4, 1.4)
+    lines.set_ylabel("AR1000 (seed mean; bar: seeds' range)")
+    lines.set_title(f"exp. {experiment}: Table I's methods in two geometries (numbers: rank)", fontsize=9)
+    lines.grid(alpha=0.3, axis="y")
+    if lines.get_legend_handles_labels()[0]:
+        lines.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))   # beside the lines
+    if missing:
+        lines.set_xlabel(f"not run in both: {', '.join(missing)}", fontsize=8, color="0.45")
+    others = [m for m in methods if m != reference]
+    x = np.arange(len(others))
+    for j, name in enumerate(("mini", "paper")):
+        base = means[name].get(reference, math.nan)
+        label: Optional[str] = "mini" if j == 0 else "paper geometry"   # on the first bar drawn
+        for k, m in enumerate(others):
+            gap = means[name][m] - base
+            if math.isfinite(gap):
+                gaps.bar(k + (j - 0.5) * 0.38, gap, 0.36, color=_color(j), label=label,
+                         hatch="//" if m in peers else None, edgecolor="white")
+                label = None
+            else:
+                gaps.text(k + (j - 0.5) * 0.38, 0.0, "not run", rotation=90, ha="center", va="bottom",
+                          fontsize=7, color="0.45")
+    gaps.axhspan(-margin, margin, color="0.85", zorder=0, label=f"±{margin:g} (registered margin)")
+    gaps.axhline(0.0, color="0.3", lw=0.8)
+    gaps.set_xticks(x, [m + (" *" if m in peers else "") for m in others], fontsize=8)
+    gaps.set_ylabel(f"AR1000 minus {reference}'s")
+    gaps.set_xlim(-0.6, len(others) - 0.4)
+    gaps.set_title(f"rule: * above {reference} by > {margin:g} in the paper's geometry?", fontsize=9)
+    gaps.grid(alpha=0.3, axis="y")
+    gaps.legend(fontsize=7)
     return fig
 
 
