@@ -19,7 +19,7 @@ from scrpn.study import Study  # noqa: E402
 from scrpn.study.causes import cached_runs, metric, posr_rounded_row  # noqa: E402
 from scrpn.study.verdicts import (GA_SCHEDULE_CONTROL, MASK_READINGS, experiment1, experiment2,  # noqa: E402
                                   experiment3, experiment4, experiment5, experiment6, experiment7,
-                                  experiment8, experiment9, stage1_learns)
+                                  experiment7_pairs, experiment8, experiment9, stage1_learns)
 
 SEEDS = (0, 1, 2)
 
@@ -94,7 +94,16 @@ def main() -> None:
     if out7["verdict"] != "pending":
         print("- mini order: " + " > ".join(out7["order_mini"]))
         print("- paper-geometry order: " + " > ".join(out7["order_paper"]))
+        print("- minus RPN in the paper's geometry: " + ", ".join(
+            f"{peer} {gap:+.1f}" for peer, gap in out7["peer_minus_rpn"].items()))
     print(f"\nVerdict (registered rule): **{out7['verdict']}**.")
+    pairs = experiment7_pairs(ar)
+    print("\nThree-seed follow-up (amendment of 2026-12-02), pair by pair:")
+    for (a, b), pair in pairs["pairs"].items():
+        sides = ", ".join(f"{name} {pair[name].text()}" for name in ("mini", "paper")
+                          if pair[name] is not None)
+        print(f"- {a} - {b}: {sides or 'fewer than two seeds'}: {pair['status']}")
+    print(f"\nReading: **{pairs['reading']}**.")
 
     out8 = experiment8(metric(runs, "AP"))
     print("\n### Experiment 8: the detector gap at 3x (seed 0)\n")

@@ -43,6 +43,9 @@ stage() {
     # 7: Table I's five methods in the paper's geometry (512 px, anchor scale 8), one seed each.
     # The rows the rule reads first (RPN, Cascade RPN, GA-RPN), then the two that only set the order
     x7)  $S x7_rpn x7_cascade_rpn x7_ga_rpn x7_sc_rpn x7_iterative_rpn --seeds 0 ;;
+    # 7's "regime-dependent" branch: 3 seeds of the five (the amendment of 2026-12-02 reads them
+    # pair by pair, verdicts.experiment7_pairs); Cascade RPN's seed 0 is 14.5 above RPN's
+    x7_seeds) $S x7_rpn x7_cascade_rpn x7_ga_rpn x7_sc_rpn x7_iterative_rpn --seeds 1 2 ;;
     # 8: the detector gap at 3x iterations (one seed each)
     x8)  $S x8_det_faster_rcnn_rpn_3x x8_det_faster_rcnn_sc_rpn_3x --seeds 0 ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;
@@ -53,5 +56,5 @@ STAGES=("$@")
 # dropped (REPORT, amendment); Table I's re-scored row (x1_default), experiment 9 (x9) and Table
 # II's retrained Cascade RPN detectors (x1_det) run next. Experiment 6's verdict (P1) changed a
 # default, so its correction's DeepForest runs (x9_points) follow x6.
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(x3 x3_literal x1a x1_default x9 x1_det x4 x5 x6 x9_points x2 x8 x7)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(x3 x3_literal x1a x1_default x9 x1_det x4 x5 x6 x9_points x2 x8 x7 x7_seeds)
 for s in "${STAGES[@]}"; do echo "== stage $s $(date -u +%FT%TZ)"; stage "$s"; done

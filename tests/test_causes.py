@@ -177,6 +177,25 @@ def test_regime_runs_pair_table_one_rows_with_their_paper_geometry_rows(tmp_path
     assert "causes_regime_7.png" in figure_names(seven)
 
 
+def test_experiment7_asks_three_seeds_once_its_verdict_reads_regime_dependent(tmp_path: Path) -> None:
+    from scrpn.study.causes import registered_seeds
+
+    assert registered_seeds("x7_rpn") == 1 and registered_seeds("x2g2_ga_rpn_4x") == 1
+    assert registered_seeds("x7_rpn", "regime-dependent: cascade_rpn above RPN in the paper's geometry") == 3
+    assert registered_seeds("x7_rpn", "robust to geometry") == 1
+    study = Study(profile="mini", seeds=[0, 1, 2], results_dir=tmp_path, config_root=ROOT / "configs",
+                  train_missing=False, log=lambda message: None)
+    mini = {"rpn": 43.3, "iterative_rpn": 44.8, "ga_rpn": 30.7, "cascade_rpn": 51.2, "sc_rpn": 60.6}
+    for row, ar in mini.items():
+        for seed in range(3):
+            fake_run(study, row, seed, ar)
+    for row, ar in {**mini, "rpn": 53.8, "cascade_rpn": 68.3}.items():   # Cascade RPN 14.5 above RPN
+        fake_run(study, f"x7_{row}", 0, ar)
+    seven = causes_table(study).query("experiment == 7").set_index("arm")
+    assert set(seven["verdict"]) == {"regime-dependent: cascade_rpn above RPN in the paper's geometry"}
+    assert all(status.startswith("1 of 3 seeds") for status in seven["status"])
+
+
 def test_stage1_logs_read_each_experiment_rows_cached_logs(tmp_path: Path) -> None:
     from scrpn.study.causes import figure_names, stage1_logs
 

@@ -120,6 +120,37 @@ def test_experiment7_rule_by_hand():
     assert experiment7(lambda row: table.get(row, []))["verdict"] == "pending"
 
 
+def test_experiment7_pairs_by_hand():
+    """Two seeds a row, each x ± 1: sd √2, se of a difference √(2/2 + 2/2) = √2, so a pair is
+    resolved at |Δ| ≥ 2.5 √2 = 3.54."""
+    from scrpn.study.verdicts import experiment7_pairs
+
+    def two(mean):
+        return [mean - 1.0, mean + 1.0]
+
+    mini = {"rpn": two(43), "iterative_rpn": two(45), "ga_rpn": two(30), "cascade_rpn": two(51), "sc_rpn": two(60)}
+    paper = {"x7_rpn": two(54), "x7_iterative_rpn": two(53), "x7_ga_rpn": two(56), "x7_cascade_rpn": two(68),
+             "x7_sc_rpn": two(70)}
+    table = {**mini, **paper}
+    out = experiment7_pairs(lambda row: table.get(row, []))
+    assert out["pairs"][("rpn", "ga_rpn")]["mini"].delta == 13.0
+    assert out["pairs"][("rpn", "ga_rpn")]["paper"].se == pytest.approx(math.sqrt(2))
+    # GA-RPN: +13 below RPN at mini (resolved), 2 above in the paper's geometry (not): unresolved;
+    # cascade / sc: -9 at mini, -2 in the paper's geometry: unresolved; rpn / iterative -2 / +1
+    assert out["unresolved"] == [("rpn", "iterative_rpn"), ("rpn", "ga_rpn"), ("iterative_rpn", "ga_rpn"),
+                                 ("cascade_rpn", "sc_rpn")]
+    assert len(out["kept"]) == 6 and out["changed"] == []
+    assert out["reading"] == "no resolved pair changes order (6 kept, 4 unresolved)"
+    # GA-RPN at 60 in the paper's geometry: 6 above RPN and 7 above Iterative RPN, both resolved
+    table["x7_ga_rpn"] = two(60)
+    out = experiment7_pairs(lambda row: table.get(row, []))
+    assert out["changed"] == [("rpn", "ga_rpn"), ("iterative_rpn", "ga_rpn")]
+    assert out["reading"] == "the ranking changes: rpn / ga_rpn; iterative_rpn / ga_rpn"
+    table["x7_sc_rpn"] = [70.0]                                   # one seed: no se yet
+    out = experiment7_pairs(lambda row: table.get(row, []))
+    assert out["reading"] == "pending" and len(out["pending"]) == 4
+
+
 def test_arm_difference_one_seed_uses_the_reference_sd():
     from scrpn.study.verdicts import arm_difference
     d = arm_difference([45.0], [43.0, 43.5, 43.4])        # mean 43.3, sd 0.2646

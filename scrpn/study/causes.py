@@ -182,11 +182,14 @@ def detector_logs(study: Study) -> dict[str, list[dict]]:
     return {row: study.training_log(row, 0) for row in dict.fromkeys(rows) if study.cached(row, 0) is not None}
 
 
-def registered_seeds(row: str) -> int:
-    """Seeds the REPORT registered for a row: one for the longer schedules (``*_4x``, ``*_3x``),
-    for experiment 7's paper-geometry rows (``x7_*``) and for the detectors (``det_*``: Tables II
-    and IX train one seed per detector row), three otherwise."""
-    return 1 if row.endswith(("_4x", "_3x")) or row.startswith(("x7_", "det_")) else 3
+def registered_seeds(row: str, verdict7: str = "pending") -> int:
+    """Seeds the REPORT registered for a row: one for the longer schedules (``*_4x``, ``*_3x``)
+    and for the detectors (``det_*``: Tables II and IX train one seed per detector row); for
+    experiment 7's paper-geometry rows (``x7_*``) one, or three once experiment 7's verdict
+    (``verdict7``) reads "regime-dependent" (the rule's branch); three otherwise."""
+    if row.startswith("x7_"):
+        return 3 if verdict7.startswith("regime-dependent") else 1
+    return 1 if row.endswith(("_4x", "_3x")) or row.startswith("det_") else 3
 
 
 def is_cause_row(row: str) -> bool:
@@ -302,13 +305,15 @@ def causes_table(study: Study) -> pd.DataFrame:
         line["machine_hours"] = sum(run_cost(r)[0] for r in costed) / 3600
         line["cpu_hours"] = sum(run_cost(r)[1] for r in costed) / 3600
         line["verdict"] = verdicts.get(arm.experiment, "pending")
-        line["status"] = _status(arm, runs, len(study.seeds), decided=line["verdict"] != "pending")
+        line["status"] = _status(arm, runs, len(study.seeds), decided=line["verdict"] != "pending",
+                                 verdict7=verdicts.get(7, "pending"))
         line["figures"] = ";".join(figure_names(arm))
         lines.append(line)
     return pd.DataFrame(lines)
 
 
-def _status(arm: Arm, runs: Callable[[str], list[dict]], seeds: int, decided: bool) -> str:
+def _status(arm: Arm, runs: Callable[[str], list[dict]], seeds: int, decided: bool,
+            verdict7: str = "pending") -> str:
     """"done", "<n> of <wanted> seeds", "not run", "not needed (verdict read)" or "not built".
     An arm is as far as the least complete of the rows it trains (:attr:`Arm.cost_rows`; its row
     for the first study's arms): experiment 5's L2 and experiment 6's P0 compare a first-study row
@@ -318,7 +323,7 @@ def _status(arm: Arm, runs: Callable[[str], list[dict]], seeds: int, decided: bo
     if arm.row is None:
         return "not built"
     rows = arm.cost_rows or (arm.row,)
-    counts = ((len(runs(row)), min(registered_seeds(row), seeds), row) for row in rows)
+    counts = ((len(runs(row)), min(registered_seeds(row, verdict7), seeds), row) for row in rows)
     short = [(have, wanted, row) for have, wanted, row in counts if have < wanted]
     if not short:
         return "done"

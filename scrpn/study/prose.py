@@ -219,9 +219,10 @@ def what_we_see(frame: pd.DataFrame, name: str, cause_runs: Optional[Callable[[s
         for c, cause in causes:
             progress = ""
             if cause_runs is not None and cause.arms:
-                from .causes import registered_seeds   # one seed for the 4x, 3x and x7_ arms
+                from .causes import registered_seeds   # one seed for the 4x and 3x arms
 
-                wanted = {arm: min(registered_seeds(arm), seeds) for arm in cause.arms}
+                verdict7 = (cause_verdicts or {}).get(7, "pending")
+                wanted = {arm: min(registered_seeds(arm, verdict7), seeds) for arm in cause.arms}
                 done = sum(min(cause_runs(arm), n) for arm, n in wanted.items())
                 progress = (f" Runs so far: {done} of the {sum(wanted.values())} (row, seed) pairs "
                             f"it registered.")

@@ -13,7 +13,8 @@ One implementation of the numbers every verdict rests on (the conventions are wr
 * :func:`experiment3`: the IoU-mask readings (experiment 3), read off the registered rule.
 * :func:`experiment2`, :func:`experiment4`, :func:`experiment5`, :func:`experiment6`,
   :func:`experiment7`, :func:`experiment8`: GA-RPN's arms, the PosR steps, the alignment steps,
-  points against anchors, the peers' ranking in the paper's geometry, and the detector gap at 3x.
+  points against anchors, the peers' ranking in the paper's geometry, and the detector gap at 3x;
+  :func:`experiment7_pairs`: experiment 7's three-seed follow-up, pair by pair (an amendment).
 * :func:`experiment9`: whether the corrections that changed a default carry over to DeepForest.
 * :func:`arm_difference`: one-seed arms against a reference's seed mean and sd.
 
@@ -31,7 +32,8 @@ __all__ = ["ALIGNMENT_STEPS", "CASCADE_ARMS", "GA_ARMS", "GA_SCHEDULE_CONTROL", 
            "GEOMETRY_MARGIN", "MASK_READINGS", "PEERS", "POINT_STEPS", "POSR_STEPS", "RESOLVED_SE",
            "SD_LIMIT", "STAGE1_MARGIN", "Difference", "arm_difference", "difference", "difference_se",
            "experiment1", "experiment2", "experiment3", "experiment4", "experiment5", "experiment6",
-           "experiment7", "experiment8", "experiment9", "ABOVE_REFERENCE", "CARRY_OVER", "Correction",
+           "experiment7", "experiment7_pairs", "experiment8", "experiment9", "ABOVE_REFERENCE", "CARRY_OVER",
+           "Correction",
            "NOT_BELOW", "POSR_R_UNDER_S", "equal_schedule", "posr_better_stage1_arm", "stage1_learns",
            "stage1_margin"]
 
@@ -257,6 +259,47 @@ def experiment7(values: Metric) -> dict:
         out["verdict"] = "robust to geometry"
     else:
         out["verdict"] = "robust to geometry (order changed within the margin)"
+    return out
+
+
+def experiment7_pairs(values: Metric) -> dict:
+    """Experiment 7's three-seed follow-up, read by the amendment of 2026-12-02 (registered after
+    ``x7_rpn`` and ``x7_cascade_rpn`` had run, before any other run of the experiment).
+
+    Why an amendment: the rule of :func:`experiment7` was written when Cascade RPN was below RPN
+    in the mini profile; experiment 1's correction then put it above, so "Cascade RPN above RPN
+    by more than the margin" no longer marks a change against the mini profile. The registered
+    verdict is still read as written. This reading answers the question the experiment asks
+    ("does the ranking change?") pair by pair, over seeds: for every pair of Table I's methods,
+    Δ = a - b in each geometry (``values(row)`` for the mini rows, ``values("x7_" + row)`` for
+    the paper's geometry, every cached seed, :func:`difference`). A pair **changed** order when
+    the two Δs have opposite signs and both are resolved; it **kept** its order when both are
+    resolved with the same sign; otherwise it is **unresolved**. A pair with fewer than two seeds
+    on a side is "pending". ``tests/test_verdicts.py::test_experiment7_pairs_by_hand`` pins it.
+    """
+    out: dict = {"pairs": {}, "changed": [], "kept": [], "unresolved": [], "pending": []}
+    for i, a in enumerate(PEERS):
+        for b in PEERS[i + 1:]:
+            sides = {}
+            for name, (ra, rb) in (("mini", (a, b)), ("paper", (f"x7_{a}", f"x7_{b}"))):
+                va, vb = values(ra), values(rb)
+                sides[name] = difference(va, vb) if len(va) >= 2 and len(vb) >= 2 else None
+            mini, paper = sides["mini"], sides["paper"]
+            if mini is None or paper is None:
+                status = "pending"
+            elif mini.resolved and paper.resolved:
+                status = "changed" if (mini.delta > 0) != (paper.delta > 0) else "kept"
+            else:
+                status = "unresolved"
+            out["pairs"][(a, b)] = {"mini": mini, "paper": paper, "status": status}
+            out[status].append((a, b))
+    if out["pending"]:
+        out["reading"] = "pending"
+    elif out["changed"]:
+        out["reading"] = "the ranking changes: " + "; ".join(f"{a} / {b}" for a, b in out["changed"])
+    else:
+        out["reading"] = (f"no resolved pair changes order ({len(out['kept'])} kept, "
+                          f"{len(out['unresolved'])} unresolved)")
     return out
 
 
