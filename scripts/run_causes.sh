@@ -44,8 +44,10 @@ stage() {
     # The rows the rule reads first (RPN, Cascade RPN, GA-RPN), then the two that only set the order
     x7)  $S x7_rpn x7_cascade_rpn x7_ga_rpn x7_sc_rpn x7_iterative_rpn --seeds 0 ;;
     # 7's "regime-dependent" branch: 3 seeds of the five (the amendment of 2026-12-02 reads them
-    # pair by pair, verdicts.experiment7_pairs); Cascade RPN's seed 0 is 14.5 above RPN's
-    x7_seeds) $S x7_rpn x7_cascade_rpn x7_ga_rpn x7_sc_rpn x7_iterative_rpn --seeds 1 2 ;;
+    # pair by pair, verdicts.experiment7_pairs); Cascade RPN's seed 0 is 14.5 above RPN's. Seed 1
+    # of every row first: two seeds of each already read every pair, should a session end early
+    x7_seeds) $S x7_rpn x7_cascade_rpn x7_ga_rpn x7_sc_rpn x7_iterative_rpn --seeds 1 &&
+              $S x7_rpn x7_cascade_rpn x7_ga_rpn x7_sc_rpn x7_iterative_rpn --seeds 2 ;;
     # 8: the detector gap at 3x iterations (one seed each)
     x8)  $S x8_det_faster_rcnn_rpn_3x x8_det_faster_rcnn_sc_rpn_3x --seeds 0 ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;
