@@ -259,3 +259,34 @@ def test_experiment8_arms_measure_the_detector_gap_in_box_ap(tmp_path: Path) -> 
     assert list(logs) == ["det_faster_rcnn_rpn", "det_faster_rcnn_sc_rpn", "x8_det_faster_rcnn_rpn_3x",
                           "x8_det_faster_rcnn_sc_rpn_3x"]
     assert [r["iter"] for r in logs["x8_det_faster_rcnn_sc_rpn_3x"]] == [20, 40]
+
+
+def test_regime_pairs_tabulates_experiment7s_follow_up_by_hand(tmp_path: Path) -> None:
+    """Seeds x-1, x, x+1 have sd 1, so every Δ of two rows has se sqrt(1/3 + 1/3) = 0.816 and is
+    resolved at 2.5 se from |Δ| >= 2.04. RPN - Cascade RPN: mini 44 - 51 = -7, paper 61 - 56 = +5,
+    opposite signs, both resolved: the only changed pair (the others are 10 or more apart in the
+    same order in both geometries)."""
+    from scrpn.study.causes import regime_pairs
+
+    study = Study(profile="mini", seeds=[0, 1, 2], results_dir=tmp_path, config_root=ROOT / "configs",
+                  train_missing=False, log=lambda message: None)
+    for seed, offset in enumerate((-1.0, 0.0, 1.0)):
+        fake_run(study, "rpn", seed, 44 + offset)
+        fake_run(study, "cascade_rpn", seed, 51 + offset)
+        fake_run(study, "x7_rpn", seed, 61 + offset)
+        fake_run(study, "x7_cascade_rpn", seed, 56 + offset)
+    pairs, reading = regime_pairs(study)
+    assert reading == "pending"
+    line = pairs.set_index(["a", "b"]).loc[("rpn", "cascade_rpn")]
+    assert line["mini_delta"] == pytest.approx(-7.0) and line["paper_delta"] == pytest.approx(5.0)
+    assert line["mini_se"] == pytest.approx((2 / 3) ** 0.5) and line["paper_seeds"] == 3
+    assert line["status"] == "changed"
+    sc = pairs.set_index(["a", "b"]).loc[("rpn", "sc_rpn")]
+    assert sc["status"] == "pending" and sc["mini_seeds"] == 0 and math.isnan(sc["mini_delta"])
+    for row, ar in {"iterative_rpn": 21.0, "ga_rpn": 11.0, "sc_rpn": 81.0}.items():
+        for seed, offset in enumerate((-1.0, 0.0, 1.0)):
+            fake_run(study, row, seed, ar + offset)
+            fake_run(study, f"x7_{row}", seed, ar + offset)
+    pairs, reading = regime_pairs(study)
+    assert len(pairs) == 10 and reading == "the ranking changes: rpn / cascade_rpn"
+    assert (pairs["status"] == "kept").sum() == 9

@@ -31,12 +31,12 @@ from scrpn.evaluation.proposal_stats import load_stats, missed_fractions
 from .runs import Study, run_cost
 from .verdicts import (DETECTOR_GAP_3X_ROWS, DETECTOR_GAP_TODAY_ROWS, GA_SCHEDULE_CONTROL, IOU_LOSS_FIRST_STUDY,
                        PEERS, POINT_FIRST_STUDY, POSR_R_UNDER_S, difference, experiment1, experiment2, experiment3,
-                       experiment4, experiment5, experiment6, experiment7, experiment8, experiment9,
-                       posr_better_stage1_arm, stage1_learns)
+                       experiment4, experiment5, experiment6, experiment7, experiment7_pairs, experiment8,
+                       experiment9, posr_better_stage1_arm, stage1_learns)
 
 __all__ = ["ARMS", "Arm", "STAGE1_EXPERIMENTS", "cached_runs", "causes_table", "dataset_study",
            "detector_logs", "experiment_verdicts", "figure_names", "is_cause_row", "metric",
-           "posr_rounded_row", "regime_runs", "registered_seeds", "stage1_logs", "summary", "write_causes"]
+           "posr_rounded_row", "regime_pairs", "regime_runs", "registered_seeds", "stage1_logs", "summary", "write_causes"]
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,25 @@ def regime_runs(study: Study) -> tuple[dict[str, list[float]], dict[str, list[fl
     and in the paper's geometry (the ``x7_`` rows). Trains nothing."""
     ar = metric(cached_runs(study), "AR1000")
     return {m: ar(m) for m in PEERS}, {m: ar(f"x7_{m}") for m in PEERS}
+
+
+def regime_pairs(study: Study) -> tuple[pd.DataFrame, str]:
+    """Experiment 7's three-seed follow-up as a table (the amendment of 2026-12-02,
+    ``verdicts.experiment7_pairs``): one line per pair ``a`` - ``b`` of Table I's methods with Δ
+    AR1000, its standard error and the seeds on the smaller side, in the mini profile and in the
+    paper's geometry, and the pair's status (changed / kept / unresolved / pending); and the
+    reading. Trains nothing; a side with fewer than two seeds is left blank."""
+    out = experiment7_pairs(metric(cached_runs(study), "AR1000"))
+    lines = []
+    for (a, b), pair in out["pairs"].items():
+        line: dict = {"a": a, "b": b}
+        for side in ("mini", "paper"):
+            d = pair[side]
+            line.update({f"{side}_delta": d.delta if d else math.nan, f"{side}_se": d.se if d else math.nan,
+                         f"{side}_seeds": d.n if d else 0})
+        line["status"] = pair["status"]
+        lines.append(line)
+    return pd.DataFrame(lines), out["reading"]
 
 
 # the experiments whose rules read "stage 1 learns" (verdicts.stage1_learns): each gets the figure
