@@ -7,6 +7,9 @@
 set -e
 cd "$(dirname "$0")/.."
 S=".venv/bin/scrpn study"
+# experiment 7's five rows: the ones its rule reads first (RPN, Cascade RPN, GA-RPN), then the two
+# that only set the order
+X7="x7_rpn x7_cascade_rpn x7_ga_rpn x7_sc_rpn x7_iterative_rpn"
 stage() {
   case "$1" in
     # 3: the IoU mask's three readings, each scored with and without the IoU-aware score
@@ -41,13 +44,11 @@ stage() {
     x2)  $S ga_rpn_nofilter x2g1_ga_rpn_mmdet_norm_init x2g3_ga_rpn_mmdet3_loc --seeds 0 1 2
          $S x2g2_ga_rpn_4x x2g2c_rpn_4x --seeds 0 ;;   # G2, then its control (amendment of 2026-12-02)
     # 7: Table I's five methods in the paper's geometry (512 px, anchor scale 8), one seed each.
-    # The rows the rule reads first (RPN, Cascade RPN, GA-RPN), then the two that only set the order
-    x7)  $S x7_rpn x7_cascade_rpn x7_ga_rpn x7_sc_rpn x7_iterative_rpn --seeds 0 ;;
+    x7)  $S $X7 --seeds 0 ;;
     # 7's "regime-dependent" branch: 3 seeds of the five (the amendment of 2026-12-02 reads them
     # pair by pair, verdicts.experiment7_pairs); Cascade RPN's seed 0 is 14.5 above RPN's. Seed 1
     # of every row first: two seeds of each already read every pair, should a session end early
-    x7_seeds) $S x7_rpn x7_cascade_rpn x7_ga_rpn x7_sc_rpn x7_iterative_rpn --seeds 1 &&
-              $S x7_rpn x7_cascade_rpn x7_ga_rpn x7_sc_rpn x7_iterative_rpn --seeds 2 ;;
+    x7_seeds) $S $X7 --seeds 1 && $S $X7 --seeds 2 ;;
     # 8: the detector gap at 3x iterations (one seed each)
     x8)  $S x8_det_faster_rcnn_rpn_3x x8_det_faster_rcnn_sc_rpn_3x --seeds 0 ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;

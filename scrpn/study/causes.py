@@ -36,7 +36,8 @@ from .verdicts import (DETECTOR_GAP_3X_ROWS, DETECTOR_GAP_TODAY_ROWS, GA_SCHEDUL
 
 __all__ = ["ARMS", "Arm", "STAGE1_EXPERIMENTS", "cached_runs", "causes_table", "dataset_study",
            "detector_logs", "experiment_verdicts", "figure_names", "is_cause_row", "metric",
-           "posr_rounded_row", "regime_pairs", "regime_runs", "registered_seeds", "stage1_logs", "summary", "write_causes"]
+           "posr_rounded_row", "regime_pairs", "regime_runs", "registered_seeds", "stage1_logs", "summary",
+           "write_causes"]
 
 
 @dataclass(frozen=True)
