@@ -184,7 +184,7 @@ def _train(args: argparse.Namespace, is_main: bool = True) -> int:
         return 0  # rank 0 gathered this rank's proposals and reports for the whole job
     trainer.logger.log({"type": "eval", "iter": result.iterations, **json_safe_metrics(metrics)})
     write_metrics(run_dir / "metrics.json", metrics, cfg, result.train_seconds, result.iterations,
-                  train_log=trainer.logger.path)
+                  train_log=trainer.logger.path, training_parts=trainer.provenance)
     if args.study:
         note(f"study results: {copy_to_study(run_dir, cfg, Path(args.study_dir))}")
     note(f"run directory: {run_dir}")
@@ -261,7 +261,7 @@ def _evaluate_checkpoint(args: argparse.Namespace) -> int:
                              progress=not args.no_progress)
     if out is not None:
         write_metrics(out / "metrics.json", metrics, cfg, state.get("train_seconds"),
-                      state.get("iteration"))
+                      state.get("iteration"), training_parts=state.get("provenance") or [])
     print_metrics(metrics)
     return 0
 
@@ -389,6 +389,10 @@ def _add_study(subparsers: Any) -> None:
                     "names of the profile (configs/mini/<row>.yaml); a table name "
                     "(e.g. table03_components) stands for all of its rows.")
     p.add_argument("rows", nargs="+", help="config names or table names")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="accept runs trained (or to be trained) from a tree with uncommitted changes "
+                        "under scrpn/ or configs/ (refused by default: a table or verdict reads only "
+                        "runs of committed code)")
     p.add_argument("--estimate", action="store_true",
                    help="train nothing: print the plan's machine hours (what is missing, and from "
                         "scratch) from a short bench of each distinct method")
@@ -401,7 +405,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     from scrpn.study.tables import TABLES, study_rows
 
     study = Study(profile=args.profile, retrain=args.retrain, seeds=args.seeds,
-                  dataset=args.dataset, results_dir=args.results_dir, log=note,
+                  dataset=args.dataset, results_dir=args.results_dir, log=note, allow_dirty=args.allow_dirty,
                   work_dir=os.environ.get("SCRPN_WORK_DIR", "work_dirs"),  # as the notebooks' Session
                   progress=sys.stderr.isatty())
     plan = [row for name in args.rows for row in (study_rows(TABLES[name]) if name in TABLES else [name])]

@@ -120,11 +120,13 @@ def test_study_records_the_commit_and_warns_once_when_the_code_changed(tmp_path:
     study = Study(profile="smoke", results_dir=tmp_path / "results", work_dir=tmp_path / "work",
                   config_root=ROOT / "configs", log=messages.append, overrides=["model.backbone.pretrained=false"])
     record = study.run("rpn", 0)
-    assert set(record) >= {"code_commit", "code_dirty"}
+    assert set(record) >= {"code_commit", "code_dirty", "training_parts", "evaluated_by"}
     assert record == json.loads((study.run_dir("rpn", 0) / "metrics.json").read_text())
-    # the same run, as if trained by an older commit whose scrpn/ differs from today's
+    # the same run, as if trained by an older commit whose scrpn/ differs from today's (the
+    # training's commit is read, recorded when it started; not the commit that wrote the record)
     path = study.run_dir("rpn", 0) / "metrics.json"
-    path.write_text(json.dumps(dict(record, code_commit="c" * 40)))
+    part = dict(record["training_parts"][0], commit="c" * 40)
+    path.write_text(json.dumps(dict(record, training_parts=[part], evaluated_by={"code_commit": "e" * 40})))
     monkeypatch.setattr(provenance.CodeChanges, "since",
                         lambda self, commit: ["scrpn/losses.py"] if commit == "c" * 40 else [])
     again = Study(profile="smoke", results_dir=tmp_path / "results", work_dir=tmp_path / "work",

@@ -3,7 +3,11 @@
 A checkpoint is a dict of tensors and plain python containers only::
 
     {"format": 1, "model": state_dict, "optimizer": state_dict, "iteration": int, "epoch": int,
-     "rng": {...}, "config": cfg.to_dict(), "train_seconds": float}
+     "rng": {...}, "config": cfg.to_dict(), "train_seconds": float, "train_cpu_seconds": float,
+     "provenance": [{"from_iteration": 0, "commit": ..., "dirty": ..., ...}, ...]}
+
+(``provenance``: one entry per training process, :mod:`scrpn.engine.provenance`; checkpoints
+written before it lack the key and still load)
 
 so that it loads with ``torch.load(..., weights_only=True)``, which refuses to unpickle arbitrary
 objects (a checkpoint downloaded from elsewhere cannot run code).

@@ -27,7 +27,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
 from pycocotools.coco import COCO
@@ -40,6 +40,7 @@ from scrpn.engine.builders import first_n, make_val_loader
 from scrpn.engine.distributed import dist_info, gather_to_main
 from scrpn.engine.logging import read_jsonl, summarise_diagnostics
 from scrpn.engine.memory_format import images_in, set_model_format
+from scrpn.engine.provenance import record_fields
 from scrpn.evaluation import (detections_to_coco_results, dump_proposals, evaluate_detections,
                               evaluate_proposals, json_safe_metrics)
 from scrpn.evaluation.proposal_stats import proposal_stats, save_stats
@@ -243,14 +244,19 @@ def _merge_shards(shards: Sequence[tuple[list, list]]) -> tuple[list, list]:
 
 def write_metrics(path: str | Path, metrics: Mapping[str, Any], cfg: Config,
                   train_seconds: float | None = None, iterations: int | None = None,
-                  train_log: str | Path | None = None) -> Path:
+                  train_log: str | Path | None = None,
+                  training_parts: Optional[Sequence[Mapping[str, Any]]] = None) -> Path:
     """Write ``metrics.json``: the metrics plus what identifies the run (NaN written as null).
 
     ``train_log``: the run's ``log.jsonl``; when it exists, its diagnostics (stage-1 IoUs, ReLU
-    activity, FPN std, gradient norm, clipping) are summarised under ``diagnostics``."""
+    activity, FPN std, gradient norm, clipping) are summarised under ``diagnostics``.
+    ``training_parts``: the checkpoint's ``provenance`` (``[]`` when it has none); when given, the
+    record says which code and settings trained the run (:func:`scrpn.engine.provenance.record_fields`)."""
     record = {"name": cfg.name, "profile": cfg.profile, "dataset": cfg.data.dataset,
               "seed": cfg.train.seed, "iterations": iterations, "train_seconds": train_seconds}
     record.update(json_safe_metrics(dict(metrics)))
+    if training_parts is not None:
+        record.update(record_fields(training_parts, iterations))
     if train_log is not None and Path(train_log).is_file():
         summary = summarise_diagnostics(read_jsonl(train_log))
         if summary:

@@ -24,6 +24,11 @@ Design choices:
   ``DistributedDataParallel`` (gradients averaged over the ranks), each rank reads its shard of
   the epoch, the schedule and the epoch length use the global batch (``world_size x
   batch_size``), and only rank 0 writes checkpoints and the log (losses averaged over the ranks).
+* Provenance (:mod:`scrpn.engine.provenance`): when :meth:`Trainer.train` starts, the process
+  records the commit it runs, whether the tree is dirty, the software versions and the settings
+  that decide the bits (threads, memory format, deterministic mode, precision) as one *part* of the
+  checkpoint's ``provenance`` list; a resumed run keeps the earlier parts and adds its own
+  (``tests/test_training_provenance.py``).
 * Mixed precision (``train.amp``, CUDA only): forward under ``torch.autocast`` (float16) and a
   ``GradScaler`` (unscaled before gradient clipping), whose state is checkpointed. On the CPU
   the flag is ignored: runs there stay in float32 and bit-exact.
@@ -53,6 +58,7 @@ from scrpn.engine.checkpoint import (CHECKPOINT_FORMAT, CheckpointError, check_c
 from scrpn.engine.distributed import dist_info, mean_over_ranks
 from scrpn.engine.logging import JsonlLogger, format_losses
 from scrpn.engine.memory_format import images_in, set_model_format
+from scrpn.engine.provenance import training_part
 from scrpn.engine.schedule import iters_per_epoch, lr_at, set_lr, total_iters
 from scrpn.engine.seeding import capture_rng_state, make_generator, restore_rng_state
 
@@ -188,6 +194,8 @@ class Trainer:
         self.train_seconds = 0.0
         self.train_cpu_seconds: Optional[float] = 0.0
         self.resumed = False
+        # one entry per process that trained a part of this run (scrpn.engine.provenance)
+        self.provenance: list[dict[str, Any]] = []
         self.logger = JsonlLogger(self.run_dir / "log.jsonl")
         self._rng_state = capture_rng_state(self.generator)
         self._stepping = False
@@ -216,6 +224,7 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(), "iteration": self.iteration,
                 "epoch": self.epoch, "rng": self._rng_state, "config": self.cfg.to_dict(),
                 "train_seconds": self.train_seconds, "train_cpu_seconds": self.train_cpu_seconds,
+                "provenance": [dict(part) for part in self.provenance],
                 **({"scaler": self.scaler.state_dict()} if self.amp else {})}
 
     def save(self, *names: str) -> Path:
@@ -249,6 +258,11 @@ class Trainer:
         cpu = state.get("train_cpu_seconds")
         self.train_cpu_seconds = None if cpu is None else float(cpu)
         self._rng_state = state["rng"]
+        parts = state.get("provenance")
+        if isinstance(parts, list) and parts:
+            self.provenance = [dict(part) for part in parts]
+        elif self.iteration > 0:  # a checkpoint written before provenance: an unknown first part
+            self.provenance = [{"from_iteration": 0, "commit": None, "dirty": None}]
         restore_rng_state(self._rng_state, self.generator)
         self.resumed = True
 
@@ -256,6 +270,9 @@ class Trainer:
     def train(self) -> TrainResult:
         """Train up to ``max_iters``; write ``latest.pth`` and ``final.pth``; return a summary."""
         self._prepare_run_dir()
+        if self.iteration < self.max_iters:  # this process trains a part: record what it runs
+            self.provenance.append(training_part(self.cfg.train, self.iteration, device=self.device.type,
+                                                 world_size=self.dist.world_size))
         bar = tqdm(total=self.max_iters, initial=self.iteration, desc=self.cfg.name,
                    disable=not (self.progress and self.dist.is_main), dynamic_ncols=True)
         try:

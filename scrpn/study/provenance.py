@@ -2,12 +2,14 @@
 
 A run's config fingerprint says *what* was trained; it cannot see a code change under an unchanged
 config, so a cached run could look current after ``scrpn/`` changed. :func:`code_version` is
-recorded in every ``metrics.json`` the study writes (``code_commit``, ``code_dirty``: uncommitted
-changes under ``scrpn/`` or ``configs/``), and :class:`CodeChanges` tells, per cached run, whether
+recorded when a training starts (:mod:`scrpn.engine.provenance`: ``training_parts`` in every
+``metrics.json``, with ``code_commit`` / ``code_dirty`` the commit that finished the training and
+whether any part was dirty), and :class:`CodeChanges` tells, per cached run, whether
 ``scrpn/`` has changed since its commit (the study then warns; the run is kept, since its
 fingerprint is unchanged, and ``--retrain`` refreshes it). Modules that only read finished runs
 (:data:`READ_ONLY_PATHS`: the tables, verdicts, prose, figures) cannot change a run's numbers, so
-a change there does not count. Nor does a change that leaves a module's code as it was: only
+a change there does not count. The warning reads the commits that *trained* the run
+(:func:`training_commits`), not the one that wrote its record. Nor does a change that leaves a module's code as it was: only
 docstrings, comments or formatting edited, or an import of a name the module never uses added or
 removed (:func:`code_signature`; a removed import that was used fails loudly, it cannot change a
 number silently). Runs written before this existed have no commit: they are reported as
@@ -19,14 +21,15 @@ Outside a git checkout (an installed package, a tarball) every answer is ``None`
 from __future__ import annotations
 
 import ast
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
-__all__ = ["CODE_PATHS", "READ_ONLY_PATHS", "CodeChanges", "code_signature", "code_version", "commits_line"]
+from scrpn.engine.provenance import CODE_PATHS, code_version, git as _git
 
-CODE_PATHS = ("scrpn", "configs")  # what "the code that trained it" means for dirtiness
+__all__ = ["CODE_PATHS", "READ_ONLY_PATHS", "CodeChanges", "code_signature", "code_version", "commits_line",
+           "dirty_training", "training_commits"]
+
 # parts of the package that read cached runs and never write a metrics.json: a change there is no
 # reason to retrain (tests/test_provenance.py: test_reporting_changes_do_not_count)
 READ_ONLY_PATHS = ("scrpn/viz", "scrpn/study/causes.py", "scrpn/study/verdicts.py", "scrpn/study/prose.py",
@@ -34,22 +37,24 @@ READ_ONLY_PATHS = ("scrpn/viz", "scrpn/study/causes.py", "scrpn/study/verdicts.p
                    "scrpn/study/provenance.py")
 
 
-def _git(root: Path, *args: str) -> Optional[str]:
-    try:
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout if done.returncode == 0 else None
+def training_commits(record: Mapping) -> list[str]:
+    """The commits that trained a run: every part's (``training_parts``, recorded when each
+    training process started), else the record's ``code_commit`` for a record written before the
+    parts existed (then the HEAD of the process that wrote the record, which for most runs also
+    trained them); ``[]`` when none is known."""
+    parts = record.get("training_parts")
+    if parts:
+        return list(dict.fromkeys(p["commit"] for p in parts if p.get("commit")))
+    return [record["code_commit"]] if record.get("code_commit") else []
 
 
-def code_version(root: str | Path) -> dict:
-    """``{"code_commit": sha | None, "code_dirty": bool | None}`` of the checkout at ``root``."""
-    root = Path(root)
-    head = _git(root, "rev-parse", "HEAD")
-    if head is None:
-        return {"code_commit": None, "code_dirty": None}
-    status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)
-    return {"code_commit": head.strip(), "code_dirty": None if status is None else bool(status.strip())}
+def dirty_training(record: Mapping) -> bool:
+    """Whether a part of the run was trained from a tree with uncommitted changes under
+    ``scrpn/`` or ``configs/``. A run with no provenance at all is not dirty: unknown is not dirty."""
+    parts = record.get("training_parts")
+    if parts:
+        return any(p.get("dirty") is True for p in parts)
+    return record.get("code_dirty") is True
 
 
 def _strip_docstring(body: list) -> list:

@@ -49,7 +49,7 @@ from scrpn.engine.seeding import configure_torch
 from scrpn.engine.trainer import new_trainer
 from scrpn.evaluation.proposal_stats import load_stats
 
-from .provenance import CodeChanges, code_version
+from .provenance import CodeChanges, code_version, dirty_training, training_commits
 
 __all__ = ["LATER_KEYS_AT_FIRST_VALUE", "PROFILE_CONFIG_DIRS", "RUNTIME_KEYS", "TEST_VARIANTS", "Study",
            "config_fingerprint", "run_cost", "training_config"]
@@ -136,6 +136,9 @@ class Study:
     train_missing: bool = True
     log: Callable[[str], None] = print
     progress: bool = False          # bars for training, evaluation and proposal dumps (CLI: on)
+    # False (``scrpn study`` without --allow-dirty): refuse a run trained, or about to be trained,
+    # from a tree with uncommitted changes under scrpn/ or configs/ (provenance.dirty_training)
+    allow_dirty: bool = True
     _done: set = field(default_factory=set, repr=False)
     _warned: set = field(default_factory=set, repr=False)
     _changes: Optional[CodeChanges] = field(default=None, repr=False)
@@ -215,23 +218,32 @@ class Study:
         if record.get("config_fingerprint") != config_fingerprint(self.config(row, seed)):
             self.log(f"{path}: computed from another config; the run is recomputed")
             return None
+        if not self.allow_dirty and dirty_training(record):
+            raise ConfigError(f"{path}: {record.get('name', row)} seed {seed}: "
+                              f"{record.get('trained_by') or 'trained from a tree with uncommitted changes'}; "
+                              "a table or verdict reads only runs of committed code: retrain it from a "
+                              "clean commit (--retrain) or pass --allow-dirty")
         self._warn_if_code_changed(path, record)
         return record
 
     def _warn_if_code_changed(self, path: Path, record: dict) -> None:
-        """Once per run: the package changed since the commit that trained it (provenance.py).
-        The run is kept (its config is today's); ``retrain`` recomputes it."""
-        commit = record.get("code_commit")
-        if not commit or path in self._warned:
+        """Once per run: the package changed since a commit that trained it (the parts' commits,
+        recorded when each training process started; provenance.training_commits). The run is
+        kept (its config is today's); ``retrain`` recomputes it."""
+        commits = training_commits(record)
+        if not commits or path in self._warned:
             return
         self._warned.add(path)
         if self._changes is None:
             self._changes = CodeChanges(PACKAGE_ROOT)
-        changed = self._changes.since(commit)
-        if changed:
+        for commit in commits:
+            changed = self._changes.since(commit)
+            if not changed:
+                continue
             self.log(f"{path}: trained by the code of commit {commit[:10]}; scrpn/ has changed since "
                      f"({len(changed)} files, e.g. {changed[0]}). Kept: its config is today's; "
                      f"retrain it to refresh (--retrain)")
+            return
 
     def available(self, row: str, seed: int = 0) -> bool:
         """Whether :meth:`run` can answer: cached, or allowed to train (``train_missing``)."""
@@ -249,6 +261,10 @@ class Study:
                 return record
             if not self.train_missing:
                 return {"name": self.run_name(row), "seed": int(seed), "missing": True}
+        if not self.allow_dirty and code_version(PACKAGE_ROOT)["code_dirty"]:
+            raise ConfigError(f"{self.run_dir(row, seed)}: {self.run_name(row)} seed {seed}: would be trained "
+                              f"from a tree with uncommitted changes under scrpn/ or configs/ "
+                              f"({PACKAGE_ROOT}); commit them first or pass --allow-dirty")
         record = self._compute(row, seed)
         self._done.add((row, seed))
         return record
@@ -283,14 +299,18 @@ class Study:
         metrics = evaluate_model(model, build_val_dataset(cfg), cfg, self.device, progress=self.progress,
                                  stats_path=None if is_detector else out / "proposal_stats.npz")
         state = load_checkpoint(ckpt)
+        # which code and settings trained it: the checkpoint's parts, recorded when each training
+        # process started ([] for a checkpoint older than that: unknown, not this process's HEAD)
         write_metrics(out / "metrics.json", metrics, cfg, state.get("train_seconds"),
-                      state.get("iteration"), train_log=ckpt.parent / "log.jsonl")
+                      state.get("iteration"), train_log=ckpt.parent / "log.jsonl",
+                      training_parts=state.get("provenance") or [])
         record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
         # wall and CPU seconds of this process, and the training seconds of the earlier processes
         # it resumed from (0 when it trained from scratch or reused a finished checkpoint; CPU None
         # when the checkpoint predates its count): run_cost adds them up
         earlier_wall, earlier_cpu = self._earlier.pop(str(ckpt.parent), (0.0, 0.0))
-        record.update(config_fingerprint=fingerprint, checkpoint=str(ckpt), **code_version(PACKAGE_ROOT),
+        record.update(config_fingerprint=fingerprint, checkpoint=str(ckpt),
+                      evaluated_by=code_version(PACKAGE_ROOT),
                       wall_seconds=time.perf_counter() - start,
                       cpu_seconds=time.process_time() - cpu_start, torch_threads=torch.get_num_threads(),
                       earlier_wall_seconds=earlier_wall, earlier_cpu_seconds=earlier_cpu)
