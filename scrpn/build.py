@@ -18,17 +18,21 @@ from __future__ import annotations
 
 from torch import nn
 
-from scrpn.config import Config, DetectorConfig
+from scrpn.config import AssignerConfig, Config, DetectorConfig, SamplerConfig
 from scrpn.detectors import (DoubleConvFCBBoxHead, FastRCNN, ProposalStore, RoIExtractor, RoIHead,
                              RoIStage, Shared2FCBBoxHead, TwoStageDetector)
 from scrpn.models.backbones import BackboneWithFPN, build_backbone
 from scrpn.models.heads.ga_rpn import GuidedAnchorHead
 from scrpn.models.heads.stages import TwoStageProposalHead
+from scrpn.models.heads.targets import build_assigner as _build_assigner
 from scrpn.models.proposal_network import ProposalNetwork
+from scrpn.pyramid import FPN_STRIDES, level_base_scale
+from scrpn.sampling.priors import Assigner
 from scrpn.sampling.sampler import RandomSampler
 
-__all__ = ["DATASET_CLASSES", "NUM_ROI_LEVELS", "build_backbone_of", "build_detector",
-           "build_model", "build_proposal_network", "build_roi_head", "num_classes_of"]
+__all__ = ["DATASET_CLASSES", "NUM_ROI_LEVELS", "build_assigner", "build_assigners",
+           "build_backbone_of", "build_detector", "build_model", "build_proposal_network",
+           "build_roi_head", "build_sampler", "num_classes_of"]
 
 # Number of categories of each dataset when ``detector.num_classes`` is 0.
 DATASET_CLASSES = {"synthshapes": 8, "coco": 80, "deepforest": 1}
@@ -47,6 +51,30 @@ def build_backbone_of(cfg: Config) -> BackboneWithFPN:
     bb = cfg.model.backbone
     return build_backbone(bb.name, fpn_channels=bb.fpn_channels, pretrained=bb.pretrained,
                           frozen_stages=bb.frozen_stages)
+
+
+def build_assigner(cfg: AssignerConfig, base_scale: float,
+                   strides: tuple[int, ...] = FPN_STRIDES) -> Assigner:
+    """The assigner of ``cfg`` (``max_iou``, ``positive_region``, ``region``,
+    ``size_aware_threshold``) for a head whose eq. (1) base is ``base_scale`` on ``strides``."""
+    return _build_assigner(cfg, base_scale, tuple(strides))
+
+
+def build_sampler(cfg: SamplerConfig) -> RandomSampler:
+    """The random sampler of ``cfg`` (``num`` samples, ``pos_fraction`` positives at most)."""
+    return RandomSampler(num=cfg.num, pos_fraction=cfg.pos_fraction)
+
+
+def build_assigners(cfg: Config, strides: tuple[int, ...] = FPN_STRIDES) -> list[Assigner]:
+    """The assigners the head of ``cfg`` trains with, stage by stage, as it builds them.
+
+    Two-stage head: ``[stage 1, stage 2]`` (both, whatever ``num_stages``); GA-RPN: ``[the RPN
+    part's assigner on the guided anchors]``. Base scale: eq. (1)'s, from ``anchor_scale``.
+    """
+    head = cfg.model.head
+    base = level_base_scale(head.anchor_scale, tuple(strides))
+    stages = (head.stage1, head.stage2) if head.type == "two_stage" else (head.stage1,)
+    return [build_assigner(s.assigner, base, strides) for s in stages]
 
 
 def build_proposal_network(cfg: Config) -> ProposalNetwork:

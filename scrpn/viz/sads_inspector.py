@@ -55,11 +55,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from torch import Tensor
 
+from ..build import build_assigner
 from ..config import AssignerConfig, Config, HeadConfig
 from ..data.collate import padded_size
 from ..models.anchors import AnchorGenerator
 from ..pyramid import FPN_STRIDES, level_base_scale
-from ..models.heads.targets import build_assigner
 from ..models.points import grid_points
 from ..sampling.assign_result import AssignResult
 from .common import display_image, draw_box, run_head
