@@ -96,7 +96,7 @@ class BackboneConfig:
 
 @dataclass
 class AssignerConfig:
-    type: str = _choice("max_iou", "positive_region", "size_aware_threshold", "region",
+    type: str = _choice("max_iou", "positive_region", "size_aware_threshold", "region", "atss",
                        default="max_iou")
     pos_iou_thr: float = _ranged(0.7, 0.0, 1.0)
     neg_iou_thr: float = _ranged(0.3, 0.0, 1.0)
@@ -105,7 +105,7 @@ class AssignerConfig:
     ignore_iof_thr: float = -1.0
     center_ratio: float = _ranged(0.2, 0.0, 1.0)   # PosR sigma / region assigner centre ratio
     ignore_ratio: float = _ranged(0.5, 0.0, 1.0)   # region assigner (Cascade RPN)
-    topk: int = _ranged(9, 1)                      # SAT k
+    topk: int = _ranged(9, 1)                      # SAT k (and ATSS's k: no study row uses ATSS)
     num_levels: int = _ranged(2, 1, 5)             # SAT N
     # PosR's centre region: 'continuous' (|x - cx| <= sigma w / 2, nearest-location fallback) or
     # 'rounded' (mmdetection's center_ratio region, rounded to whole cells of the gt's level, as

@@ -9,7 +9,7 @@ import inspect
 
 import torch
 
-from scrpn.sampling import (MaxIoUAssigner, PositiveRegionAssigner, PriorSet,
+from scrpn.sampling import (ATSSAssigner, MaxIoUAssigner, PositiveRegionAssigner, PriorSet,
                             SizeAwareThresholdAssigner)
 from scrpn.sampling.region import RegionAssigner
 
@@ -43,6 +43,8 @@ def test_every_assigner_implements_assign_priors_as_its_own_rule():
          lambda a: a.assign(p.boxes, p.num_per_level, GTS, IGNORE)),
         (SizeAwareThresholdAssigner(topk=9, num_levels_used=2, base_scale=16.0, strides=STRIDES),
          lambda a: a.assign(p.boxes, p.centres, p.num_per_level, GTS, IGNORE)),
+        (ATSSAssigner(topk=9, strides=STRIDES),
+         lambda a: a.assign(p.boxes, p.centres, p.num_per_level, GTS, IGNORE)),
     ]
     for assigner, own in cases:
         via_interface = assigner.assign_priors(p, GTS, IGNORE)
@@ -55,5 +57,5 @@ def test_the_head_does_not_dispatch_on_assigner_type():
     from scrpn.models.heads.stages import TwoStageProposalHead
     source = inspect.getsource(TwoStageProposalHead.assign)
     assert "assign_priors" in source
-    for kind in ("max_iou", "positive_region", "region", "size_aware_threshold"):
+    for kind in ("max_iou", "positive_region", "region", "size_aware_threshold", "atss"):
         assert f'"{kind}"' not in source

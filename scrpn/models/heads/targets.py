@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...config import AssignerConfig, SamplerConfig
+from ...sampling.atss import ATSSAssigner
 from ...sampling.max_iou import MaxIoUAssigner
 from ...sampling.positive_region import PositiveRegionAssigner
 from ...sampling.priors import Assigner
@@ -24,6 +25,8 @@ def build_assigner(cfg: AssignerConfig, base_scale: float, strides: tuple[int, .
     if cfg.type == "size_aware_threshold":
         return SizeAwareThresholdAssigner(topk=cfg.topk, num_levels_used=cfg.num_levels,
                                           base_scale=base_scale, strides=strides)
+    if cfg.type == "atss":  # the SADS inspector's comparison (scrpn/viz/sads_inspector.py)
+        return ATSSAssigner(topk=cfg.topk, strides=strides)
     raise ValueError(f"unknown assigner type {cfg.type!r}")
 
 
