@@ -373,7 +373,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------
 
 def _add_study_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default="mini", choices=("smoke", "mini", "full"))
+    from scrpn.study.runs import PROFILE_CONFIG_DIRS
+
+    p.add_argument("--profile", default="mini", choices=tuple(PROFILE_CONFIG_DIRS),
+                   help="smoke, mini (the study), full (COCO), a schedule rung of the mini rows "
+                        "(2x, 4x, 8x, 16x: runs named s<n>x_<row>) or converged (the rung experiment "
+                        "10 chose)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds of every row")
     p.add_argument("--dataset", default=None, help="run the rows on another dataset (deepforest)")
     p.add_argument("--results-dir", default="results", help="where runs, tables and figures go")
@@ -396,6 +401,10 @@ def _add_study(subparsers: Any) -> None:
     p.add_argument("--estimate", action="store_true",
                    help="train nothing: print the plan's machine hours (what is missing, and from "
                         "scratch) from a short bench of each distinct method")
+    p.add_argument("--rate", choices=("bench", "records"), default="bench",
+                   help="with --estimate: time a short bench (default), or read the measured rate "
+                        "off the committed runs of the same rows (the fastest seed; a schedule "
+                        "rung s<n>x_ROW reads ROW's runs)")
     _add_study_options(p)
     p.set_defaults(func=cmd_study)
 
@@ -413,7 +422,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     for row in plan:
         study.config(row)  # a typo fails here, before hours of training
     if args.estimate:
-        return _print_estimate(study, plan)
+        return _print_estimate(study, plan, rate=args.rate)
     for name in args.rows:
         rows = study_rows(TABLES[name]) if name in TABLES else [name]
         for record in study.runs(rows):
@@ -422,12 +431,12 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_estimate(study: Any, plan: list[str]) -> int:
+def _print_estimate(study: Any, plan: list[str], rate: str = "bench") -> int:
     """``scrpn study --estimate``: machine hours of the plan, from a short bench per method."""
     import copy
 
     from scrpn.engine.bench import benchmark
-    from scrpn.study.estimate import estimate_plan
+    from scrpn.study.estimate import estimate_plan, recorded_bench
 
     def bench(cfg: Config) -> tuple[float, float]:
         cfg = copy.deepcopy(cfg)
@@ -437,6 +446,8 @@ def _print_estimate(study: Any, plan: list[str]) -> int:
 
     first = study.config(plan[0]).train
     configure_torch(True, first.num_threads, first.cpu_deterministic_kernels)
+    if rate == "records":
+        bench = recorded_bench(study.results_dir, bench, log=note)
     result = estimate_plan(study, plan, bench, log=note)
     print(json.dumps({"rows": len(plan), "seeds": list(study.seeds), "runs": result.runs,
                       "missing_runs": result.missing_runs,
@@ -495,7 +506,9 @@ def _add_config(subparsers: Any) -> None:
                                    "the source being the config file, overlay or --set item that "
                                    "set it last, or 'default' for the schema's default.")
     s.add_argument("row", help="config name of the profile, e.g. sc_rpn")
-    s.add_argument("--profile", choices=("smoke", "mini", "full"), default="mini")
+    from scrpn.study.runs import PROFILE_CONFIG_DIRS
+
+    s.add_argument("--profile", choices=tuple(PROFILE_CONFIG_DIRS), default="mini")
     s.add_argument("--dataset", default=None, help="dataset overlay (deepforest)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",

@@ -73,3 +73,26 @@ def test_cli_study_keeps_its_checkpoints_in_scrpn_work_dir(tmp_path, monkeypatch
     assert len(runs) == 1
     record = json.loads((tmp_path / "results" / "runs" / "rpn" / "seed0" / "metrics.json").read_text())
     assert Path(record["checkpoint"]).resolve() == runs[0].resolve()
+
+
+def test_recorded_bench_reads_the_fastest_seed_of_the_same_row(tmp_path):
+    """A rung's run (s4x_rpn) is timed by the mini row's records: the fastest seed's training
+    seconds per iteration (220 / 700 = 0.3143 beats 1015 / 700) and seconds per image."""
+    from scrpn.study.estimate import recorded_bench
+
+    for seed, (train, per_image) in enumerate([(1015.0, 0.27), (220.0, 0.05), (230.0, 0.06)]):
+        run = tmp_path / "runs" / "rpn" / f"seed{seed}"
+        run.mkdir(parents=True)
+        (run / "metrics.json").write_text(json.dumps({"train_seconds": train, "iterations": 700,
+                                                      "seconds_per_image": per_image}))
+    fallback_calls = []
+    bench = recorded_bench(tmp_path, lambda cfg: fallback_calls.append(cfg.name) or (9.0, 9.0))
+    four = Study(profile="4x", config_root=ROOT / "configs")
+    step, image = bench(four.config("rpn"))
+    assert step == pytest.approx(220.0 / 700) and image == pytest.approx(0.05)
+    assert not fallback_calls
+    assert bench(four.config("sc_rpn")) == (9.0, 9.0) and fallback_calls == ["s4x_sc_rpn"]
+    # the plan: 2,800 iterations at the recorded rate plus 500 images
+    est = estimate_plan(Study(profile="4x", seeds=(0,), results_dir=tmp_path / "none",
+                              config_root=ROOT / "configs"), ["rpn"], bench)
+    assert est.scratch_seconds == pytest.approx(2800 * 220.0 / 700 + 500 * 0.05 * EVAL_OVERHEAD)

@@ -17,13 +17,15 @@ arithmetic with a fixed bench.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from ..config import Config
 from .runs import Study, training_config
 
-__all__ = ["EVAL_OVERHEAD", "PlanEstimate", "bench_key", "estimate_plan"]
+__all__ = ["EVAL_OVERHEAD", "PlanEstimate", "bench_key", "estimate_plan", "recorded_bench"]
 
 # Evaluation costs more than the timed forward passes: data loading, AR over every image and the
 # proposal statistics. Measured on the committed runs (wall minus training time, over images and
@@ -106,3 +108,34 @@ def estimate_plan(study: Study, rows: Iterable[str], bench: Bench,
                 out.missing_runs += 1
                 out.missing_seconds += cost("missing", train_name, *costs)
     return out
+
+
+def recorded_bench(results_dir: str | Path, fallback: Bench,
+                   log: Optional[Callable[[str], None]] = None) -> Bench:
+    """A bench that reads the measured rate off the committed runs instead of timing a few steps.
+
+    For a config named ``[s<n>x_]<run>`` (a schedule rung's run, or a mini run) it reads every
+    ``<results_dir>/runs/<run>/seed*/metrics.json`` and takes the fastest seed's training seconds
+    per iteration and seconds per image: the quietest measurement of the same arithmetic (a rung
+    changes only how many iterations run; a seed timed beside other work is slower, never
+    faster). A run with no record falls back to ``fallback`` (the short bench).
+    ``scrpn study ... --estimate --rate records``; ``tests/test_estimate.py`` pins it.
+    """
+    root = Path(results_dir) / "runs"
+
+    def bench(cfg: Config) -> tuple[float, float]:
+        base = re.sub(r"^s\d+x_", "", cfg.name)
+        steps, images = [], []
+        for path in sorted((root / base).glob("seed*/metrics.json")):
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if (record.get("train_seconds") or 0) > 0 and (record.get("iterations") or 0) > 0:
+                steps.append(record["train_seconds"] / record["iterations"])
+            if (record.get("seconds_per_image") or 0) > 0:
+                images.append(record["seconds_per_image"])
+        if not steps or not images:
+            if log is not None:
+                log(f"{cfg.name}: no recorded run of {base}; timing a short bench instead")
+            return fallback(cfg)
+        return min(steps), min(images)
+
+    return bench

@@ -51,10 +51,19 @@ from scrpn.evaluation.proposal_stats import load_stats
 
 from .provenance import CodeChanges, code_version, dirty_training, training_commits
 
-__all__ = ["LATER_KEYS_AT_FIRST_VALUE", "PROFILE_CONFIG_DIRS", "RUNTIME_KEYS", "TEST_VARIANTS", "Study",
+__all__ = ["CONVERGED", "LATER_KEYS_AT_FIRST_VALUE", "PROFILE_CONFIG_DIRS", "RUNTIME_KEYS", "SCHEDULE_RUNGS",
+           "TEST_VARIANTS", "Study",
            "config_fingerprint", "run_cost", "training_config"]
 
-PROFILE_CONFIG_DIRS = {"smoke": "mini", "mini": "mini", "full": "coco"}
+# Schedule profiles (issue 38, experiment 10): the mini rows with only their schedule changed.
+# Rung "<n>x" overlays configs/converged/<n>x.yaml (max_iters and the lr steps times n, warm-up
+# unchanged) and names its runs "s<n>x_<row>"; "converged" is the rung that experiment 10's phase 1
+# chose, named by configs/converged/_base.yaml (``_base_: <n>x.yaml``), so its runs are that rung's
+# runs (same names, same cache). ``tests/test_schedule_profiles.py`` pins both.
+SCHEDULE_RUNGS = ("2x", "4x", "8x", "16x")
+CONVERGED = "converged"
+PROFILE_CONFIG_DIRS = {"smoke": "mini", "mini": "mini", "full": "coco",
+                       **{rung: "mini" for rung in SCHEDULE_RUNGS}, CONVERGED: "mini"}
 # Test-time variants of a row: "<row>_<variant>" is <row> scored with these overrides. They are
 # test-only settings (``training_config`` resets them), so a variant shares its row's training and
 # only re-evaluates; Tables VI and VII score each IoU-mask row with and without the IoU-aware
@@ -153,7 +162,34 @@ class Study:
 
     # ------------------------------------------------------------------ configs and paths
     def run_name(self, row: str) -> str:
-        return row if self.dataset in (None, "synthshapes") else f"{self.dataset}_{row}"
+        name = row if self.dataset in (None, "synthshapes") else f"{self.dataset}_{row}"
+        rung = self.schedule_rung()
+        return name if rung is None else f"s{rung}_{name}"
+
+    def schedule_rung(self) -> Optional[str]:
+        """The schedule rung of this profile ("4x" ...), None for a profile without one.
+
+        ``converged`` reads its rung from ``configs/converged/_base.yaml`` (per dataset:
+        ``configs/converged/<dataset>.yaml`` when that file exists, since DeepForest's schedule is
+        chosen by its own doubling rule); until experiment 10's phase 1 has chosen it the profile
+        cannot be used, and says so in one line (a ``ConfigError``)."""
+        if self.profile in SCHEDULE_RUNGS:
+            return self.profile
+        if self.profile != CONVERGED:
+            return None
+        folder = self.config_root / CONVERGED
+        pointer = folder / f"{self.dataset}.yaml"
+        if self.dataset in (None, "synthshapes") or not pointer.is_file():
+            pointer = folder / "_base.yaml"
+        if not pointer.is_file():
+            raise ConfigError(f"{pointer}: the converged schedule S* is not chosen yet (experiment 10, "
+                              f"phase 1: train the rungs with --profile 2x, 4x, ... first)")
+        target = _read_yaml(pointer).get("_base_")
+        rung = Path(target).stem if isinstance(target, str) else None
+        if rung not in SCHEDULE_RUNGS or set(_read_yaml(pointer)) != {"_base_"}:
+            raise ConfigError(f"{pointer}: must hold exactly one line '_base_: <rung>.yaml' with a rung "
+                              f"of {', '.join(SCHEDULE_RUNGS)}; got {_read_yaml(pointer)!r}")
+        return rung
 
     def config(self, row: str, seed: int = 0) -> Config:
         """The resolved config of ``row`` in this profile (and dataset), with ``seed``."""
@@ -171,6 +207,9 @@ class Study:
                             / f"{self.dataset}.yaml")
         if self.profile == "smoke":
             overlays.append(self.config_root / "smoke" / "_base.yaml")
+        rung = self.schedule_rung()
+        if rung is not None:   # last: the schedule is the only thing a rung changes
+            overlays.append(self.config_root / CONVERGED / f"{rung}.yaml")
         for overlay in overlays:
             layer = _read_yaml(overlay)
             layer.pop("_base_", None)  # an overlay's own values only

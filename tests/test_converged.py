@@ -1,0 +1,108 @@
+"""Experiment 10's registered rules (scrpn/study/converged.py), on hand-derived numbers."""
+from __future__ import annotations
+
+import pytest
+
+from scrpn.study.converged import (CLAIMS, PEER_PAIRS, Claim, choose_schedule, claim_holds, rung_prefix,
+                                   schedule_verdict)
+
+
+def test_s_star_is_the_first_rung_whose_doubling_moves_neither_method_more_than_1() -> None:
+    # 1x -> 2x: RPN +6.0, SC-RPN +2.0 (too much); 2x -> 4x: +0.9 and -0.4 (both within 1.0): S* = 2x
+    curve = {"rpn": {1: 43.0, 2: 49.0, 4: 49.9}, "sc_rpn": {1: 60.0, 2: 62.0, 4: 61.6}}
+    out = choose_schedule(curve)
+    assert out["s_star"] == 2 and out["label"] == "converged" and out["next"] is None
+    assert out["moves"][(1, 2)] == pytest.approx({"rpn": 6.0, "sc_rpn": 2.0})
+    assert out["moves"][(2, 4)] == pytest.approx({"rpn": 0.9, "sc_rpn": -0.4})
+    # exactly 1.0 does not move "by more than 1.0"
+    assert choose_schedule({"rpn": {1: 40.0, 2: 41.0}, "sc_rpn": {1: 60.0, 2: 59.0}})["s_star"] == 1
+
+
+def test_the_rule_says_which_rung_to_train_next_and_stops_when_decided() -> None:
+    assert choose_schedule({"rpn": {1: 43.0}, "sc_rpn": {1: 60.0}}) == {
+        "s_star": None, "label": "pending", "next": 2, "moves": {}}
+    # RPN's 4x exists (experiment 2's control) but SC-RPN's does not: 4x is next for SC-RPN
+    partial = {"rpn": {1: 43.0, 2: 48.0, 4: 53.9}, "sc_rpn": {1: 60.0, 2: 63.0}}
+    assert choose_schedule(partial)["next"] == 4
+    # decided at 2x: a later rung's runs do not change it
+    decided = {"rpn": {1: 43.0, 2: 48.0, 4: 48.5, 8: 60.0}, "sc_rpn": {1: 60.0, 2: 63.0, 4: 63.2, 8: 70.0}}
+    assert choose_schedule(decided)["s_star"] == 2
+
+
+def test_if_even_16x_moves_more_the_study_reads_8x_longer() -> None:
+    curve = {m: {1: 0.0, 2: 5.0, 4: 10.0, 8: 15.0, 16: 16.5} for m in ("rpn", "sc_rpn")}
+    out = choose_schedule(curve)
+    assert out["s_star"] == 8 and out["label"] == "8x longer"
+    assert out["moves"][(8, 16)]["rpn"] == pytest.approx(1.5)
+
+
+def test_deepforest_uses_its_own_methods() -> None:
+    curve = {"rpn": {1: 53.3, 2: 53.8}, "cascade_rpn": {1: 29.5, 2: 30.1}}
+    assert choose_schedule(curve, methods=("rpn", "cascade_rpn"))["s_star"] == 1
+
+
+def values_from(table: dict):
+    return lambda row: table.get(row, [])
+
+
+def test_a_table_i_pair_holds_when_resolved_above() -> None:
+    claim = Claim("x", "sc_rpn", "rpn", "above, resolved", "Table I")
+    # Δ = 61 - 43 = 18; sds 1 and 1 over 3 seeds: se = sqrt(1/3 + 1/3) = 0.816; 18 >= 2.04: holds
+    table = {"sc_rpn": [60.0, 61.0, 62.0], "rpn": [42.0, 43.0, 44.0]}
+    out = claim_holds(claim, values_from(table), lambda row: [])
+    assert out["holds"] and out["step"].delta == pytest.approx(18.0)
+    assert out["step"].se == pytest.approx((2 / 3) ** 0.5)
+    # at S*: the runs named s4x_<row>; Δ = 0.5 with the same sds is unresolved: does not hold
+    table4 = {"s4x_sc_rpn": [60.0, 61.0, 62.0], "s4x_rpn": [59.5, 60.5, 61.5]}
+    assert claim_holds(claim, values_from(table4), lambda row: [], prefix=rung_prefix(4))["holds"] is False
+    # pending until both rows have 3 seeds
+    assert claim_holds(claim, values_from({"sc_rpn": [60.0]}), lambda row: [])["holds"] is None
+
+
+def test_posr_needs_a_resolved_gain_of_at_least_1() -> None:
+    claim = next(c for c in CLAIMS if c.row == "t3_sads")
+    # Δ = 0.9, se = sqrt(0.01/3 * 2) = 0.0816: resolved but below 1.0: does not hold
+    small = {"t3_sads": [60.8, 60.9, 61.0], "t4_maxiou_sat": [59.9, 60.0, 60.1]}
+    assert claim_holds(claim, values_from(small), lambda row: [])["holds"] is False
+    big = {"t3_sads": [61.9, 62.0, 62.1], "t4_maxiou_sat": [59.9, 60.0, 60.1]}
+    assert claim_holds(claim, values_from(big), lambda row: [])["holds"] is True
+
+
+def test_points_hold_unless_below_by_a_resolved_margin() -> None:
+    claim = next(c for c in CLAIMS if c.row == "t3_point")
+    # Δ = -1.0, se = 0.816: |Δ| < 2.04, unresolved: no cost, holds
+    table = {"t3_point": [41.0, 42.0, 43.0], "t3_iou_loss": [42.0, 43.0, 44.0]}
+    assert claim_holds(claim, values_from(table), lambda row: [])["holds"] is True
+    table["t3_point"] = [37.0, 38.0, 39.0]   # Δ = -5.0: resolved loss
+    assert claim_holds(claim, values_from(table), lambda row: [])["holds"] is False
+
+
+def test_the_mask_holds_on_its_paired_scoring_alone() -> None:
+    claim = next(c for c in CLAIMS if c.row == "sc_rpn" and c.reference == "t3_sads")
+    # vs t3_sads: Δ = 0 (no); paired vs notest: per-seed +0.5, +0.6, +0.7: mean 0.6, se 0.1/√3: holds
+    table = {"sc_rpn": [60.0, 61.0, 62.0], "t3_sads": [60.0, 61.0, 62.0],
+             "sc_rpn_rescored": [60.0, 61.0, 62.0], "sc_rpn_notest": [59.5, 60.4, 61.3]}
+    out = claim_holds(claim, values_from(table), lambda row: [])
+    assert out["holds"] is True and out["paired"].delta == pytest.approx(0.6)
+    assert out["paired"].se == pytest.approx(0.1 / 3 ** 0.5)
+
+
+def test_deepforest_cascade_needs_stage_1_to_learn() -> None:
+    claim = next(c for c in CLAIMS if c.dataset == "deepforest")
+    table = {"s2x_deepforest_cascade_rpn": [57.0, 58.0, 59.0], "s2x_deepforest_rpn": [53.0, 53.3, 53.6]}
+    learns = [{"diagnostics": {"diag_s1_pos_iou": {"last": 0.70}, "diag_s1_prior_iou": {"last": 0.60}}}] * 3
+    stuck = [{"diagnostics": {"diag_s1_pos_iou": {"last": 0.61}, "diag_s1_prior_iou": {"last": 0.60}}}] * 3
+    assert claim_holds(claim, values_from(table), lambda row: learns, prefix="s2x_")["holds"] is True
+    assert claim_holds(claim, values_from(table), lambda row: stuck, prefix="s2x_")["holds"] is False
+
+
+def test_schedule_verdict() -> None:
+    assert schedule_verdict(True, True, "4x") == "schedule-robust (holds at both)"
+    assert schedule_verdict(False, False, "4x") == "schedule-robust (does not hold at both)"
+    assert schedule_verdict(False, True, "4x") == "schedule-dependent (mini: does not hold -> 4x: holds)"
+    assert schedule_verdict(None, True, "4x") == "pending"
+
+
+def test_every_table_i_pair_follows_the_papers_order() -> None:
+    assert len(PEER_PAIRS) == 10 and ("sc_rpn", "rpn") in PEER_PAIRS and ("iterative_rpn", "rpn") in PEER_PAIRS
+    assert ("rpn", "iterative_rpn") not in PEER_PAIRS
