@@ -75,3 +75,16 @@ def test_the_cli_accepts_the_rungs() -> None:
 
     args = build_parser().parse_args(["study", "rpn", "--profile", "8x", "--estimate"])
     assert args.profile == "8x"
+
+
+def test_a_rung_profiles_notebooks_write_beside_the_mini_tables(tmp_path: Path, monkeypatch) -> None:
+    """`scrpn reproduce --profile 4x` must not overwrite results/tables/*.csv (the mini tables)."""
+    from scrpn.study import notebooks
+
+    monkeypatch.setattr(notebooks, "project_root", lambda: tmp_path)
+    monkeypatch.chdir(tmp_path)   # setup() changes directory; monkeypatch restores the original
+    session = notebooks.setup(profile="4x", results_dir=tmp_path / "results")
+    assert session.tables_dir == tmp_path / "results" / "tables" / "s4x"
+    assert session.figures_dir == tmp_path / "results" / "figures" / "s4x"
+    mini = notebooks.setup(profile="mini", results_dir=tmp_path / "results")
+    assert mini.tables_dir == tmp_path / "results" / "tables"

@@ -157,6 +157,9 @@ def setup(profile: str = "mini", retrain: bool = False, seeds: Sequence[int] = (
                   dataset=None if dataset == "synthshapes" else dataset, results_dir=results,
                   work_dir=os.environ.get("SCRPN_WORK_DIR", "work_dirs"), train_missing=train_missing)
     tables, figures = results / "tables", results / "figures"
+    rung = study.schedule_rung()
+    if rung is not None:   # a schedule profile (experiment 10) writes beside the mini tables, never over them
+        tables, figures = tables / f"s{rung}", figures / f"s{rung}"
     tables.mkdir(parents=True, exist_ok=True)
     figures.mkdir(parents=True, exist_ok=True)
     return Session(study, tables, figures, Path("results") / "paper")
