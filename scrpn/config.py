@@ -47,6 +47,9 @@ LATER_KEYS_AT_FIRST_VALUE = {
     "model.head.point_offset_scale": 1.0,
     **{f"model.head.{name}.assigner.region_rule": "continuous"
        for name in ("stage1", "stage2", "ga")},
+    # issue 37: the arithmetic (scrpn/engine/precision.py); every committed run trained in fp32
+    "train.precision": "fp32",
+    "eval.precision": "train",
 }
 
 
@@ -252,6 +255,10 @@ class TrainConfig:
     deterministic: bool = True
     num_threads: int = _ranged(0, 0)                # torch threads; 0 = leave torch's default
     amp: bool = False                               # mixed precision (autocast + GradScaler), CUDA only
+    # the arithmetic of the forward pass (issue 37, scrpn/engine/precision.py): fp32, or bf16 under
+    # torch.autocast (CPU: needs avx512_bf16 / amx; CUDA: autocast there). Part of the fingerprint
+    # (left out at fp32, the value every committed run trained with)
+    precision: str = _choice("fp32", "bf16", default="fp32")
     # speed only (scrpn/engine/memory_format.py): NHWC strides for convolutions; not in fingerprints
     memory_format: str = _choice("contiguous", "channels_last", default="contiguous")
     # speed only (scrpn/engine/seeding.py::configure_torch): false leaves torch's deterministic mode
@@ -263,6 +270,8 @@ class TrainConfig:
 class EvalConfig:
     max_dets: list = _list([100, 300, 1000], int, lo=1)   # must contain 100 (AR_S/M/L)
     timing_images: int = _ranged(20, 0)             # images timed for seconds_per_image
+    # the arithmetic at evaluation (issue 37): ``train`` = train.precision's
+    precision: str = _choice("train", "fp32", "bf16", default="train")
 
 
 @dataclass
@@ -623,6 +632,9 @@ def _check_consistency(cfg: Config, source: str) -> None:
         raise ConfigError(f"{source}: point representation uses one square prior per location: "
                           "set 'model.head.anchor_ratios: [1.0]'")
     _check_detector(cfg.detector, source)
+    if cfg.train.amp and cfg.train.precision == "bf16":
+        raise ConfigError(f"{source}: 'train.amp' (float16 with a GradScaler, CUDA) and "
+                          "'train.precision: bf16' are two mixed precisions: choose one")
 
 
 def _check_fidelity_switches(head: HeadConfig, source: str) -> None:

@@ -25,7 +25,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from ..models.proposal_network import ProposalNetwork
+from ..models.proposal_network import ProposalNetwork, to_float32
 from .roi_head import RoIHead
 
 __all__ = ["TwoStageDetector"]
@@ -55,11 +55,14 @@ class TwoStageDetector(nn.Module):
     def forward(self, images: Tensor, targets: list[dict]):
         net = self.proposal_network
         feats = net.backbone(images)                                        # [P2..P6]
-        out = net.head(feats, [t["img_shape"] for t in targets])
-        proposals = [p["boxes"].detach() for p in net.predict(out, targets, self.num_proposals)]
+        out, full = net.head_outputs(feats, targets)     # float32 outside autocast (bf16 runs)
+        with full:
+            proposals = [p["boxes"].detach() for p in net.predict(out, targets, self.num_proposals)]
+            head_losses = net.head.loss(out, targets) if self.training else None
+        # the RoI head runs in the forward pass's precision; its losses come out float32
         roi_feats = feats[: self.num_roi_levels]
         if self.training:
-            losses = net.head.loss(out, targets)
-            losses.update(self.roi_head.loss(roi_feats, proposals, targets))
-            return losses
-        return self.roi_head.predict(roi_feats, proposals, targets)
+            head_losses.update({k: v.float() for k, v in
+                                self.roi_head.loss(roi_feats, proposals, targets).items()})
+            return head_losses
+        return to_float32(self.roi_head.predict(roi_feats, proposals, targets))

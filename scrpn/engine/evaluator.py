@@ -41,6 +41,7 @@ from scrpn.engine.distributed import dist_info, gather_to_main
 from scrpn.engine.logging import read_jsonl, summarise_diagnostics
 from scrpn.engine.memory_format import images_in, set_model_format
 from scrpn.engine.provenance import record_fields
+from scrpn.engine.precision import autocast, check_precision, eval_precision
 from scrpn.evaluation import (detections_to_coco_results, dump_proposals, evaluate_detections,
                               evaluate_proposals, json_safe_metrics)
 from scrpn.evaluation.proposal_stats import proposal_stats, save_stats
@@ -94,12 +95,15 @@ def predict_proposals(model: nn.Module, dataset: Dataset, cfg: Config, device: t
     if len(dataset) <= warmup:
         warmup = 0  # too few images to spare any: time them all rather than report nothing
     timed_until = warmup + cfg.eval.timing_images
+    precision = eval_precision(cfg.eval.precision, cfg.train.precision)   # bf16: autocast (issue 37)
+    check_precision(precision, device, "eval.precision")
     proposals, seconds, seen = [], [], 0
     for images, targets in loader:
         images = images_in(images.to(device), cfg.train.memory_format)
         _synchronize(device)
         start = time.perf_counter()
-        outputs = model(images, targets)
+        with autocast(precision, device):
+            outputs = model(images, targets)
         _synchronize(device)
         elapsed = time.perf_counter() - start
         if warmup <= seen and seen + len(targets) <= timed_until:
@@ -216,8 +220,9 @@ def iou_mask_spearman(model: nn.Module, dataset: Dataset, cfg: Config,
     try:
         with torch.inference_mode():
             for images, targets in loader:
-                out = head(net.backbone(images_in(images.to(device), cfg.train.memory_format)),
-                           [t["img_shape"] for t in targets])
+                with autocast(eval_precision(cfg.eval.precision, cfg.train.precision), device):
+                    feats = net.backbone(images_in(images.to(device), cfg.train.memory_format))
+                    out, _ = net.head_outputs(feats, targets)   # float32 outputs
                 mask = head.mask_scores(out)
                 for i, t in enumerate(targets):
                     crowd = t["iscrowd"].bool()

@@ -32,6 +32,9 @@ Design choices:
 * Mixed precision (``train.amp``, CUDA only): forward under ``torch.autocast`` (float16) and a
   ``GradScaler`` (unscaled before gradient clipping), whose state is checkpointed. On the CPU
   the flag is ignored: runs there stay in float32 and bit-exact.
+* ``train.precision: bf16`` (issue 37, :mod:`scrpn.engine.precision`): the forward pass under
+  bfloat16 autocast, on the CPU (refused where the CPU has no bfloat16 arithmetic) or CUDA; the
+  losses, the backward's gradients in the parameters and the SGD step stay float32, no scaler.
 """
 from __future__ import annotations
 
@@ -59,6 +62,7 @@ from scrpn.engine.distributed import dist_info, mean_over_ranks
 from scrpn.engine.logging import JsonlLogger, format_losses
 from scrpn.engine.memory_format import images_in, set_model_format
 from scrpn.engine.provenance import training_part
+from scrpn.engine.precision import autocast as precision_autocast, check_precision
 from scrpn.engine.schedule import iters_per_epoch, lr_at, set_lr, total_iters
 from scrpn.engine.seeding import capture_rng_state, make_generator, restore_rng_state
 
@@ -186,6 +190,7 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, self.schedule_cfg)
         self.epoch_iters = iters_per_epoch(len(train_dataset), self.schedule_cfg.batch_size)
         self.max_iters = total_iters(cfg.train, self.epoch_iters)
+        check_precision(cfg.train.precision, self.device)
         self.amp = bool(cfg.train.amp) and self.device.type == "cuda"
         self.scaler = _grad_scaler(self.amp)
         self.iteration = 0
@@ -334,7 +339,7 @@ class Trainer:
         set_lr(self.optimizer, lr_at(self.iteration, self.schedule_cfg, self.epoch_iters))
         self.model.train()
         autocast = (torch.autocast(device_type=self.device.type, dtype=torch.float16)
-                    if self.amp else contextlib.nullcontext())
+                    if self.amp else precision_autocast(self.cfg.train.precision, self.device))
         with autocast:
             outputs = self.net(images_in(images.to(self.device), self.cfg.train.memory_format),
                                _targets_to(targets, self.device))

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+from torch import Tensor
 import torchvision
 from torchvision.ops import FeaturePyramidNetwork
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
@@ -135,11 +136,25 @@ class BackboneWithFPN(nn.Module):
         return list(pyramid.values())  # [P2, P3, P4, P5, P6]
 
 
+class FrozenBatchNorm(FrozenBatchNorm2d):
+    """torchvision's ``FrozenBatchNorm2d`` whose affine map keeps its input's dtype.
+
+    In float32 it computes exactly torchvision's ``x * scale + bias`` (the casts are no-ops); under
+    bfloat16 autocast (``train.precision: bf16``, issue 37) the convolutions' bfloat16 outputs stay
+    bfloat16 instead of being promoted to float32 by the float32 statistics, so the next
+    convolution need not cast them back (``tests/test_precision.py``)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        scale = self.weight * (self.running_var + self.eps).rsqrt()
+        bias = self.bias - self.running_mean * scale
+        return x * scale.reshape(1, -1, 1, 1).to(x.dtype) + bias.reshape(1, -1, 1, 1).to(x.dtype)
+
+
 def freeze_batch_norm(module: nn.Module) -> nn.Module:
     """Replace every ``BatchNorm2d`` in ``module`` (recursively) by a ``FrozenBatchNorm2d`` with
     the same affine parameters, running statistics and eps. Returns the (possibly new) module."""
     if isinstance(module, nn.BatchNorm2d):
-        frozen = FrozenBatchNorm2d(module.num_features, eps=module.eps)
+        frozen = FrozenBatchNorm(module.num_features, eps=module.eps)
         with torch.no_grad():
             if module.affine:
                 frozen.weight.copy_(module.weight)

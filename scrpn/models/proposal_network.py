@@ -8,7 +8,9 @@ pixels of the (resized, unpadded) input image; only ``targets[i]['img_shape']`` 
 """
 from __future__ import annotations
 
-from typing import Optional
+import contextlib
+import dataclasses
+from typing import Any, ContextManager, Optional
 
 import torch
 from torch import Tensor, nn
@@ -17,6 +19,30 @@ from torch.profiler import record_function
 from ..config import TestConfig
 from .heads.stages import TwoStageProposalHead
 from .postprocess import select_proposal_indices
+
+
+def autocast_active(device_type: str) -> bool:
+    """Whether a ``torch.autocast`` region of ``device_type`` is open (``train.precision: bf16``)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:   # torch < 2.4: no device argument
+        return (torch.is_autocast_cpu_enabled() if device_type == "cpu"
+                else torch.is_autocast_enabled())
+
+
+def to_float32(value: Any) -> Any:
+    """``value`` with every floating tensor in it (dataclass fields, dict values, list items)
+    cast to float32; other values unchanged. The head's outputs leave an autocast region so."""
+    if isinstance(value, torch.Tensor):
+        return value.float() if value.is_floating_point() else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: to_float32(getattr(value, f.name))
+                                             for f in dataclasses.fields(value) if f.init})
+    if isinstance(value, dict):
+        return {k: to_float32(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_float32(v) for v in value)
+    return value
 
 
 def feature_std(feats: list[Tensor]) -> Tensor:
@@ -41,14 +67,28 @@ class ProposalNetwork(nn.Module):
     def forward(self, images: Tensor, targets: list[dict]):
         with record_function("scrpn::backbone"):        # labels for `scrpn bench`'s breakdown
             feats = self.backbone(images)
+        out, full = self.head_outputs(feats, targets)
+        with full:
+            if self.training:
+                self._fpn_std = feature_std(feats)
+                with record_function("scrpn::loss"):
+                    return self.head.loss(out, targets)
+            with record_function("scrpn::postprocess"):
+                return self.predict(out, targets)
+
+    def head_outputs(self, feats: list[Tensor], targets: list[dict]) -> tuple[Any, ContextManager]:
+        """The head's outputs, and the region its losses / selection run in.
+
+        In fp32 these are the head's outputs and a no-op region, unchanged. Under autocast
+        (``train.precision: bf16``, :mod:`scrpn.engine.precision`) the outputs are cast back to
+        float32 and the region switches autocast off, so that the assigners, samplers, losses and
+        NMS compute in float32 (``tests/test_precision.py``)."""
         with record_function("scrpn::head_forward"):
             out = self.head(feats, [t["img_shape"] for t in targets])
-        if self.training:
-            self._fpn_std = feature_std(feats)
-            with record_function("scrpn::loss"):
-                return self.head.loss(out, targets)
-        with record_function("scrpn::postprocess"):
-            return self.predict(out, targets)
+        device_type = feats[0].device.type
+        if not autocast_active(device_type):
+            return out, contextlib.nullcontext()
+        return to_float32(out), torch.autocast(device_type=device_type, enabled=False)
 
     def diagnostics(self) -> dict[str, float]:
         """``diag_*`` of the last training forward: the head's (stage-1 IoUs, ReLU activity) and
