@@ -24,6 +24,7 @@ def resolved_fingerprints() -> dict[str, str]:
     from scrpn.study.tables import TABLES, study_rows
 
     files = {p.stem for p in (ROOT / "configs" / "mini").glob("*.yaml") if not p.stem.startswith("_")}
+    files |= {p.stem for p in (ROOT / "configs" / "mini").glob("*/*.yaml") if p.parent.name != "datasets"}
     rows = files | {row for spec in TABLES.values() for row in study_rows(spec)}
     mini = Study(profile="mini", config_root=ROOT / "configs")   # every IoU-mask row's test variant
     rows |= {f"{row}_notest" for row in files if mini.config(row).model.head.iou_mask.enabled}

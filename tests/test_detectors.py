@@ -16,7 +16,8 @@ from scrpn.build import build_model
 from conftest import last_json, train_step_then_predict
 
 ROOT = Path(__file__).parents[1]
-DET_CONFIGS = sorted([*(ROOT / "configs" / "mini").glob("det_*.yaml"), *(ROOT / "configs" / "mini").glob("x*_det_*.yaml")])
+DETECTORS = ROOT / "configs" / "mini" / "detectors"   # the detector rows (issue 35: configs with a home)
+DET_CONFIGS = sorted([*DETECTORS.glob("det_*.yaml"), *DETECTORS.glob("x*_det_*.yaml")])
 SMALL = ["model.backbone.pretrained=false", "model.backbone.fpn_channels=16",
          "model.head.feat_channels=16", "detector.fc_channels=16", "detector.conv_channels=16",
          "detector.num_convs=1", "detector.num_proposals=40", "detector.sampler.num=32"]
@@ -75,29 +76,29 @@ def test_det_config_trains_one_step_and_predicts(path, tmp_path):
 
 def test_paper_table_ii_setting_in_the_mini_configs():
     for name in ("det_faster_rcnn_rpn", "det_faster_rcnn_sc_rpn"):
-        det = load_config(ROOT / "configs" / "mini" / f"{name}.yaml").detector
+        det = load_config(DETECTORS / f"{name}.yaml").detector
         assert (det.num_proposals, det.pos_iou_thr, det.sampler.num, det.sampler.pos_fraction) == (
             300, 0.65, 512, 0.25)
         assert det.target_stds == [0.1, 0.1, 0.2, 0.2]
-    cascade = load_config(ROOT / "configs" / "mini" / "det_cascade_rcnn_sc_rpn.yaml").detector
+    cascade = load_config(DETECTORS / "det_cascade_rcnn_sc_rpn.yaml").detector
     assert cascade.cascade_iou_thrs == [0.5, 0.6, 0.7] and cascade.cascade_loss_weights == [1.0, 0.5, 0.25]
     # Table II's 1000-proposal rows change the proposal count only; Table IX: 1000 and IoU 0.5
     for name in ("det_fast_rcnn_sc_rpn_1000", "det_faster_rcnn_cascade_rpn_1000"):
-        det = load_config(ROOT / "configs" / "mini" / f"{name}.yaml").detector
+        det = load_config(DETECTORS / f"{name}.yaml").detector
         assert (det.num_proposals, det.pos_iou_thr) == (1000, 0.65)
     for name in ("det_double_head_rpn", "det_double_head_sc_rpn", "det_cascade_rcnn_rpn"):
-        det = load_config(ROOT / "configs" / "mini" / f"{name}.yaml").detector
+        det = load_config(DETECTORS / f"{name}.yaml").detector
         assert det.num_proposals == 1000 and (det.type == "cascade_rcnn" or det.pos_iou_thr == 0.5)
     # every proposal method of Table II has a Fast and a Faster R-CNN row on top of its own row
     for method in ("rpn", "iterative_rpn", "ga_rpn", "cascade_rpn", "sc_rpn"):
         for detector in ("fast_rcnn", "faster_rcnn"):
-            cfg = load_config(ROOT / "configs" / "mini" / f"det_{detector}_{method}.yaml")
+            cfg = load_config(DETECTORS / f"det_{detector}_{method}.yaml")
             row = load_config(ROOT / "configs" / "mini" / f"{method}.yaml")
             assert cfg.model == row.model and cfg.detector.type == detector
 
 
 def test_detector_config_is_validated(tmp_path):
-    base = ROOT / "configs" / "mini" / "det_faster_rcnn_rpn.yaml"
+    base = DETECTORS / "det_faster_rcnn_rpn.yaml"
     with pytest.raises(ConfigError, match="train_proposals"):
         load_config(base, ["detector.type=fast_rcnn"])
     with pytest.raises(ConfigError, match="cascade_loss_weights"):
@@ -186,7 +187,7 @@ def test_cli_faster_rcnn_then_fast_rcnn_on_dumped_proposals(data_dir, capsys):
     small = ["data.num_train=4", "data.num_val=2", "train.max_iters=1", "detector.fc_channels=16",
              "detector.num_proposals=30", "detector.sampler.num=32"]
     det = ["--set", *small]
-    assert main(["train", "--config", "configs/mini/det_faster_rcnn_sc_rpn.yaml", "--out",
+    assert main(["train", "--config", "configs/mini/detectors/det_faster_rcnn_sc_rpn.yaml", "--out",
                  str(data_dir / "faster"), "--no-progress", *det, "data.image_size=128",
                  "model.backbone.fpn_channels=16", "model.head.feat_channels=16",
                  "model.backbone.pretrained=false", "train.batch_size=2"]) == 0

@@ -6,12 +6,13 @@ import torch
 
 from scrpn.config import load_config
 from scrpn.models.heads.stages import TwoStageProposalHead
+from scrpn.study.runs import row_folders
 
 MINI = Path(__file__).parents[1] / "configs" / "mini"
 
 
-def _cfg(name):
-    return load_config(MINI / f"{name}.yaml")
+def _cfg(name):   # a row in any of the profile's folders (the diagnostics' too)
+    return load_config(next(d / f"{name}.yaml" for d in row_folders(MINI) if (d / f"{name}.yaml").is_file()))
 
 
 def test_cascade_rpn_matches_mmdetection():

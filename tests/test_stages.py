@@ -12,8 +12,8 @@ from scrpn.config import load_config
 from scrpn.models.heads.iou_mask import iou_targets
 from scrpn.models.heads.stages import TwoStageProposalHead, point_prior_grid
 
-CONFIGS = sorted(p for p in (Path(__file__).parents[1] / "configs" / "mini").glob("*.yaml")
-                 if not p.name.startswith("_"))
+CONFIGS = sorted(p for p in (Path(__file__).parents[1] / "configs" / "mini").glob("**/*.yaml")
+                 if not p.name.startswith("_") and p.parent.name != "datasets")   # every row, in every folder
 STRIDES = (4, 8, 16, 32, 64)
 
 

@@ -53,7 +53,7 @@ from .provenance import CodeChanges, code_version, dirty_training, training_comm
 
 __all__ = ["CONVERGED", "LATER_KEYS_AT_FIRST_VALUE", "PROFILE_CONFIG_DIRS", "RUNTIME_KEYS", "SCHEDULE_RUNGS",
            "TEST_VARIANTS", "Study",
-           "config_fingerprint", "run_cost", "training_config"]
+           "config_fingerprint", "row_folders", "run_cost", "training_config"]
 
 # Schedule profiles (issue 38, experiment 10): the mini rows with only their schedule changed.
 # Rung "<n>x" overlays configs/converged/<n>x.yaml (max_iters and the lr steps times n, warm-up
@@ -124,6 +124,15 @@ def training_config(cfg: Config) -> Config:
     # Fast R-CNN's proposal files are derived from the proposal row: not part of the identity.
     out.name = "train-" + config_fingerprint(out, ("detector.train_proposals", "detector.val_proposals"))
     return out
+
+
+def row_folders(folder: Path) -> list[Path]:
+    """Where a profile's rows live: ``folder`` itself (the paper's tables' rows), then its
+    subfolders (``experiments/``, ``diagnostics/``, ``detectors/``; not ``datasets/``, which holds
+    overlays). A row's name is unique across them (``tests/test_study.py``), so the folder is
+    where it is filed, never part of what it computes."""
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "datasets") if folder.is_dir() else []
+    return [folder, *subfolders]
 
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the checkout whose scrpn/ trains the runs
@@ -227,15 +236,15 @@ class Study:
         return config_from_dict(raw, str(path)), sources
 
     def _row_file(self, row: str) -> tuple[Path, Optional[str]]:
-        """The config file of ``row`` and its test variant (None for a plain row)."""
+        """The config file of ``row`` and its test variant (None for a plain row), in the
+        profile's folder or one of its row folders (:func:`row_folders`)."""
         folder = self.config_root / PROFILE_CONFIG_DIRS[self.profile]
-        path = folder / f"{row}.yaml"
-        if path.is_file():
-            return path, None
         base, _, variant = row.rpartition("_")
-        if variant in TEST_VARIANTS and (folder / f"{base}.yaml").is_file():
-            return folder / f"{base}.yaml", variant
-        raise ConfigError(f"{path}: no such study row (profile {self.profile!r})")
+        for name, test in ((row, None), (base, variant)):
+            for where in row_folders(folder) if test is None or test in TEST_VARIANTS else ():
+                if (where / f"{name}.yaml").is_file():
+                    return where / f"{name}.yaml", test
+        raise ConfigError(f"{folder / f'{row}.yaml'}: no such study row (profile {self.profile!r})")
 
     def run_dir(self, row: str, seed: int) -> Path:
         """Where the study's results of one run are committed."""
