@@ -66,7 +66,7 @@ def test_every_row_is_a_profile_a_method_and_a_delta():
 
 def test_rows_have_a_home_and_a_unique_name():
     """Issue 35: ``configs/mini/`` keeps the paper's tables' rows; the cause experiments' rows
-    (``x<n>...``), the diagnostics (``diag_*``) and the detectors (``det_*``, ``x8_det_*``) are filed
+    (``x<n>...``, issue 37's ``bf16_*``), the diagnostics (``diag_*``) and the detectors (``det_*``, ``x8_det_*``) are filed
     in subfolders. A row's name is unique across the folders, and ``Study`` finds each row by its
     name wherever it is filed (its cached runs stay under ``results/runs/<row>/``)."""
     import re
@@ -83,7 +83,7 @@ def test_rows_have_a_home_and_a_unique_name():
     for row, (where,) in homes.items():
         expected = ("diagnostics" if row.startswith("diag_") else
                     "detectors" if row.startswith("det_") or re.match(r"x\d+_det_", row) else
-                    "experiments" if re.match(r"x\d", row) else "mini")
+                    "experiments" if re.match(r"x\d|bf16_", row) else "mini")   # issue 37's rows too
         assert where == expected, (row, where)
     study = Study(profile="mini", config_root=ROOT / "configs")
     for row in ("x7_rpn", "diag_t3_point_lr001", "det_faster_rcnn_rpn", "x3_mask_single_notest", "sc_rpn_notest"):
