@@ -46,6 +46,9 @@ print(format_card(dataset_card(val.ann_file, base_scale=cfg.level_base_scale)))
 
 # %% [markdown]
 # ## The rows and their cached results
+#
+# Every run of Tables I-X, and whether its result is cached under `results/runs/` (a cached run
+# whose config changed since counts as missing and is retrained by `scrpn reproduce`).
 
 # %%
 import dataclasses
@@ -60,10 +63,28 @@ for name, spec in TABLES.items():
             sub = study if spec.dataset is None else dataclasses.replace(study, dataset=spec.dataset)
             rec = sub.cached(row, seed)
             rows.append({"table": name, "row": sub.run_name(row), "seed": seed,
-                         "cached": rec is not None,
-                         "train_s": None if rec is None else rec.get("train_seconds"),
-                         "wall_s": None if rec is None else rec.get("wall_seconds")})
+                         "cached": rec is not None})
 status = pd.DataFrame(rows).drop_duplicates(["row", "seed"])
-print(f"{status.cached.sum()} of {len(status)} runs cached; "
-      f"CPU time of the cached runs: {status.wall_s.fillna(0).sum() / 3600:.2f} h (wall, 2 cores)")
+missing = status[~status.cached]
+print(f"Tables I-X: {status.cached.sum()} of {len(status)} runs cached"
+      + (f"; missing: {', '.join(missing.row + ' seed ' + missing.seed.astype(str))}" if len(missing) else
+         ", none missing"))
 display(status.groupby("table").agg(runs=("row", "size"), cached=("cached", "sum")))
+
+# %% [markdown]
+# ## What the study cost
+#
+# From the runs' own records (`metrics.json`: the run's wall seconds and its process's CPU seconds,
+# with the interrupted parts of a resumed run; `scrpn.study.tables.runs_summary`), every committed
+# run, the pre-registered cause runs of notebook 12 included. Machine hours are wall-clock time on
+# the 2-core machine; CPU-hours add up both cores. Runs recorded before the CPU count existed have
+# no CPU seconds and count 0 here; `results/REPORT.md` ("CPU time") adds the work outside the
+# runs' timers (pilot, superseded runs, proposal dumps).
+
+# %%
+from scrpn.study.tables import runs_summary
+
+summary = runs_summary(results_dir)
+print(f"{len(summary)} committed runs: {summary.cost_seconds.sum() / 3600:.1f} machine hours (wall), "
+      f"{summary.cost_cpu_seconds.sum() / 3600:.1f} CPU-hours recorded "
+      f"({summary.cpu_seconds.notna().sum()} of the runs record their CPU seconds)")

@@ -4,6 +4,9 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   scrpn:
+#     datasets:
+#     - synthshapes
 # ---
 
 # %% tags=["parameters"]

@@ -4,6 +4,9 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   scrpn:
+#     datasets:
+#     - synthshapes
 # ---
 
 # %% tags=["parameters"]
@@ -15,6 +18,11 @@ seeds = [0]
 dataset = "synthshapes"
 results_dir = "results"
 train_missing = True  # False: train nothing; this notebook then needs the rows trained already
+# The teaching knobs (`scrpn reproduce --only 11 -p nms_thr=0.8 --output-dir DIR`):
+image_index = None  # the validation image of sections 1 and 2; None: the first with a slender object
+near_iou = 0.3      # a candidate "near" an object: true IoU at least this
+nms_thr = 0.5       # NMS threshold of section 1 (the model itself uses 0.8; 0.5 suppresses more)
+top_k = 100         # section 3: the best IoU among the first top_k proposals (AR@100 counts this)
 
 
 # %% [markdown]
@@ -70,7 +78,7 @@ seed = seeds[0]
 
 def show(fig, name):
     """Display a figure and save it as results/figures/teaching_<name>.png and .pdf."""
-    paths = T.save_teaching_figure(fig, name, results_dir)
+    paths = T.save_teaching_figure(fig, name, session.figures_dir.parent)
     display(fig)
     print("saved:", ", ".join(str(p) for p in paths))
 
@@ -86,7 +94,8 @@ point_model, point_cfg = study.load_model("diag_t3_point_lr001", seed)
 anchor_model, anchor_cfg = study.load_model("diag_t3_iou_loss_lr001", seed)
 
 val_set = build_val_dataset(sc_cfg)
-image_index = T.pick_teaching_image(val_set, min_aspect=3.0, min_objects=3)
+if image_index is None:
+    image_index = T.pick_teaching_image(val_set, min_aspect=3.0, min_objects=3)
 image, target = val_set[image_index]
 gts = target["boxes"]
 _, aspect = T.slender_objects(gts.numpy())
@@ -126,9 +135,6 @@ display(pd.DataFrame({"x1": gts[:, 0], "y1": gts[:, 1], "x2": gts[:, 2], "y2": g
 # and which one fits the white ground truth better?
 
 # %%
-near_iou = 0.3
-nms_thr = 0.5   # the model itself uses sc_cfg.model.test.nms_thr (0.8); 0.5 suppresses more
-
 res = T.score_vs_localisation(sc_model, image, target, near_iou=near_iou,
                               size_divisor=sc_cfg.data.size_divisor)
 res_no_mask = T.score_vs_localisation(point_model, image, target, near_iou=near_iou,
@@ -196,7 +202,7 @@ display(pd.Series({k: (np.nanmean(v) if isinstance(v, list) else v) for k, v in 
 # 2. NMS only uses the order of the scores. Which of the two correlations, Pearson or Spearman,
 #    is the relevant one for NMS? Construct three scores for which Pearson is high but Spearman is low.
 # 3. Why is the correlation on *all* candidates a misleading measure of the paper's claim?
-# 4. Re-run the NMS cell with `nms_thr = 0.8` (what the model uses). Does the *first* kept box change?
+# 4. Re-run with `nms_thr = 0.8` (what the model uses: `-p nms_thr=0.8`, or edit the parameters cell). Does the *first* kept box change?
 #    Does the *best kept* box change? Which of the two matters for AR@100, which for AR@1000?
 # 5. Find an object where the IoU-aware ranking is *worse*. What could the IoU mask have got wrong
 #    (hint: it is trained on the refined proposals of the classification samples, Fig. 3)?
@@ -317,7 +323,6 @@ display(pd.DataFrame(stage_summary(point_cfg, point_model, "Max-IoU (diag_t3_poi
 # the others?
 
 # %%
-top_k = 100
 n_slender_images = min(len(val_set), 30)
 models = {"anchor (diag_t3_iou_loss_lr001)": anchor_model, "point (diag_t3_point_lr001)": point_model,
           "point (sc_rpn)": sc_model}

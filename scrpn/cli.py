@@ -461,27 +461,37 @@ def _print_estimate(study: Any, plan: list[str], rate: str = "bench") -> int:
 def _add_reproduce(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "reproduce", help="run every notebook in order: the paper's tables and figures",
-        description="Execute notebooks/NN_*.ipynb in order with papermill (cached rows reused, "
-                    "missing rows trained), writing <results-dir>/tables and <results-dir>/figures. "
-                    "Executed notebooks replace the originals unless --output-dir is given.")
+        description="Execute the notebooks' sources, notebooks/NN_*.py (jupytext), in order with "
+                    "papermill (cached rows reused, missing rows trained), writing "
+                    "<results-dir>/tables and <results-dir>/figures and each executed "
+                    "notebooks/NN_*.ipynb (replaced unless --output-dir is given). With -p, the "
+                    "notebooks, tables and figures go to --output-dir (then required), so the "
+                    "committed ones stay the canonical renders.")
     _add_study_options(p)
     p.add_argument("--notebooks", default="notebooks", help="folder of the numbered notebooks")
     p.add_argument("--output-dir", default=None, help="write executed notebooks here instead")
     p.add_argument("--only", nargs="+", default=None, help="notebook number prefixes, e.g. 01 03")
     p.add_argument("--no-train", action="store_true",
                    help="train nothing: tables and figures from cached runs only (others 'pending')")
+    p.add_argument("-p", "--parameter", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   dest="parameters",
+                   help="a papermill parameter of the notebooks' parameters cell, e.g. -p image_index=3 "
+                        "(value read as YAML); requires --output-dir")
     p.set_defaults(seeds=[0, 1, 2])  # the study's seeds (Tables I, III, IV, X use all three)
     p.set_defaults(func=cmd_reproduce)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from scrpn.study.notebooks import NotebookFailures, run_notebooks
+    from scrpn.study.notebooks import NotebookFailures, parse_parameters, run_notebooks
 
     try:
+        parameters = parse_parameters(args.parameters)
         run_notebooks(Path(args.notebooks), profile=args.profile, seeds=args.seeds,
                       dataset=args.dataset or "synthshapes", results_dir=args.results_dir,
                       retrain=args.retrain, train_missing=not args.no_train,
-                      output_dir=args.output_dir, only=args.only, log=note)
+                      output_dir=args.output_dir, only=args.only, parameters=parameters, log=note)
+    except ValueError as err:    # a bad -p, or a dataset a notebook cannot use: before any kernel
+        raise UsageError(str(err)) from err
     except NotebookFailures as err:
         for name, error in err.failed.items():
             print(f"error: notebook {name} failed: {error}", file=sys.stderr)
@@ -505,7 +515,8 @@ def _add_config(subparsers: Any) -> None:
                                    "and --set included), one per line as 'key: value  # source', "
                                    "the source being the config file, overlay or --set item that "
                                    "set it last, or 'default' for the schema's default.")
-    s.add_argument("row", help="config name of the profile, e.g. sc_rpn")
+    s.add_argument("row", help="a study row (config name of the profile, e.g. sc_rpn) or a config "
+                               "file's path (e.g. configs/mini/sc_rpn.yaml)")
     from scrpn.study.runs import PROFILE_CONFIG_DIRS
 
     s.add_argument("--profile", choices=tuple(PROFILE_CONFIG_DIRS), default="mini")
@@ -540,8 +551,38 @@ def config_lines(cfg: Config, sources: dict[str, str], root: Path) -> list[str]:
 def cmd_config_show(args: argparse.Namespace) -> int:
     from scrpn.study import Study
     study = Study(profile=args.profile, dataset=args.dataset, overrides=args.set)
-    cfg, sources = study.config_with_sources(args.row, args.seed)
+    row = args.row
+    if row.endswith((".yaml", ".yml")) or os.sep in row:
+        path = Path(row)
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such config file")
+        if _is_row_file(study, path):
+            row = path.stem             # a study row's file: shown as the row (overlays included)
+        else:
+            return _show_config_file(path, args)
+    cfg, sources = study.config_with_sources(row, args.seed)
     for line in config_lines(cfg, sources, study.config_root.resolve().parent):
+        print(line)
+    return 0
+
+
+def _is_row_file(study: Any, path: Path) -> bool:
+    try:
+        return study._row_file(path.stem)[0].resolve() == path.resolve()
+    except ConfigError:
+        return False
+
+
+def _show_config_file(path: Path, args: argparse.Namespace) -> int:
+    """``scrpn config show FILE`` for a config outside the study's rows: the file's own chain."""
+    from scrpn.config import load_raw_with_sources, merge_with_sources
+
+    raw, sources = load_raw_with_sources(path)
+    for item in [*args.set, f"train.seed={int(args.seed)}"]:
+        sources = merge_with_sources((raw, sources), apply_overrides({}, [item]), f"--set {item}")[1]
+        raw = apply_overrides(raw, [item])
+    cfg = config_from_dict(raw, str(path))
+    for line in config_lines(cfg, sources, Path.cwd().resolve()):
         print(line)
     return 0
 
@@ -553,9 +594,10 @@ COMMANDS: tuple[Callable[[Any], None], ...] = (_add_train, _add_evaluate, _add_d
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scrpn", description="SC-RPN reproduction: train and evaluate region proposal networks.")
-    subparsers = parser.add_subparsers(dest="command", metavar="{train,evaluate,data,bench,study,reproduce}")
+    subparsers = parser.add_subparsers(dest="command")
     for add in COMMANDS:
         add(subparsers)
+    subparsers.metavar = "{" + ",".join(subparsers.choices) + "}"   # every command, `config` included
     return parser
 
 

@@ -30,7 +30,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(int(os.environ[THREADS_ENV]))
 
 # Modules that take minutes: started first, so that no worker picks one up at the end.
-SLOW_FIRST = ("test_notebooks.py", "test_coco_configs.py")
+SLOW_FIRST = ("test_notebooks.py", "test_staleness.py", "test_coco_configs.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -25,18 +25,41 @@ by papermill see the same relative paths) and returns a :class:`Session`: the
 
 Executed notebooks are written to a temporary file first and replace the original only when the
 run succeeded: a failing notebook never loses the committed outputs.
+
+**The same bytes on any machine.** What a committed notebook shows depends on the runs and the
+code only: :meth:`Session.setting` reads the thread count from the runs' records, never from the
+rendering process; figures that run a model run it on one thread (``scrpn.viz.common.run_head``);
+and the study's messages that depend on the checkout's git history (a run trained by an older
+commit) go to the log named by ``$SCRPN_NOTEBOOK_LOG`` (:data:`LOG_ENV`; :func:`run_notebooks` sets
+it and prints each new line to the terminal), never into a cell's output.
+``tests/test_staleness.py`` re-renders everything in a temporary copy and fails on any difference.
+
+**Parameters a teacher can turn.** ``scrpn reproduce --only 10 -p image_index=3`` passes papermill
+parameters (:func:`parse_parameters`); they must be names of the notebook's ``parameters`` cell,
+and a run with any of them writes its notebooks, tables and figures under ``--output-dir``
+(:data:`OUTPUT_ENV`), so the committed ones stay the canonical mini renders. A notebook that only
+works on some datasets says so in its metadata (``scrpn: {datasets: [synthshapes]}``), and
+:func:`run_notebooks` refuses another one before starting a kernel.
 """
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from .runs import Study
 
-__all__ = ["NotebookFailures", "Session", "cells_differ", "list_notebooks", "normalise_executed", "project_root",
-           "read_source", "run_notebooks", "setup"]
+__all__ = ["LOG_ENV", "OUTPUT_ENV", "RENDERED_PATHS", "RESERVED_PARAMETERS", "NotebookFailures", "Session",
+           "cells_differ", "render_differences",
+           "list_notebooks", "normalise_executed", "notebook_datasets", "parameter_names", "parse_parameters",
+           "project_root", "read_source", "run_notebooks", "setup"]
+
+LOG_ENV = "SCRPN_NOTEBOOK_LOG"     # where a rendering's study messages go (not into the outputs)
+OUTPUT_ENV = "SCRPN_OUTPUT_DIR"    # tables/ and figures/ of a run with teacher's parameters
+# set by reproduce's own options (--profile, --seeds, ...), never by -p
+RESERVED_PARAMETERS = ("profile", "retrain", "seeds", "dataset", "results_dir", "train_missing")
 
 
 def project_root(start: str | Path | None = None) -> Path:
@@ -72,19 +95,35 @@ class Session:
             size = f"{cfg.data.image_size} px images"
         schedule = (f"{cfg.train.max_epochs} epochs" if cfg.train.by_epoch
                     else f"{cfg.train.max_iters} iterations")
-        from scrpn.engine.seeding import threads_override
-
-        threads = threads_override() or cfg.train.num_threads or "torch's default"
         text = (f"Our numbers come from the **{self.study.profile}** profile: {backbone}-FPN "
                 f"(width {cfg.model.backbone.fpn_channels}) on {data}, {size}, batch "
                 f"{cfg.train.batch_size}, {schedule} at lr {cfg.train.base_lr:g} (`{row}`), "
-                f"{threads} CPU threads. The paper's come from ResNet50-FPN on MS COCO at 1333x800, "
+                f"{self._threads(study, row)}. The paper's come from ResNet50-FPN on MS COCO at 1333x800, "
                 f"12 epochs on GPUs. Compare **signs and rough sizes of differences between rows**, "
                 f"never absolute values; `diff` is ours minus the paper's.")
         if self.study.profile == "smoke":
             text = ("**SMOKE PROFILE**: two training iterations on tiny images; the numbers below "
                     "mean nothing. ") + text
         return text
+
+    @staticmethod
+    def _threads(study: Study, row: str) -> str:
+        """The CPU threads ``row``'s cached runs were trained with, from their records (each
+        training part's ``threads``, else the record's ``torch_threads``): never the rendering
+        machine's, which would change the text."""
+        quiet = replace(study, log=lambda message: None)
+        counts: set[int] = set()
+        for record in (quiet.cached(row, s) for s in quiet.seeds):
+            if record is None:
+                continue
+            parts = [part.get("threads") for part in record.get("training_parts") or []]
+            found = [int(t) for t in parts if t] or ([int(record["torch_threads"])]
+                                                     if record.get("torch_threads") else [])
+            counts.update(found)
+        counts = sorted(counts)
+        if not counts:
+            return "trained on the CPU (no cached run records its thread count yet)"
+        return f"trained on {' or '.join(str(c) for c in counts)} CPU thread{'s' * (counts != [1])}"
 
     def show_setting(self, row: str = "sc_rpn", dataset: Optional[str] = None) -> None:
         _display_markdown(self.setting(row, dataset))
@@ -155,14 +194,29 @@ def setup(profile: str = "mini", retrain: bool = False, seeds: Sequence[int] = (
     results = Path(results_dir)
     study = Study(profile=profile, retrain=retrain, seeds=list(seeds),
                   dataset=None if dataset == "synthshapes" else dataset, results_dir=results,
-                  work_dir=os.environ.get("SCRPN_WORK_DIR", "work_dirs"), train_missing=train_missing)
-    tables, figures = results / "tables", results / "figures"
+                  work_dir=os.environ.get("SCRPN_WORK_DIR", "work_dirs"), train_missing=train_missing,
+                  log=_study_log())
+    outputs = Path(os.environ[OUTPUT_ENV]) if os.environ.get(OUTPUT_ENV) else results
+    tables, figures = outputs / "tables", outputs / "figures"
     rung = study.schedule_rung()
     if rung is not None:   # a schedule profile (experiment 10) writes beside the mini tables, never over them
         tables, figures = tables / f"s{rung}", figures / f"s{rung}"
     tables.mkdir(parents=True, exist_ok=True)
     figures.mkdir(parents=True, exist_ok=True)
     return Session(study, tables, figures, Path("results") / "paper")
+
+
+def _study_log() -> Callable[[str], None]:
+    """The study's messages: appended to ``$SCRPN_NOTEBOOK_LOG`` during a rendering (so that a
+    checkout's git history never reaches the committed outputs), printed when run by hand."""
+    path = os.environ.get(LOG_ENV)
+    if not path:
+        return print
+
+    def log(message: str) -> None:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(message.rstrip("\n") + "\n")
+    return log
 
 
 def list_notebooks(folder: str | Path, only: Optional[Sequence[str]] = None) -> list[Path]:
@@ -236,6 +290,60 @@ def _relative(path: Path, root: Path) -> str:
     return str(path.relative_to(root)) if path.is_relative_to(root) else path.name
 
 
+def parameter_names(nb: Any) -> set[str]:
+    """The names assigned in a notebook's ``parameters`` cell."""
+    import ast
+
+    names: set[str] = set()
+    for cell in nb.cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("%"))
+            for node in ast.parse(source).body:
+                targets = node.targets if isinstance(node, ast.Assign) else (
+                    [node.target] if isinstance(node, ast.AnnAssign) else [])
+                names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def parse_parameters(items: Sequence[str]) -> dict[str, Any]:
+    """``["k=3", "name=sc_rpn", "thr=0.7"]`` -> ``{"k": 3, "name": "sc_rpn", "thr": 0.7}``: each
+    value read as YAML (numbers, booleans, lists), as papermill's own ``-p`` does."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ValueError(f"-p {item}: expected NAME=VALUE")
+        if key in RESERVED_PARAMETERS:
+            raise ValueError(f"-p {item}: {key} is set by reproduce's own option --{key.replace('_', '-')}")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return out
+
+
+def notebook_datasets(nb: Any) -> Optional[list[str]]:
+    """The datasets a notebook works on (its metadata ``scrpn.datasets``); ``None``: any."""
+    datasets = nb.metadata.get("scrpn", {}).get("datasets")
+    return list(datasets) if datasets else None
+
+
+def _check_before_running(notebooks: Sequence[Path], dataset: str, parameters: dict[str, Any]) -> None:
+    """Refuse, before any kernel starts, a dataset a notebook cannot use or a parameter none of
+    the selected notebooks has (a typo would otherwise be ignored silently)."""
+    known: set[str] = set()
+    for path in notebooks:
+        nb = read_source(path)
+        datasets = notebook_datasets(nb)
+        if datasets is not None and dataset not in datasets:
+            raise ValueError(f"{path.name}: works on {' / '.join(datasets)} only, not --dataset {dataset}; "
+                             f"leave it out with --only")
+        known |= parameter_names(nb)
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise ValueError(f"-p {unknown[0]}: not a parameter of {', '.join(p.name for p in notebooks)} "
+                         f"(they have: {', '.join(sorted(known - set(RESERVED_PARAMETERS)))})")
+
+
 class NotebookFailures(RuntimeError):
     """Some notebooks raised; the others ran. ``failed`` maps notebook name -> the error line."""
 
@@ -249,12 +357,17 @@ def run_notebooks(folder: str | Path, profile: str = "mini", seeds: Sequence[int
                   retrain: bool = False, train_missing: bool = True,
                   output_dir: str | Path | None = None,
                   only: Optional[Sequence[str]] = None,
+                  parameters: Optional[dict[str, Any]] = None,
                   log: Callable[[str], None] = print) -> list[Path]:
     """Execute the notebooks with papermill; return the executed notebooks' paths.
 
     A notebook that raises does not stop the others, and never replaces its original: its
     executed copy (with the traceback) stays next to it as ``.<name>.running.ipynb``. After the
     last notebook, :class:`NotebookFailures` names every one that failed.
+
+    ``parameters`` (a teacher's ``-p``) go to every selected notebook; they need ``output_dir``,
+    which then receives the tables and figures too. The study's messages go to ``log``, not into
+    the notebooks (module docstring).
     """
     import nbformat  # late: only this command needs them
     import papermill
@@ -264,10 +377,47 @@ def run_notebooks(folder: str | Path, profile: str = "mini", seeds: Sequence[int
     results = Path(results_dir).resolve()
     if results.is_relative_to(root):  # keep the committed notebooks free of machine paths
         results = results.relative_to(root)
+    extra = dict(parameters or {})
+    if extra and not output_dir:
+        raise ValueError(f"-p {next(iter(extra))}: a run with parameters writes to --output-dir "
+                         f"(required), so the committed notebooks stay the canonical ones")
     params = dict(profile=profile, retrain=bool(retrain), seeds=[int(s) for s in seeds],
                   dataset=dataset, results_dir=str(results), train_missing=bool(train_missing))
     done, failed = [], {}
     notebooks = list_notebooks(folder, only)
+    _check_before_running(notebooks, dataset, extra)
+    params.update(extra)
+    saved = {key: os.environ.get(key) for key in (LOG_ENV, OUTPUT_ENV)}
+    log_file = Path(tempfile.mkstemp(prefix="scrpn-notebooks-", suffix=".log")[1])
+    os.environ[LOG_ENV] = str(log_file)
+    if extra:
+        os.environ[OUTPUT_ENV] = str(Path(output_dir).resolve())
+    try:
+        _run_each(notebooks, params, root, output_dir, profile, log, log_file, done, failed, nbformat, papermill)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        log_file.unlink(missing_ok=True)
+    if failed:
+        raise NotebookFailures(failed)
+    return done
+
+
+def _run_each(notebooks: Sequence[Path], params: dict, root: Path, output_dir: Any, profile: str,
+              log: Callable[[str], None], log_file: Path, done: list, failed: dict,
+              nbformat: Any, papermill: Any) -> None:
+    """:func:`run_notebooks`' loop; the study's new log lines are passed to ``log`` after each."""
+    seen: set[str] = set()
+
+    def forward() -> None:
+        for line in log_file.read_text(encoding="utf-8").splitlines():
+            if line and line not in seen:
+                seen.add(line)
+                log(line)
+
     for number, path in enumerate(notebooks, 1):
         target = (Path(output_dir) if output_dir else path.parent) / f"{path.stem}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -290,11 +440,73 @@ def run_notebooks(folder: str | Path, profile: str = "mini", seeds: Sequence[int
             continue
         finally:
             source_nb.unlink(missing_ok=True)
+            forward()
         executed = normalise_executed(nbformat.read(tmp, as_version=4), _relative(path, root),
                                       _relative(target, root))
         nbformat.write(executed, tmp)
         tmp.replace(target)
         done.append(target)
-    if failed:
-        raise NotebookFailures(failed)
-    return done
+
+
+RENDERED_PATHS = ("notebooks", "results/tables", "results/figures")   # what `reproduce` writes
+# what may differ between two renderings of the same runs and code: when and by which Python
+_VOLATILE_METADATA = (("papermill", "start_time"), ("papermill", "end_time"), ("papermill", "duration"),
+                      ("language_info", "version"))
+
+
+def _comparable_notebook(data: bytes) -> Any:
+    import json
+
+    nb = json.loads(data)
+    for section, key in _VOLATILE_METADATA:
+        nb.get("metadata", {}).get(section, {}).pop(key, None)
+    return nb
+
+
+def _first_difference(a: Any, b: Any, where: str = "") -> str:
+    """Where two JSON trees first differ, e.g. ``cells[12].outputs[0].text: '99 of 103' != ...``."""
+    if type(a) is not type(b):
+        return f"{where or 'top'}: {str(a)[:80]!r} != {str(b)[:80]!r}"
+    if isinstance(a, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                return _first_difference(a.get(key), b.get(key), f"{where}.{key}" if where else key)
+    if isinstance(a, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                return _first_difference(x, y, f"{where}[{i}]")
+    if isinstance(a, list):
+        return f"{where}: {len(a)} items != {len(b)}"
+    if isinstance(a, str) and isinstance(b, str):
+        i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        return f"{where}: ...{a[max(0, i - 30):i + 50]!r} != ...{b[max(0, i - 30):i + 50]!r}"
+    return f"{where}: {a!r} != {b!r}"
+
+
+def render_differences(committed: str | Path, rendered: str | Path,
+                       paths: Sequence[str] = RENDERED_PATHS) -> list[str]:
+    """How a fresh rendering (``scrpn reproduce --no-train`` in a copy of the project, root
+    ``rendered``) differs from the committed files (root ``committed``) under ``paths``: one line
+    per file that changed, appeared or disappeared. Notebooks are compared as JSON without their
+    execution timestamps and the kernel's Python version; every other file byte for byte. Hidden
+    files (``.NN.running.ipynb`` of a failed notebook) count too. Empty: nothing is stale.
+    ``tests/test_staleness.py`` runs it on every CI run."""
+    committed, rendered = Path(committed), Path(rendered)
+    problems = []
+    for folder in paths:
+        files = {p.relative_to(root).as_posix() for root in (committed, rendered)
+                 for p in (root / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+        for name in sorted(files):
+            a, b = committed / name, rendered / name
+            if not b.is_file():
+                problems.append(f"{name}: committed, but not rendered any more")
+            elif not a.is_file():
+                problems.append(f"{name}: rendered, but not committed")
+            elif a.read_bytes() != b.read_bytes():
+                if name.endswith(".ipynb"):
+                    old, new = _comparable_notebook(a.read_bytes()), _comparable_notebook(b.read_bytes())
+                    if old != new:
+                        problems.append(f"{name}: {_first_difference(old, new)}")
+                else:
+                    problems.append(f"{name}: its bytes changed")
+    return problems

@@ -9,7 +9,8 @@ One implementation each, used by ``figures.py`` (the paper's figures), ``teachin
 * :func:`save_figure` -- ``<name>.png`` and ``<name>.pdf`` (the PDF without a creation date, so a
   re-run rewrites it byte for byte);
 * :func:`run_head` -- a proposal network's head outputs for one image, padded as the collate
-  function pads, the model's mode restored;
+  function pads, the model's mode restored, computed on one CPU thread (:func:`one_thread`), so
+  that a figure drawn from them has the same bytes under any thread count (issue 39);
 * :func:`model_selection` -- the proposals the model itself keeps for that image (its own
   per-level top-k, NMS per level and across levels: :func:`scrpn.models.postprocess.
   select_proposal_indices`), as indices into the head outputs, so that a figure can draw the
@@ -17,8 +18,9 @@ One implementation each, used by ``figures.py`` (the paper's figures), ``teachin
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -31,7 +33,7 @@ from torch import Tensor, nn
 from ..data.collate import padded_size
 from ..models.postprocess import select_proposal_indices
 
-__all__ = ["display_image", "draw_box", "model_selection", "padded_image", "run_head", "save_figure"]
+__all__ = ["display_image", "draw_box", "model_selection", "one_thread", "padded_image", "run_head", "save_figure"]
 
 
 def display_image(image: Any) -> np.ndarray:
@@ -72,17 +74,32 @@ def draw_box(ax: Axes, box: Any, color: str, lw: float = 1.5, ls: str = "-", alp
 def save_figure(fig: Figure, name: str, out_dir: str | Path, dpi: int = 150) -> list[Path]:
     """Write ``<out_dir>/<name>.png`` (at ``dpi``) and ``<out_dir>/<name>.pdf``; creates the folder.
 
-    Returns the two paths, PNG first. The PDF records no creation date, so an unchanged figure is
-    rewritten byte for byte.
+    Returns the two paths, PNG first. The PDF records no creation date and neither file the
+    matplotlib version, so an unchanged figure is rewritten byte for byte
+    (``tests/test_staleness.py`` compares every committed figure with a fresh rendering).
     """
     if not name or Path(name).name != name:
         raise ValueError(f"figure name must be a plain file stem, got {name!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    fig.savefig(paths[0], dpi=dpi, bbox_inches="tight")
+    fig.savefig(paths[0], dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None, "Producer": None})
     return paths
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block on one CPU thread, then restore torch's count. A convolution's float sums
+    depend on how its work is split across threads; a figure that runs a model inside this block
+    gives the same bytes on a one-thread CI worker and a user's two cores
+    (``tests/test_figures.py: test_run_head_is_thread_count_independent``)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def padded_image(image: Tensor, size_divisor: int = 32) -> Tensor:
@@ -113,7 +130,8 @@ def run_head(model: nn.Module, image: Tensor, size_divisor: int = 32) -> Any:
     was_training = net.training
     net.eval()
     try:
-        return net.head(net.backbone(x), [tuple(int(v) for v in image.shape[-2:])])
+        with one_thread():
+            return net.head(net.backbone(x), [tuple(int(v) for v in image.shape[-2:])])
     finally:
         net.train(was_training)
 

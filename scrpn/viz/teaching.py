@@ -43,7 +43,7 @@ from torchvision.ops import box_iou, nms
 
 from ..config import Config
 from ..evaluation.correlation import correlation
-from .common import display_image, draw_box, padded_image, save_figure
+from .common import display_image, draw_box, one_thread, padded_image, save_figure
 from .common import run_head as head_outputs   # notebook 11's name for it
 from ..models.heads.iou_mask import iou_aware_score
 from ..models.postprocess import pre_nms_candidates
@@ -436,7 +436,8 @@ def _proposals(model: nn.Module, image: Tensor, size_divisor: int, top_k: Option
     model.eval()
     try:
         x = padded_image(image, size_divisor).to(device)
-        boxes = model(x, [{"img_shape": tuple(int(v) for v in image.shape[-2:])}])[0]["boxes"]
+        with one_thread():   # the same bytes under any thread count (common.one_thread)
+            boxes = model(x, [{"img_shape": tuple(int(v) for v in image.shape[-2:])}])[0]["boxes"]
     finally:
         model.train(was_training)
     return boxes.cpu()[:top_k] if top_k is not None else boxes.cpu()
