@@ -6,6 +6,7 @@ notebooks."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -99,12 +100,13 @@ def test_config_show_accepts_any_config_file(tmp_path, capsys) -> None:
     assert capsys.readouterr().err.strip() == "scrpn: error: configs/mini/no_such_row.yaml: no such config file"
 
 
-def _record(folder: Path, study: Study, row: str, seed: int, threads: int) -> None:
+def _record(folder: Path, study: Study, row: str, seed: int, threads: int, parts: tuple = ()) -> None:
     from scrpn.study.runs import config_fingerprint
 
     folder.mkdir(parents=True)
     (folder / "metrics.json").write_text(json.dumps({
-        "config_fingerprint": config_fingerprint(study.config(row, seed)), "torch_threads": threads}))
+        "config_fingerprint": config_fingerprint(study.config(row, seed)), "torch_threads": threads,
+        "training_parts": [{"threads": t} for t in parts]}))
 
 
 def test_setting_reads_the_thread_count_from_the_runs_records(tmp_path, monkeypatch) -> None:
@@ -117,6 +119,8 @@ def test_setting_reads_the_thread_count_from_the_runs_records(tmp_path, monkeypa
     _record(study.run_dir("rpn", 1), study, "rpn", 1, 1)
     assert "trained on 1 or 2 CPU threads." in session.setting("rpn")
     assert "7" not in session.setting("rpn").split("lr")[1]
+    _record(study.run_dir("rpn", 2), replace(study, seeds=[2]), "rpn", 2, 1, parts=(4,))   # training's count wins
+    assert "trained on 1 or 2 or 4 CPU threads." in replace(session, study=replace(study, seeds=[0, 1, 2])).setting("rpn")
 
 
 def test_figures_run_the_model_on_one_thread() -> None:
