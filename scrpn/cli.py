@@ -14,13 +14,19 @@ Conventions:
   once the input is fixed). An interrupted training run exits with 128 + the signal number after
   saving ``latest.pth``. ``scrpn train`` prints what the loaders skipped before it trains.
   ``docs/bad-input.md`` lists each class of bad input and what the tool does with it.
+* Outputs: every file is written atomically (:mod:`scrpn.outputs`; a full disk is one line and
+  leaves the previous file); ``scrpn train`` and ``scrpn evaluate --out`` hold a lock on their
+  folder (a second process there is refused with the first one's pid); ``evaluate --out`` never
+  writes into a training run's folder and replaces an earlier evaluation only with
+  ``--overwrite``; ``train --study`` never replaces the study's ``metrics.json``. Ctrl-C outside
+  the training loop prints one line and exits with 130 (``tests/test_bad_input_eval.py``).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -31,14 +37,16 @@ import torch
 from scrpn.config import Config, ConfigError, apply_overrides, config_from_dict, load_config
 from scrpn.data.errors import DataError, error_line
 from scrpn.engine.builders import build_eval_dataset, build_train_dataset, build_val_dataset
-from scrpn.engine.checkpoint import CheckpointError, check_config_matches, load_checkpoint
+from scrpn.engine.checkpoint import (CheckpointError, check_config_matches, check_finite_weights,
+                                     load_checkpoint, remove_stale_temporaries)
 from scrpn.engine.distributed import cleanup_distributed, init_distributed
-from scrpn.engine.evaluator import evaluate_model, write_metrics
+from scrpn.engine.evaluator import check_evaluable, evaluate_model, write_metrics
 from scrpn.engine.seeding import configure_torch
 from scrpn.engine.trainer import TrainingError, TrainingInterrupted, new_trainer
 from scrpn.evaluation import (EvaluationError, evaluate_proposals_file, format_metrics,
                               json_safe_metrics)
 from scrpn.models.weights import WeightsError
+from scrpn.outputs import LockedError, RunLock, WriteError, atomic_write, atomic_write_text
 from scrpn.pyramid import MINI_ANCHOR_SCALE, level_base_scale
 
 __all__ = ["UsageError", "build_parser", "default_run_dir", "main"]
@@ -48,7 +56,12 @@ class UsageError(ValueError):
     """Arguments that argparse cannot reject by itself (e.g. an incomplete combination)."""
 
 
-USER_ERRORS = (ConfigError, DataError, CheckpointError, EvaluationError, UsageError, WeightsError)
+USER_ERRORS = (ConfigError, DataError, CheckpointError, EvaluationError, UsageError, WeightsError,
+               WriteError, LockedError)
+# a folder holding any of these is a training run's: `evaluate --out` never writes into it
+TRAINING_RUN_FILES = ("latest.pth", "final.pth", "log.jsonl")
+# what `evaluate --out` writes; an earlier evaluation's are replaced only with --overwrite
+EVALUATION_OUTPUTS = ("metrics.json", "proposals.json")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -105,6 +118,36 @@ def check_fresh_run_dir(run_dir: Path, resume: bool) -> None:
                               "pass --out to start elsewhere (nothing was overwritten)")
 
 
+def check_evaluation_out(out: Path, overwrite: bool) -> None:
+    """``evaluate --out``: never into a training run's folder (its metrics.json and
+    proposals.json are that run's results); an earlier evaluation's outputs only with
+    ``--overwrite``. Checked before the model runs; nothing is written when refused."""
+    training = [name for name in TRAINING_RUN_FILES if (out / name).is_file()]
+    if training:
+        raise UsageError(f"{out}: is a training run's folder (holds {', '.join(training)}); "
+                         "evaluate writes to a folder of its own: pass another --out "
+                         "(nothing was written)")
+    earlier = [name for name in EVALUATION_OUTPUTS if (out / name).is_file()]
+    if earlier and not overwrite:
+        raise UsageError(f"{out}: already holds {' and '.join(earlier)} of an earlier "
+                         "evaluation; pass --overwrite to replace them or another --out "
+                         "(nothing was written)")
+
+
+def study_target(cfg: Config, study_root: Path) -> Path:
+    """``<study_root>/<name>/seed<seed>``: where ``train --study`` copies the run's results."""
+    return study_root / cfg.name / f"seed{cfg.train.seed}"
+
+
+def check_study_target(target: Path) -> None:
+    """``train --study`` never replaces the metrics of an earlier run (refused before training,
+    and again before the copy)."""
+    if (target / "metrics.json").is_file():
+        raise UsageError(f"{target / 'metrics.json'}: holds the metrics of an earlier run, which "
+                         "--study never replaces; move it away or pass another --study-dir "
+                         "(nothing was overwritten)")
+
+
 def print_metrics(metrics: dict[str, Any]) -> None:
     """A readable line, then the metrics as one JSON object (the last line of stdout)."""
     print(format_metrics(metrics, digits=2))
@@ -112,12 +155,14 @@ def print_metrics(metrics: dict[str, Any]) -> None:
 
 
 def copy_to_study(run_dir: Path, cfg: Config, study_root: Path) -> Path:
-    """Copy ``metrics.json`` and ``log.jsonl`` to ``<study_root>/<name>/seed<seed>/``."""
-    target = study_root / cfg.name / f"seed{cfg.train.seed}"
-    target.mkdir(parents=True, exist_ok=True)
-    for name in ("metrics.json", "log.jsonl"):
+    """Copy ``log.jsonl`` and then ``metrics.json`` (atomically) to
+    ``<study_root>/<name>/seed<seed>/``; an existing ``metrics.json`` there is never replaced."""
+    target = study_target(cfg, study_root)
+    check_study_target(target)
+    for name in ("log.jsonl", "metrics.json"):
         if (run_dir / name).is_file():
-            shutil.copy2(run_dir / name, target / name)
+            data = (run_dir / name).read_bytes()
+            atomic_write(target / name, lambda stream, data=data: stream.write(data))
     return target
 
 
@@ -163,16 +208,28 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, is_main: bool = True) -> int:
+    """Rank 0 holds the run folder's lock (:class:`scrpn.outputs.RunLock`) for the whole run: a
+    second ``scrpn train`` on the same ``--out`` is refused with the first one's pid."""
     cfg = load_cli_config(args.config, args.set, args.seed)
     run_dir = Path(args.out) if args.out else default_run_dir(cfg)
+    if args.study:
+        check_study_target(study_target(cfg, Path(args.study_dir)))
     check_fresh_run_dir(run_dir, args.resume)
-    if is_main:
-        writable_dir(run_dir)
+    if not is_main:
+        return _train_locked(args, cfg, run_dir, is_main)
+    writable_dir(run_dir)
+    with RunLock(run_dir, "scrpn train", note=note):
+        check_fresh_run_dir(run_dir, args.resume)  # again, now that no other run can start here
+        return _train_locked(args, cfg, run_dir, is_main)
+
+
+def _train_locked(args: argparse.Namespace, cfg: Config, run_dir: Path, is_main: bool) -> int:
     trainer = new_trainer(cfg, run_dir, device=args.device, progress=not args.no_progress)
     val_set = build_val_dataset(cfg)
     if is_main:  # what the loaders skipped or clipped, before hours of training
         for dataset in (trainer.dataset, val_set):
             note(dataset.report())
+    check_evaluable(val_set, cfg)  # an all-null evaluation is refused before training
     if args.resume:
         trainer.resume()
         note(f"resumed {run_dir / 'latest.pth'} at iteration {trainer.iteration}/{trainer.max_iters}")
@@ -204,9 +261,17 @@ def _add_evaluate(subparsers: Any) -> None:
                     "the last line is one JSON object.")
     p.add_argument("--config", help="YAML config the checkpoint was trained with")
     p.add_argument("--checkpoint", help="a .pth written by `scrpn train`")
-    p.add_argument("--out", help="write metrics.json and proposals.json to this directory")
+    p.add_argument("--out", help="write metrics.json (and, with --dump-proposals, proposals.json) "
+                                 "to this directory; never a training run's folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the metrics.json / proposals.json of an earlier evaluation in --out")
     p.add_argument("--proposals", help="proposals json (COCO results format)")
     p.add_argument("--annotations", help="COCO ground-truth json for --proposals")
+    p.add_argument("--gt-reading", choices=("scrpn", "pycocotools"), default="scrpn",
+                   help="how --annotations is read: 'scrpn' (default) counts what the training-"
+                        "time evaluation counts (degenerate, outside and ignore:1 boxes skipped, "
+                        "boxes clipped to the image); 'pycocotools' counts every annotation as "
+                        "COCOeval does and scores with COCOeval itself (docs/bad-input.md)")
     p.add_argument("--split", choices=("val", "train"), default="val",
                    help="split to run the checkpoint on (train: e.g. to dump the training "
                         "proposals Fast R-CNN learns from; no flip); default: val")
@@ -223,24 +288,53 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if not (args.proposals and args.annotations) or args.config or args.checkpoint:
             raise UsageError("evaluate takes either --proposals with --annotations, "
                              "or --config with --checkpoint")
-        metrics = dict(evaluate_proposals_file(args.proposals, args.annotations, note=note))
-        metrics["seconds_per_image"] = float("nan")  # not measured for a file
-        print_metrics(metrics)
-        return 0
+        if args.dump_proposals:
+            raise UsageError("--dump-proposals is for --checkpoint (the proposals file is given)")
+        if not args.out:
+            return _evaluate_file(args, None)
+        out = writable_dir(Path(args.out))
+        check_evaluation_out(out, args.overwrite)
+        with RunLock(out, "scrpn evaluate", note=note):
+            check_evaluation_out(out, args.overwrite)
+            remove_stale_temporaries(out)
+            return _evaluate_file(args, out)
     if not (args.config and args.checkpoint):
         raise UsageError("evaluate needs --config and --checkpoint (or --proposals and --annotations)")
     return _evaluate_checkpoint(args)
 
 
-def _evaluate_checkpoint(args: argparse.Namespace) -> int:
-    from scrpn.build import build_model
+def _evaluate_file(args: argparse.Namespace, out: Optional[Path]) -> int:
+    """``evaluate --proposals P --annotations A [--gt-reading R] [--out D]``."""
+    metrics = dict(evaluate_proposals_file(args.proposals, args.annotations, note=note,
+                                           reading=args.gt_reading))
+    metrics["seconds_per_image"] = float("nan")  # not measured for a file
+    if out is not None:
+        record = {"proposals": str(args.proposals), **json_safe_metrics(metrics)}
+        atomic_write_text(out / "metrics.json", json.dumps(record, indent=2) + "\n")
+    print_metrics(metrics)
+    return 0
 
+
+def _evaluate_checkpoint(args: argparse.Namespace) -> int:
     if args.dump_proposals and not args.out:
         raise UsageError("--dump-proposals needs --out DIR")
     out = writable_dir(Path(args.out)) if args.out else None
+    if out is None:
+        return _evaluate_checkpoint_to(args, None)
+    check_evaluation_out(out, args.overwrite)
+    with RunLock(out, "scrpn evaluate", note=note):
+        check_evaluation_out(out, args.overwrite)
+        remove_stale_temporaries(out)  # left by an evaluation killed while writing
+        return _evaluate_checkpoint_to(args, out)
+
+
+def _evaluate_checkpoint_to(args: argparse.Namespace, out: Optional[Path]) -> int:
+    from scrpn.build import build_model
+
     # The weights come from the checkpoint: do not load ImageNet weights first.
     cfg = load_cli_config(args.config, [*args.set, "model.backbone.pretrained=false"])
     state = load_checkpoint(args.checkpoint)
+    check_finite_weights(args.checkpoint, state["model"])
     # Test-time settings (model.test.*) do not change the weights: they may differ.
     test_keys = tuple(f"model.test.{k}" for k in cfg.to_dict()["model"]["test"])
     check_config_matches(args.checkpoint, state["config"], cfg.to_dict(), sections=("model",),
@@ -254,10 +348,12 @@ def _evaluate_checkpoint(args: argparse.Namespace) -> int:
                               f"{str(exc).splitlines()[0]}") from exc
     model.to(args.device)
     dataset = build_val_dataset(cfg) if args.split == "val" else build_eval_dataset(cfg, "train")
+    note(dataset.report())
     if args.split == "train":
         cfg.data.val_limit = None  # every training image gets its proposals
+    check_evaluable(dataset, cfg)
     metrics = evaluate_model(model, dataset, cfg, args.device,
-                             proposals_path=out / "proposals.json" if out else None,
+                             proposals_path=out / "proposals.json" if args.dump_proposals else None,
                              progress=not args.no_progress)
     if out is not None:
         write_metrics(out / "metrics.json", metrics, cfg, state.get("train_seconds"),
@@ -348,9 +444,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     configure_torch(True, configs[0].train.num_threads, configs[0].train.cpu_deterministic_kernels)
     result = benchmark(configs, rounds=args.rounds, iters=args.iters, warmup=args.warmup,
                        input_size=tuple(args.input_size) if args.input_size else None)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    atomic_write_text(args.out, json.dumps(result, indent=2))
     for name, m in result["methods"].items():
         print(f"{name}: train {m['train_seconds_per_iter']:.3f} s/iter, "
               f"{m['train_images_per_second']:.3f} img/s (x{m['train_ratio_to_reference']:.2f} time), "
@@ -619,3 +713,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except TrainingInterrupted as exc:
         print(f"scrpn: {exc}", file=sys.stderr)
         return 128 + exc.signum
+    except KeyboardInterrupt:  # Ctrl-C outside training (evaluate, the final evaluation, ...)
+        print("scrpn: interrupted (SIGINT): stopped; every file written so far is complete "
+              "(writes are atomic)", file=sys.stderr)
+        return 128 + signal.SIGINT

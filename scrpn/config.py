@@ -27,6 +27,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import yaml
 
+from scrpn.outputs import atomic_write_text
+
 
 class ConfigError(ValueError):
     """A configuration file or override is invalid; the message names the file and the key."""
@@ -720,4 +722,5 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
 
 
 def dump_config(cfg: Config, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    """Write ``cfg`` as YAML, atomically (:func:`scrpn.outputs.atomic_write`)."""
+    atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

@@ -245,7 +245,7 @@ def test_3_a_json_without_area_trains_and_evaluates(tmp_path, capsys, monkeypatc
     code, stdout, err = run(["evaluate", "--proposals", out / "proposals.json",
                              "--annotations", gt], capsys)
     assert code == 0, err
-    assert "6 annotations have no 'area'" in err
+    assert "6 annotations without 'area': box w x h used" in err
     again = json.loads(stdout.strip().splitlines()[-1])
     assert again["AR100"] == pytest.approx(100.0) and again["AR_M"] == pytest.approx(100.0)
 

@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from scrpn.outputs import atomic_write_text
+
 from .coco import CocoDetection
 from .errors import DataError, data_error
 
@@ -209,9 +211,7 @@ def _write_split(sources: list[Source], split: str, out_dir: Path, params: dict[
     json_path = out_dir / f"instances_{split}.json"
     payload = {"info": {"description": "DeepForest tiles", **params}, "images": images,
                "annotations": annotations, "categories": DEEPFOREST_CATEGORIES}
-    tmp = json_path.with_name(f".{json_path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload), encoding="utf-8")
-    os.replace(tmp, json_path)
+    atomic_write_text(json_path, json.dumps(payload))
     return json_path
 
 

@@ -26,10 +26,15 @@ def read_json(path: PathLike, what: str, error: Callable[[str, str], Exception])
     """
     name = os.fspath(path)
     if not os.path.isfile(name):
+        if os.path.exists(name):  # a named pipe would block open() forever
+            raise error(name, f"{what} is not a regular file (a folder, named pipe or device)")
         raise error(name, f"{what} not found (no such file)")
     try:
         with open(name, "r", encoding="utf-8") as handle:
             return json.load(handle)
+    except RecursionError as exc:
+        raise error(name, f"{what} is nested too deeply to read (more levels of [ ] or {{ }} "
+                          "than Python's recursion limit)") from exc
     except json.JSONDecodeError as exc:
         raise error(name, f"invalid JSON at line {exc.lineno} column {exc.colno} (char {exc.pos}) "
                           f"of the {what}: {exc.msg}") from exc
@@ -43,7 +48,14 @@ def is_int(value: Any) -> bool:
 
 
 def is_number(value: Any, finite: bool = True) -> bool:
-    """A JSON number (not a bool); ``finite``: NaN and infinities (Python's JSON reads them) fail."""
+    """A JSON number (not a bool); ``finite``: NaN and infinities (Python's JSON reads them) fail,
+    and so does an integer beyond the float range (``1`` followed by 400 zeros), which no float
+    computation could use."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return False
-    return math.isfinite(value) or not finite
+    if not finite:
+        return True
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large to convert to float
+        return False

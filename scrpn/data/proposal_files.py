@@ -23,7 +23,10 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
 import numpy as np
 
 from . import json_io
+from scrpn.outputs import atomic_write_text
+
 from .errors import EvaluationError
+from .ground_truth import ID_LIMIT
 
 __all__ = ["check_boxes_and_scores", "dump_proposals", "image_id_of", "load_proposals",
            "proposals_to_coco_results", "read_json", "to_numpy", "xyxy_to_coco_results"]
@@ -127,10 +130,12 @@ def proposals_to_coco_results(
 
 
 def dump_proposals(path: PathLike, proposals: Sequence[Mapping[str, Any]]) -> None:
-    """Write proposals as COCO results json (``category_id`` 1), readable by ``load_proposals``."""
-    results = proposals_to_coco_results(proposals)
-    with open(os.fspath(path), "w", encoding="utf-8") as handle:
-        json.dump(results, handle)
+    """Write proposals as COCO results json (``category_id`` 1), readable by ``load_proposals``.
+
+    The write is atomic (:func:`scrpn.outputs.atomic_write`): a run killed during the dump, or a
+    full disk, leaves the previous file intact."""
+    text = json.dumps(proposals_to_coco_results(proposals))
+    atomic_write_text(path, text)
 
 
 def _check_result_entry(entry: Any, index: int, name: str) -> None:
@@ -141,8 +146,11 @@ def _check_result_entry(entry: Any, index: int, name: str) -> None:
     for key in ("image_id", "bbox", "score"):
         if key not in entry:
             raise EvaluationError(f"{where}: missing key '{key}'")
-    if not isinstance(entry["image_id"], int) or isinstance(entry["image_id"], bool):
-        raise EvaluationError(f"{where}: image_id must be an integer, got {entry['image_id']!r}")
+    if not json_io.is_int(entry["image_id"]):
+        raise EvaluationError(f"{where}: image_id must be an integer, got {entry['image_id']!r:.80}")
+    if not -ID_LIMIT <= entry["image_id"] < ID_LIMIT:
+        raise EvaluationError(f"{where}: image_id {entry['image_id']} is out of range (ids must "
+                              "fit in 64 bits, |id| < 2^63)")
     bbox = entry["bbox"]
     if not isinstance(bbox, list) or len(bbox) != 4 or not all(json_io.is_number(v) for v in bbox):
         raise EvaluationError(f"{where}: bbox must be 4 finite numbers [x, y, w, h], "
@@ -157,7 +165,9 @@ def load_proposals(path: PathLike) -> List[Dict[str, Any]]:
     """Read a COCO results json of proposals back into per-image ``{image_id, boxes, scores}``.
 
     Images appear in the order of their first result; within an image the file order is kept.
-    Boxes come back as float32 (N, 4) xyxy, scores as float32 (N,); ``category_id`` is ignored.
+    Boxes come back as float32 (N, 4) xyxy; scores as float64 (N,), as pycocotools reads them,
+    so that near-equal scores (0.9000000001 and 0.9000000002, 1e-50 and 2e-50) are not made
+    ties and rank as in COCOeval (``tests/test_bad_input_eval.py``); ``category_id`` is ignored.
     An empty list is a valid file (no proposals at all).
     """
     name = os.fspath(path)
@@ -176,7 +186,7 @@ def load_proposals(path: PathLike) -> List[Dict[str, Any]]:
         {
             "image_id": image_id,
             "boxes": np.asarray(boxes, dtype=np.float64).astype(np.float32).reshape(-1, 4),
-            "scores": np.asarray(scores, dtype=np.float32),
+            "scores": np.asarray(scores, dtype=np.float64),
         }
         for image_id, (boxes, scores) in grouped.items()
     ]

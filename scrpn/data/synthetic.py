@@ -49,6 +49,8 @@ from pycocotools import mask as mask_utils
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from scrpn.outputs import atomic_write, atomic_write_text
+
 from .coco import CocoDetection
 from .transforms import flip_decision, make_sample
 
@@ -377,12 +379,6 @@ def _collect_annotations(owner: np.ndarray, painted: list[tuple[int, dict[str, A
 
 
 # ---------------------------------------------------------------------------- files
-def _atomic_write_bytes(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def write_coco_split(config: SynthShapesConfig, split: str, cache_dir: str | Path | None = None) -> Path:
     """Write ``instances_{split}.json`` (and, for val, the PNG images) into the cache; return the json path.
 
@@ -401,15 +397,15 @@ def write_coco_split(config: SynthShapesConfig, split: str, cache_dir: str | Pat
         array, anns = render_sample(config, split, index)
         file_name = f"{index:06d}.png"
         if split == "val":
-            _atomic_write_bytes(root / split / file_name,
-                                lambda p, a=array: Image.fromarray(a).save(p, format="PNG"))
+            atomic_write(root / split / file_name,
+                         lambda stream, a=array: Image.fromarray(a).save(stream, format="PNG"))
         images.append({"id": index + 1, "file_name": file_name, "width": config.image_size,
                        "height": config.image_size})
         annotations.extend(anns)
     payload = {"info": {"description": "SynthShapes", "version": GENERATOR_VERSION,
                         "config": dataclasses.asdict(config)},
                "images": images, "annotations": annotations, "categories": CATEGORIES}
-    _atomic_write_bytes(json_path, lambda p: p.write_text(json.dumps(payload), encoding="utf-8"))
+    atomic_write_text(json_path, json.dumps(payload))
     return json_path
 
 

@@ -19,9 +19,7 @@ previous checkpoint intact and at worst a stray ``.<name>.*.tmp`` file, which
 """
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -29,10 +27,13 @@ from typing import Any, Iterable, Mapping
 import torch
 
 from scrpn.config import LATER_KEYS_AT_FIRST_VALUE
+from scrpn.outputs import TMP_SUFFIX, atomic_write
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CheckpointError",
+    "RUN_OUTPUTS",
+    "check_finite_weights",
     "config_difference",
     "check_config_matches",
     "load_checkpoint",
@@ -42,7 +43,9 @@ __all__ = [
 
 CHECKPOINT_FORMAT = 1
 _REQUIRED_KEYS = ("format", "model", "config")
-_TMP_SUFFIX = ".tmp"  # save_checkpoint writes ".<name>.<random>.tmp", then renames it
+# the files of a run folder that are written atomically (scrpn.outputs.atomic_write)
+RUN_OUTPUTS = ("latest.pth", "final.pth", "metrics.json", "proposals.json", "log.jsonl",
+               "config.yaml")
 
 
 class CheckpointError(RuntimeError):
@@ -50,31 +53,18 @@ class CheckpointError(RuntimeError):
 
 
 def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
-    """Write ``state`` to ``path`` atomically (temporary file + ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX,
-                                        dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(dict(state), stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
-    return path
+    """Write ``state`` to ``path`` atomically (:func:`scrpn.outputs.atomic_write`: temporary file
+    + ``os.replace``); a full disk raises :class:`~scrpn.outputs.WriteError` naming ``path`` and
+    leaves the previous checkpoint intact."""
+    return atomic_write(path, lambda stream: torch.save(dict(state), stream))
 
 
-def remove_stale_temporaries(directory: str | Path, names: Iterable[str] = ("latest.pth",
-                                                                           "final.pth")) -> int:
+def remove_stale_temporaries(directory: str | Path, names: Iterable[str] = RUN_OUTPUTS) -> int:
     """Delete the temporary files that writes of ``names`` killed mid-way (SIGKILL, power loss)
     left in ``directory``; return how many. Call it only where no other process is writing."""
     removed = 0
     for name in names:
-        for stale in Path(directory).glob(f".{name}.*{_TMP_SUFFIX}"):
+        for stale in Path(directory).glob(f".{name}.*{TMP_SUFFIX}"):
             stale.unlink(missing_ok=True)
             removed += 1
     return removed
@@ -102,6 +92,19 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: checkpoint format {state['format']} is not supported "
                               f"(expected {CHECKPOINT_FORMAT})")
     return state
+
+
+def check_finite_weights(path: str | Path, model_state: Mapping[str, Any]) -> None:
+    """Refuse weights holding NaN or inf (a run that diverged): evaluating them would report
+    AR 0.0 as if it were a result. Raises ``CheckpointError`` naming the file, the first bad
+    tensor and how many tensors are affected (``tests/test_bad_input_eval.py``)."""
+    bad = [name for name, value in model_state.items()
+           if isinstance(value, torch.Tensor) and value.is_floating_point()
+           and not bool(torch.isfinite(value).all())]
+    if bad:
+        more = f" (and {len(bad) - 1} more tensors)" if len(bad) > 1 else ""
+        raise CheckpointError(f"{path}: the weights hold NaN or inf values in '{bad[0]}'{more}: "
+                              "the run diverged; nothing to evaluate")
 
 
 def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

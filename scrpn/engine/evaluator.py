@@ -13,6 +13,11 @@ Design choices:
   :meth:`scrpn.data.coco.CocoDetection.ground_truth`): boxes it skipped do not count as missed
   objects and clipped boxes are scored clipped. A dataset without that method (a test double)
   is scored against its ``ann_file``.
+* A ground truth without any object to find is an error (``DataError`` naming the annotation
+  file), never all-null metrics; :func:`check_evaluable` checks it before training. The metrics
+  carry ``ground_truth``: the file, the images and objects scored and every annotation the
+  loader did not count as it is in the file, by reason
+  (:func:`scrpn.data.ground_truth.ground_truth_summary`).
 * With ``data.val_limit`` only the first n images are run, and the ground truth is restricted to
   those images (a ``COCO`` object holding only their images and annotations) before calling
   :func:`scrpn.evaluation.evaluate_proposals`, which otherwise counts every ground-truth image
@@ -45,9 +50,11 @@ from scrpn.engine.precision import autocast, check_precision, eval_precision
 from scrpn.evaluation import (detections_to_coco_results, dump_proposals, evaluate_detections,
                               evaluate_proposals, json_safe_metrics)
 from scrpn.evaluation.proposal_stats import proposal_stats, save_stats
+from scrpn.data.ground_truth import ground_truth_summary, require_objects
 from scrpn.evaluation.proposals import load_coco_gt, quiet
+from scrpn.outputs import atomic_write_text
 
-__all__ = ["evaluate_model", "ground_truth_of", "predict_proposals", "subset_coco",
+__all__ = ["check_evaluable", "evaluate_model", "ground_truth_of", "predict_proposals", "subset_coco",
            "to_original_coords", "write_metrics"]
 
 
@@ -172,15 +179,19 @@ def evaluate_model(model: nn.Module, dataset: Dataset, cfg: Config,
     evaluated = [p["image_id"] for p in proposals]
     if set(evaluated) != set(gt.getImgIds()):
         gt = subset_coco(gt, evaluated)
+    source = getattr(dataset, "ann_file", "the validation set")
+    require_objects(gt.dataset, source, f"the ground truth of the {len(evaluated)} images evaluated")
+    summary = ground_truth_summary(gt.dataset, getattr(dataset, "skipped", {}), source)
     if getattr(getattr(model, "module", model), "produces_detections", False):  # DDP-wrapped too
         # A detector (Tables II, IX): COCO box AP; ``proposals_path`` receives its detections.
         label_map = label_to_category_of(dataset)
         if proposals_path is not None:
-            Path(proposals_path).write_text(
-                json.dumps(detections_to_coco_results(proposals, label_map)), encoding="utf-8")
+            atomic_write_text(proposals_path,
+                              json.dumps(detections_to_coco_results(proposals, label_map)))
         metrics = evaluate_detections(gt, proposals, label_map)
         metrics["seconds_per_image"] = sum(seconds) / len(seconds) if seconds else math.nan
         metrics["num_images"] = len(proposals)
+        metrics["ground_truth"] = summary
         return metrics
     if proposals_path is not None:
         dump_proposals(proposals_path, proposals)
@@ -192,7 +203,22 @@ def evaluate_model(model: nn.Module, dataset: Dataset, cfg: Config,
     rho = iou_mask_spearman(model, subset, cfg, device)
     if rho is not None:
         metrics["iou_mask_spearman"] = rho
+    metrics["ground_truth"] = summary
     return metrics
+
+
+def check_evaluable(dataset: Dataset, cfg: Config) -> None:
+    """Before any work: the images that will be evaluated (the first ``data.val_limit``) must
+    hold an object to find, else every metric would be null. Raises ``DataError`` naming the
+    annotation file."""
+    gt = load_coco_gt(ground_truth_of(dataset))
+    ids = [int(i) for i in getattr(dataset, "image_ids", gt.getImgIds())]
+    limit = cfg.data.val_limit
+    if limit is not None and limit < len(ids):
+        gt = subset_coco(gt, ids[:limit])
+    source = getattr(dataset, "ann_file", "the validation set")
+    require_objects(gt.dataset, source, f"the ground truth of the {len(gt.dataset['images'])} "
+                                        "images to evaluate")
 
 
 def iou_mask_spearman(model: nn.Module, dataset: Dataset, cfg: Config,
@@ -266,7 +292,4 @@ def write_metrics(path: str | Path, metrics: Mapping[str, Any], cfg: Config,
         summary = summarise_diagnostics(read_jsonl(train_log))
         if summary:
             record["diagnostics"] = {k: json_safe_metrics(v) for k, v in summary.items()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return path
+    return atomic_write_text(path, json.dumps(record, indent=2) + "\n")

@@ -17,6 +17,8 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
+from scrpn.outputs import atomic_write_text
+
 __all__ = ["DIAGNOSTIC_PREFIXES", "JsonlLogger", "format_losses", "read_jsonl",
            "summarise_diagnostics"]
 
@@ -49,7 +51,7 @@ class JsonlLogger:
                 dropped += 1
             else:
                 kept.append(json.dumps(record))
-        self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        atomic_write_text(self.path, "".join(line + "\n" for line in kept))
         return dropped
 
 

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torchvision.ops import box_iou
 
+from scrpn.outputs import atomic_write
+
 __all__ = ["BUDGETS", "IOU_BINS", "missed_fractions", "proposal_stats", "save_stats", "load_stats"]
 
 BUDGETS = (100, 300, 1000)
@@ -79,12 +81,7 @@ def proposal_stats(coco_gt: Any, proposals: Sequence[Mapping[str, Any]],
 
 def save_stats(path: str | Path, stats: Mapping[str, np.ndarray]) -> Path:
     """Write ``stats`` as a compressed ``.npz`` (parent folders created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **stats)
-    tmp.replace(path)
-    return path
+    return atomic_write(path, lambda stream: np.savez_compressed(stream, **stats))
 
 
 def load_stats(path: str | Path) -> dict[str, np.ndarray]:

@@ -30,6 +30,12 @@ Design choices, and where they differ from naive use of pycocotools:
   proposal the smallest category id of the ground truth. Files written by ``dump_proposals`` use 1.
 * Each image's proposals are sorted by score (descending, stable) and cut to ``max(max_dets)``
   before evaluation; COCOeval then keeps the first ``m`` of them for each budget ``m``.
+* A ground-truth file is read through :func:`scrpn.data.ground_truth.read_ground_truth`, the
+  definition the training-time evaluation uses too (degenerate, outside and ``ignore: 1`` boxes
+  not counted, boxes clipped to the image, each case counted and reported under
+  ``ground_truth``), or, with ``reading="pycocotools"``, as pycocotools reads it.
+* Scores are float64 and ranked by a stable sort of the negated score, as ``COCOeval`` ranks
+  them, so near-equal scores are no ties (``tests/test_bad_input_eval.py``).
 * Ground-truth images without proposals stay in ``params.imgIds``, so their objects count as
   missed. Proposals for image ids that are not in the ground truth raise an error.
 * Crowd ground truths are handled by COCOeval itself: they are not counted as objects to find,
@@ -53,8 +59,9 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from scrpn.data.coco import annotation_area, check_annotation
 from scrpn.data.errors import DataError, EvaluationError
+from scrpn.data.ground_truth import (GroundTruth, ground_truth_summary, read_ground_truth,
+                                     require_objects)
 from scrpn.data.proposal_files import (  # noqa: F401 (re-exported: the evaluation API)
     check_boxes_and_scores,
     dump_proposals,
@@ -99,22 +106,22 @@ def quiet(verbose: bool = False) -> Iterator[None]:
 
 
 def load_coco_gt(coco_gt: CocoLike | Mapping[str, Any], verbose: bool = False,
-                 note: Optional[Callable[[str], None]] = None) -> COCO:
+                 note: Optional[Callable[[str], None]] = None, reading: str = "scrpn") -> COCO:
     """Return ``coco_gt`` if it already is a ``COCO`` object, otherwise build one from a COCO json
     dict (e.g. a dataset's :meth:`~scrpn.data.coco.CocoDetection.ground_truth`) or a json path.
 
-    A file is parsed by us (for clear errors), each annotation is checked like the data loader
-    checks it (:func:`scrpn.data.coco.check_annotation`: integer ids, no id 0, finite bbox), and
-    an annotation without ``area`` gets its box's w x h (``note`` is told how many), so that
-    COCOeval neither fails on it nor silently caps the recall. The dict goes to ``COCO`` through
-    ``dataset`` and ``createIndex()``, which is what ``COCO(path)`` does internally.
+    A file is read through :func:`scrpn.data.ground_truth.read_ground_truth`, the definition of
+    the ground truth that the training-time evaluation uses too (``reading="scrpn"``), or as
+    pycocotools reads it (``reading="pycocotools"``); ``note`` receives its report (what was
+    skipped, by reason). The dict goes to ``COCO`` through ``dataset`` and ``createIndex()``,
+    which is what ``COCO(path)`` does internally.
     """
     if isinstance(coco_gt, COCO):
         return coco_gt
     if isinstance(coco_gt, Mapping):
         data = dict(coco_gt)
     else:
-        data = _read_gt_file(os.fspath(coco_gt), note)
+        data = read_gt_file(os.fspath(coco_gt), reading, note).coco_dict()
     coco = COCO()
     coco.dataset = data
     with quiet(verbose):
@@ -122,28 +129,19 @@ def load_coco_gt(coco_gt: CocoLike | Mapping[str, Any], verbose: bool = False,
     return coco
 
 
-def _read_gt_file(name: str, note: Optional[Callable[[str], None]]) -> Dict[str, Any]:
-    data = read_json(name, what="annotation file")
-    if not isinstance(data, dict):
-        raise EvaluationError(f"{name}: annotation file must hold a JSON object, "
-                              f"got {type(data).__name__}")
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(data.get(key), list):
-            raise EvaluationError(f"{name}: annotation file needs a list under '{key}'")
-    seen: set = set()
-    no_area = 0
+def read_gt_file(name: PathLike, reading: str = "scrpn",
+                 note: Optional[Callable[[str], None]] = None) -> GroundTruth:
+    """:func:`read_ground_truth` for evaluation: errors become ``EvaluationError``; ``note``
+    gets the report."""
     try:
-        for pos, ann in enumerate(data["annotations"]):
-            check_annotation(ann, pos, Path(name), seen)
-            if annotation_area(ann) is None:
-                ann["area"] = float(ann["bbox"][2]) * float(ann["bbox"][3])
-                no_area += 1
+        truth = read_ground_truth(name, reading)
+    except EvaluationError:
+        raise
     except DataError as error:
         raise EvaluationError(str(error)) from error
-    if no_area and note is not None:
-        note(f"{name}: {no_area} annotations have no 'area': their box w x h is used for the "
-             "small / medium / large split")
-    return data
+    if note is not None:
+        note(truth.report())
+    return truth
 
 
 def check_image_ids(coco_gt: COCO, image_ids: Sequence[Any], source: str) -> None:
@@ -306,18 +304,35 @@ def evaluate_proposals_file(
     verbose: bool = False,
     backend: Optional[str] = None,
     note: Optional[Callable[[str], None]] = None,
-) -> Dict[str, float]:
+    reading: str = "scrpn",
+) -> Dict[str, Any]:
     """``evaluate_proposals`` for a proposals results json (as written by ``dump_proposals``).
 
+    The annotations are read as ``reading`` says (``"scrpn"``: the ground truth the training-time
+    evaluation counts, :func:`scrpn.data.ground_truth.clean_ground_truth`; ``"pycocotools"``:
+    pycocotools' own reading, scored by COCOeval itself unless ``backend`` says otherwise).
+    A ground truth without any object to find is an error (the metrics would all be null).
     Proposals whose image_id is not in the annotations raise ``EvaluationError`` naming the
     proposals file and the unknown ids (evaluating another split by mistake is the usual cause).
-    ``note`` receives remarks on the annotations (e.g. how many had no ``area``).
+    ``note`` receives the annotations' report (what was skipped or cleaned, by reason); the
+    returned metrics carry the same under ``ground_truth``.
     """
-    gt = load_coco_gt(annotations_json, verbose=verbose, note=note)
+    truth = read_gt_file(annotations_json, reading, note)
+    data = truth.coco_dict()
+    try:
+        require_objects(data, annotations_json)
+    except DataError as error:
+        raise EvaluationError(str(error)) from error
+    gt = load_coco_gt(data, verbose=verbose)
     proposals = load_proposals(proposals_json)
     image_ids = [entry["image_id"] for entry in proposals]
     check_image_ids(gt, image_ids, source=os.fspath(proposals_json))
-    return evaluate_proposals(gt, proposals, max_dets=max_dets, verbose=verbose, backend=backend)
+    if backend is None and reading == "pycocotools":
+        backend = "pycocotools"
+    metrics: Dict[str, Any] = dict(evaluate_proposals(gt, proposals, max_dets=max_dets,
+                                                      verbose=verbose, backend=backend))
+    metrics["ground_truth"] = ground_truth_summary(data, truth.skipped, annotations_json, reading)
+    return metrics
 
 
 def json_safe_metrics(metrics: Mapping[str, Any]) -> Dict[str, Any]:

@@ -48,6 +48,7 @@ from scrpn.engine.evaluator import evaluate_model, write_metrics
 from scrpn.engine.seeding import configure_torch
 from scrpn.engine.trainer import new_trainer
 from scrpn.evaluation.proposal_stats import load_stats
+from scrpn.outputs import atomic_write, atomic_write_text
 
 from .provenance import CodeChanges, code_version, dirty_training, training_commits
 
@@ -362,10 +363,10 @@ class Study:
                       wall_seconds=time.perf_counter() - start,
                       cpu_seconds=time.process_time() - cpu_start, torch_threads=torch.get_num_threads(),
                       earlier_wall_seconds=earlier_wall, earlier_cpu_seconds=earlier_cpu)
-        (out / "metrics.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(out / "metrics.json", json.dumps(record, indent=2) + "\n")
         log = ckpt.parent / "log.jsonl"
         if log.is_file():
-            (out / "log.jsonl").write_bytes(log.read_bytes())
+            atomic_write(out / "log.jsonl", lambda stream, data=log.read_bytes(): stream.write(data))
         self.log(f"{self.run_name(row)} seed {seed}: " + ", ".join(
             f"{k} {record[k]:.1f}" for k in ("AR100", "AR1000", "AP", "AP50") if record.get(k) is not None))
         return record
