@@ -95,6 +95,16 @@ def test_models_and_detectors_do_not_build_from_configs():
     assert "scrpn.detectors" not in {t.rsplit(".", 1)[0] for t in graph["scrpn.models.proposal_network"]}
 
 
+def test_models_and_detectors_do_not_read_the_config():
+    """Issue 35: ``scrpn.build`` reads the config once and hands the classes plain values and
+    parts (layouts, assigners, samplers, coders, resolved losses); no class imports the schema."""
+    graph = import_graph()
+    readers = sorted(name for name, imports in graph.items()
+                     if name.startswith(("scrpn.models", "scrpn.detectors")) and "scrpn.config" in imports)
+    assert readers == []
+    assert "scrpn.config" in graph["scrpn.build"]   # the rule reads real edges: build has this one
+
+
 FIRST_IMPORT = """
 import importlib, os, sys
 import numpy, PIL.Image, pycocotools.coco, torch, torchvision, yaml  # third-party, loaded once

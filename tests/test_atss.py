@@ -21,8 +21,8 @@ import math
 
 import torch
 
+from scrpn.build import build_assigner
 from scrpn.config import AssignerConfig
-from scrpn.models.heads.targets import build_assigner
 from scrpn.sampling import ATSSAssigner, PriorSet
 
 BOXES = torch.tensor([[0.0, 0, 10, 10], [0, 0, 10, 5], [0, 0, 5, 10],

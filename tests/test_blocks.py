@@ -12,6 +12,7 @@ import math
 import pytest
 import torch
 
+from scrpn.build import build_stage_loss
 from scrpn.config import HeadConfig, StageConfig
 from scrpn.models.heads.blocks import LossAccumulator, flatten_levels, head_conv
 
@@ -22,6 +23,12 @@ def _cfg(stage1_cls: float = 1.0, stage2_loss: str = "iou") -> HeadConfig:
     return HeadConfig(num_stages=2,
                       stage1=StageConfig(reg_loss="l1", reg_weight=1.0, cls_weight=stage1_cls),
                       stage2=StageConfig(reg_loss=stage2_loss, reg_weight=10.0, cls_weight=2.0))
+
+
+def _losses(acc: LossAccumulator, cfg: HeadConfig) -> dict:
+    """The accumulator's losses with ``cfg``'s stages resolved as the build resolves them."""
+    return acc.losses([build_stage_loss(cfg.stage1), build_stage_loss(cfg.stage2)],
+                      cfg.iou_mask.weight)
 
 
 def _filled(stage1_cls: bool = True) -> LossAccumulator:
@@ -45,7 +52,7 @@ def _filled(stage1_cls: bool = True) -> LossAccumulator:
 
 
 def test_every_normaliser_by_hand():
-    losses = _filled().losses(_cfg())
+    losses = _losses(_filled(), _cfg())
     # stage-1 L1 in a classifying stage: / M_cls = 4 (summed over the batch): 4.5 / 4
     assert losses["loss_s1_reg"].item() == pytest.approx(4.5 / 4)
     # stage-1 classification: 4 ln 2 / 4
@@ -60,13 +67,13 @@ def test_every_normaliser_by_hand():
 
 
 def test_a_stage_without_classification_divides_l1_by_its_pairs():
-    losses = _filled(stage1_cls=False).losses(_cfg(stage1_cls=0.0))
+    losses = _losses(_filled(stage1_cls=False), _cfg(stage1_cls=0.0))
     assert losses["loss_s1_reg"].item() == pytest.approx(4.5 / 3)
     assert "loss_s1_cls" not in losses
 
 
 def test_unitbox_reading_divides_by_the_positives_too():
-    losses = _filled().losses(_cfg(stage2_loss="iou_log"))
+    losses = _losses(_filled(), _cfg(stage2_loss="iou_log"))
     # -ln(1/2) - ln(1) - ln(1/7) = ln 14, over 3 positives, weight 10
     assert losses["loss_s2_reg"].item() == pytest.approx(10.0 * math.log(14.0) / 3.0, rel=1e-5)
 
@@ -75,7 +82,7 @@ def test_no_positives_gives_zero_not_nan():
     acc = LossAccumulator()
     acc.add_reg("s2", torch.zeros(0, 4), torch.zeros(0, 4))
     acc.add_cls("s2", torch.zeros(2), torch.zeros(2))
-    losses = acc.losses(_cfg())
+    losses = _losses(acc, _cfg())
     assert losses["loss_s2_reg"].item() == 0.0
     assert losses["loss_s2_cls"].item() == pytest.approx(2.0 * 2 * LN2 / 2)
 
@@ -99,7 +106,7 @@ def _mmdet_cfg(stage1_cls: float = 1.0) -> HeadConfig:
 
 
 def test_mmdet_normaliser_divides_a_sampled_stage_by_its_sampled_count():
-    losses = _filled().losses(_mmdet_cfg())
+    losses = _losses(_filled(), _mmdet_cfg())
     # stage-1 L1: / sampled count 4, as 'paper' already does for L1
     assert losses["loss_s1_reg"].item() == pytest.approx(4.5 / 4)
     # stage-2 IoU loss: weight 10 x (1/2 + 0 + 6/7) / 6 sampled (not / 3 positives)
@@ -113,20 +120,20 @@ def test_mmdet_normaliser_of_an_unsampled_stage_is_priors_over_200():
     acc = _filled(stage1_cls=False)
     acc.add_priors("s1", 600)   # image A's priors
     acc.add_priors("s1", 600)   # image B's: 1200 / 200 = 6
-    losses = acc.losses(_mmdet_cfg(stage1_cls=0.0))
+    losses = _losses(acc, _mmdet_cfg(stage1_cls=0.0))
     assert losses["loss_s1_reg"].item() == pytest.approx(4.5 / 6.0)
     # below 200 priors the factor is < 1; the accumulator never divides by less than 1
     few = _filled(stage1_cls=False)
     few.add_priors("s1", 100)
-    assert few.losses(_mmdet_cfg(stage1_cls=0.0))["loss_s1_reg"].item() == pytest.approx(4.5)
+    assert _losses(few, _mmdet_cfg(stage1_cls=0.0))["loss_s1_reg"].item() == pytest.approx(4.5)
 
 
 def test_regression_indices_keeps_only_the_sampled_positives_under_mmdet():
     from scrpn.models.heads.blocks import regression_indices
     positives, sampled = torch.tensor([1, 4, 7]), torch.tensor([4])
-    assert regression_indices("paper", positives, sampled).tolist() == [1, 4, 7]
-    assert regression_indices("mmdet", positives, sampled).tolist() == [4]
-    assert regression_indices("mmdet", positives, None).tolist() == [1, 4, 7]  # unsampled stage
+    assert regression_indices(False, positives, sampled).tolist() == [1, 4, 7]
+    assert regression_indices(True, positives, sampled).tolist() == [4]
+    assert regression_indices(True, positives, None).tolist() == [1, 4, 7]  # unsampled stage
 
 
 def test_positive_ious_by_hand():

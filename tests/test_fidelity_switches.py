@@ -19,9 +19,10 @@ import pytest
 import torch
 
 from scrpn.config import ConfigError, load_config
+from scrpn.build import build_head
 from scrpn.models.heads.alignment import AdaptiveConv, PointAlignment, box_to_offsets
 from scrpn.models.heads.iou_mask import IoUMaskBranch
-from scrpn.models.heads.stages import TwoStageProposalHead, clip_to_images, stage1_dilation
+from scrpn.models.heads.stages import clip_to_images, stage1_dilation
 from scrpn.ops import DeformConv2d
 from scrpn.sampling.positive_region import PositiveRegionAssigner
 from scrpn.study import Study, config_fingerprint
@@ -128,7 +129,7 @@ def test_stage1_dilation_zero_matches_the_priors_own_taps():
 def test_the_head_builds_the_configured_dilation():
     cfg = load_config(ROOT / "configs" / "mini" / "cascade_rpn.yaml",
                       ["model.head.stage1_dilation=0"]).model.head
-    head = TwoStageProposalHead(16, cfg)
+    head = build_head(cfg, 16)
     assert head.stage1_conv.conv.dilation == (2, 2) and head.stage1_conv.conv.padding == (2, 2)
 
 
@@ -166,7 +167,7 @@ def test_clip_stage1_feeds_stage2_clipped_boxes_and_keeps_the_loss_boxes():
     cfg = load_config(ROOT / "configs" / "mini" / "cascade_rpn.yaml",
                       ["model.head.clip_stage1=true", "model.head.feat_channels=16"]).model.head
     torch.manual_seed(0)
-    head = TwoStageProposalHead(16, cfg)
+    head = build_head(cfg, 16)
     with torch.no_grad():
         head.stage1_reg.bias.copy_(torch.tensor([0.0, 0.0, 3.0, 3.0]))  # blow every box up
     feats = [torch.randn(1, 16, 64 // s, 64 // s) for s in head.strides]
@@ -224,7 +225,7 @@ def test_the_head_scores_with_the_second_sigmoid_only_at_test_time():
                       ["model.head.iou_mask.second_sigmoid=test_only",
                        "model.head.feat_channels=16"]).model.head
     torch.manual_seed(0)
-    head = TwoStageProposalHead(16, cfg)
+    head = build_head(cfg, 16)
     out = head([torch.randn(1, 16, 64 // s, 64 // s) for s in head.strides])
     scores, _ = head.final_scores_and_boxes(out, use_iou_mask=True)
     expect = 0.5 * (out.refined_cls.sigmoid() + torch.sigmoid(out.iou_mask))
@@ -297,9 +298,9 @@ def test_a_checkpoint_from_before_a_later_key_still_resumes():
 def test_point_offset_scale_halves_the_secondary_offsets():
     """Scale 0.5 with raw offsets 2r decodes to the boxes of scale 1 with r (experiment 6, P2)."""
     torch.manual_seed(0)
-    half = TwoStageProposalHead(16, load_config(ROOT / "configs" / "mini" / "t3_point.yaml",
-                                                ["model.head.point_offset_scale=0.5"]).model.head)
-    full = TwoStageProposalHead(16, load_config(ROOT / "configs" / "mini" / "t3_point.yaml").model.head)
+    half = build_head(load_config(ROOT / "configs" / "mini" / "t3_point.yaml",
+                                  ["model.head.point_offset_scale=0.5"]).model.head, 16)
+    full = build_head(load_config(ROOT / "configs" / "mini" / "t3_point.yaml").model.head, 16)
     assert half.point_offset_scale == 0.5 and full.point_offset_scale == 1.0
     n = 6
     raw, init = torch.randn(1, n, 18), torch.randn(1, n, 18)

@@ -14,7 +14,8 @@ from torch import nn
 from scrpn import losses as L
 from scrpn import config as C
 from scrpn.config import ConfigError, config_from_dict, load_config
-from scrpn.models.heads.ga_rpn import (GuidedAnchorHead, approx_overlaps, assign_shapes,
+from scrpn.build import build_head, build_selection
+from scrpn.models.heads.ga_rpn import (approx_overlaps, assign_shapes,
                                        location_targets)
 from scrpn.models.proposal_network import ProposalNetwork
 from scrpn.sampling.max_iou import MaxIoUAssigner
@@ -93,7 +94,7 @@ def test_focal_loss_values():
 def _head(**overrides):
     sets = ["model.head.feat_channels=16"] + [f"{k}={v}" for k, v in overrides.items()]
     torch.manual_seed(0)
-    return GuidedAnchorHead(16, load_config(CONFIG, sets).model.head, (4, 8, 16, 32, 64))
+    return build_head(load_config(CONFIG, sets).model.head, 16, (4, 8, 16, 32, 64))
 
 
 def _pyramid(size=64, batch=2):
@@ -127,7 +128,7 @@ def test_zero_shape_gives_the_square_anchors():
 
 def test_location_filter_at_test():
     head = _head().eval()
-    model = ProposalNetwork(nn.Identity(), head, C.TestConfig(max_per_img=50)).eval()
+    model = ProposalNetwork(nn.Identity(), head, build_selection(C.TestConfig(max_per_img=50))).eval()
     targets = [{"img_shape": (64, 64)}]
     nn.init.zeros_(head.conv_loc.weight)
     nn.init.constant_(head.conv_loc.bias, math.log(0.02 / 0.98))  # p_loc = 0.02 >= 0.01: kept

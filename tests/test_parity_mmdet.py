@@ -18,6 +18,7 @@ from scrpn import losses as L
 from scrpn.config import load_config
 from scrpn.models.anchors import AnchorGenerator
 from scrpn.models.box_coder import DeltaXYWHCoder
+from scrpn.build import build_head
 from scrpn.models.heads.alignment import box_to_offsets
 from scrpn.models.heads.ga_rpn import assign_shapes, location_targets
 from scrpn.models.heads.stages import HeadOutputs, TwoStageProposalHead, clip_to_images
@@ -200,7 +201,7 @@ def _outputs(head: TwoStageProposalHead, raw1: torch.Tensor, cls1=None, raw2=Non
 
 def _head(config: str, sets: list[str]) -> TwoStageProposalHead:
     cfg = load_config(ROOT / "configs" / "mini" / config, ["model.head.feat_channels=8", *sets])
-    head = TwoStageProposalHead(8, cfg.model.head, STRIDES)
+    head = build_head(cfg.model.head, 8, STRIDES)
     head.generator = torch.Generator().manual_seed(0)
     return head
 
@@ -215,7 +216,7 @@ def test_rpn_loss(loss_norm):
     head = _head("rpn.yaml", ["model.head.anchor_scale=8", f"model.head.stage1.sampler.num={n}",
                               "model.head.stage1.sampler.pos_fraction=1.0",
                               f"model.head.stage1.loss_norm={loss_norm}"])
-    assert head.cfg.anchor_scale == fx["anchor_scale"] and list(head.cfg.anchor_ratios) == fx["ratios"]
+    assert head.layout.anchor_scale == fx["anchor_scale"] and list(head.layout.anchor_ratios) == fx["ratios"]
     out = _outputs(head, pattern(fx["reg"]), cls1=pattern(fx["cls"]))
     losses = head.loss(out, [{"boxes": torch.tensor(fx["gts"]), "iscrowd": torch.zeros(len(fx["gts"]))}])
     close(losses["loss_s1_cls"], fx["loss_cls"])
@@ -293,14 +294,14 @@ def test_rcnn_box_targets():
 
 def _ga_losses(fx: dict, sets: list[str]) -> dict:
     """Our GA-RPN head's losses on the fixture's predictions, both samplers drawing everything."""
-    from scrpn.models.heads.ga_rpn import GAOutputs, GuidedAnchorHead
+    from scrpn.models.heads.ga_rpn import GAOutputs
     n = fx["loc"]["n"]
     cfg = load_config(ROOT / "configs" / "mini" / "ga_rpn.yaml",
                       ["model.head.feat_channels=8", "model.head.anchor_scale=8",
                        f"model.head.stage1.sampler.num={n}", "model.head.stage1.sampler.pos_fraction=1.0",
                        f"model.head.ga.sampler.num={9 * n}", "model.head.ga.sampler.pos_fraction=1.0",
                        *sets]).model.head
-    head = GuidedAnchorHead(8, cfg, STRIDES)
+    head = build_head(cfg, 8, STRIDES)
     head.generator = torch.Generator().manual_seed(0)
     squares = torch.cat(head.square_generator.grid_anchors(SIZES, "cpu"))
     shape = pattern(fx["shape"])[None]

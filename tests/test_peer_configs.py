@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 
 from scrpn.config import load_config
-from scrpn.models.heads.stages import TwoStageProposalHead
+from scrpn.build import build_head
 from scrpn.study.runs import row_folders
 
 MINI = Path(__file__).parents[1] / "configs" / "mini"
@@ -53,7 +53,7 @@ def test_iterative_rpn_is_rpn_twice_without_alignment():
 def test_iterative_rpn_trains_both_classifiers_and_scores_with_stage_2():
     cfg = load_config(MINI / "iterative_rpn.yaml", ["model.head.feat_channels=16"])
     torch.manual_seed(0)
-    head = TwoStageProposalHead(16, cfg.model.head)
+    head = build_head(cfg.model.head, 16)
     head.generator = torch.Generator().manual_seed(0)
     g = torch.Generator().manual_seed(0)
     feats = [torch.randn(1, 16, 64 // s, 64 // s, generator=g) for s in (4, 8, 16, 32, 64)]

@@ -69,7 +69,7 @@ def test_bf16_outputs_leave_autocast_in_float32() -> None:
     with precision.autocast("bf16", "cpu"):
         feats = model.backbone(images)
         assert feats[0].dtype == torch.bfloat16          # the backbone multiplied in bf16
-        out, full = model.head_outputs(feats, targets)
+        out, full = model.head_on_features(feats, [t["img_shape"] for t in targets])
         assert out.refined_boxes.dtype == out.refined_cls.dtype == out.iou_mask.dtype == torch.float32
         losses = model(images, targets)
         model.eval()

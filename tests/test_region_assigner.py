@@ -9,7 +9,7 @@ import torch
 
 from scrpn.config import ConfigError, config_from_dict
 from scrpn.models.anchors import AnchorGenerator
-from scrpn.models.heads.targets import build_assigner
+from scrpn.build import build_assigner
 from scrpn.sampling.region import RegionAssigner, region_in_cells
 
 STRIDES = (4, 8)

@@ -13,8 +13,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from scrpn.build import build_head  # noqa: E402
 from scrpn.config import AssignerConfig, HeadConfig, StageConfig  # noqa: E402
-from scrpn.models.heads.stages import TwoStageProposalHead  # noqa: E402
 from scrpn.sampling.geometry import pairwise_overlaps  # noqa: E402
 from scrpn.sampling.max_iou import MaxIoUAssigner  # noqa: E402
 from scrpn.sampling.size_aware_threshold import SizeAwareThresholdAssigner  # noqa: E402
@@ -224,7 +224,7 @@ def test_max_iou_view_equals_the_assigner_run_directly():
 
 def test_geometry_equals_the_heads_forward():
     cfg = sads_head()
-    head = TwoStageProposalHead(16, cfg).eval()
+    head = build_head(cfg, 16).eval()
     hw = (100, 72)  # padded to 128 x 96
     feats = [torch.zeros(1, 16, h, w) for h, w in featmap_sizes(hw)]
     with torch.no_grad():

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from scrpn.config import load_config
+from scrpn.build import build_head
 from scrpn.models.heads.iou_mask import iou_targets
-from scrpn.models.heads.stages import TwoStageProposalHead, point_prior_grid
+from scrpn.models.heads.stages import point_prior_grid
 
 CONFIGS = sorted(p for p in (Path(__file__).parents[1] / "configs" / "mini").glob("**/*.yaml")
                  if not p.name.startswith("_") and p.parent.name != "datasets")   # every row, in every folder
@@ -32,7 +33,7 @@ def _targets(batch=2):
 def _head(path):
     cfg = load_config(path, ["model.head.feat_channels=16"])
     torch.manual_seed(0)
-    return TwoStageProposalHead(16, cfg.model.head, STRIDES), cfg
+    return build_head(cfg.model.head, 16, STRIDES), cfg
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])

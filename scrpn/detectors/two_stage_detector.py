@@ -49,13 +49,12 @@ class TwoStageDetector(nn.Module):
 
     def diagnostics(self) -> dict[str, float]:
         """The proposal head's diagnostics of the last training step (see ``ProposalNetwork``)."""
-        net = self.proposal_network
-        return {k: float(v) for k, v in getattr(net.head, "diagnostics", {}).items()}
+        return {k: float(v) for k, v in self.proposal_network.head.diagnostics.items()}
 
     def forward(self, images: Tensor, targets: list[dict]):
         net = self.proposal_network
-        feats = net.backbone(images)                                        # [P2..P6]
-        out, full = net.head_outputs(feats, targets)     # float32 outside autocast (bf16 runs)
+        # [P2..P6]; the head's outputs float32 outside autocast (bf16 runs)
+        feats, out, full = net.features_and_outputs(images, [t["img_shape"] for t in targets])
         with full:
             proposals = [p["boxes"].detach() for p in net.predict(out, targets, self.num_proposals)]
             head_losses = net.head.loss(out, targets) if self.training else None

@@ -227,12 +227,12 @@ def iou_mask_spearman(model: nn.Module, dataset: Dataset, cfg: Config,
 
     Over the first ``max_images`` images (of ``cfg.data.val_limit``): the stage-2 positives of the
     head's own stage-2 assigner, the mask as the IoU-aware score uses it
-    (:meth:`TwoStageProposalHead.mask_scores`) against the IoU of their refined boxes with their
+    (:meth:`ProposalNetwork.mask_scores`) against the IoU of their refined boxes with their
     gts. ``None`` for a model without an IoU mask (or a detector); NaN when undefined.
     """
-    net = getattr(model, "module", model)
-    head = getattr(net, "head", None)
-    if getattr(net, "produces_detections", False) or getattr(head, "iou_mask", None) is None:
+    from scrpn.models.proposal_network import ProposalNetwork
+    net = getattr(model, "module", model)              # DDP-wrapped or not
+    if not isinstance(net, ProposalNetwork) or not net.has_iou_mask:
         return None
     from scrpn.evaluation.correlation import correlation
     from scrpn.models.heads.iou_mask import positive_mask_and_iou
@@ -247,13 +247,13 @@ def iou_mask_spearman(model: nn.Module, dataset: Dataset, cfg: Config,
         with torch.inference_mode():
             for images, targets in loader:
                 with autocast(eval_precision(cfg.eval.precision, cfg.train.precision), device):
-                    feats = net.backbone(images_in(images.to(device), cfg.train.memory_format))
-                    out, _ = net.head_outputs(feats, targets)   # float32 outputs
-                mask = head.mask_scores(out)
+                    out = net.head_outputs(images_in(images.to(device), cfg.train.memory_format),
+                                           [t["img_shape"] for t in targets])   # float32 outputs
+                mask = net.mask_scores(out)
                 for i, t in enumerate(targets):
                     crowd = t["iscrowd"].bool()
                     gts, ignore = t["boxes"][~crowd].to(device), t["boxes"][crowd].to(device)
-                    assign = head.assign(1, out, i, gts, ignore)
+                    assign = net.assign(1, out, i, gts, ignore)
                     m, iou = positive_mask_and_iou(mask[i], out.refined_boxes[i], assign, gts)
                     masks.append(m.cpu())
                     ious.append(iou.cpu())

@@ -8,7 +8,8 @@ applied after the five SC-RPN heads". Its threshold is not printed; we use
 """
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -80,6 +81,26 @@ def select_proposal_indices(scores: Tensor, boxes: Tensor, num_per_level: Sequen
         keep = nms_first_k(b, s, cross_level_nms_thr, max_per_img)
         idx, b, s = idx[keep], b[keep], s[keep]
     return idx[:max_per_img], b[:max_per_img], s[:max_per_img]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A network's test-time selection settings (``model.test``, :func:`scrpn.build.build_selection`)."""
+    nms_pre: int = 2000
+    nms_thr: float = 0.7
+    max_per_img: int = 1000
+    min_bbox_size: float = 0.0
+    cross_level_nms: bool = False
+    cross_level_nms_thr: float = 0.8
+
+    def indices(self, scores: Tensor, boxes: Tensor, num_per_level: Sequence[int],
+                img_shape: tuple[int, int], max_per_img: Optional[int] = None
+                ) -> tuple[Tensor, Tensor, Tensor]:
+        """:func:`select_proposal_indices` with these settings (``max_per_img`` overrides)."""
+        keep = self.max_per_img if max_per_img is None else int(max_per_img)
+        return select_proposal_indices(scores, boxes, num_per_level, img_shape, self.nms_pre,
+                                       self.nms_thr, keep, self.min_bbox_size,
+                                       self.cross_level_nms, self.cross_level_nms_thr)
 
 
 def select_proposals(scores: list[Tensor], boxes: list[Tensor], img_shape: tuple[int, int],

@@ -31,7 +31,8 @@ from matplotlib.patches import Rectangle
 from torch import Tensor, nn
 
 from ..data.collate import padded_size
-from ..models.postprocess import select_proposal_indices
+from ..detectors.two_stage_detector import TwoStageDetector
+from ..models.proposal_network import ProposalNetwork
 
 __all__ = ["display_image", "draw_box", "model_selection", "one_thread", "padded_image", "run_head", "save_figure"]
 
@@ -112,11 +113,14 @@ def padded_image(image: Tensor, size_divisor: int = 32) -> Tensor:
     return F.pad(x.float(), (0, pw - w, 0, ph - h))
 
 
-def _proposal_network(model: nn.Module) -> nn.Module:
-    net = getattr(model, "proposal_network", model)      # an R-CNN detector: its proposal part
-    if not (hasattr(net, "backbone") and hasattr(net, "head")):
-        raise ValueError("model must be a proposal network (attributes 'backbone' and 'head')")
-    return net
+def proposal_network_of(model: nn.Module) -> ProposalNetwork:
+    """The proposal network of ``model``: itself, or an R-CNN detector's proposal part."""
+    if isinstance(model, ProposalNetwork):
+        return model
+    if isinstance(model, TwoStageDetector):
+        return model.proposal_network
+    raise ValueError(f"model must be a proposal network (ProposalNetwork, or a TwoStageDetector "
+                     f"around one), got {type(model).__name__}")
 
 
 @torch.no_grad()
@@ -124,14 +128,14 @@ def run_head(model: nn.Module, image: Tensor, size_divisor: int = 32) -> Any:
     """The head outputs (``HeadOutputs`` / ``GAOutputs``) of one image, batch of one, in eval mode
     (the model's mode is restored). The image is padded as in training and evaluation, so the
     outputs line up with the priors of the padded size."""
-    net = _proposal_network(model)
+    net = proposal_network_of(model)
     device = next(net.parameters()).device
     x = padded_image(image, size_divisor).to(device)
     was_training = net.training
     net.eval()
     try:
         with one_thread():
-            return net.head(net.backbone(x), [tuple(int(v) for v in image.shape[-2:])])
+            return net.head_outputs(x, [tuple(int(v) for v in image.shape[-2:])])
     finally:
         net.train(was_training)
 
@@ -141,11 +145,6 @@ def model_selection(model: nn.Module, out: Any, img_shape: Sequence[int],
                     max_per_img: Optional[int] = None) -> tuple[Tensor, Tensor, Tensor]:
     """What the model returns for the image ``out`` came from, as (indices into the head outputs,
     clipped boxes, scores): its test-time score (IoU-aware when it uses it) and its own selection
-    with its ``test_cfg`` (``max_per_img`` overrides the count)."""
-    net = _proposal_network(model)
-    scores, boxes = net.head.final_scores_and_boxes(out, getattr(net, "use_iou_mask_at_test", True))
-    t = net.test_cfg
-    return select_proposal_indices(scores[0], boxes[0], out.num_per_level,
-                                   (int(img_shape[0]), int(img_shape[1])), t.nms_pre, t.nms_thr,
-                                   t.max_per_img if max_per_img is None else int(max_per_img),
-                                   t.min_bbox_size, t.cross_level_nms, t.cross_level_nms_thr)
+    with its ``test_cfg`` (``max_per_img`` overrides the count): :meth:`ProposalNetwork.select`."""
+    net = proposal_network_of(model)
+    return net.select(out, [(int(img_shape[0]), int(img_shape[1]))], max_per_img)[0]

@@ -46,7 +46,8 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from ..pyramid import FPN_STRIDES, level_base_scale
-from .common import display_image, draw_box, model_selection, run_head, save_figure
+from .common import (display_image, draw_box, model_selection, proposal_network_of, run_head,
+                     save_figure)
 
 __all__ = [
     "ASPECT_BINS",
@@ -213,10 +214,11 @@ def iou_mask_supervision_example(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78
     loss), ``positive`` (N,) bool, ``gt_levels`` (num_levels,) (-1 padded), ``threshold`` (SAT's
     m_g), ``gt_box`` (4,), ``samples``.
     """
+    from ..build import build_assigner, build_sampler
+    from ..config import AssignerConfig, SamplerConfig
     from ..models.heads.iou_mask import iou_targets, mask_sample_indices
     from ..models.points import grid_points
-    from ..sampling.sampler import RandomSampler
-    from ..sampling.size_aware_threshold import SizeAwareThresholdAssigner
+    from ..sampling.priors import PriorSet
 
     strides = tuple(int(s) for s in strides)
     gen = torch.Generator().manual_seed(seed)
@@ -244,10 +246,11 @@ def iou_mask_supervision_example(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78
 
     init_boxes, refined_boxes = boxes_toward(0.6, 0.05), boxes_toward(0.9, 0.08)
     base_scale = level_base_scale(anchor_scale, strides)
-    assigner = SizeAwareThresholdAssigner(topk=topk, num_levels_used=num_levels,
-                                          base_scale=base_scale, strides=strides)
-    assign = assigner.assign(init_boxes, centers, num_per_level, gt)
-    pos_s, neg_s = RandomSampler(num=sampler_num, pos_fraction=pos_fraction).sample(assign, gen)
+    assigner = build_assigner(AssignerConfig(type="size_aware_threshold", topk=topk,
+                                             num_levels=num_levels), base_scale, strides)
+    assign = assigner.assign_priors(PriorSet(init_boxes, centers, num_per_level), gt)
+    sampler = build_sampler(SamplerConfig(num=sampler_num, pos_fraction=pos_fraction))
+    pos_s, neg_s = sampler.sample(assign, gen)
     cls_inds = torch.cat([pos_s, neg_s])
     trained_inds = mask_sample_indices(samples, assign, cls_inds)  # what the head's loss uses
     targets = iou_targets(refined_boxes, assign.gt_inds, gt)                  # every location
@@ -444,9 +447,11 @@ def point_proposals(model: torch.nn.Module, image_tensor: Tensor, target: Option
     """
     from ..models.points import offsets_to_points
 
-    net = getattr(model, "proposal_network", model)
+    from ..models.heads.stages import TwoStageProposalHead
+
+    net = proposal_network_of(model)
     head = net.head
-    if not getattr(head, "is_point", False):
+    if not (isinstance(head, TwoStageProposalHead) and head.is_point):
         raise ValueError("point_proposals needs a point-based head (model.head.representation: point)")
     image = image_tensor if image_tensor.dim() == 4 else image_tensor.unsqueeze(0)
     if image.shape[0] != 1:

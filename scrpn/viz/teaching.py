@@ -41,10 +41,13 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torchvision.ops import box_iou, nms
 
+from ..build import build_head
 from ..config import Config
 from ..evaluation.correlation import correlation
-from .common import display_image, draw_box, one_thread, padded_image, save_figure
+from .common import (display_image, draw_box, one_thread, padded_image, proposal_network_of,
+                     save_figure)
 from .common import run_head as head_outputs   # notebook 11's name for it
+from ..models.heads.base import ProposalHead
 from ..models.heads.iou_mask import iou_aware_score
 from ..models.postprocess import pre_nms_candidates
 from ..sampling.levels import candidate_levels, point_levels
@@ -126,11 +129,10 @@ class ScoreLocalisation:
 
 def _candidate_scores(model: nn.Module, out: Any) -> tuple[Tensor, Tensor, Optional[Tensor], Tensor]:
     """(test score, cls prob, IoU mask or None, boxes), each (N, ...) for image 0."""
-    head = model.head
-    use_mask = bool(getattr(model, "use_iou_mask_at_test", False))
-    test_score, boxes = head.final_scores_and_boxes(out, use_mask)
-    cls_prob = head.final_scores_and_boxes(out, False)[0]  # no mask: the classification score
-    mask = head.mask_scores(out) if hasattr(head, "mask_scores") else None
+    net = proposal_network_of(model)
+    test_score, boxes = net.test_scores(out)
+    cls_prob = net.test_scores(out, use_iou_mask=False)[0]  # no mask: the classification score
+    mask = net.mask_scores(out)
     return test_score[0], cls_prob[0], None if mask is None else mask[0], boxes[0]
 
 
@@ -138,10 +140,10 @@ def _pre_nms_candidates(model: nn.Module, out: Any, test_score: Tensor, boxes: T
                         img_shape: tuple[int, int], nms_pre: Optional[int]) -> tuple[Tensor, Tensor]:
     """(indices (K,), clipped boxes (K, 4)) of what the model's selection hands to its NMS
     (:func:`scrpn.models.postprocess.pre_nms_candidates` with the model's ``test_cfg``)."""
-    test_cfg = getattr(model, "test_cfg", None)
-    k = nms_pre if nms_pre is not None else getattr(test_cfg, "nms_pre", 10 ** 9)
+    test_cfg = proposal_network_of(model).test_cfg
+    k = nms_pre if nms_pre is not None else test_cfg.nms_pre
     idx, b, _, _ = pre_nms_candidates(test_score.cpu(), boxes.cpu(), out.num_per_level, img_shape,
-                                      int(k), getattr(test_cfg, "min_bbox_size", 0.0))
+                                      int(k), test_cfg.min_bbox_size)
     return idx, b
 
 
@@ -287,13 +289,13 @@ class PositivesPerStage:
     boxes_source: str             # "model" (its stage-1 boxes) or "priors" (untrained head)
 
 
-def _assign_head(cfg: Config) -> nn.Module:
-    """A head built from ``cfg`` for its assigners and ``assign``: what ``loss`` uses."""
-    from ..models.heads.stages import TwoStageProposalHead
+def _assign_head(cfg: Config) -> ProposalHead:
+    """A head built from ``cfg`` (:func:`scrpn.build.build_head`, with the assigners
+    :func:`scrpn.build.build_assigners` gives) for its ``assign``: what ``loss`` uses."""
     if cfg.model.head.type != "two_stage":
         raise ValueError(f"positives_per_stage needs a two-stage head, not {cfg.model.head.type!r}")
     with torch.random.fork_rng(devices=[]):  # layer initialisation must not move the global RNG
-        return TwoStageProposalHead(cfg.model.backbone.fpn_channels, cfg.model.head)
+        return build_head(cfg.model.head, cfg.model.backbone.fpn_channels)
 
 
 @torch.no_grad()

@@ -1,7 +1,8 @@
 """Building blocks shared by the proposal heads (``stages.py``, ``ga_rpn.py``): the heads'
 convolutions, the level-map flattening and the loss accumulator with the paper's normalisers.
 
-Loss normalisation (eqs. 4-7), :class:`LossAccumulator`, per stage by ``stage.loss_norm``:
+Loss normalisation (eqs. 4-7), :class:`LossAccumulator`, per stage by ``stage.loss_norm`` (resolved
+once, at build, into :attr:`scrpn.models.heads.parts.StageLoss.mmdet_norm`):
 
 * ``'paper'`` (the default, the study's first reading): classification and IoU-mask losses are
   divided by the number of classification samples M_cls (resp. mask samples); IoU-type regression
@@ -21,12 +22,14 @@ mmdetection's own losses.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import Tensor, nn
 
 from ... import losses as L
-from ...config import HeadConfig
 from ...sampling.assign_result import AssignResult
+from .parts import StageLoss
 
 __all__ = ["LOSS_NORMS", "LossAccumulator", "PRIORS_PER_UNIT", "flatten_levels", "head_conv",
            "positive_ious", "regression_indices"]
@@ -61,10 +64,11 @@ def positive_ious(assign: AssignResult, boxes: Tensor, gts: Tensor) -> Tensor:
     return L.aligned_iou(boxes[pos].detach(), gts[assign.gt_inds[pos] - 1])
 
 
-def regression_indices(loss_norm: str, positives: Tensor, sampled_positives: Tensor | None) -> Tensor:
-    """Which positives a stage regresses: all of them ('paper'), or, under 'mmdet' in a stage that
-    samples, the sampled ones only (mmdetection sets ``bbox_weights`` from the sampling result)."""
-    if loss_norm == "mmdet" and sampled_positives is not None:
+def regression_indices(mmdet_norm: bool, positives: Tensor, sampled_positives: Tensor | None) -> Tensor:
+    """Which positives a stage regresses: all of them ('paper'), or, under 'mmdet'
+    (``mmdet_norm``) in a stage that samples, the sampled ones only (mmdetection sets
+    ``bbox_weights`` from the sampling result)."""
+    if mmdet_norm and sampled_positives is not None:
         return sampled_positives
     return positives
 
@@ -95,28 +99,28 @@ class LossAccumulator:
     def _cat(pairs: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
         return torch.cat([p for p, _ in pairs]), torch.cat([t for _, t in pairs])
 
-    def losses(self, cfg: HeadConfig) -> dict[str, Tensor]:
+    def losses(self, stages: Sequence[StageLoss], mask_weight: float = 1.0) -> dict[str, Tensor]:
+        """The weighted losses of the collected pairs; ``stages``: the resolved losses of stage
+        ``s1`` (and ``s2``), ``mask_weight``: the IoU-mask loss's weight."""
         out: dict[str, Tensor] = {}
-        for key, scfg in (("s1", cfg.stage1), ("s2", cfg.stage2)):
+        for key, loss in zip(("s1", "s2"), stages):
             if not self.reg[key]:
                 continue
             pred, target = self._cat(self.reg[key])
             n_cls = sum(p.numel() for p, _ in self.cls[key])
-            if scfg.reg_loss.startswith("iou"):
-                mode = "log" if scfg.reg_loss == "iou_log" else "linear"
-                reg, norm = L.iou_loss(pred, target, mode), pred.shape[0]
+            reg = loss.reg(pred, target)
+            if loss.on_boxes:
+                norm = pred.shape[0]
             else:
-                reg = (L.l1_loss(pred, target) if scfg.reg_loss == "l1"
-                       else L.smooth_l1_loss(pred, target, beta=scfg.smooth_l1_beta))
                 norm = n_cls if n_cls else pred.shape[0]
-            if scfg.loss_norm == "mmdet":
+            if loss.mmdet_norm:
                 norm = n_cls if self.cls[key] else self.priors[key] / PRIORS_PER_UNIT
-            out[f"loss_{key}_reg"] = scfg.reg_weight * reg / max(norm, 1)
+            out[f"loss_{key}_reg"] = loss.reg_weight * reg / max(norm, 1)
             if self.cls[key]:
                 logits, labels = self._cat(self.cls[key])
-                out[f"loss_{key}_cls"] = scfg.cls_weight * L.bce_loss(logits, labels) / max(n_cls, 1)
+                out[f"loss_{key}_cls"] = loss.cls_weight * L.bce_loss(logits, labels) / max(n_cls, 1)
         if self.mask:
             probs, ious = self._cat(self.mask)
-            out["loss_mask"] = cfg.iou_mask.weight * L.bce_on_probabilities(probs, ious) / max(
+            out["loss_mask"] = mask_weight * L.bce_on_probabilities(probs, ious) / max(
                 probs.numel(), 1)
         return out

@@ -29,6 +29,13 @@ predicted (dw, dh), decoded with ``ga.anchoring_stds`` and detached. Training:
 Test: ``final_scores_and_boxes`` gives locations whose location probability is below
 ``ga.loc_filter_thr`` (0.01) the score -1, which the post-processing drops (mmdetection skips them
 with a masked convolution); the rest is the shared per-level top-k / NMS.
+
+The head implements :class:`~scrpn.models.heads.base.ProposalHead`; its one assigning stage
+``rpn`` (:meth:`GuidedAnchorHead.assign`, stage 0) is the RPN part's. It is built by
+:func:`scrpn.build.build_head` from a :class:`GuidedAnchorLayout` and two
+:class:`~scrpn.models.heads.parts.StageParts`: the RPN part's (``model.head.stage1``) and the
+shape branch's (``ga.assigner``, ``ga.sampler``, the anchoring coder, the bounded IoU loss);
+``tests/test_ga_rpn.py`` pins it.
 """
 from __future__ import annotations
 
@@ -40,26 +47,47 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ... import losses as L
-from ...config import HeadConfig
 from ...ops.deform_conv import DeformConv2d
 from ...pyramid import FPN_STRIDES, level_base_scale
 from ...sampling.assign_result import AssignResult
 from ...sampling.levels import target_level
 from ...sampling.geometry import box_area, pairwise_overlaps
 from ...sampling.max_iou import MaxIoUAssigner
+from ...sampling.priors import PriorSet
 from ...sampling.region import region_in_cells
 from ..anchors import AnchorGenerator
-from ..box_coder import DeltaXYWHCoder
+from .base import ProposalHead, ProposalOutputs, split_gts
 from .blocks import LossAccumulator, flatten_levels, head_conv, regression_indices
-from .targets import build_assigner, build_sampler
+from .parts import StageParts
 
 LOC_AVG_DIVISOR = 200.0   # mmdetection: location-loss average factor = #locations / 200
 
 
+@dataclass(frozen=True)
+class GuidedAnchorLayout:
+    """GA-RPN's layers and its location branch, as plain values (:func:`scrpn.build.build_head`
+    fills it from ``model.head`` and ``model.head.ga``; the field names are the config's).
+    ``inverted_loc_targets``: ``ga.loc_targets: mmdet3_inverted``."""
+    feat_channels: int
+    anchor_scale: float
+    anchor_ratios: tuple[float, ...]
+    scales_per_octave: int = 3
+    deform_groups: int = 4
+    deform_impl: str = "auto"
+    deform_init: str = "torch"
+    loc_filter_thr: float = 0.01
+    center_ratio: float = 0.2
+    ignore_ratio: float = 0.5
+    neg_loc_weight: float = 0.1
+    inverted_loc_targets: bool = False
+    focal_alpha: float = 0.25
+    focal_gamma: float = 2.0
+    loc_weight: float = 1.0
+
+
 @dataclass
-class GAOutputs:
+class GAOutputs(ProposalOutputs):
     """Predictions flattened over levels, location-major inside each level (all (B, N, ...))."""
-    num_per_level: list[int]
     featmap_sizes: list[tuple[int, int]]
     squares: Tensor          # (N, 4) square anchors
     loc: Tensor              # (B, N) location logits
@@ -161,34 +189,38 @@ class FeatureAdaption(nn.Module):
         return F.relu(self.conv_adaption(x, self.conv_offset(shape.detach())))
 
 
-class GuidedAnchorHead(nn.Module):
-    """GA-RPN's head with the ``head(feats)`` / ``loss`` / ``final_scores_and_boxes`` interface."""
+class GuidedAnchorHead(ProposalHead):
+    """GA-RPN's head: location, shape and feature adaption, then RPN on the guided anchors."""
 
-    def __init__(self, in_channels: int, cfg: HeadConfig,
-                 strides: tuple[int, ...] = FPN_STRIDES) -> None:
-        super().__init__()
-        self.cfg = cfg
-        ga = cfg.ga
-        self.strides = tuple(strides)
-        self.base_scale = level_base_scale(cfg.anchor_scale, self.strides)
-        scales = tuple(cfg.anchor_scale * 2.0 ** (i / ga.scales_per_octave)
-                       for i in range(ga.scales_per_octave))
-        self.approx_generator = AnchorGenerator(self.strides, tuple(cfg.anchor_ratios), scales)
+    stage_names = ("rpn",)
+
+    def __init__(self, in_channels: int, layout: GuidedAnchorLayout, rpn: StageParts,
+                 shape: StageParts, strides: tuple[int, ...] = FPN_STRIDES) -> None:
+        super().__init__(strides)
+        if not isinstance(shape.assigner, MaxIoUAssigner):
+            raise ValueError("GA-RPN's shape branch needs a Max-IoU assigner (ga.assigner.type: max_iou)")
+        self.layout = layout
+        self.rpn, self.shape = rpn, shape
+        self.stages = (rpn,)
+        self.base_scale = level_base_scale(layout.anchor_scale, self.strides)
+        scales = tuple(layout.anchor_scale * 2.0 ** (i / layout.scales_per_octave)
+                       for i in range(layout.scales_per_octave))
+        self.approx_generator = AnchorGenerator(self.strides, tuple(layout.anchor_ratios), scales)
         self.num_approx = self.approx_generator.num_base_anchors
-        self.square_generator = AnchorGenerator(self.strides, (1.0,), (cfg.anchor_scale,))
-        self.anchor_coder = DeltaXYWHCoder(stds=tuple(ga.anchoring_stds), wh_ratio_clip=1e-6)
-        self.bbox_coder = DeltaXYWHCoder(stds=tuple(cfg.stage1.target_stds))
-        self.shape_assigner = build_assigner(ga.assigner, self.base_scale, self.strides)
-        self.shape_sampler = build_sampler(ga.sampler)
-        self.assigner = build_assigner(cfg.stage1.assigner, self.base_scale, self.strides)
-        self.sampler = build_sampler(cfg.stage1.sampler)
-        self.generator: torch.Generator | None = None
-        f = cfg.feat_channels
+        self.square_generator = AnchorGenerator(self.strides, (1.0,), (layout.anchor_scale,))
+        self.anchor_coder = shape.coder
+        self.bbox_coder = rpn.coder
+        self.shape_assigner = shape.assigner
+        self.shape_sampler = shape.sampler
+        self.assigner = rpn.assigner
+        self.sampler = rpn.sampler
+        f = layout.feat_channels
         self.rpn_conv = head_conv(in_channels, f, 3)
         self.conv_loc = head_conv(f, 1, 1)
         nn.init.constant_(self.conv_loc.bias, -4.59511985)     # prior probability 0.01
         self.conv_shape = head_conv(f, 2, 1)
-        self.adaption = FeatureAdaption(f, f, ga.deform_groups, cfg.deform_impl, cfg.deform_init)
+        self.adaption = FeatureAdaption(f, f, layout.deform_groups, layout.deform_impl,
+                                        layout.deform_init)
         self.conv_cls = head_conv(f, 1, 1)
         self.conv_reg = head_conv(f, 4, 1)
 
@@ -222,20 +254,19 @@ class GuidedAnchorHead(nn.Module):
     def final_scores_and_boxes(self, out: GAOutputs, use_iou_mask: bool = False
                                ) -> tuple[Tensor, Tensor]:
         """(B, N) scores, -1 where the location filter drops the location, and (B, N, 4) boxes."""
-        keep = out.loc.sigmoid() >= self.cfg.ga.loc_filter_thr
+        keep = out.loc.sigmoid() >= self.layout.loc_filter_thr
         scores = torch.where(keep, out.cls.sigmoid(), torch.full_like(out.cls, -1.0))
         return scores, out.boxes
 
     # ------------------------------------------------------------------ training
     def loss(self, out: GAOutputs, targets: list[dict]) -> dict[str, Tensor]:
-        ga = self.cfg.ga
+        ga = self.layout
         approxs = torch.cat(self.approx_generator.grid_anchors(out.featmap_sizes, out.loc.device))
         acc = LossAccumulator()
         loc_t, loc_w, shape_pred, shape_gt = [], [], [], []
         shape_samples = 0
         for i, t in enumerate(targets):
-            crowd = t["iscrowd"].bool()
-            gts, ignore = t["boxes"][~crowd], t["boxes"][crowd]
+            gts, ignore = split_gts(t)
             lt, lw = location_targets(gts, out.featmap_sizes, self.strides, self.base_scale,
                                       ga.center_ratio, ga.ignore_ratio, ga.neg_loc_weight)
             loc_t.append(lt)
@@ -246,29 +277,39 @@ class GuidedAnchorHead(nn.Module):
             shape_pred.append(self.decode_anchors(out.squares[pos], out.shape[i][pos]))
             shape_gt.append(gts[a.gt_inds[pos] - 1] if pos.numel() else gts.new_zeros(0, 4))
             self._rpn_terms(acc, out, i, gts, ignore)
-        losses = acc.losses(self.cfg)
+        losses = acc.losses([self.rpn.loss])
         weight_loc = torch.cat(loc_w)
         num_locs = weight_loc.numel()
         targets_loc = torch.cat(loc_t)
-        if ga.loc_targets == "mmdet3_inverted":     # mmdetection 3.3's polarity (docs/parity.md)
+        if ga.inverted_loc_targets:     # mmdetection 3.3's polarity (docs/parity.md)
             targets_loc = 1.0 - targets_loc
         loss_loc = L.sigmoid_focal_loss(out.loc.reshape(-1), targets_loc, weight_loc,
                                         ga.focal_alpha, ga.focal_gamma)
-        loss_shape = L.bounded_iou_loss(torch.cat(shape_pred), torch.cat(shape_gt), ga.bounded_iou_beta)
+        loss_shape = self.shape.loss.reg(torch.cat(shape_pred), torch.cat(shape_gt))
         return {"loss_loc": ga.loc_weight * loss_loc / (num_locs / LOC_AVG_DIVISOR),
-                "loss_shape": ga.shape_weight * loss_shape / shape_samples,
+                "loss_shape": self.shape.loss.reg_weight * loss_shape / shape_samples,
                 "loss_cls": losses["loss_s1_cls"], "loss_reg": losses["loss_s1_reg"]}
 
     def _rpn_terms(self, acc: LossAccumulator, out: GAOutputs, i: int, gts: Tensor,
                    ignore: Tensor) -> None:
         """RPN on the (detached) guided anchors: regression on the positives, BCE on the samples."""
         anchors = out.anchors[i]
-        assign = self.assigner.assign(anchors, gts, ignore)
+        assign = self.assign(0, out, i, gts, ignore)
         acc.add_priors("s1", assign.gt_inds.numel())
         pos_s, neg_s = self.sampler.sample(assign, generator=self.generator)
-        pos = regression_indices(self.cfg.stage1.loss_norm,
+        pos = regression_indices(self.rpn.loss.mmdet_norm,
                                  torch.nonzero(assign.gt_inds > 0).squeeze(1), pos_s)
         gt_of_pos = gts[assign.gt_inds[pos] - 1] if pos.numel() else gts.new_zeros(0, 4)
         acc.add_reg("s1", out.reg[i][pos], self.bbox_coder.encode(anchors[pos], gt_of_pos))
         labels = torch.cat([out.cls.new_ones(pos_s.numel()), out.cls.new_zeros(neg_s.numel())])
         acc.add_cls("s1", out.cls[i][torch.cat([pos_s, neg_s])], labels)
+
+    def assign(self, stage: int, out: GAOutputs, i: int, gts: Tensor, ignore: Tensor) -> AssignResult:
+        """The RPN part's assignment (stage 0, the only one) of image ``i``: its assigner on the
+        (detached) guided anchors, each at its square's location centre."""
+        if stage != 0:
+            raise ValueError(f"GA-RPN assigns one stage (0: {self.stage_names[0]}), not {stage}")
+        squares = out.squares
+        priors = PriorSet(boxes=out.anchors[i], centres=(squares[:, :2] + squares[:, 2:]) / 2,
+                          num_per_level=out.num_per_level)
+        return self.assigner.assign_priors(priors, gts, ignore)

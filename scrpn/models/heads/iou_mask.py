@@ -29,6 +29,8 @@ option (Table VI): :func:`mask_sample_indices`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
@@ -37,6 +39,17 @@ from ...sampling.assign_result import AssignResult
 
 MASK_SAMPLES = ("classification", "regression", "regression_and_negatives")
 SECOND_SIGMOID = ("train_and_test", "test_only")
+
+
+@dataclass(frozen=True)
+class IoUMaskLayout:
+    """An enabled IoU-mask branch, as plain values (``model.head.iou_mask``'s field names): the
+    feature map it reads, where its sigmoids act, its training samples and its loss weight."""
+    feature: str = "reg"
+    double_sigmoid: bool = True
+    second_sigmoid: str = "train_and_test"
+    samples: str = "classification"
+    weight: float = 1.0
 
 
 class IoUMaskBranch(nn.Module):

@@ -27,6 +27,12 @@ start on the location centre, the min/max box is empty, and the IoU loss has zer
 points are the (detached) init points plus the secondary offsets (RepPoints' convention).
 
 Loss normalisation (eqs. 4-7): :class:`scrpn.models.heads.blocks.LossAccumulator`.
+
+The head implements :class:`~scrpn.models.heads.base.ProposalHead` (its stages ``s1``, ``s2``
+are what :meth:`TwoStageProposalHead.assign` numbers 0, 1). It is built by
+:func:`scrpn.build.build_head` from a :class:`TwoStageLayout` (the layers) and one
+:class:`~scrpn.models.heads.parts.StageParts` per stage (assigner, sampler, coder, loss); it
+reads no config. ``tests/test_stages.py`` trains every two-stage row one step.
 """
 from __future__ import annotations
 
@@ -38,23 +44,43 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.profiler import record_function
 
-from ...config import HeadConfig, StageConfig
 from ...pyramid import FPN_STRIDES, level_base_scale
 from ...sampling.assign_result import AssignResult
 from ...sampling.priors import PriorSet
 from ..anchors import AnchorGenerator
-from ..box_coder import DeltaXYWHCoder
 from ..points import grid_points, offsets_to_points, points_to_boxes
 from .alignment import AdaptiveConv, build_alignment
+from .base import ProposalHead, ProposalOutputs, split_gts
 from .blocks import LossAccumulator, flatten_levels, head_conv, positive_ious, regression_indices
-from .iou_mask import IoUMaskBranch, iou_aware_score, iou_targets, mask_sample_indices
-from .targets import build_assigner, build_sampler
+from .iou_mask import IoUMaskBranch, IoUMaskLayout, iou_aware_score, iou_targets, mask_sample_indices
+from .parts import StageParts
+
+
+@dataclass(frozen=True)
+class TwoStageLayout:
+    """The layers of a two-stage head, as plain values (:func:`scrpn.build.build_head` fills it
+    from ``model.head``; the field names are the config's)."""
+    feat_channels: int
+    anchor_scale: float
+    anchor_ratios: tuple[float, ...]
+    representation: str = "anchor"      # 'anchor' | 'point'
+    num_points: int = 9
+    num_stages: int = 1
+    stage1_conv: str = "conv"           # 'conv' | 'dilation'
+    stage1_dilation: int = 3
+    alignment: str = "none"             # 'none' | 'offset' | 'point'
+    deform_impl: str = "auto"
+    deform_init: str = "torch"
+    point_gradient_mul: float = 0.1
+    point_offset_scale: float = 1.0
+    clip_stage1: bool = False
+    iou_mask: Optional[IoUMaskLayout] = None   # None: no IoU-mask branch
 
 
 @dataclass
-class HeadOutputs:
-    """Predictions flattened over levels, location-major inside each level (all (B, N, ...))."""
-    num_per_level: list[int]          # priors per level
+class HeadOutputs(ProposalOutputs):
+    """Predictions flattened over levels, location-major inside each level (all (B, N, ...));
+    ``num_per_level``: priors per level."""
     priors: Tensor                    # (N, 4) anchors / square priors
     centers: Tensor                   # (N, 2) location centre of each prior
     init_boxes: Tensor                # (B, N, 4)
@@ -99,57 +125,59 @@ def _live_channels(x: Tensor) -> Tensor:
     return x.detach().amax(dim=(0, 2, 3)) > 0
 
 
-class TwoStageProposalHead(nn.Module):
-    def __init__(self, in_channels: int, cfg: HeadConfig,
+class TwoStageProposalHead(ProposalHead):
+    stage_names = ("s1", "s2")
+
+    def __init__(self, in_channels: int, layout: TwoStageLayout, stages: Sequence[StageParts],
                  strides: tuple[int, ...] = FPN_STRIDES) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.strides = tuple(strides)
-        self.is_point = cfg.representation == "point"
-        self.point_offset_scale = float(cfg.point_offset_scale)
-        self.num_anchors = 1 if self.is_point else len(cfg.anchor_ratios)
-        self.reg_dim = 2 * cfg.num_points if self.is_point else 4
-        self.two_stage = cfg.num_stages == 2
-        # resolved once here, never re-read from the config in forward
-        self.point_guided = cfg.alignment == "point"     # stage 2 samples at the init points
-        self.clip_stage1 = cfg.clip_stage1
-        self.base_scale = level_base_scale(cfg.anchor_scale, self.strides)
-        ratios = (1.0,) if self.is_point else tuple(cfg.anchor_ratios)
+        super().__init__(strides)
+        if len(stages) != 2:
+            raise ValueError(f"a two-stage head takes the parts of 2 stages, got {len(stages)}")
+        self.layout = layout
+        self.stages = tuple(stages)
+        self.is_point = layout.representation == "point"
+        self.point_offset_scale = float(layout.point_offset_scale)
+        self.num_anchors = 1 if self.is_point else len(layout.anchor_ratios)
+        self.reg_dim = 2 * layout.num_points if self.is_point else 4
+        self.two_stage = layout.num_stages == 2
+        # resolved once here, never re-read in forward
+        self.point_guided = layout.alignment == "point"     # stage 2 samples at the init points
+        self.clip_stage1 = layout.clip_stage1
+        self.base_scale = level_base_scale(layout.anchor_scale, self.strides)
+        ratios = (1.0,) if self.is_point else tuple(layout.anchor_ratios)
         self.prior_generator = AnchorGenerator(strides=self.strides, ratios=ratios,
-                                               scales=(cfg.anchor_scale,))
-        self.register_buffer("prior_grid", point_prior_grid(cfg.anchor_scale), persistent=False)
-        self.coders = [DeltaXYWHCoder(stds=tuple(s.target_stds)) for s in (cfg.stage1, cfg.stage2)]
-        self.generator: Optional[torch.Generator] = None
-        self.diagnostics: dict[str, Tensor] = {}   # of the last loss() call
+                                               scales=(layout.anchor_scale,))
+        self.register_buffer("prior_grid", point_prior_grid(layout.anchor_scale), persistent=False)
+        self.coders = [p.coder for p in self.stages]
         self._build_layers(in_channels)
-        self.assigners = [build_assigner(cfg.stage1.assigner, self.base_scale, self.strides),
-                          build_assigner(cfg.stage2.assigner, self.base_scale, self.strides)]
-        self.samplers = [build_sampler(cfg.stage1.sampler), build_sampler(cfg.stage2.sampler)]
+        self.assigners = [p.assigner for p in self.stages]
+        self.samplers = [p.sampler for p in self.stages]
 
     # ------------------------------------------------------------------ layers
     def _build_layers(self, cin: int) -> None:
-        cfg, a, f = self.cfg, self.num_anchors, self.cfg.feat_channels
-        if cfg.stage1_conv == "dilation":
+        lay, a, f = self.layout, self.num_anchors, self.layout.feat_channels
+        if lay.stage1_conv == "dilation":
             self.stage1_conv = AdaptiveConv(cin, f, mode="dilation",
-                                            dilation=stage1_dilation(cfg.anchor_scale, cfg.stage1_dilation),
-                                            impl=cfg.deform_impl, init=cfg.deform_init)
+                                            dilation=stage1_dilation(lay.anchor_scale, lay.stage1_dilation),
+                                            impl=lay.deform_impl, init=lay.deform_init)
         else:
             self.stage1_conv = head_conv(cin, f, 3)
         self.stage1_reg = head_conv(f, a * self.reg_dim, 1)
-        self.stage1_cls = head_conv(f, a, 1) if cfg.stage1.cls_weight > 0 else None
+        self.stage1_cls = head_conv(f, a, 1) if self.stages[0].loss.classifies else None
         if not self.two_stage:
+            self.iou_mask = None   # the branch reads stage 2's features
             return
         # The classification and regression feature maps (Fig. 1) come from two 3x3 convolutions
         # that sample the same positions; they are held as one conv with 2f outputs, so the
         # deformable sampling (the costly part on CPU) runs once. Same function, half the work.
-        self.align_conv = build_alignment(cfg.alignment, f, 2 * f, num_points=cfg.num_points,
-                                          gradient_mul=cfg.point_gradient_mul, impl=cfg.deform_impl,
-                                          init=cfg.deform_init)
+        self.align_conv = build_alignment(lay.alignment, f, 2 * f, num_points=lay.num_points,
+                                          gradient_mul=lay.point_gradient_mul, impl=lay.deform_impl,
+                                          init=lay.deform_init)
         self.stage2_cls = head_conv(f, a, 1)
         self.stage2_reg = head_conv(f, a * self.reg_dim, 1)
-        self.iou_mask = (IoUMaskBranch(f, a, cfg.iou_mask.feature, cfg.iou_mask.double_sigmoid,
-                                       cfg.iou_mask.second_sigmoid)
-                         if cfg.iou_mask.enabled else None)
+        mask = lay.iou_mask
+        self.iou_mask = (IoUMaskBranch(f, a, mask.feature, mask.double_sigmoid, mask.second_sigmoid)
+                         if mask is not None else None)
 
     # ------------------------------------------------------------------ forward
     def forward(self, feats: list[Tensor],
@@ -242,9 +270,13 @@ class TwoStageProposalHead(nn.Module):
             scores = iou_aware_score(scores, mask)
         return scores, out.refined_boxes
 
+    @property
+    def has_iou_mask(self) -> bool:
+        return self.two_stage and self.iou_mask is not None
+
     def mask_scores(self, out: HeadOutputs) -> Optional[Tensor]:
         """(B, N) IoU-mask values as the IoU-aware score uses them, or None without the branch."""
-        if out.iou_mask is None or self.iou_mask is None:
+        if out.iou_mask is None or not self.has_iou_mask:
             return None
         return self.iou_mask.score_map(out.iou_mask)
 
@@ -261,8 +293,7 @@ class TwoStageProposalHead(nn.Module):
         acc = LossAccumulator()
         s1_iou, prior_iou = [], []
         for i, t in enumerate(targets):
-            crowd = t["iscrowd"].bool()
-            gts, ignore = t["boxes"][~crowd], t["boxes"][crowd]
+            gts, ignore = split_gts(t)
             a1 = self.assign(0, out, i, gts, ignore)
             self._stage_terms(acc, "s1", 0, a1, gts, out.init_raw[i], out.init_boxes[i],
                               None if out.init_cls is None else out.init_cls[i], out.priors)
@@ -275,12 +306,13 @@ class TwoStageProposalHead(nn.Module):
             cls_inds = self._stage_terms(acc, "s2", 1, a2, gts, out.refined_raw[i], out.refined_boxes[i],
                                          out.refined_cls[i], base)
             if out.iou_mask is not None:  # Table VI's samples, Fig. 3's targets
-                inds = mask_sample_indices(self.cfg.iou_mask.samples, a2, cls_inds)
+                inds = mask_sample_indices(self.layout.iou_mask.samples, a2, cls_inds)
                 acc.add_mask(out.iou_mask[i][inds],
                              iou_targets(out.refined_boxes[i][inds].detach(), a2.gt_inds[inds], gts))
         self.diagnostics = self._diagnostics(out, torch.cat(s1_iou), torch.cat(prior_iou))
         with record_function("scrpn::loss_terms"):
-            return acc.losses(self.cfg)
+            return acc.losses([p.loss for p in self.stages],
+                              0.0 if self.layout.iou_mask is None else self.layout.iou_mask.weight)
 
     @staticmethod
     def _diagnostics(out: HeadOutputs, s1_iou: Tensor, prior_iou: Tensor) -> dict[str, Tensor]:
@@ -296,6 +328,8 @@ class TwoStageProposalHead(nn.Module):
         Stage 1 assigns the priors (or the locations, for Positive Region), stage 2 the detached
         stage-1 boxes. ``viz/teaching.py`` calls it to show the positives of each stage.
         """
+        if stage not in (0, 1):
+            raise ValueError(f"the two-stage head assigns stages 0 and 1, not {stage}")
         if stage == 0:
             boxes = out.priors
         else:
@@ -313,16 +347,16 @@ class TwoStageProposalHead(nn.Module):
         init boxes (stage 2); unused by IoU-type losses, which compare decoded boxes.
         Returns the indices of the classification samples (None if the stage does not classify).
         """
-        scfg: StageConfig = (self.cfg.stage1, self.cfg.stage2)[stage]
-        classifies = cls is not None and scfg.cls_weight > 0
+        loss = self.stages[stage].loss
+        classifies = cls is not None and loss.classifies
         acc.add_priors(key, assign.gt_inds.numel())
         sampled = None
-        if classifies and scfg.loss_norm == "mmdet":  # regress the sampled positives only
+        if classifies and loss.mmdet_norm:  # regress the sampled positives only
             sampled = self.samplers[stage].sample(assign, generator=self.generator)
-        pos = regression_indices(scfg.loss_norm, torch.nonzero(assign.gt_inds > 0).squeeze(1),
+        pos = regression_indices(loss.mmdet_norm, torch.nonzero(assign.gt_inds > 0).squeeze(1),
                                  None if sampled is None else sampled[0])
         gt_of_pos = gts[assign.gt_inds[pos] - 1] if pos.numel() else gts.new_zeros(0, 4)
-        if scfg.reg_loss.startswith("iou"):
+        if loss.on_boxes:
             acc.add_reg(key, boxes[pos], gt_of_pos)
         else:
             acc.add_reg(key, raw[pos], self.coders[stage].encode(base[pos], gt_of_pos))
