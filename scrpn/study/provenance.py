@@ -34,7 +34,7 @@ __all__ = ["CODE_PATHS", "READ_ONLY_PATHS", "CodeChanges", "code_signature", "co
 # reason to retrain (tests/test_provenance.py: test_reporting_changes_do_not_count)
 READ_ONLY_PATHS = ("scrpn/viz", "scrpn/study/causes.py", "scrpn/study/verdicts.py", "scrpn/study/prose.py",
                    "scrpn/study/tables.py", "scrpn/study/notebooks.py", "scrpn/study/estimate.py",
-                   "scrpn/study/provenance.py")
+                   "scrpn/study/provenance.py", "scrpn/study/verify.py")
 
 
 def training_commits(record: Mapping) -> list[str]:
