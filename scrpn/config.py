@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -28,6 +29,12 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import yaml
 
 from scrpn.outputs import atomic_write_text
+
+
+# Seeds feed numpy's SeedSequence (non-negative) and torch.manual_seed (at most 2^64 - 1).
+SEED_MAX = 2**63 - 1
+# Every int of a config (list elements too) is an int64 for torch and numpy.
+INT_LIMIT = 2**63 - 1
 
 
 class ConfigError(ValueError):
@@ -83,7 +90,7 @@ class DataConfig:
     image_size: int = _ranged(320, 64, 4096)   # synthshapes render size / deepforest tile size
     num_train: int = _ranged(4000, 1)          # synthshapes
     num_val: int = _ranged(500, 1)             # synthshapes
-    data_seed: int = 0                         # synthshapes generation seed (fixed splits)
+    data_seed: int = _ranged(0, 0, SEED_MAX)   # synthshapes generation seed (fixed splits)
     max_size: list = _list([1333, 800], int, lo=1)  # coco keep-ratio resize
     flip_prob: float = _ranged(0.5, 0.0, 1.0)
     size_divisor: int = _ranged(32, 1)
@@ -95,7 +102,9 @@ class DataConfig:
 class BackboneConfig:
     name: str = _choice("mobilenet_v2", "resnet50", default="mobilenet_v2")
     fpn_channels: int = _ranged(64, 8)
-    pretrained: Any = True                      # bool or a path to a state dict
+    # true (ImageNet weights, resolved offline), false, or the path of a state dict; strictly a
+    # bool or a non-empty string: 0, [] or "" are refused, never read by truthiness
+    pretrained: Union[bool, str] = True
     frozen_stages: int = _ranged(1, -1, 4)
 
 
@@ -253,7 +262,7 @@ class TrainConfig:
     grad_clip: Optional[float] = _ranged(None, above=0.0)  # max gradient norm; None = no clipping
     checkpoint_interval: int = _ranged(0, 0)        # iterations; 0 = only at the end/interrupt
     log_interval: int = _ranged(10, 1)
-    seed: int = 0
+    seed: int = _ranged(0, 0, SEED_MAX)
     deterministic: bool = True
     num_threads: int = _ranged(0, 0)                # torch threads; 0 = leave torch's default
     amp: bool = False                               # mixed precision (autocast + GradScaler), CUDA only
@@ -301,7 +310,7 @@ class DetectorConfig:
     num_convs: int = _ranged(4, 0)                # double head: bottleneck blocks after the first
     reg_roi_scale: float = _ranged(1.3, 1.0)      # double head: box branch reads enlarged RoIs
     reg_class_agnostic: bool = False              # cascade stages are always class agnostic
-    target_stds: list = field(default_factory=lambda: [0.1, 0.1, 0.2, 0.2])
+    target_stds: list = _list([0.1, 0.1, 0.2, 0.2], float, above=0.0)
     reg_loss: str = _choice("l1", "smooth_l1", default="l1")
     smooth_l1_beta: float = _ranged(1.0, 0.0)
     cls_weight: float = _ranged(1.0, 0.0)
@@ -341,11 +350,99 @@ class Config:
 # Loading, merging, overriding
 # ----------------------------------------------------------------------------------------------
 
+# A config is a few hundred values; these bounds are far above any real one and keep a hostile
+# file cheap: YAML aliases can make a 475-byte file expand to 10^9 values (every walk of the
+# parsed tree would then take minutes), and a self-referencing alias makes an infinite tree.
+MAX_YAML_NODES = 100_000
+MAX_YAML_DEPTH = 64
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML silently keeps
+    the last), and reads exponent notation without a dot (``1e-4``) as a float, as YAML 1.2 does
+    (YAML 1.1 reads it as a string). Pinned by ``tests/test_bad_input_config.py``."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            first_line: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node,
+                                                                               yaml.ScalarNode):
+                    continue
+                key = self.construct_object(key_node)
+                line = key_node.start_mark.line + 1
+                if key in first_line:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} appears twice in one mapping (line "
+                        f"{first_line[key]} and line {line}; the second would silently replace "
+                        "the first)", key_node.start_mark)
+                first_line[key] = line
+        return super().construct_mapping(node, deep)
+
+
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Number of nodes of the tree ``root`` stands for once every alias is expanded, each shared
+    node counted once per use but visited once; raises ``yaml.YAMLError`` for a tree deeper than
+    :data:`MAX_YAML_DEPTH` or an alias inside the node it names (an infinite tree)."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()   # the nodes on the path from the root to the current one
+
+    def size(node: yaml.Node, depth: int) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in open_nodes:
+            raise yaml.composer.ComposerError(
+                None, None, "an alias refers to a node that contains it (an infinite tree)",
+                node.start_mark)
+        if depth > MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", node.start_mark)
+        open_nodes.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
+        else:
+            total = 1
+        open_nodes.discard(id(node))
+        sizes[id(node)] = total
+        return total
+
+    return size(root, 0)
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse one YAML document with :class:`_StrictLoader`, refusing (``yaml.YAMLError``) a
+    document that aliases expand to more than :data:`MAX_YAML_NODES` values or nest deeper than
+    :data:`MAX_YAML_DEPTH` levels, before any of it is built."""
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        total = _expanded_size(node)
+        if total > MAX_YAML_NODES:
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases expand it to {total:,} values, more than the "
+                f"{MAX_YAML_NODES:,} a config may hold", node.start_mark)
+        return loader.construct_document(node)
+    except RecursionError as exc:  # PyYAML's composer recurses once per nesting level
+        raise yaml.YAMLError("nested deeper than Python's recursion limit") from exc
+    finally:
+        loader.dispose()
+
+
 def _read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not a UTF-8 text file (byte {exc.start}: "
                           f"{exc.reason})") from exc
@@ -441,9 +538,9 @@ def parse_override(item: str) -> tuple[list[str], Any]:
         raise ConfigError(f"--set {item!r}: expected key=value")
     key, raw = item.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw != "" else None
+        value = parse_yaml(raw) if raw != "" else None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {item!r}: cannot parse value: {exc}") from exc
+        raise ConfigError(f"--set {item}: cannot parse the value{_yaml_problem(exc)}") from exc
     return key.strip().split("."), value
 
 
@@ -461,21 +558,19 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 
 def _as_float(value: Any) -> Any:
-    """Ints become floats; so do strings like '1e-4', which PyYAML (YAML 1.1) reads as strings."""
+    """An int given for a float field becomes that float; an int beyond the float range (1 and
+    400 zeros) raises ``OverflowError``. Nothing else is converted: a string stays a string and
+    is refused as the wrong type (``1e-4`` is a float already, see :class:`_StrictLoader`)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
     return value
 
 
 def _type_ok(value: Any, annotation: Any) -> bool:
+    """Strict types, no truthiness: a bool is not an int, an int is a float only for float
+    fields, a string must be non-empty where the field takes a path or a string besides a bool.
+    A schema annotation this function does not know is a programming error."""
     origin = typing.get_origin(annotation)
-    if annotation is Any:
-        return True
     if origin in (typing.Union, types.UnionType):
         return any(_type_ok(value, a) for a in typing.get_args(annotation))
     if annotation is type(None):
@@ -490,29 +585,59 @@ def _type_ok(value: Any, annotation: Any) -> bool:
         return isinstance(value, str)
     if annotation is list:
         return isinstance(value, list)
-    return True
+    raise TypeError(f"config schema: no type check for {annotation!r}")
+
+
+def _type_name(annotation: Any) -> str:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(annotation))
+    return "null" if annotation is type(None) else getattr(annotation, "__name__", str(annotation))
 
 
 Source = Union[str, Callable[[str], str]]
 
 
-class _Origin:
-    """Names the input a dotted key came from: the last ``--set`` item that wrote the key (or a
-    section above or below it), else the config file, so that an error blames the right input."""
+class Provenance:
+    """Names the input a dotted key came from, from the per-key sources that
+    :func:`merge_with_sources` records (``{dotted leaf: file or '--set item'}``): the key's own
+    source, else that of a ``--set`` item (the last one) or a file below it, else that of a
+    section above it, else ``fallback``. Errors, cross-field checks included, and
+    ``scrpn config show`` name what this returns (``tests/test_bad_input_config.py``)."""
 
-    def __init__(self, file: str, overrides: Sequence[str]) -> None:
-        self.file = file
-        self.overrides = [(item.split("=", 1)[0].strip(), item) for item in overrides]
+    def __init__(self, sources: Mapping[str, str], fallback: str,
+                 rename: Optional[Mapping[str, str]] = None) -> None:
+        self.sources, self.fallback, self.rename = dict(sources), fallback, dict(rename or {})
 
     def __call__(self, key: str) -> str:
-        for dotted, item in reversed(self.overrides):
-            if key == dotted or key.startswith(dotted + ".") or dotted.startswith(key + "."):
-                return f"--set {item}"
-        return self.file
+        return self.rename.get(self._find(key), self._find(key))
+
+    def _find(self, key: str) -> str:
+        if not key:
+            return self.fallback
+        if key in self.sources:
+            return self.sources[key]
+        below = [s for k, s in self.sources.items() if k.startswith(key + ".")]
+        from_set = [s for s in below if s.startswith("--set ")]
+        if from_set or below:
+            return (from_set or below)[-1]
+        parts = key.split(".")
+        for end in range(len(parts) - 1, 0, -1):
+            above = ".".join(parts[:end])
+            if above in self.sources:
+                return self.sources[above]
+        return self.fallback
 
 
 def _where(source: Source, key: str) -> str:
     return source(key) if callable(source) else source
+
+
+def _blame(source: Source, *keys: str) -> str:
+    """The input to blame for a check across ``keys``: the ``--set`` items among their sources
+    (a value the user just typed is the likelier mistake), else the first key's source."""
+    found = list(dict.fromkeys(_where(source, key) for key in keys))
+    typed = [s for s in found if s.startswith("--set ")]
+    return ", ".join(typed) if typed else found[0]
 
 
 def _non_finite(value: Any) -> Any:
@@ -554,18 +679,43 @@ def _build(cls: type, raw: dict, where: str, source: Source) -> Any:
             kwargs[name] = _build(hint, deep_merge(base, value) if isinstance(value, dict) else value,
                                   key, source)
             continue
-        if hint in (float, Optional[float]):
-            value = _as_float(value)
         origin = _where(source, key)
+        if hint in (float, Optional[float]):
+            try:
+                value = _as_float(value)
+            except OverflowError:
+                raise ConfigError(f"{origin}: '{key}' = {_short(value)} is beyond the range of a "
+                                  "float") from None
         if not _type_ok(value, hint):
-            raise ConfigError(f"{origin}: '{key}' has the wrong type: {value!r} "
-                              f"(expected {getattr(hint, '__name__', hint)})")
+            raise ConfigError(f"{origin}: '{key}' has the wrong type: {_short(value)} "
+                              f"(expected {_type_name(hint)})")
+        if value == "" and str in typing.get_args(hint) and bool in typing.get_args(hint):
+            raise ConfigError(f"{origin}: '{key}' is an empty string (expected true, false or "
+                              "a file path)")
         bad = _non_finite(value)
         if bad is not None:
             raise ConfigError(f"{origin}: '{key}' = {value!r} is not a finite number")
+        _check_int_limit(value, key, origin)
         _check_meta(f, value, key, origin)
         kwargs[name] = value
     return cls(**kwargs)
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut to 60 characters (an int of 400 digits would fill the screen)."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}...({len(text)} characters)"
+
+
+def _check_int_limit(value: Any, key: str, source: str) -> None:
+    """Every int, in lists too, within the int64 range of torch and numpy (1 followed by 400
+    zeros would otherwise pass its range check and fail hours later, inside evaluation)."""
+    if isinstance(value, list):
+        for pos, item in enumerate(value):
+            _check_int_limit(item, f"{key}[{pos}]", source)
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT_LIMIT:
+        raise ConfigError(f"{source}: '{key}' = {_short(value)} is beyond the 64-bit integer "
+                          f"range (|value| <= {INT_LIMIT})")
 
 
 def _check_meta(f: dataclasses.Field, value: Any, key: str, source: str) -> None:
@@ -599,126 +749,174 @@ def _check_items(meta: Mapping[str, Any], values: list, key: str, source: str) -
             raise ConfigError(f"{source}: '{key}[{pos}]' = {value!r} must be greater than {above}")
 
 
-def _check_consistency(cfg: Config, source: str) -> None:
+def _check_consistency(cfg: Config, source: Source) -> None:
+    """Checks across fields; each error names the input that set the keys involved
+    (:func:`_blame`: a ``--set`` item rather than the file when one of them came from it)."""
+    def at(*keys: str) -> str:
+        return _blame(source, *keys)
+
     head = cfg.model.head
     if 100 not in cfg.eval.max_dets:
-        raise ConfigError(f"{source}: 'eval.max_dets' must contain 100 (the paper's AR_S / AR_M / "
-                          f"AR_L are computed at 100 proposals), got {cfg.eval.max_dets}")
+        raise ConfigError(f"{at('eval.max_dets')}: 'eval.max_dets' must contain 100 (the paper's "
+                          f"AR_S / AR_M / AR_L are computed at 100 proposals), got "
+                          f"{cfg.eval.max_dets}")
     for stage in ("stage1", "stage2"):
         if head.representation == "point" and not getattr(head, stage).reg_loss.startswith("iou"):
-            raise ConfigError(f"{source}: point representation needs 'model.head.{stage}.reg_loss: "
+            raise ConfigError(f"{at(f'model.head.{stage}.reg_loss', 'model.head.representation')}"
+                              f": point representation needs 'model.head.{stage}.reg_loss: "
                               "iou' (points have no delta encoding)")
     if len(head.anchor_ratios) != 1 and (head.alignment != "none"
                                          or head.stage1.assigner.type == "positive_region"):
-        raise ConfigError(f"{source}: alignment and the Positive Region assigner work on one prior "
+        raise ConfigError(f"{at('model.head.anchor_ratios', 'model.head.alignment', 'model.head.stage1.assigner.type')}"
+                          ": alignment and the Positive Region assigner work on one prior "
                           "per location: set 'model.head.anchor_ratios: [1.0]'")
     if head.alignment == "point" and head.representation != "point":
-        raise ConfigError(f"{source}: 'model.head.alignment: point' needs representation 'point'")
+        raise ConfigError(f"{at('model.head.alignment', 'model.head.representation')}: "
+                          "'model.head.alignment: point' needs representation 'point'")
     if head.num_stages == 1 and head.stage1.cls_weight <= 0:
-        raise ConfigError(f"{source}: a one-stage head needs 'model.head.stage1.cls_weight' > 0")
+        raise ConfigError(f"{at('model.head.num_stages', 'model.head.stage1.cls_weight')}: a "
+                          "one-stage head needs 'model.head.stage1.cls_weight' > 0")
     if head.num_stages == 1 and (head.alignment != "none" or head.iou_mask.enabled):
-        raise ConfigError(f"{source}: alignment and the IoU mask need 'model.head.num_stages: 2'")
+        raise ConfigError(f"{at('model.head.num_stages', 'model.head.alignment', 'model.head.iou_mask.enabled')}"
+                          ": alignment and the IoU mask need 'model.head.num_stages: 2'")
     if head.type == "ga_rpn":
-        _check_ga_rpn(head, source)
-    _check_fidelity_switches(head, source)
+        _check_ga_rpn(head, at)
+    _check_fidelity_switches(head, at)
     if head.stage1.assigner.type == "size_aware_threshold":
-        raise ConfigError(f"{source}: the Size-Aware Threshold assigner needs init proposals: "
-                          "use it in stage 2 only")
+        raise ConfigError(f"{at('model.head.stage1.assigner.type')}: the Size-Aware Threshold "
+                          "assigner needs init proposals: use it in stage 2 only")
     if head.num_stages == 2 and head.stage2.assigner.type in ("positive_region", "region"):
-        raise ConfigError(f"{source}: stage 2 takes 'max_iou' or 'size_aware_threshold'")
+        raise ConfigError(f"{at('model.head.stage2.assigner.type', 'model.head.num_stages')}: "
+                          "stage 2 takes 'max_iou' or 'size_aware_threshold'")
     if len(cfg.data.max_size) != 2:
-        raise ConfigError(f"{source}: 'data.max_size' must be [long_side, short_side]")
-    if len(head.stage1.target_stds) != 4 or len(head.stage2.target_stds) != 4:
-        raise ConfigError(f"{source}: 'target_stds' must have 4 numbers")
+        raise ConfigError(f"{at('data.max_size')}: 'data.max_size' must be "
+                          "[long_side, short_side]")
+    for stage in ("stage1", "stage2"):
+        if len(getattr(head, stage).target_stds) != 4:
+            raise ConfigError(f"{at(f'model.head.{stage}.target_stds')}: "
+                              f"'model.head.{stage}.target_stds' must have 4 numbers")
     if head.representation == "point" and len(head.anchor_ratios) != 1:
-        raise ConfigError(f"{source}: point representation uses one square prior per location: "
-                          "set 'model.head.anchor_ratios: [1.0]'")
-    _check_detector(cfg.detector, source)
+        raise ConfigError(f"{at('model.head.anchor_ratios', 'model.head.representation')}: point "
+                          "representation uses one square prior per location: set "
+                          "'model.head.anchor_ratios: [1.0]'")
+    _check_detector(cfg.detector, at)
     if cfg.train.amp and cfg.train.precision == "bf16":
-        raise ConfigError(f"{source}: 'train.amp' (float16 with a GradScaler, CUDA) and "
-                          "'train.precision: bf16' are two mixed precisions: choose one")
+        raise ConfigError(f"{at('train.amp', 'train.precision')}: 'train.amp' (float16 with a "
+                          "GradScaler, CUDA) and 'train.precision: bf16' are two mixed "
+                          "precisions: choose one")
 
 
-def _check_fidelity_switches(head: HeadConfig, source: str) -> None:
+Blame = Callable[..., str]
+
+
+def _check_fidelity_switches(head: HeadConfig, at: Blame) -> None:
     """The issue-17 switches only where they act, so that a row never carries a dead setting."""
+    h = "model.head"
     if head.iou_mask.second_sigmoid == "test_only" and not head.iou_mask.double_sigmoid:
-        raise ConfigError(f"{source}: 'model.head.iou_mask.second_sigmoid: test_only' needs "
+        raise ConfigError(f"{at(f'{h}.iou_mask.second_sigmoid', f'{h}.iou_mask.double_sigmoid')}: "
+                          "'model.head.iou_mask.second_sigmoid: test_only' needs "
                           "'double_sigmoid: true' (with one sigmoid there is no second one)")
     if head.stage1_dilation != 3 and head.stage1_conv != "dilation":
-        raise ConfigError(f"{source}: 'model.head.stage1_dilation' acts only with "
-                          "'stage1_conv: dilation'")
+        raise ConfigError(f"{at(f'{h}.stage1_dilation', f'{h}.stage1_conv')}: "
+                          "'model.head.stage1_dilation' acts only with 'stage1_conv: dilation'")
     if head.point_offset_scale != 1.0 and (head.num_stages != 2 or head.representation != "point"):
-        raise ConfigError(f"{source}: 'model.head.point_offset_scale' scales stage 2's secondary "
-                          f"offsets of a two-stage point head; this head has none")
+        raise ConfigError(f"{at(f'{h}.point_offset_scale', f'{h}.num_stages', f'{h}.representation')}"
+                          ": 'model.head.point_offset_scale' scales stage 2's secondary "
+                          "offsets of a two-stage point head; this head has none")
     if head.clip_stage1 and (head.num_stages != 2 or head.representation != "anchor"):
-        raise ConfigError(f"{source}: 'model.head.clip_stage1' needs a two-stage anchor head "
+        raise ConfigError(f"{at(f'{h}.clip_stage1', f'{h}.num_stages', f'{h}.representation')}: "
+                          "'model.head.clip_stage1' needs a two-stage anchor head "
                           "(point sets are not boxes before stage 2)")
     for name, assigner in (("stage1", head.stage1.assigner), ("stage2", head.stage2.assigner),
                            ("ga", head.ga.assigner)):
         if assigner.region_rule != "continuous" and assigner.type != "positive_region":
-            raise ConfigError(f"{source}: 'model.head.{name}.assigner.region_rule' acts only "
+            raise ConfigError(f"{at(f'{h}.{name}.assigner.region_rule', f'{h}.{name}.assigner.type')}"
+                              f": 'model.head.{name}.assigner.region_rule' acts only "
                               "with the positive_region assigner")
 
 
-def _check_ga_rpn(head: HeadConfig, source: str) -> None:
+def _check_ga_rpn(head: HeadConfig, at: Blame) -> None:
     """GA-RPN is one stage of RPN on guided anchors: the two-stage switches do not apply to it."""
+    h = "model.head"
     if (head.representation != "anchor" or head.num_stages != 1 or head.alignment != "none"
             or head.stage1_conv != "conv" or head.iou_mask.enabled):
-        raise ConfigError(f"{source}: 'model.head.type: ga_rpn' needs representation anchor, "
+        raise ConfigError(f"{at(f'{h}.type', f'{h}.representation', f'{h}.num_stages', f'{h}.alignment', f'{h}.stage1_conv', f'{h}.iou_mask.enabled')}"
+                          ": 'model.head.type: ga_rpn' needs representation anchor, "
                           "num_stages 1, stage1_conv conv, alignment none and no IoU mask")
     if head.stage1.assigner.type != "max_iou" or head.ga.assigner.type != "max_iou":
-        raise ConfigError(f"{source}: GA-RPN assigns with Max-IoU: 'model.head.stage1.assigner' and "
+        raise ConfigError(f"{at(f'{h}.type', f'{h}.stage1.assigner.type', f'{h}.ga.assigner.type')}"
+                          ": GA-RPN assigns with Max-IoU: 'model.head.stage1.assigner' and "
                           "'model.head.ga.assigner' need type max_iou")
     if head.stage1.reg_loss not in ("l1", "smooth_l1"):
-        raise ConfigError(f"{source}: GA-RPN regresses deltas of the guided anchors: "
-                          "'model.head.stage1.reg_loss' must be l1 or smooth_l1")
+        raise ConfigError(f"{at(f'{h}.type', f'{h}.stage1.reg_loss')}: GA-RPN regresses deltas "
+                          "of the guided anchors: 'model.head.stage1.reg_loss' must be l1 or "
+                          "smooth_l1")
     if len(head.ga.anchoring_stds) != 4:
-        raise ConfigError(f"{source}: 'model.head.ga.anchoring_stds' must have 4 numbers")
+        raise ConfigError(f"{at(f'{h}.ga.anchoring_stds')}: 'model.head.ga.anchoring_stds' must "
+                          "have 4 numbers")
     if head.feat_channels % head.ga.deform_groups != 0:
-        raise ConfigError(f"{source}: 'model.head.feat_channels' must be divisible by "
+        raise ConfigError(f"{at(f'{h}.feat_channels', f'{h}.ga.deform_groups')}: "
+                          "'model.head.feat_channels' must be divisible by "
                           "'model.head.ga.deform_groups'")
 
 
-def _check_detector(det: DetectorConfig, source: str) -> None:
+def _check_detector(det: DetectorConfig, at: Blame) -> None:
     def numbers(values: Any, n: int) -> bool:
         return (isinstance(values, list) and len(values) == n
                 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values))
 
-    if not numbers(det.target_stds, 4) or any(v <= 0 for v in det.target_stds):
-        raise ConfigError(f"{source}: 'detector.target_stds' must be 4 positive numbers")
+    if len(det.target_stds) != 4:
+        raise ConfigError(f"{at('detector.target_stds')}: 'detector.target_stds' must be 4 "
+                          "positive numbers")
     stages = len(det.cascade_iou_thrs)
     if stages < 1 or not numbers(det.cascade_iou_thrs, stages) or not all(
             0.0 < v <= 1.0 for v in det.cascade_iou_thrs):
-        raise ConfigError(f"{source}: 'detector.cascade_iou_thrs' must be IoUs in (0, 1]")
+        raise ConfigError(f"{at('detector.cascade_iou_thrs')}: 'detector.cascade_iou_thrs' must "
+                          "be IoUs in (0, 1]")
     if not numbers(det.cascade_loss_weights, stages):
-        raise ConfigError(f"{source}: 'detector.cascade_loss_weights' needs one number per stage "
-                          f"({stages})")
+        raise ConfigError(f"{at('detector.cascade_loss_weights', 'detector.cascade_iou_thrs')}: "
+                          f"'detector.cascade_loss_weights' needs one number per stage ({stages})")
     if (not isinstance(det.cascade_stds, list) or len(det.cascade_stds) != stages
             or not all(numbers(s, 4) and min(s) > 0 for s in det.cascade_stds)):
-        raise ConfigError(f"{source}: 'detector.cascade_stds' needs 4 positive stds per stage "
-                          f"({stages})")
+        raise ConfigError(f"{at('detector.cascade_stds', 'detector.cascade_iou_thrs')}: "
+                          f"'detector.cascade_stds' needs 4 positive stds per stage ({stages})")
     if det.type == "fast_rcnn" and not (det.train_proposals and det.val_proposals):
-        raise ConfigError(f"{source}: 'detector.type: fast_rcnn' needs 'detector.train_proposals' "
+        raise ConfigError(f"{at('detector.type', 'detector.train_proposals', 'detector.val_proposals')}"
+                          ": 'detector.type: fast_rcnn' needs 'detector.train_proposals' "
                           "and 'detector.val_proposals' (write them with `scrpn evaluate "
                           "--dump-proposals`)")
 
 
 def config_from_dict(raw: dict, source: Source = "<dict>") -> Config:
     """Validate ``raw`` into a :class:`Config`; errors name ``source`` (a string, or a function
-    of the dotted key that names the input which set it)."""
+    of the dotted key that names the input which set it, e.g. a :class:`Provenance`)."""
     cfg = _build(Config, raw, "", source)
-    _check_consistency(cfg, _where(source, ""))
+    _check_consistency(cfg, source)
     return cfg
+
+
+def raw_with_overrides(path: str | Path, overrides: Sequence[str]
+                       ) -> tuple[dict, dict[str, str]]:
+    """The raw config of ``path`` (``_base_`` resolved) with ``--set`` items applied (each
+    replaces what it names), and the per-leaf sources: a file, or ``--set key=value``."""
+    raw, sources = load_raw_with_sources(path)
+    for item in overrides:
+        sources = merge_with_sources((raw, sources), apply_overrides({}, [item]),
+                                     f"--set {item}")[1]
+        raw = apply_overrides(raw, [item])
+    return raw, sources
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     """Load ``path`` (resolving ``_base_``), apply ``--set`` overrides and validate; an invalid
-    value that an override set is reported against that ``--set`` item."""
+    value is reported against the input that set it: the ``--set`` item, the file, or the
+    ``_base_`` file it came from (:class:`Provenance`)."""
     overrides = list(overrides or [])
-    raw = apply_overrides(load_raw(path), overrides)
+    raw, sources = raw_with_overrides(path, overrides)
     if "name" not in raw:
         raw["name"] = Path(path).stem
-    return config_from_dict(raw, _Origin(str(path), overrides))
+    top = str(Path(path).resolve())
+    return config_from_dict(raw, Provenance(sources, str(path), rename={top: str(path)}))
 
 
 def dump_config(cfg: Config, path: str | Path) -> None:

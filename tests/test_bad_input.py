@@ -151,7 +151,7 @@ def test_1_grad_clip_must_be_positive(tmp_path, capsys, no_training, value):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("item", ["model.test.nms_thr=nan", "train.base_lr=nan",
+@pytest.mark.parametrize("item", ["model.test.nms_thr=.nan", "train.base_lr=.NaN",
                                   "train.base_lr=.inf", "train.grad_clip=-.inf"])
 def test_1_nan_and_inf_are_refused_before_training(tmp_path, capsys, no_training, item):
     cfg, out = write_config(tmp_path, make_root(tmp_path)), tmp_path / "run"

@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 import torch
 
 from scrpn.config import (LATER_KEYS_AT_FIRST_VALUE, Config, ConfigError, DetectorConfig, TestConfig, apply_overrides,
-                          config_from_dict, load_raw_with_sources, merge_with_sources,
+                          config_from_dict, load_raw_with_sources, merge_with_sources, Provenance,
                           _read_yaml)
 from scrpn.engine.builders import build_eval_dataset, build_val_dataset
 from scrpn.engine.checkpoint import load_checkpoint
@@ -234,7 +234,8 @@ class Study:
             raw = apply_overrides(raw, [item])
         raw["name"] = self.run_name(row)
         sources["name"] = "the study row's name"
-        return config_from_dict(raw, str(path)), sources
+        # errors name the input that set the key: a --set item, an overlay or the file
+        return config_from_dict(raw, Provenance(sources, str(path))), sources
 
     def _row_file(self, row: str) -> tuple[Path, Optional[str]]:
         """The config file of ``row`` and its test variant (None for a plain row), in the
