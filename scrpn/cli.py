@@ -41,6 +41,7 @@ from scrpn.engine.checkpoint import (CheckpointError, check_config_matches, chec
                                      load_checkpoint, remove_stale_temporaries)
 from scrpn.engine.distributed import cleanup_distributed, init_distributed
 from scrpn.engine.evaluator import check_evaluable, evaluate_model, write_metrics
+from scrpn.engine.memory_estimate import check_batch_fits
 from scrpn.engine.seeding import configure_torch
 from scrpn.engine.trainer import TrainingError, TrainingInterrupted, new_trainer
 from scrpn.evaluation import (EvaluationError, evaluate_proposals_file, format_metrics,
@@ -74,6 +75,26 @@ def note(message: str) -> None:
 
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_device(name: str) -> str:
+    """``--device``: a torch device this machine has (``cpu``, or ``cuda[:i]`` with that GPU);
+    anything else is a ``UsageError`` before any work, not a traceback at the first tensor."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise UsageError(f"--device {name}: not a torch device (expected cpu, cuda or cuda:N)"
+                         ) from exc
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {name}: no CUDA GPU is available on this machine "
+                             "(use --device cpu)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UsageError(f"--device {name}: this machine has {torch.cuda.device_count()} "
+                             "CUDA GPU(s)")
+    elif device.type != "cpu":
+        raise UsageError(f"--device {name}: scrpn runs on cpu or cuda, not {device.type}")
+    return name
 
 
 def default_run_dir(cfg: Config) -> Path:
@@ -200,6 +221,7 @@ def _add_train(subparsers: Any) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     """``scrpn train``; under ``torchrun`` each process joins the process group first (NCCL on
     CUDA, gloo on the CPU) and only rank 0 writes the run directory and prints the metrics."""
+    check_device(args.device)
     info, args.device = init_distributed(args.device)
     try:
         return _train(args, is_main=info.is_main)
@@ -215,6 +237,7 @@ def _train(args: argparse.Namespace, is_main: bool = True) -> int:
     if args.study:
         check_study_target(study_target(cfg, Path(args.study_dir)))
     check_fresh_run_dir(run_dir, args.resume)
+    check_batch_fits(cfg, args.config, args.device)
     if not is_main:
         return _train_locked(args, cfg, run_dir, is_main)
     writable_dir(run_dir)
@@ -316,6 +339,7 @@ def _evaluate_file(args: argparse.Namespace, out: Optional[Path]) -> int:
 
 
 def _evaluate_checkpoint(args: argparse.Namespace) -> int:
+    check_device(args.device)
     if args.dump_proposals and not args.out:
         raise UsageError("--dump-proposals needs --out DIR")
     out = writable_dir(Path(args.out)) if args.out else None
@@ -434,13 +458,37 @@ def _add_bench(subparsers: Any) -> None:
     p.set_defaults(func=cmd_bench)
 
 
+def check_bench_args(args: argparse.Namespace) -> Path:
+    """``scrpn bench``'s numbers and its ``--out`` file, checked before minutes of timing: at
+    least one round and one iteration, no negative warm-up, a positive input size, and an output
+    file whose folder can be written (the run used to fail only after the benchmark)."""
+    for flag, value, low in (("--rounds", args.rounds, 1), ("--iters", args.iters, 1),
+                             ("--warmup", args.warmup, 0)):
+        if value < low:
+            raise UsageError(f"{flag} {value}: must be at least {low}")
+    if args.input_size is not None and min(args.input_size) < 1:
+        raise UsageError(f"--input-size {args.input_size[0]} {args.input_size[1]}: both sides "
+                         "must be at least 1 pixel")
+    out = Path(args.out)
+    if out.is_dir():
+        raise UsageError(f"--out {out}: is a directory (expected a JSON file to write)")
+    writable_dir(out.parent)
+    if out.exists() and not os.access(out, os.W_OK):
+        raise UsageError(f"--out {out}: cannot write the file (permission denied)")
+    return out
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from scrpn.engine.bench import benchmark
 
+    out = check_bench_args(args)
     extra = ["model.backbone.pretrained=false"]
     if args.input_size is not None:  # any config (COCO's too) runs on resized SynthShapes images
         extra += ["data.dataset=synthshapes", "data.image_size=512", "data.root=null"]
     configs = [load_cli_config(path, list(args.set) + extra) for path in args.configs]
+    for path, cfg in zip(args.configs, configs):
+        check_batch_fits(cfg, path, "cpu", input_size=tuple(args.input_size) if args.input_size
+                         else None)
     configure_torch(True, configs[0].train.num_threads, configs[0].train.cpu_deterministic_kernels)
     result = benchmark(configs, rounds=args.rounds, iters=args.iters, warmup=args.warmup,
                        input_size=tuple(args.input_size) if args.input_size else None)

@@ -263,3 +263,329 @@ def test_the_largest_seed_is_usable():
     seed_everything(cfg.train.seed)
     assert 0 <= derive_seed(cfg.train.seed, 1) < 2**63
     assert sorted(epoch_permutation(5, cfg.train.seed, 0)) == [0, 1, 2, 3, 4]
+
+
+# ----------------------------------------------------------------------------------------------
+# checkpoints with garbage in them, and --resume past the run's end (issue 34, tracebacks list
+# and silently-wrong item 8)
+# ----------------------------------------------------------------------------------------------
+
+def _trained_run(tmp_path: Path, capsys: pytest.CaptureFixture, *extra: str) -> tuple[Path, Path]:
+    cfg, out = write_config(tmp_path, make_root(tmp_path)), tmp_path / "run"
+    code, _, err = run(train_args(cfg, out, *extra), capsys)
+    assert code == 0, err
+    return cfg, out
+
+
+@pytest.mark.parametrize("key, value, fragment", [
+    ("iteration", -5, "'iteration' must be a whole number >= 0, got '-5'"),
+    ("iteration", "abc", "'iteration' must be a whole number >= 0, got 'abc'"),
+    ("iteration", 2.5, "'iteration' must be a whole number >= 0, got '2.5'"),
+    ("iteration", True, "'iteration' must be a whole number >= 0, got 'True'"),
+    ("rng", "garbage", "'rng' is not a valid random-number state"),
+    ("rng", {"torch": "x"}, "'rng' is not a valid random-number state"),
+    ("rng", {"torch": None, "python": [1]}, "'rng' is not a valid random-number state"),
+    ("train_seconds", "abc", "'train_seconds' must be a number of seconds >= 0"),
+])
+def test_a_checkpoint_with_garbage_is_one_line(tmp_path, capsys, dummy_model, key, value,
+                                               fragment):
+    from scrpn.engine.checkpoint import load_checkpoint, save_checkpoint
+
+    cfg, out = _trained_run(tmp_path, capsys)
+    latest = out / "latest.pth"
+    state = load_checkpoint(latest)
+    if key == "rng" and isinstance(value, dict) and "python" not in value:
+        value = {**state["rng"], **value}
+    state[key] = value
+    save_checkpoint(latest, state)
+    expect_error(train_args(cfg, out, "--resume"), capsys, f"{latest}: ", fragment)
+
+
+def test_resume_past_the_end_is_refused_and_changes_nothing(tmp_path, capsys, dummy_model):
+    cfg, out = _trained_run(tmp_path, capsys, "--set", "train.max_iters=6")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    expect_error(train_args(cfg, out, "--resume", "--set", "train.max_iters=2"), capsys,
+                 f"{out / 'latest.pth'}: the run is at iteration 6, past the 2 iterations that "
+                 "'train.max_iters' now asks for")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before   # config.yaml included
+    # the same run extended is fine
+    code, _, err = run(train_args(cfg, out, "--resume", "--set", "train.max_iters=7"), capsys)
+    assert code == 0 and "at iteration 6/7" in err, err
+
+
+# ----------------------------------------------------------------------------------------------
+# a full disk while writing a checkpoint (issue 34, tracebacks list)
+# ----------------------------------------------------------------------------------------------
+
+def test_a_full_disk_while_checkpointing_is_one_line_and_keeps_the_last_checkpoint(
+        tmp_path, capsys, dummy_model, monkeypatch):
+    import errno
+
+    import torch
+
+    from scrpn.engine.checkpoint import load_checkpoint
+
+    real_save, calls = torch.save, []
+
+    def full_disk(obj: Any, stream: Any, *args: Any, **kwargs: Any) -> None:
+        calls.append(obj.get("iteration"))
+        if len(calls) == 3:   # latest at 1, latest at 2, then the end-of-run latest at 3
+            stream.write(b"half a checkpoint")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(obj, stream, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    cfg, out = write_config(tmp_path, make_root(tmp_path)), tmp_path / "run"
+    expect_error(train_args(cfg, out, "--set", "train.checkpoint_interval=1"), capsys,
+                 "latest.pth", "No space left on device")
+    assert calls == [1, 2, 3]
+    assert load_checkpoint(out / "latest.pth")["iteration"] == 2
+    assert not (out / "final.pth").exists() and not list(out.glob(".*.tmp"))
+    monkeypatch.setattr(torch, "save", real_save)   # space again: the run goes on
+    code, _, err = run(train_args(cfg, out, "--resume", "--set", "train.checkpoint_interval=1"),
+                       capsys)
+    assert code == 0 and "at iteration 2/3" in err, err
+    assert load_checkpoint(out / "final.pth")["iteration"] == 3
+
+
+def test_a_full_disk_writing_final_pth(tmp_path, capsys, dummy_model, monkeypatch):
+    import errno
+
+    import torch
+
+    real_save = torch.save
+
+    def full_disk(obj: Any, stream: Any, *args: Any, **kwargs: Any) -> None:
+        if full_disk.calls == 1:        # latest.pth written, then final.pth: the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        full_disk.calls += 1
+        real_save(obj, stream, *args, **kwargs)
+
+    full_disk.calls = 0
+    monkeypatch.setattr(torch, "save", full_disk)
+    cfg, out = write_config(tmp_path, make_root(tmp_path)), tmp_path / "run"
+    expect_error(train_args(cfg, out), capsys, "final.pth", "No space left on device")
+    assert (out / "latest.pth").is_file() and not (out / "final.pth").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# --device (issue 34, tracebacks list)
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("device, cuda, fragment", [
+    ("foo", False, "--device foo: not a torch device"),
+    ("cuda", False, "--device cuda: no CUDA GPU is available on this machine"),
+    ("cuda:0", False, "--device cuda:0: no CUDA GPU is available"),
+    ("cuda:7", True, "--device cuda:7: this machine has 1 CUDA GPU(s)"),
+    ("meta", False, "--device meta: scrpn runs on cpu or cuda, not meta"),
+    ("", False, "--device : not a torch device"),
+])
+def test_a_device_this_machine_lacks_is_one_line(tmp_path, capsys, no_training, monkeypatch,
+                                                 device, cuda, fragment):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1 if cuda else 0)
+    cfg = write_config(tmp_path, make_root(tmp_path))
+    expect_error(train_args(cfg, tmp_path / "run", "--device", device), capsys, fragment)
+    ckpt = tmp_path / "c.pth"
+    ckpt.write_bytes(b"not read")
+    expect_error(["evaluate", "--config", cfg, "--checkpoint", ckpt, "--device", device], capsys,
+                 fragment)
+    assert not (tmp_path / "run").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# scrpn bench's arguments, checked before the benchmark runs (issue 34, tracebacks list)
+# ----------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def no_bench(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the benchmark ran on arguments that should have been refused")
+    monkeypatch.setattr("scrpn.engine.bench.benchmark", refuse)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--rounds", "0"], "--rounds 0: must be at least 1"),
+    (["--iters", "0"], "--iters 0: must be at least 1"),
+    (["--iters", "-3"], "--iters -3: must be at least 1"),
+    (["--warmup", "-1"], "--warmup -1: must be at least 0"),
+    (["--input-size", "0", "0"], "--input-size 0 0: both sides must be at least 1 pixel"),
+    (["--input-size", "512", "-5"], "--input-size 512 -5: both sides"),
+])
+def test_bench_numbers_are_checked_first(tmp_path, capsys, no_bench, args, fragment):
+    expect_error(["bench", "--configs", ROOT / "configs/smoke/rpn.yaml", "--out",
+                  tmp_path / "speed.json", *args], capsys, fragment)
+    assert not (tmp_path / "speed.json").exists()
+
+
+def test_bench_output_that_cannot_be_written_is_refused_first(tmp_path, capsys, no_bench):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me\n")
+    expect_error(["bench", "--configs", ROOT / "configs/smoke/rpn.yaml", "--out",
+                  a_file / "speed.json"], capsys, "a_file: cannot write the output directory")
+    expect_error(["bench", "--configs", ROOT / "configs/smoke/rpn.yaml", "--out", tmp_path],
+                 capsys, f"--out {tmp_path}: is a directory")
+    assert a_file.read_text() == "keep me\n"
+
+
+# ----------------------------------------------------------------------------------------------
+# batches that cannot fit in memory (issue 34, tracebacks list)
+# ----------------------------------------------------------------------------------------------
+
+def test_padded_sizes_and_the_estimate_by_hand(tmp_path):
+    from scrpn.engine.memory_estimate import batch_bytes, machine_memory_bytes, padded_input_hw
+
+    coco = {"dataset": "coco", "max_size": [20000, 20000]}
+    cfg = config_from_dict({"data": coco, "train": {"batch_size": 2}})
+    assert padded_input_hw(cfg) == (20000, 20000)            # 20000 = 625 x 32
+    # 2 images x 20000 x 20000 pixels x (3 channels x 4 bytes + 100 bytes kept per pixel)
+    assert batch_bytes(cfg, 100.0) == 2 * 20000 * 20000 * 112 == 89_600_000_000
+    cfg = config_from_dict({"data": {"dataset": "coco", "max_size": [1333, 800]}})
+    assert padded_input_hw(cfg) == (800, 1344)               # 1333 -> 42 x 32 = 1344
+    cfg = config_from_dict({"data": {"dataset": "coco", "max_size": [128, 128],
+                                     "size_divisor": 30000}})
+    assert padded_input_hw(cfg) == (30000, 30000)
+    cfg = config_from_dict({"data": {"image_size": 320, "size_divisor": 96}})
+    assert padded_input_hw(cfg) == (384, 384)                # 320 -> 4 x 96
+    assert padded_input_hw(cfg, (10, 100)) == (96, 192)
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemFree:  5 kB\nMemTotal:       2048 kB\n")
+    assert machine_memory_bytes(meminfo) == 2048 * 1024
+    assert machine_memory_bytes(tmp_path / "missing") > 0  # os.sysconf's answer
+
+
+def test_a_batch_beyond_memory_is_refused_with_the_estimate(monkeypatch):
+    from scrpn.engine import memory_estimate
+    from scrpn.engine.memory_estimate import check_batch_fits
+
+    monkeypatch.setattr(memory_estimate, "saved_bytes_per_pixel", lambda cfg: 500.0)
+    cfg = config_from_dict({"data": {"dataset": "coco", "max_size": [128, 128],
+                                     "size_divisor": 30000}, "train": {"batch_size": 2}})
+    # 2 x 30000^2 x (12 + 500) bytes = 921.6e9 bytes = 858.3 GiB; input 2 x 30000^2 x 12 = 20.1 GiB
+    with pytest.raises(ConfigError, match=r"c.yaml: a training batch of 2 padded 30000 x 30000 "
+                       r"images needs about 858.3 GiB \(input 20.1 GiB .*more than this "
+                       r"machine's 64.0 GiB of memory"):
+        check_batch_fits(cfg, "c.yaml", total=64 * 2**30)
+    assert check_batch_fits(cfg, "c.yaml", total=1000 * 2**30) == 921_600_000_000
+    small = config_from_dict({"data": {"image_size": 64}})   # 4 x 64 x 64 x 12 bytes: not measured
+    monkeypatch.setattr(memory_estimate, "saved_bytes_per_pixel", None)
+    assert check_batch_fits(small, "c.yaml", total=2**30) == 4 * 64 * 64 * 12
+
+
+def test_max_size_20000_is_refused_before_training(tmp_path, capsys, no_training):
+    cfg = write_config(tmp_path, make_root(tmp_path))
+    line = expect_error(train_args(cfg, tmp_path / "run", "--set", "data.max_size=[20000,20000]"),
+                        capsys, "bad_input.yaml: a training batch of 2 padded 20000 x 20000 images "
+                        "needs about", "(input 8.9 GiB and the backbone's activations)",
+                        "lower 'data.max_size', 'data.size_divisor' or 'train.batch_size'")
+    assert "GiB of memory" in line
+
+
+def test_bench_input_size_beyond_memory_is_refused_first(tmp_path, capsys, no_bench,
+                                                        monkeypatch):
+    from scrpn.engine import memory_estimate
+
+    monkeypatch.setattr(memory_estimate, "saved_bytes_per_pixel", lambda cfg: 1000.0)
+    monkeypatch.setattr(memory_estimate, "machine_memory_bytes", lambda: 16 * 2**30)
+    expect_error(["bench", "--configs", ROOT / "configs/smoke/rpn.yaml", "--input-size", "40000",
+                  "40000", "--out", tmp_path / "speed.json"], capsys,
+                 "padded 40000 x 40000 images", "lower --input-size")
+    assert not (tmp_path / "speed.json").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# every PIL mode the image loader can meet (issue 34, silently-wrong item 5)
+# ----------------------------------------------------------------------------------------------
+
+def _image(mode: str, pixels: list) -> "Image.Image":
+    """A 1-row image of ``mode`` holding ``pixels``."""
+    from PIL import Image
+
+    image = Image.new(mode, (len(pixels), 1))
+    if mode in ("P", "PA"):
+        image.putpalette([10, 20, 30, 200, 100, 50] + [0] * 762)
+    for x, value in enumerate(pixels):
+        image.putpixel((x, 0), value)
+    return image
+
+
+@pytest.mark.parametrize("mode, pixels, expected", [
+    ("1", [0, 1], [(0, 0, 0), (255, 255, 255)]),
+    ("L", [0, 100, 255], [(0, 0, 0), (100, 100, 100), (255, 255, 255)]),
+    ("P", [0, 1], [(10, 20, 30), (200, 100, 50)]),                  # the palette's colours
+    ("PA", [(1, 0)], [(200, 100, 50)]),                             # colour kept, alpha dropped
+    ("RGB", [(1, 2, 3)], [(1, 2, 3)]),
+    ("RGBX", [(1, 2, 3, 0)], [(1, 2, 3)]),
+    ("RGBA", [(10, 20, 30, 0), (10, 20, 30, 255)], [(10, 20, 30), (10, 20, 30)]),
+    ("LA", [(77, 0)], [(77, 77, 77)]),
+    ("RGBa", [(100, 50, 20, 128)], [(199, 99, 39)]),  # unpremultiplied: v * 255 // 128
+    ("CMYK", [(0, 0, 0, 0), (0, 0, 0, 255), (255, 0, 0, 0)],
+     [(255, 255, 255), (0, 0, 0), (0, 255, 255)]),                  # white, black, cyan
+    ("YCbCr", [(255, 128, 128), (0, 128, 128)], [(255, 255, 255), (0, 0, 0)]),
+    ("HSV", [(0, 255, 255), (0, 0, 255)], [(255, 0, 0), (255, 255, 255)]),   # red, white
+    ("I;16", [0, 257 * 64, 65535], [(0, 0, 0), (64, 64, 64), (255, 255, 255)]),
+    ("I;16B", [257 * 100], [(100, 100, 100)]),
+    ("I", [0, 257 * 100, 65535], [(0, 0, 0), (100, 100, 100), (255, 255, 255)]),
+    # float: white is 1 for values in [0, 1], else 255, else 65535; round(v * 255 / white)
+    ("F", [0.0, 0.5, 1.0], [(0, 0, 0), (128, 128, 128), (255, 255, 255)]),   # 127.5 -> 128
+    ("F", [0.0, 100.4, 200.0], [(0, 0, 0), (100, 100, 100), (200, 200, 200)]),
+    ("F", [1000.0, 65535.0], [(4, 4, 4), (255, 255, 255)]),                   # 3.89 -> 4
+])
+def test_every_pil_mode_reads_as_its_colours(mode, pixels, expected):
+    from scrpn.data.coco import read_rgb
+
+    array = read_rgb(_image(mode, pixels))
+    assert array.dtype.name == "uint8" and array.shape == (1, len(pixels), 3)
+    assert [tuple(int(v) for v in px) for px in array[0]] == expected
+
+
+def test_lab_reads_as_its_colours():
+    from scrpn.data.coco import read_rgb
+
+    array = read_rgb(_image("LAB", [(255, 128, 128), (0, 128, 128)]))  # L* 100 and 0, a* = b* = 0
+    assert array[0, 0].min() >= 250 and array[0, 1].max() <= 5       # white and black
+
+
+@pytest.mark.parametrize("mode, pixels, fragment", [
+    ("I", [0, 70000], "32-bit integer image (mode I) with values in [0, 70000]"),
+    ("I", [-1, 5], "with values in [-1, 5]"),
+    ("F", [0.0, float("nan")], "32-bit float image (mode F) with NaN or infinite values"),
+    ("F", [0.0, float("inf")], "NaN or infinite"),
+    ("F", [-0.5, 0.5], "32-bit float image (mode F) with values in [-0.5, 0.5]"),
+    ("F", [0.0, 70000.0], "with values in [0, 70000]"),
+    ("La", [(1, 2)], "image mode 'La' is not supported"),
+])
+def test_pil_modes_without_a_defined_reading_are_refused(mode, pixels, fragment):
+    from scrpn.data.coco import read_rgb
+
+    with pytest.raises(ValueError, match=re_escape(fragment)):
+        read_rgb(_image(mode, pixels))
+
+
+def re_escape(text: str) -> str:
+    import re
+    return re.escape(text)
+
+
+def test_a_float_tiff_is_not_read_as_black(tmp_path, capsys, dummy_model):
+    import numpy as np
+    from PIL import Image
+
+    from scrpn.data import CocoDetection
+
+    root = make_root(tmp_path)
+    levels = np.linspace(0.0, 1.0, 128 * 96, dtype=np.float32).reshape(96, 128)
+    Image.fromarray(levels, mode="F").save(root / "val2017" / "0.png", format="TIFF")
+    with Image.open(root / "val2017" / "0.png") as im:
+        assert im.mode == "F"
+    ds = CocoDetection(root / "annotations" / "instances_val2017.json", root / "val2017",
+                       max_size=None)
+    array = ds.load_image(0)
+    assert array[0, 0, 0] == 0 and array[-1, -1, 2] == 255 and 120 <= array.mean() <= 135
+    # a float image without a defined white stops the run naming the file and the image id
+    Image.fromarray(levels * 1e6, mode="F").save(root / "train2017" / "2.png", format="TIFF")
+    cfg, out = write_config(tmp_path, root), tmp_path / "run"
+    expect_error(train_args(cfg, out), capsys, "2.png: image id 3: cannot read image",
+                 "32-bit float image (mode F) with values in [0, 1e+06]")

@@ -12,8 +12,10 @@ Design choices (mirroring mmdetection's ``CocoDataset`` where the paper depends 
   is refused, :func:`open_regular`). An absolute ``file_name`` or one that leaves the image folder
   is an error naming the file and the image id. An image whose short side would round to 0 px
   after the resize to ``max_size`` (e.g. 5000 x 1) is skipped and counted ("image_too_thin").
-* 16-bit images (PNG mode ``I;16``) are scaled to 8 bits (``v / 257``), not saturated by
-  ``convert("RGB")``.
+* Every PIL image mode is read by a rule of its own (:func:`read_rgb`): 16-bit images (PNG mode
+  ``I;16``) are scaled to 8 bits (``v / 257``), not saturated by ``convert("RGB")``; 32-bit
+  float images are scaled by the nominal range their values lie in; modes without a defined
+  reading are refused naming the file.
 * Crowd annotations are kept with ``iscrowd = True``; the model and COCOeval ignore them.
 * An image is "empty" when it has no non-crowd box left. Empty images are kept by default (they
   are negatives-only images, and evaluation must see every image); ``filter_empty=True`` drops them
@@ -98,15 +100,59 @@ def open_regular(path: Path) -> BinaryIO:
         raise
 
 
+# What every PIL mode becomes (docs/bad-input.md, "Image modes"; tests/test_bad_input_config.py
+# reads one image of each). PIL's own conversion is exact for these: bilevel, grey, palette,
+# RGB, and the colour spaces it converts colorimetrically (YCbCr, LAB, HSV; CMYK with PIL's
+# 255 - C - K formula, JPEG's inverted Adobe CMYK being undone when PIL opens the file).
+_PIL_CONVERTS = frozenset({"1", "L", "P", "RGB", "RGBX", "YCbCr", "LAB", "HSV", "CMYK"})
+# Alpha is dropped and the colour kept, as the other loaders of COCO do (premultiplied RGBa is
+# unpremultiplied first).
+_ALPHA = frozenset({"RGBA", "LA", "PA", "RGBa"})
+
+
+def _from_levels(values: np.ndarray, top: float) -> np.ndarray:
+    """Grey levels on ``[0, top]`` as (H, W, 3) uint8 (``round(v * 255 / top)``)."""
+    gray = np.rint(values.astype(np.float64) * (255.0 / top)).astype(np.uint8)
+    return np.repeat(gray[..., None], 3, axis=2)
+
+
 def read_rgb(image: Image.Image) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of a PIL image. 16- and 32-bit integer modes (a 16-bit PNG opens as
-    ``I;16``) are scaled from 16 bits (``round(v / 257)``), which ``convert("RGB")`` would
-    saturate to 255."""
-    if image.mode.startswith("I"):
-        values = np.clip(np.asarray(image, dtype=np.float64), 0, 65535)
-        gray = np.rint(values / 257.0).astype(np.uint8)
-        return np.repeat(gray[..., None], 3, axis=2)
-    return np.asarray(image.convert("RGB"))
+    """(H, W, 3) uint8 RGB of a PIL image, decided per mode; ``ValueError`` (a one-line error
+    naming the file) for a mode or range with no defined reading.
+
+    * ``1 L P RGB RGBX YCbCr LAB HSV CMYK``: PIL's conversion; ``RGBA LA PA RGBa``: alpha dropped.
+    * 16-bit grey (``I;16``, ``I;16B``, ...; a 16-bit PNG): ``round(v / 257)``, where
+      ``convert("RGB")`` would saturate to 255. Negative values (signed TIFFs) are refused.
+    * 32-bit integer grey (``I``): read as 16-bit levels when every value is in ``[0, 65535]``
+      (older Pillows open 16-bit PNGs so), else refused: it has no defined white.
+    * 32-bit float grey (``F``, a float TIFF; ``convert`` reads it as all black): the nominal
+      range the values lie in is white: ``[0, 1]`` (x 255), else ``[0, 255]`` (as 8-bit levels),
+      else ``[0, 65535]`` (as 16-bit levels). NaN, infinite, negative or larger values are
+      refused.
+    * Any other mode (``La``, ``I;16S`` with negatives...) is refused.
+    """
+    mode = image.mode
+    if mode in _PIL_CONVERTS or mode in _ALPHA:
+        return np.asarray(image.convert("RGB"))
+    if mode.startswith("I"):
+        values = np.asarray(image)
+        low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+        if low < 0 or high > 65535:
+            raise ValueError(f"{'32' if mode == 'I' else '16'}-bit integer image (mode {mode}) "
+                             f"with values in [{low}, {high}]: only [0, 65535] has a defined "
+                             "white (convert it to an 8- or 16-bit image)")
+        return _from_levels(values, 65535.0)
+    if mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if values.size and not np.isfinite(values).all():
+            raise ValueError("32-bit float image (mode F) with NaN or infinite values")
+        low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+        for top in (1.0, 255.0, 65535.0):
+            if low >= 0.0 and high <= top:
+                return _from_levels(values, top)
+        raise ValueError(f"32-bit float image (mode F) with values in [{low:g}, {high:g}]: "
+                         "only [0, 1], [0, 255] or [0, 65535] have a defined white")
+    raise ValueError(f"image mode {mode!r} is not supported (convert it to RGB)")
 
 
 class CocoDetection(Dataset):

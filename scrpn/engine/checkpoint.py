@@ -19,6 +19,7 @@ previous checkpoint intact and at worst a stray ``.<name>.*.tmp`` file, which
 """
 from __future__ import annotations
 
+import math
 import pickle
 import zipfile
 from pathlib import Path
@@ -34,6 +35,8 @@ __all__ = [
     "CheckpointError",
     "RUN_OUTPUTS",
     "check_finite_weights",
+    "checkpoint_count",
+    "checkpoint_seconds",
     "config_difference",
     "check_config_matches",
     "load_checkpoint",
@@ -57,6 +60,31 @@ def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
     + ``os.replace``); a full disk raises :class:`~scrpn.outputs.WriteError` naming ``path`` and
     leaves the previous checkpoint intact."""
     return atomic_write(path, lambda stream: torch.save(dict(state), stream))
+
+
+def checkpoint_count(state: Mapping[str, Any], key: str, path: str | Path) -> int:
+    """``state[key]`` as a count (an int >= 0, not a bool); anything else is a
+    ``CheckpointError`` naming the file and the key (a resumed run would go astray)."""
+    value = state.get(key)
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+        value = value.item()
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise CheckpointError(f"{path}: '{key}' must be a whole number >= 0, got "
+                              f"{str(value)[:40]!r}")
+    return value
+
+
+def checkpoint_seconds(state: Mapping[str, Any], key: str, path: str | Path,
+                       default: float | None) -> float | None:
+    """``state[key]`` as a finite number of seconds >= 0 (``default`` when absent)."""
+    value = state.get(key, default)
+    if value is None:
+        return None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value < 0:
+        raise CheckpointError(f"{path}: '{key}' must be a number of seconds >= 0, got "
+                              f"{str(value)[:40]!r}")
+    return float(value)
 
 
 def remove_stale_temporaries(directory: str | Path, names: Iterable[str] = RUN_OUTPUTS) -> int:

@@ -57,7 +57,8 @@ from scrpn.config import Config, dump_config
 from scrpn.data.errors import DataError, error_line
 from scrpn.engine.builders import build_optimizer, make_train_loader
 from scrpn.engine.checkpoint import (CHECKPOINT_FORMAT, CheckpointError, check_config_matches,
-                                     load_checkpoint, remove_stale_temporaries, save_checkpoint)
+                                     checkpoint_count, checkpoint_seconds, load_checkpoint,
+                                     remove_stale_temporaries, save_checkpoint)
 from scrpn.engine.distributed import dist_info, mean_over_ranks
 from scrpn.engine.logging import JsonlLogger, format_losses
 from scrpn.engine.memory_format import images_in, set_model_format
@@ -258,17 +259,27 @@ class Trainer:
             raise CheckpointError(f"{path}: does not fit the model: {exc}") from exc
         if self.amp and "scaler" in state:
             self.scaler.load_state_dict(state["scaler"])
-        self.iteration = int(state["iteration"])
-        self.train_seconds = float(state.get("train_seconds", 0.0))
-        cpu = state.get("train_cpu_seconds")
-        self.train_cpu_seconds = None if cpu is None else float(cpu)
+        self.iteration = checkpoint_count(state, "iteration", path)
+        if self.iteration > self.max_iters:  # before config.yaml or the log are touched
+            key = "train.max_epochs" if self.cfg.train.by_epoch else "train.max_iters"
+            raise CheckpointError(f"{path}: the run is at iteration {self.iteration}, past the "
+                                  f"{self.max_iters} iterations that '{key}' now asks for: raise "
+                                  "it to continue the run, or start a new one with --out "
+                                  "(nothing was changed)")
+        self.train_seconds = checkpoint_seconds(state, "train_seconds", path, default=0.0)
+        self.train_cpu_seconds = checkpoint_seconds(state, "train_cpu_seconds", path, default=None)
         self._rng_state = state["rng"]
         parts = state.get("provenance")
         if isinstance(parts, list) and parts:
             self.provenance = [dict(part) for part in parts]
         elif self.iteration > 0:  # a checkpoint written before provenance: an unknown first part
             self.provenance = [{"from_iteration": 0, "commit": None, "dirty": None}]
-        restore_rng_state(self._rng_state, self.generator)
+        try:
+            restore_rng_state(self._rng_state, self.generator)
+        except (TypeError, ValueError, KeyError, IndexError, RuntimeError, AttributeError) as exc:
+            raise CheckpointError(f"{path}: 'rng' is not a valid random-number state "
+                                  f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+                                  ) from None
         self.resumed = True
 
     # ------------------------------------------------------------------ the loop
