@@ -34,7 +34,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import torch
 
-from scrpn.config import Config, ConfigError, apply_overrides, config_from_dict, load_config
+from scrpn.config import (Config, ConfigError, Provenance, config_from_dict, load_config,
+                          overrides_with_sources)
 from scrpn.data.errors import DataError, error_line
 from scrpn.engine.builders import build_eval_dataset, build_train_dataset, build_val_dataset
 from scrpn.engine.checkpoint import (CheckpointError, check_config_matches, check_finite_weights,
@@ -418,7 +419,8 @@ def _stats_config(args: argparse.Namespace) -> tuple[Config, float]:
     if args.config:
         cfg = load_config(args.config, overrides)
         return cfg, cfg.level_base_scale
-    cfg = config_from_dict(apply_overrides({}, overrides), "<command line>")
+    raw, sources = overrides_with_sources(({}, {}), overrides)
+    cfg = config_from_dict(raw, Provenance(sources, "<command line>"))
     if cfg.data.dataset == "synthshapes":  # the images the mini profile trains on
         return cfg, level_base_scale(MINI_ANCHOR_SCALE)
     return cfg, cfg.level_base_scale

@@ -899,7 +899,14 @@ def raw_with_overrides(path: str | Path, overrides: Sequence[str]
                        ) -> tuple[dict, dict[str, str]]:
     """The raw config of ``path`` (``_base_`` resolved) with ``--set`` items applied (each
     replaces what it names), and the per-leaf sources: a file, or ``--set key=value``."""
-    raw, sources = load_raw_with_sources(path)
+    return overrides_with_sources(load_raw_with_sources(path), overrides)
+
+
+def overrides_with_sources(merged: tuple[dict, dict[str, str]], overrides: Sequence[str]
+                           ) -> tuple[dict, dict[str, str]]:
+    """``(raw, sources)`` with the ``--set`` items applied, each recorded as the source of what
+    it sets."""
+    raw, sources = merged
     for item in overrides:
         sources = merge_with_sources((raw, sources), apply_overrides({}, [item]),
                                      f"--set {item}")[1]
