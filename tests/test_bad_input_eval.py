@@ -153,7 +153,8 @@ def test_a_full_disk_leaves_the_previous_outputs(evaluated, capsys, monkeypatch)
     assert snapshot(ev) == before  # no torn file, no temporary, no lock left behind
 
 
-@pytest.mark.parametrize("writer", ["metrics", "log", "config", "checkpoint"])
+@pytest.mark.parametrize("writer", ["metrics", "log", "config", "checkpoint", "figure", "table",
+                                    "proposals"])
 def test_every_output_goes_through_the_atomic_write(tmp_path, monkeypatch, writer):
     """Each writer calls scrpn.outputs.atomic_write: a failing stream leaves the old file."""
     from scrpn.config import dump_config
@@ -168,17 +169,36 @@ def test_every_output_goes_through_the_atomic_write(tmp_path, monkeypatch, write
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     monkeypatch.setattr("scrpn.outputs.os.fsync", full_disk)
     from scrpn.outputs import WriteError
-    with pytest.raises(WriteError, match="out.txt: cannot write"):
+    with pytest.raises(WriteError, match=r"(out\.txt|out\.png|causes\.csv): cannot write"):
         if writer == "metrics":
             write_metrics(target, {"AR100": 1.0}, cfg)
         elif writer == "log":
             JsonlLogger(target).truncate_after(0)
         elif writer == "config":
             dump_config(cfg, target)
+        elif writer == "figure":
+            import matplotlib.pyplot as plt
+            from scrpn.viz.common import save_figure
+            target = target.with_suffix(".png")
+            target.write_text("previous\n")
+            figure = plt.figure()
+            try:
+                save_figure(figure, "out", tmp_path)
+            finally:
+                plt.close(figure)
+        elif writer == "table":
+            import pandas as pd
+            from scrpn.study.causes import write_causes
+            target = tmp_path / "causes.csv"
+            target.write_text("previous\n")
+            write_causes(pd.DataFrame({"a": [1.0]}), tmp_path)
+        elif writer == "proposals":
+            from scrpn.evaluation import dump_proposals
+            dump_proposals(target, [{"image_id": 1, "boxes": [[0, 0, 2, 2]], "scores": [1.0]}])
         else:
             save_checkpoint(target, {"format": 1})
     assert target.read_text() == "previous\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad_input.yaml", "out.txt"]
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 # ----------------------------------------------------------------------------------------------

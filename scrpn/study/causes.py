@@ -27,6 +27,7 @@ from typing import Callable, Optional
 import pandas as pd
 
 from scrpn.evaluation.proposal_stats import load_stats, missed_fractions
+from scrpn.outputs import atomic_write_text
 
 from .runs import Study, run_cost
 from .verdicts import (DETECTOR_GAP_3X_ROWS, DETECTOR_GAP_TODAY_ROWS, GA_SCHEDULE_CONTROL, IOU_LOSS_FIRST_STUDY,
@@ -356,11 +357,7 @@ def _status(arm: Arm, runs: Callable[[str], list[dict]], seeds: int, decided: bo
 def write_causes(frame: pd.DataFrame, tables_dir: str | Path) -> Path:
     """``<tables_dir>/causes.csv`` (3 decimals; atomic)."""
     path = Path(tables_dir) / "causes.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False, float_format="%.3f")
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, frame.to_csv(index=False, float_format="%.3f"))
 
 
 def summary(frame: pd.DataFrame) -> str:

@@ -450,12 +450,9 @@ class Study:
         """Write the run's weights in half precision to :meth:`weights_path` (for committing)."""
         model, cfg = self.load_model(row, seed)
         path = self.weights_path(row, seed)
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save({"model": state, "config_fingerprint": config_fingerprint(cfg)}, tmp)
-        tmp.replace(path)
-        return path
+        payload = {"model": state, "config_fingerprint": config_fingerprint(cfg)}
+        return atomic_write(path, lambda stream: torch.save(payload, stream))
 
 
 def run_cost(record: dict) -> tuple[float, float]:

@@ -25,6 +25,8 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from scrpn.outputs import atomic_write_text
+
 from .runs import Study, run_cost
 from .verdicts import POINT_FIRST_STUDY
 
@@ -218,11 +220,7 @@ def build_table(spec: TableSpec, study: Study, paper_dir: str | Path = "results/
 def write_table(frame: pd.DataFrame, spec: TableSpec, tables_dir: str | Path) -> Path:
     """Write ``<tables_dir>/<name>.csv`` (numbers to 3 decimals; atomic)."""
     path = Path(tables_dir) / f"{spec.name}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False, float_format="%.3f")
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, frame.to_csv(index=False, float_format="%.3f"))
 
 
 def readable(frame: pd.DataFrame, spec: TableSpec, digits: int = 1) -> pd.DataFrame:

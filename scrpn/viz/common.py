@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from ..data.collate import padded_size
 from ..detectors.two_stage_detector import TwoStageDetector
 from ..models.proposal_network import ProposalNetwork
+from ..outputs import atomic_write
 
 __all__ = ["display_image", "draw_box", "model_selection", "one_thread", "padded_image", "run_head", "save_figure"]
 
@@ -82,10 +83,14 @@ def save_figure(fig: Figure, name: str, out_dir: str | Path, dpi: int = 150) -> 
     if not name or Path(name).name != name:
         raise ValueError(f"figure name must be a plain file stem, got {name!r}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    fig.savefig(paths[0], dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None, "Producer": None})
+    # atomic (scrpn.outputs): a run killed while saving leaves the previous figure
+    atomic_write(paths[0], lambda stream: fig.savefig(stream, format="png", dpi=dpi,
+                                                      bbox_inches="tight",
+                                                      metadata={"Software": None}))
+    atomic_write(paths[1], lambda stream: fig.savefig(stream, format="pdf", bbox_inches="tight",
+                                                      metadata={"CreationDate": None,
+                                                                "Producer": None}))
     return paths
 
 
