@@ -118,3 +118,20 @@ def test_a_head_missing_a_method_cannot_be_built() -> None:
 
     with pytest.raises(TypeError, match="abstract"):
         Partial((4, 8))
+
+
+def test_no_caller_probes_a_head() -> None:
+    """Outside ``models/heads/`` nothing asks a head or a network whether it has an attribute:
+    the contract says what every head has (issue 35; 12 probes before it). The trainer is
+    exempt: it trains any ``nn.Module`` (the tests' dummy model too), for which ``diagnostics``
+    and ``set_generator`` are optional hooks."""
+    import re
+    probe = re.compile(r"(hasattr|getattr)\((\w+\.)*(head|net|model)\b[^)]*\"(head|backbone|iou_mask|"
+                       r"mask_scores|diagnostics|is_point|prior_generator|use_iou_mask_at_test|test_cfg)\"")
+    exempt = {Path("scrpn/engine/trainer.py")}
+    found = [f"{rel}:{i}" for p in sorted((ROOT / "scrpn").rglob("*.py"))
+             if "heads" not in (rel := p.relative_to(ROOT)).parts and rel not in exempt
+             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if probe.search(line)]
+    assert found == []
+    assert probe.search('head = getattr(net, "head", None)')    # the pattern finds the old probes
+    assert probe.search('if hasattr(head, "mask_scores") else None')

@@ -59,10 +59,11 @@ from ..build import build_assigner
 from ..config import AssignerConfig, Config, HeadConfig
 from ..data.collate import padded_size
 from ..models.anchors import AnchorGenerator
+from ..models.heads.stages import TwoStageProposalHead
 from ..pyramid import FPN_STRIDES, level_base_scale
 from ..models.points import grid_points
 from ..sampling.assign_result import AssignResult
-from .common import display_image, draw_box, run_head
+from .common import display_image, draw_box, proposal_network_of, run_head
 from ..sampling.levels import adjacent_level, point_levels, target_level
 from ..sampling.geometry import box_area, centre_regions, points_in_boxes
 from ..sampling.max_iou import MaxIoUAssigner
@@ -368,11 +369,11 @@ def model_stage1_boxes(model: torch.nn.Module, image: Tensor, size_divisor: int 
     The image is padded at the right / bottom as the collate function does, so the boxes line up
     with :func:`head_geometry` for the same size and divisor (:func:`scrpn.viz.common.run_head`).
     """
-    head = getattr(model, "head", None)
-    if not hasattr(model, "backbone") or head is None or not hasattr(head, "prior_generator"):
-        raise ValueError("model must be a ProposalNetwork with a two-stage head "
-                         "(attributes 'backbone' and 'head')")
-    return run_head(model, image, size_divisor).init_boxes[0].detach().cpu()
+    net = proposal_network_of(model)   # a ProposalNetwork, or an R-CNN detector's
+    if not isinstance(net.head, TwoStageProposalHead):
+        raise ValueError(f"model must be a ProposalNetwork with a two-stage head, "
+                         f"not {type(net.head).__name__}")
+    return run_head(net, image, size_divisor).init_boxes[0].detach().cpu()
 
 
 # ---------------------------------------------------------------------------------------------
