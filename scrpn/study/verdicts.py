@@ -224,7 +224,10 @@ def experiment1(values: Metric, records: Callable[[str], Sequence[Mapping]], see
 
 # Experiment 7's rows: Table I's five methods in the mini profile and in the paper's geometry.
 PEERS = ("rpn", "iterative_rpn", "ga_rpn", "cascade_rpn", "sc_rpn")
-GEOMETRY_MARGIN = 1.5      # experiment 7: 2.5 x RPN's mini AR1000 seed sd (0.6), in AR1000
+# experiment 7's margin as the rule defines it: 2.5 x RPN's mini AR1000 seed sd (0.639 -> 1.60),
+# computed from the runs by experiment7 (its "margin"); this rounded value (issue 36: it was
+# coded in place of the rule's 1.60, which changes no verdict) is only the figure's default band
+GEOMETRY_MARGIN = 1.5
 
 
 def experiment7(values: Metric) -> dict:
@@ -232,7 +235,8 @@ def experiment7(values: Metric) -> dict:
 
     ``values(row)`` gives AR1000 per seed; the mini rows are read by their mean, the ``x7_`` rows
     by their seed 0 (the registered arm: one seed). Registered rule: Cascade RPN or GA-RPN above
-    RPN by more than ``GEOMETRY_MARGIN`` AR1000 -> "regime-dependent" (and the five rows get 3
+    RPN by more than 2.5 x RPN's mini AR1000 seed sd (``out["margin"]``; 1.60 from the committed
+    runs) -> "regime-dependent" (and the five rows get 3
     seeds); the same order as the mini profile's -> "robust to geometry". Our reading of the case
     the rule leaves open (the order changes, but neither peer clears RPN by the margin): "robust to
     geometry (order changed within the margin)", since the claims in question are the two peers
@@ -252,7 +256,9 @@ def experiment7(values: Metric) -> dict:
     out["order_mini"], out["order_paper"] = order(out["mini"]), order(out["paper"])
     gaps = {peer: out["paper"][peer] - out["paper"]["rpn"] for peer in ("cascade_rpn", "ga_rpn")}
     out["peer_minus_rpn"] = gaps
-    above = [peer for peer, gap in gaps.items() if gap > GEOMETRY_MARGIN]
+    out["margin"] = (RESOLVED_SE * statistics.stdev(mini["rpn"]) if len(mini["rpn"]) >= 2
+                     else GEOMETRY_MARGIN)
+    above = [peer for peer, gap in gaps.items() if gap > out["margin"]]
     if above:
         out["verdict"] = f"regime-dependent: {' and '.join(above)} above RPN in the paper's geometry"
     elif out["order_paper"] == out["order_mini"]:
