@@ -45,8 +45,7 @@ session.what_we_see("table01_proposals_coco")
 # so that the change of default rewrites no history.
 
 # %%
-from scrpn.study.causes import cached_runs, metric  # noqa: E402
-from scrpn.study.verdicts import difference  # noqa: E402
+from scrpn.study.stats import cached_runs, difference, metric  # noqa: E402
 
 ar = metric(cached_runs(study), "AR1000")
 ar1000 = {row: ar(row) for row in ("rpn", "diag_cascade_rpn_paper_norm", "cascade_rpn")}

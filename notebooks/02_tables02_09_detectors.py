@@ -52,7 +52,7 @@ session.what_we_see("table09_more_detectors")
 # the same detector and number of proposals.
 
 # %%
-from scrpn.study.causes import cached_runs, metric  # noqa: E402
+from scrpn.study.stats import cached_runs, metric  # noqa: E402
 
 ap = metric(cached_runs(study), "AP")
 for detector in ("fast_rcnn", "faster_rcnn"):

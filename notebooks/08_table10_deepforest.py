@@ -52,10 +52,11 @@ session.what_we_see("table10_proposals_imagenet_det")
 #   `t3_iou_loss` here by a resolved margin (Δ > -2.5 se), the criterion that made it work.
 
 # %%
-from scrpn.study.causes import cached_runs, dataset_study, metric  # noqa: E402
-from scrpn.study.verdicts import CARRY_OVER, experiment9  # noqa: E402
+from scrpn.study.experiments import experiment_study  # noqa: E402
+from scrpn.study.experiments.e9_deepforest import CARRY_OVER, EXPERIMENT, experiment9  # noqa: E402
+from scrpn.study.stats import cached_runs, metric  # noqa: E402
 
-forest_runs = cached_runs(dataset_study(study, "deepforest"))
+forest_runs = cached_runs(experiment_study(study, EXPERIMENT))   # experiment 9's dataset
 forest_ar = metric(forest_runs, "AR1000")
 rows = dict.fromkeys(r for c in CARRY_OVER for r in (c.reference, c.first, c.row) if r)
 for row in rows:

@@ -17,9 +17,10 @@
 # the arms that make a suspected deviation faithful, and the rule that reads the verdict.
 #
 # **Computation.** This notebook trains nothing. It reads the cached runs of every arm, applies
-# the registered rules (`scrpn/study/verdicts.py`) and writes `results/tables/causes.csv`, one
-# line per arm. Arms whose rows are not written yet are listed as "not built"; those not trained
-# yet as "not run". `bash scripts/run_causes.sh` trains the arms in the registered order.
+# the registered rules (each experiment's record and rule in `scrpn/study/experiments/`) and writes
+# `results/tables/causes.csv`, one line per arm. Arms whose rows are not written yet are listed as
+# "not built"; those not trained yet as "not run". `scrpn study --experiment N` trains an
+# experiment's arms in the registered order (`bash scripts/run_causes.sh`: all of them).
 
 # %% tags=["parameters"]
 # Parameters (papermill): profile smoke | mini | full; retrain=False reuses cached results.
@@ -34,10 +35,13 @@ train_missing = True  # unused here: the causes table reads cached runs only
 # %matplotlib inline
 from IPython.display import Markdown, display
 
-from scrpn.study.causes import (ARMS, STAGE1_EXPERIMENTS, causes_table, detector_logs, regime_pairs, regime_runs,
-                                stage1_logs, summary, write_causes)
+from scrpn.study.causes import causes_table, detector_logs, stage1_logs, summary, write_causes
+from scrpn.study.experiments import REGISTRY
+from scrpn.study.experiments.e7_geometry import GEOMETRY_MARGIN, regime_pairs, regime_runs
+from scrpn.study.experiments.e8_detectors import PAPER_GAP
 from scrpn.study.notebooks import setup
-from scrpn.study.verdicts import GEOMETRY_MARGIN, PAPER_DETECTOR_GAP, STAGE1_MARGIN
+from scrpn.study.verdicts import STAGE1_MARGIN
+from scrpn.viz import cause_figures as CF
 from scrpn.viz import figures as F
 
 session = setup(profile=profile, retrain=retrain, seeds=seeds, dataset=dataset, results_dir=results_dir,
@@ -70,7 +74,7 @@ display(frame[frame["metric"] == "AR1000"][columns].round(2))   # experiment 8's
 display(Markdown(summary(frame)))
 
 # %%
-show_figure(F.causes_ar1000(frame), "causes_ar1000")
+show_figure(CF.causes_ar1000(frame), "causes_ar1000")
 
 # %% [markdown]
 # ## Which objects each arm misses
@@ -82,7 +86,7 @@ show_figure(F.causes_ar1000(frame), "causes_ar1000")
 missed = ["experiment", "arm", "row", "missed_all", "missed_S", "missed_M", "missed_L", "missed_slender"]
 display(frame[frame["missed_all"].notna()][missed].round(3))
 for number in sorted(set(frame[frame["metric"] == "AR1000"]["experiment"])):   # experiment 8: detectors
-    show_figure(F.causes_missed(frame, number), f"causes_missed_{number}")
+    show_figure(CF.causes_missed(frame, number), f"causes_missed_{number}")
 
 # %% [markdown]
 # ## Does stage 1 learn? (experiments 1, 4 and 9)
@@ -93,11 +97,11 @@ for number in sorted(set(frame[frame["metric"] == "AR1000"]["experiment"])):   #
 # is a stage 1 that outputs its priors; one that rises late says the schedule matters.
 
 # %%
-for number in STAGE1_EXPERIMENTS:
-    claim = next(a.claim for a in ARMS if a.experiment == number)
-    show_figure(F.stage1_margin_curves(stage1_logs(study, number), STAGE1_MARGIN,
-                                       title=f"exp. {number}: {claim}: does stage 1 learn?"),
-                f"causes_stage1_{number}")
+for number, experiment in REGISTRY.items():
+    if experiment.reads_stage1:
+        show_figure(CF.stage1_margin_curves(stage1_logs(study, number), STAGE1_MARGIN,
+                                            title=f"exp. {number}: {experiment.claim}: does stage 1 learn?"),
+                    f"causes_stage1_{number}")
 
 # %% [markdown]
 # ## Do the detectors converge, and does SC-RPN's gap shrink? (experiment 8)
@@ -109,7 +113,7 @@ for number in STAGE1_EXPERIMENTS:
 # %%
 detectors = frame[frame["metric"] == "AP"]
 display(detectors[["arm", "variant", "row", "reference", "AP_mean", "delta_AP", "status", "verdict"]].round(2))
-show_figure(F.causes_detectors(frame, detector_logs(study), paper_gap=PAPER_DETECTOR_GAP), "causes_detectors_8")
+show_figure(CF.causes_detectors(frame, detector_logs(study), paper_gap=PAPER_GAP), "causes_detectors_8")
 
 # %% [markdown]
 # ## Does the peers' ranking depend on our geometry? (experiment 7)
@@ -128,7 +132,7 @@ show_figure(F.causes_detectors(frame, detector_logs(study), paper_gap=PAPER_DETE
 mini, paper = regime_runs(study)
 display(frame[frame["experiment"] == 7][["arm", "variant", "row", "reference", "seeds", "AR100_mean",
                                          "AR1000_mean", "delta_AR1000", "status", "verdict"]].round(2))
-show_figure(F.causes_regime(mini, paper, margin=GEOMETRY_MARGIN), "causes_regime_7")
+show_figure(CF.causes_regime(mini, paper, margin=GEOMETRY_MARGIN), "causes_regime_7")
 
 # %% [markdown]
 # The amendment's reading, pair by pair: Δ = a - b in AR1000 with its standard error in each
@@ -147,7 +151,7 @@ display(Markdown(f"Reading (amendment of 2026-12-02): **{reading}**"))
 # helps lifts the IoU-aware curve at the high thresholds.
 
 # %%
-for arm in (a for a in ARMS if a.experiment == 3):
+for arm in REGISTRY[3].arms:
     if study.cached(arm.row, 0) is None or study.cached(arm.reference, 0) is None:
         print(f"{arm.arm} ({arm.variant}): seed 0 not run yet")
         continue

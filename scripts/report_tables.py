@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scrpn.study import Study  # noqa: E402
 from scrpn.study.provenance import commits_line  # noqa: E402
 from scrpn.study.tables import TABLES, build_table, study_rows  # noqa: E402
-from scrpn.study.verdicts import difference_se  # noqa: E402,F401  (one formula, also for the verdicts)
+from scrpn.study.stats import difference_se  # noqa: E402,F401  (one formula, also for the verdicts)
 
 HEADLINE = {"AR": ("AR100", "AR1000", "AR_S"), "AP": ("AP", "AP50", "AP_S")}
 GROUP_BY = {"table05_sads_hyperparameters": "hyperparameter",  # each sweep against the default

@@ -539,7 +539,10 @@ def _add_study(subparsers: Any) -> None:
                     "(e.g. table03_components) stands for all of its rows. "
                     "`scrpn study verify ROW` retrains a committed run and compares it bit for bit "
                     "(scrpn study verify --help).")
-    p.add_argument("rows", nargs="+", help="config names or table names")
+    p.add_argument("rows", nargs="*", help="config names or table names")
+    p.add_argument("--experiment", type=int, default=None, metavar="N",
+                   help="train a pre-registered cause experiment's runs in its registered order "
+                        "(scrpn/study/experiments/: each stage's rows, seeds and dataset) instead of ROWS")
     p.add_argument("--allow-dirty", action="store_true",
                    help="accept runs trained (or to be trained) from a tree with uncommitted changes "
                         "under scrpn/ or configs/ (refused by default: a table or verdict reads only "
@@ -563,6 +566,10 @@ def cmd_study(args: argparse.Namespace) -> int:
                   dataset=args.dataset, results_dir=args.results_dir, log=note, allow_dirty=args.allow_dirty,
                   work_dir=os.environ.get("SCRPN_WORK_DIR", "work_dirs"),  # as the notebooks' Session
                   progress=sys.stderr.isatty())
+    if args.experiment is not None:
+        return _study_experiment(study, args)
+    if not args.rows:
+        raise UsageError("scrpn study: name rows, tables or --experiment N")
     plan = [row for name in args.rows for row in (study_rows(TABLES[name]) if name in TABLES else [name])]
     plan = list(dict.fromkeys(plan))
     for row in plan:
@@ -574,6 +581,21 @@ def cmd_study(args: argparse.Namespace) -> int:
         for record in study.runs(rows):
             print(json.dumps({k: record.get(k) for k in ("name", "seed", "AR100", "AR300", "AR1000",
                                                          "AP", "AP50", "wall_seconds")}), flush=True)
+    return 0
+
+
+def _study_experiment(study: Any, args: argparse.Namespace) -> int:
+    """``scrpn study --experiment N``: the experiment's stages in order (cached runs skipped)."""
+    from scrpn.study.experiments import REGISTRY, run_experiment
+
+    if args.experiment not in REGISTRY:
+        raise UsageError(f"--experiment {args.experiment}: no such experiment (registered: "
+                          f"{', '.join(map(str, sorted(REGISTRY)))})")
+    if args.rows or args.estimate:
+        raise UsageError("--experiment N trains the experiment's own rows: give no ROWS nor --estimate")
+    for record in run_experiment(args.experiment, study, log=note):
+        print(json.dumps({k: record.get(k) for k in ("name", "seed", "AR100", "AR300", "AR1000",
+                                                     "AP", "AP50", "wall_seconds")}), flush=True)
     return 0
 
 

@@ -105,6 +105,38 @@ def test_models_and_detectors_do_not_read_the_config():
     assert "scrpn.config" in graph["scrpn.build"]   # the rule reads real edges: build has this one
 
 
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module ``start`` imports, directly or through others (late imports included)."""
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_reachable_follows_imports_by_hand():
+    assert reachable({"a": {"b"}, "b": {"c"}, "c": set(), "d": {"a"}}, "a") == {"b", "c"}
+
+
+# Issue 35: the study's core (runs, caching, statistics, the paper's tables) stands apart from the
+# cause experiments (their registry, rules, causes table), which build on it and never the reverse.
+STUDY_CORE = ("scrpn.study", "scrpn.study.runs", "scrpn.study.stats", "scrpn.study.tables",
+              "scrpn.study.provenance", "scrpn.study.estimate")
+CAUSE_EXPERIMENTS = ("scrpn.study.experiments", "scrpn.study.causes", "scrpn.study.verdicts",
+                     "scrpn.study.converged")
+
+
+def test_the_study_core_imports_no_cause_experiment():
+    graph = import_graph()
+    assert "scrpn.study.experiments.e1_cascade_rpn" in graph["scrpn.study.experiments"]
+    for core in STUDY_CORE:
+        assert core in graph, core
+        found = sorted(m for m in reachable(graph, core) if m.startswith(CAUSE_EXPERIMENTS))
+        assert not found, (core, found)
+
+
 FIRST_IMPORT = """
 import importlib, os, sys
 import numpy, PIL.Image, pycocotools.coco, torch, torchvision, yaml  # third-party, loaded once

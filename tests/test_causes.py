@@ -100,7 +100,7 @@ def test_an_arm_is_as_far_as_the_rows_it_trains(tmp_path: Path) -> None:
 def test_verdicts_wait_for_a_missing_reference_instead_of_failing() -> None:
     """Every rule reads 'pending' (never raises) when one of the rows it reads has no run yet, e.g.
     a results folder where the arms are in but RPN or the first study's row is not."""
-    from scrpn.study.causes import experiment_verdicts
+    from scrpn.study.experiments import REGISTRY, experiment_verdicts
 
     rows = {a.row for a in ARMS if a.row} | {a.reference for a in ARMS}
     record = {"AR1000": 40.0, "AP": 5.0, "iou_mask_spearman": 0.3,
@@ -108,14 +108,14 @@ def test_verdicts_wait_for_a_missing_reference_instead_of_failing() -> None:
     for missing in sorted(rows):
         def runs(row: str) -> list[dict]:
             return [] if row == missing else [dict(record, AR1000=40.0 + seed) for seed in range(3)]
-        verdicts = experiment_verdicts(runs, runs)
-        assert set(verdicts) == set(range(1, 10)), missing
-    empty = experiment_verdicts(lambda row: [], lambda row: [])
+        verdicts = experiment_verdicts(lambda experiment: runs)
+        assert set(verdicts) == set(REGISTRY) == set(range(1, 10)), missing
+    empty = experiment_verdicts(lambda experiment: lambda row: [])
     assert set(empty.values()) == {"pending"}
 
 
 def test_posr_rounded_row_follows_the_better_stage1_arm() -> None:
-    from scrpn.study.causes import posr_rounded_row
+    from scrpn.study.experiments.e4_posr import rounded_row as posr_rounded_row
 
     def diag(gap: float) -> dict:
         return {"AR1000": 60.0, "diagnostics": {"diag_s1_pos_iou": {"last": 0.5 + gap},
@@ -161,7 +161,8 @@ def test_a_row_shared_by_arms_is_costed_once(tmp_path: Path) -> None:
 
 
 def test_regime_runs_pair_table_one_rows_with_their_paper_geometry_rows(tmp_path: Path) -> None:
-    from scrpn.study.causes import figure_names, regime_runs
+    from scrpn.study.causes import figure_names
+    from scrpn.study.experiments.e7_geometry import regime_runs
 
     study = Study(profile="mini", seeds=[0, 1, 2], results_dir=tmp_path, config_root=ROOT / "configs",
                   train_missing=False, log=lambda message: None)
@@ -178,11 +179,13 @@ def test_regime_runs_pair_table_one_rows_with_their_paper_geometry_rows(tmp_path
 
 
 def test_experiment7_asks_three_seeds_once_its_verdict_reads_regime_dependent(tmp_path: Path) -> None:
-    from scrpn.study.causes import registered_seeds
+    from scrpn.study.experiments import registered_seeds
 
     assert registered_seeds("x7_rpn") == 1 and registered_seeds("x2g2_ga_rpn_4x") == 1
-    assert registered_seeds("x7_rpn", "regime-dependent: cascade_rpn above RPN in the paper's geometry") == 3
-    assert registered_seeds("x7_rpn", "robust to geometry") == 1
+    assert registered_seeds("x7_rpn", {7: "regime-dependent: cascade_rpn above RPN in the paper's geometry"}) == 3
+    assert registered_seeds("x7_rpn", {7: "robust to geometry"}) == 1
+    # the first study's detectors, read by experiment 8 (Table II trains one seed per detector row)
+    assert registered_seeds("det_faster_rcnn_rpn") == 1 and registered_seeds("x1a_cascade_mmdet_norm") == 3
     study = Study(profile="mini", seeds=[0, 1, 2], results_dir=tmp_path, config_root=ROOT / "configs",
                   train_missing=False, log=lambda message: None)
     mini = {"rpn": 43.3, "iterative_rpn": 44.8, "ga_rpn": 30.7, "cascade_rpn": 51.2, "sc_rpn": 60.6}
@@ -266,7 +269,7 @@ def test_regime_pairs_tabulates_experiment7s_follow_up_by_hand(tmp_path: Path) -
     resolved at 2.5 se from |Δ| >= 2.04. RPN - Cascade RPN: mini 44 - 51 = -7, paper 61 - 56 = +5,
     opposite signs, both resolved: the only changed pair (the others are 10 or more apart in the
     same order in both geometries)."""
-    from scrpn.study.causes import regime_pairs
+    from scrpn.study.experiments.e7_geometry import regime_pairs
 
     study = Study(profile="mini", seeds=[0, 1, 2], results_dir=tmp_path, config_root=ROOT / "configs",
                   train_missing=False, log=lambda message: None)

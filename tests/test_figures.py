@@ -10,6 +10,7 @@ import torch
 from matplotlib.figure import Figure
 from torchvision.ops import box_iou
 
+from scrpn.viz import cause_figures as CF
 from scrpn.viz import figures as F
 
 ROOT = Path(__file__).parents[1]
@@ -267,12 +268,12 @@ def test_causes_missed_draws_one_bar_per_arm_and_group():
          "missed_M": float("nan"), "missed_L": float("nan"), "missed_slender": float("nan")},
         {"experiment": 1, "arm": "A", "variant": "other", "missed_all": 0.3, "missed_S": 0.3,
          "missed_M": 0.3, "missed_L": 0.3, "missed_slender": 0.3}])
-    ax = F.causes_missed(frame, 2).axes[0]
+    ax = CF.causes_missed(frame, 2).axes[0]
     heights = sorted(round(p.get_height(), 6) for p in ax.patches)
     assert len(ax.patches) == 10                      # 2 arms with stats x 5 groups; G1 and exp. 1 left out
     assert heights[-1] == 50.0 and heights[0] == 0.0
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["today: committed", "G0: filter off"]
-    empty = F.causes_missed(frame, 5).axes[0]
+    empty = CF.causes_missed(frame, 5).axes[0]
     assert not empty.patches and "no arm has run yet" in [t.get_text() for t in empty.texts]
 
 
@@ -283,7 +284,7 @@ def test_stage1_margin_curves_draw_the_seed_mean_its_range_and_the_registered_ma
     logs = {"x4s1_sads_unitbox": [log([0.0, 0.04, 0.10]), log([0.0, 0.06, 0.14])],
             "t3_sads": [[{"type": "train", "iter": 0, "loss": 1.0}]],          # before the diagnostics
             "x4r_sads_rounded": [log([0.01, 0.02])]}                           # one seed, two records
-    fig = F.stage1_margin_curves(logs, margin=0.05, smooth=1)
+    fig = CF.stage1_margin_curves(logs, margin=0.05, smooth=1)
     ax = fig.axes[0]
     lines = {line.get_label(): line for line in ax.get_lines()}
     mean = lines["x4s1_sads_unitbox (2 seeds)"]
@@ -293,7 +294,7 @@ def test_stage1_margin_curves_draw_the_seed_mean_its_range_and_the_registered_ma
     assert np.allclose(lines["registered margin 0.05"].get_ydata(), [0.05, 0.05])
     assert len(ax.collections) == 1                                         # the range band: two-seed row only
     assert ax.get_xlabel() == "iteration\n(no stage-1 diagnostics: t3_sads)"
-    empty = F.stage1_margin_curves({"rpn": [[{"type": "train", "iter": 0}]]}, margin=0.05).axes[0]
+    empty = CF.stage1_margin_curves({"rpn": [[{"type": "train", "iter": 0}]]}, margin=0.05).axes[0]
     assert "no run with stage-1 diagnostics yet" in [t.get_text() for t in empty.texts]
 
 
@@ -307,7 +308,7 @@ def test_causes_detectors_draws_both_detectors_per_arm_and_their_rcnn_losses():
                                     {"type": "val", "iter": 20},
                                     {"type": "train", "iter": 40, "loss_rcnn_cls": 0.2, "loss_rcnn_reg": 0.1}],
             "x8_det_faster_rcnn_rpn_3x": [{"type": "train", "iter": 20, "loss": 1.0}]}     # no R-CNN losses
-    bars, curves = F.causes_detectors(frame, logs, smooth=1).axes
+    bars, curves = CF.causes_detectors(frame, logs, smooth=1).axes
     # today's pair: RPN's detector 13.6 - 9.2 = 4.4 and SC-RPN's 13.6; the 3x arm is not run
     assert sorted(round(p.get_height(), 6) for p in bars.patches) == [4.4, 13.6]
     texts = [t.get_text() for t in bars.texts]
@@ -320,7 +321,7 @@ def test_causes_detectors_draws_both_detectors_per_arm_and_their_rcnn_losses():
 def test_causes_regime_draws_each_method_across_geometries_and_its_gap_to_rpn():
     mini = {"rpn": [43.0, 44.0], "cascade_rpn": [51.0, 52.0], "ga_rpn": [30.0, 31.0], "sc_rpn": [60.0]}
     paper = {"rpn": [54.0], "cascade_rpn": [68.0], "ga_rpn": [], "sc_rpn": [70.0]}
-    lines, gaps = F.causes_regime(mini, paper, margin=1.5).axes
+    lines, gaps = CF.causes_regime(mini, paper, margin=1.5).axes
     drawn = {line.get_label(): list(line.get_ydata()) for line in lines.get_lines()}
     assert drawn == {"rpn": [43.5, 54.0], "cascade_rpn": [51.5, 68.0], "ga_rpn": [30.5], "sc_rpn": [60.0, 70.0]}
     ranks = [t.get_text() for t in lines.texts]            # mini: sc 1, cascade 2, rpn 3, ga 4

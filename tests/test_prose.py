@@ -59,15 +59,17 @@ def test_the_text_changes_with_the_numbers_and_names_the_cause_under_test() -> N
     assert "Verdict, read off" not in today                          # no verdicts passed: none written
     decided = what_we_see(_table03([43.3, 40.9, 52.3, 49.5, 49.7, 43.4, 61.1, 60.6], stds),
                           "table03_components", cause_runs=lambda row: 3,
-                          cause_verdicts={3: "robust: no reading gives a resolved gain", 5: "pending"})
+                          cause_verdicts=lambda: {3: "robust: no reading gives a resolved gain", 5: "pending"})
     assert ("`sc_rpn`: experiment 3, the IoU mask under its three readings (literal, second sigmoid at "
             "test only, one sigmoid). Runs so far: 18 of the 18 (row, seed) pairs it registered. "
             "Verdict, read off the registered rule: **robust: no reading gives a resolved gain**.") in decided
     assert decided.count("Verdict, read off") == 1                  # experiment 5 is still pending
+    asked = []    # the verdicts are read only for a table that shows a cause (issue 35)
     fixed = what_we_see(_table03([43.3, 40.9, 52.3, 58.0, 58.2, 58.6, 61.1, 62.6], stds),
-                        "table03_components")
+                        "table03_components", cause_verdicts=lambda: asked.append(1) or {})
     assert "+ alignment vs + two-stage: AR1000 +5.7 [se 0.5] ours, +6.8 paper -> **reproduces**" in fixed
     assert "experiment 5" not in fixed                               # no non-reproduction left there
+    assert "experiment 6" in fixed and asked == [1]                  # read once, for the points row
 
 
 def test_one_seed_tables_compare_signs_only() -> None:

@@ -1,11 +1,14 @@
-"""The arithmetic of the pre-registered rules (scrpn/study/verdicts.py), on hand-computed numbers."""
+"""The arithmetic of the pre-registered rules (each experiment's module in scrpn/study/experiments/,
+the shared statistics in scrpn/study/stats.py), on hand-computed numbers."""
 from __future__ import annotations
 
 import math
 
 import pytest
 
-from scrpn.study.verdicts import difference, difference_se, experiment3, stage1_learns
+from scrpn.study.experiments.e3_iou_mask import experiment3
+from scrpn.study.stats import difference, difference_se
+from scrpn.study.verdicts import stage1_learns
 
 
 def test_unpaired_difference_by_hand():
@@ -59,7 +62,7 @@ def _diag(gap: float) -> dict:
 
 
 def test_experiment1_rule_by_hand():
-    from scrpn.study.verdicts import experiment1
+    from scrpn.study.experiments.e1_cascade_rpn import experiment1
 
     ar = {"rpn": [43.0, 43.5, 43.4], "diag_cascade_rpn_paper_norm": [40.0, 19.0, 33.9],
           "x1a_cascade_mmdet_norm": [44.0, 30.0, 46.0],      # beats RPN on average, sd 8.7: no
@@ -96,7 +99,7 @@ def test_experiment1_rule_by_hand():
 
 
 def test_experiment7_rule_by_hand():
-    from scrpn.study.verdicts import experiment7
+    from scrpn.study.experiments.e7_geometry import experiment7
 
     # RPN's mini seeds 42.66 / 43.3 / 43.94: sd 0.64, so the rule's margin is 2.5 x 0.64 = 1.6
     mini = {"rpn": [42.66, 43.3, 43.94], "iterative_rpn": [44.8], "ga_rpn": [40.0], "cascade_rpn": [31.0],
@@ -125,7 +128,7 @@ def test_experiment7_rule_by_hand():
 def test_experiment7_pairs_by_hand():
     """Two seeds a row, each x ± 1: sd √2, se of a difference √(2/2 + 2/2) = √2, so a pair is
     resolved at |Δ| ≥ 2.5 √2 = 3.54."""
-    from scrpn.study.verdicts import experiment7_pairs
+    from scrpn.study.experiments.e7_geometry import experiment7_pairs
 
     def two(mean):
         return [mean - 1.0, mean + 1.0]
@@ -154,7 +157,7 @@ def test_experiment7_pairs_by_hand():
 
 
 def test_arm_difference_one_seed_uses_the_reference_sd():
-    from scrpn.study.verdicts import arm_difference
+    from scrpn.study.stats import arm_difference
     d = arm_difference([45.0], [43.0, 43.5, 43.4])        # mean 43.3, sd 0.2646
     assert d.delta == pytest.approx(1.7) and d.se == pytest.approx(0.2646, abs=1e-4) and d.resolved
     assert not arm_difference([43.9], [43.0, 43.5, 43.4]).resolved   # 0.6 < 2.5 x 0.2646
@@ -162,7 +165,7 @@ def test_arm_difference_one_seed_uses_the_reference_sd():
 
 
 def test_experiment2_rule_by_hand():
-    from scrpn.study.verdicts import experiment2
+    from scrpn.study.experiments.e2_ga_rpn import experiment2
     ar = {"rpn": [43.0, 43.5, 43.4], "ga_rpn_nofilter": [40.0, 41.0, 40.5],
           "x2g1_ga_rpn_mmdet_norm_init": [41.0, 42.0, 41.5], "x2g3_ga_rpn_mmdet3_loc": [46.0, 46.5, 47.0]}
     out = experiment2(lambda row: ar.get(row, []))
@@ -190,7 +193,7 @@ def test_experiment2_rule_by_hand():
 
 
 def test_experiment4_rule_by_hand():
-    from scrpn.study.verdicts import experiment4
+    from scrpn.study.experiments.e4_posr import experiment4
     ar = {"t3_sads": [61.0, 61.5, 61.2], "t4_maxiou_sat": [60.8, 61.2, 61.1],              # S0 +0.2
           "x4s1_sads_unitbox": [63.0, 63.2, 62.8], "x4s1_maxiou_sat_unitbox": [61.5, 61.9, 61.7],  # +1.3
           "x4s2_sads_w2": [61.0, 61.1, 61.2], "x4s2_maxiou_sat_w2": [61.0, 61.1, 61.2],
@@ -228,7 +231,7 @@ def test_experiment4_rule_by_hand():
 
 
 def test_experiment5_rule_by_hand():
-    from scrpn.study.verdicts import experiment5
+    from scrpn.study.experiments.e5_alignment import experiment5
     ar = {"x5l1_alignment_faithful": [50.0, 50.5, 50.2], "t3_two_stage": [52.0, 52.6, 52.3],
           "diag_t3_iou_loss_lr001": [49.5, 50.0, 49.7], "x5l2_two_stage_iou": [47.0, 47.4, 47.2]}
     out = experiment5(lambda row: ar.get(row, []))
@@ -239,7 +242,7 @@ def test_experiment5_rule_by_hand():
 
 
 def test_experiment6_rule_by_hand():
-    from scrpn.study.verdicts import experiment6
+    from scrpn.study.experiments.e6_points import experiment6
     ar = {"t3_sads": [61.0, 61.5, 61.2], "x6p0_anchor_sads": [61.2, 61.4, 61.3],
           "x6p1_point_lr0005": [40.0, 41.0, 40.5], "x6p1_iou_loss_lr0005": [47.0, 47.5, 47.2],
           "x6p2_point_offsets05": [49.0, 49.6, 49.4], "diag_t3_iou_loss_lr001": [49.5, 50.0, 49.7]}
@@ -253,7 +256,7 @@ def test_experiment6_rule_by_hand():
 
 
 def test_experiment8_rule_by_hand():
-    from scrpn.study.verdicts import experiment8
+    from scrpn.study.experiments.e8_detectors import experiment8
     ap = {"det_faster_rcnn_sc_rpn": [13.6], "det_faster_rcnn_rpn": [4.4],            # today +9.2
           "x8_det_faster_rcnn_sc_rpn_3x": [20.0], "x8_det_faster_rcnn_rpn_3x": [12.0]}  # 3x +8.0
     out = experiment8(lambda row: ap.get(row, []))
@@ -265,7 +268,7 @@ def test_experiment8_rule_by_hand():
 
 
 def test_experiment9_rule_by_hand():
-    from scrpn.study.verdicts import CARRY_OVER, experiment9
+    from scrpn.study.experiments.e9_deepforest import CARRY_OVER, experiment9
 
     cascade = CARRY_OVER[:1]                                   # experiment 1's criterion alone
     claim = "Cascade RPN: mmdetection's loss normalisers"
@@ -301,7 +304,7 @@ def test_experiment9_points_criterion_by_hand():
     """The points correction (experiment 6's amendment) carries over when t3_point is not below
     t3_iou_loss by a resolved margin; it has no first-study row on DeepForest, so no partial
     reading; with both corrections the verdict names each."""
-    from scrpn.study.verdicts import CARRY_OVER, NOT_BELOW, experiment9
+    from scrpn.study.experiments.e9_deepforest import CARRY_OVER, NOT_BELOW, experiment9
 
     points = [c for c in CARRY_OVER if c.criterion == NOT_BELOW]
     assert [(c.row, c.reference, c.first) for c in points] == [("t3_point", "t3_iou_loss", None)]

@@ -26,7 +26,9 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
-from .verdicts import (POSR_MARGIN, SD_LIMIT, Difference, difference, stage1_learns)
+from .experiments.e4_posr import MARGIN as POSR_MARGIN
+from .stats import Difference, difference
+from .verdicts import SD_LIMIT, stage1_learns
 
 __all__ = ["CLAIMS", "CURVE_METHODS", "CURVE_RUNGS", "CURVE_TOLERANCE", "Claim", "choose_schedule",
            "claim_holds", "rung_prefix", "schedule_verdict"]

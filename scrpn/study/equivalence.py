@@ -3,7 +3,7 @@
 The rule, registered in ``results/REPORT.md`` ("Pre-registered: bfloat16 against float32") before
 any of its runs: for each method (RPN, SC-RPN), Δ = mean AR1000 of the bf16 seeds − mean AR1000 of
 the committed fp32 seeds, with the REPORT's standard error of a difference of two independent
-means (:func:`scrpn.study.verdicts.difference_se`, sqrt(s_a²/n_a + s_b²/n_b), sample sds). Its 90 %
+means (:func:`scrpn.study.stats.difference_se`, sqrt(s_a²/n_a + s_b²/n_b), sample sds). Its 90 %
 interval is Δ ± 1.645 se (the normal quantile: the REPORT reads every difference in multiples of
 se, without a t correction). bf16 is **equivalent** for a method when that interval lies inside
 ±1.5 AR1000 (two one-sided tests at 5 % each); **equivalent** overall when it is for both methods.
@@ -18,7 +18,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
-from .verdicts import difference_se
+from .stats import difference_se
 
 __all__ = ["BF16_ARMS", "EQUIVALENCE_MARGIN", "INTERVAL_Z", "Equivalence", "bf16_equivalence",
            "equivalence"]

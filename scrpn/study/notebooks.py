@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -79,6 +79,7 @@ class Session:
     tables_dir: Path
     figures_dir: Path
     paper_dir: Path
+    _cause_verdicts: Optional[dict] = field(default=None, repr=False)
 
     def setting(self, row: str = "sc_rpn", dataset: Optional[str] = None) -> str:
         """Markdown: the profile's setting, read from ``row``'s resolved config (never typed);
@@ -140,25 +141,35 @@ class Session:
         return view
 
     def what_we_see(self, name: str) -> str:
-        """Display (and return) the table's "what we see" Markdown, computed from its CSV."""
+        """Display (and return) the table's "what we see" Markdown, computed from its CSV. The
+        cause experiments' verdicts are read only for a table that shows one, once per session
+        (:meth:`cause_verdicts`)."""
         import pandas as pd
 
-        from .causes import cached_runs, dataset_study, experiment_verdicts
         from .prose import what_we_see
 
         frame = pd.read_csv(self.tables_dir / f"{name}.csv")
-
-        # the cause rows are read quietly here: their provenance warnings belong to notebook 12
-        quiet = replace(self.study, log=lambda message: None)
+        quiet = self._quiet()
 
         def seeds_cached(row: str) -> int:
             return sum(quiet.cached(row, s) is not None for s in (0, 1, 2))
 
-        text = what_we_see(frame, name, cause_runs=seeds_cached,
-                           cause_verdicts=experiment_verdicts(
-                               cached_runs(quiet), cached_runs(dataset_study(quiet, "deepforest"))))
+        text = what_we_see(frame, name, cause_runs=seeds_cached, cause_verdicts=self.cause_verdicts)
         _display_markdown(text)
         return text
+
+    def _quiet(self) -> Study:
+        # the cause rows are read quietly here: their provenance warnings belong to notebook 12
+        return replace(self.study, log=lambda message: None)
+
+    def cause_verdicts(self) -> dict[int, str]:
+        """Every cause experiment's verdict (``scrpn.study.experiments``), from the cached runs of
+        each experiment's dataset and profile; computed on the first call, kept for the session."""
+        if self._cause_verdicts is None:
+            from .experiments import experiment_runs, experiment_verdicts
+
+            self._cause_verdicts = experiment_verdicts(experiment_runs(self._quiet()))
+        return self._cause_verdicts
 
     def ready(self, *rows: str) -> bool:
         """Whether the first seed of every row is available (cached, or trainable now)."""

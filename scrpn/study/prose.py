@@ -13,7 +13,7 @@ against the network without a mask; Table VIII compares with the anchor-based ro
 tables compare SC-RPN with RPN under the same detector and number of proposals.
 
 How a comparison is classified (:func:`classify`), the REPORT's conventions
-(``scrpn.study.verdicts``): Δ is the difference of the two rows' seed means, se its standard error
+(``scrpn.study.stats``): Δ is the difference of the two rows' seed means, se its standard error
 sqrt(s_a²/n_a + s_b²/n_b); resolved when |Δ| >= 2.5 se.
 
 * **reproduces**: resolved, same sign as the paper's Δ;
@@ -34,8 +34,9 @@ from typing import Callable, Mapping, Optional, Sequence
 
 import pandas as pd
 
+from .experiments import REGISTRY
+from .stats import RESOLVED_SE, difference_se
 from .tables import TABLES, TableSpec
-from .verdicts import RESOLVED_SE, difference_se
 
 __all__ = ["CAUSES", "COMPARISONS", "Cause", "Comparison", "classify", "comparisons", "what_we_see"]
 
@@ -135,32 +136,15 @@ class Cause:
 
     @property
     def arms(self) -> tuple[str, ...]:
-        """The rows the experiment trains or scores, from the one registry of its arms
-        (``scrpn.study.causes.ARMS``): the rows its arms added (``Arm.cost_rows``)."""
-        from .causes import ARMS
-
-        rows = (row for arm in ARMS if arm.experiment == self.experiment for row in arm.cost_rows)
-        return tuple(dict.fromkeys(rows))
+        """The rows the experiment trains or scores (its arms' ``cost_rows``, from the registry)."""
+        return tuple(REGISTRY[self.experiment].registered_runs())
 
 
 # The non-reproductions of the first study and the pre-registered experiment on each
-# (results/REPORT.md, "Pre-registered: tracing each non-reproduction to a cause"), by table and row.
-CAUSES: dict[tuple[str, str], Cause] = {
-    ("table01_proposals_coco", "cascade_rpn"): Cause(
-        1, "Cascade RPN below RPN: mmdetection's loss normalisers (A), lr 0.005 (B), both (C), "
-           "plus faithful init, dilation and clipping (D)"),
-    ("table01_proposals_coco", "ga_rpn"): Cause(
-        2, "GA-RPN below RPN: the test-time location filter (G0), mmdetection's normalisers and "
-           "init (G1), the schedule (G2), mmdetection 3.3's inverted location targets (G3)"),
-    ("table03_components", "t3_alignment"): Cause(
-        5, "alignment: faithful init and dilation (L1); the lr confound of the IoU-loss step (L2)"),
-    ("table03_components", "t3_point"): Cause(
-        6, "points: the anchors + SADS control (P0), lr 0.005 (P1), scaled secondary offsets (P2)"),
-    ("table03_components", "sc_rpn"): Cause(
-        3, "the IoU mask under its three readings (literal, second sigmoid at test only, one sigmoid)"),
-    ("table04_sads_combinations", "t3_sads"): Cause(
-        4, "PosR once stage 1 learns: UnitBox loss (S1), stage-1 weight x4 (S2), rounded region (R)"),
-}
+# (results/REPORT.md, "Pre-registered: tracing each non-reproduction to a cause"), by table and row:
+# each experiment's record names the (table, row) it traces (``Experiment.table_row``).
+CAUSES: dict[tuple[str, str], Cause] = {e.table_row: Cause(n, e.question) for n, e in sorted(REGISTRY.items())
+                                        if e.table_row is not None}
 
 
 def _label(spec: TableSpec, values: Sequence[str]) -> str:
@@ -187,13 +171,14 @@ def comparisons(frame: pd.DataFrame, spec: TableSpec, metric: Optional[str] = No
 
 
 def what_we_see(frame: pd.DataFrame, name: str, cause_runs: Optional[Callable[[str], int]] = None,
-                seeds: int = 3, cause_verdicts: Optional[Mapping[int, str]] = None) -> str:
+                seeds: int = 3, cause_verdicts: Optional[Callable[[], Mapping[int, str]]] = None) -> str:
     """Markdown: one bullet per comparison, grouped by verdict, then the causes under test.
 
     ``cause_runs(row)`` counts the cached seeds of a row (the notebook passes the study's); a
-    cause's progress line is left out without it. ``cause_verdicts`` maps an experiment's number
-    to its verdict (``scrpn.study.causes.experiment_verdicts``); a verdict other than "pending" is
-    written after the experiment's progress.
+    cause's progress line is left out without it. ``cause_verdicts()`` maps an experiment's number
+    to its verdict (``scrpn.study.experiments.experiment_verdicts``); it is called only when the
+    table has a cause to show, and a verdict other than "pending" is written after the
+    experiment's progress.
     """
     spec = TABLES[name]
     found = comparisons(frame, spec)
@@ -213,20 +198,19 @@ def what_we_see(frame: pd.DataFrame, name: str, cause_runs: Optional[Callable[[s
     failed = [c for c in found if c.verdict in ("does not reproduce", "no resolved change")]
     causes = [(c, CAUSES[(name, c.row)]) for c in failed if (name, c.row) in CAUSES]
     if causes:
+        verdicts = cause_verdicts() if cause_verdicts is not None else {}
         lines += ["", "**Why, under test.** Each non-reproduction below has a pre-registered experiment "
                       "in `results/REPORT.md` (\"Pre-registered: tracing each non-reproduction to a "
                       "cause\"); its verdict is read off the registered rule once its runs exist.", ""]
         for c, cause in causes:
+            verdict = verdicts.get(cause.experiment, "pending")
             progress = ""
             if cause_runs is not None and cause.arms:
-                from .causes import registered_seeds   # one seed for the 4x and 3x arms
-
-                verdict7 = (cause_verdicts or {}).get(7, "pending")
-                wanted = {arm: min(registered_seeds(arm, verdict7), seeds) for arm in cause.arms}
-                done = sum(min(cause_runs(arm), n) for arm, n in wanted.items())
+                registered = REGISTRY[cause.experiment].registered_runs(verdict)
+                wanted = {row: min(n, seeds) for row, n in registered.items()}
+                done = sum(min(cause_runs(row), n) for row, n in wanted.items())
                 progress = (f" Runs so far: {done} of the {sum(wanted.values())} (row, seed) pairs "
                             f"it registered.")
-            verdict = (cause_verdicts or {}).get(cause.experiment, "pending")
             if verdict != "pending":
                 progress += f" Verdict, read off the registered rule: **{verdict}**."
             lines.append(f"- `{c.row}`: experiment {cause.experiment}, {cause.question}.{progress}")
