@@ -293,3 +293,33 @@ def test_regime_pairs_tabulates_experiment7s_follow_up_by_hand(tmp_path: Path) -
     pairs, reading = regime_pairs(study)
     assert len(pairs) == 10 and reading == "the ranking changes: rpn / cascade_rpn"
     assert (pairs["status"] == "kept").sum() == 9
+
+
+def test_an_experiment_runs_its_registered_stages_in_order(tmp_path: Path) -> None:
+    """``scrpn study --experiment N`` (``run_experiment``): each stage's rows and seeds from the
+    record, dropped stages skipped, a stage chosen from earlier runs read from the cache; cached
+    runs are not trained again (hand-made runs, training refused)."""
+    from scrpn.cli import main
+    from scrpn.study.experiments import REGISTRY, run_experiment
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("every run here is cached")
+
+    study = Study(profile="mini", seeds=[0], results_dir=tmp_path, config_root=ROOT / "configs",
+                  train_missing=False, log=lambda message: None)
+    study._compute = refuse  # type: ignore[method-assign]
+    for row, ap in (("x8_det_faster_rcnn_rpn_3x", 6.5), ("x8_det_faster_rcnn_sc_rpn_3x", 12.0)):
+        fake_run(study, row, 0, 0.0, AP=ap)
+    said: list[str] = []
+    records = run_experiment(8, study, log=said.append)
+    assert [(r["name"], r["seed"]) for r in records] == [("x8_det_faster_rcnn_rpn_3x", 0),
+                                                         ("x8_det_faster_rcnn_sc_rpn_3x", 0)]
+    assert said == ["experiment 8, stage x8: x8_det_faster_rcnn_rpn_3x x8_det_faster_rcnn_sc_rpn_3x, seeds [0]"]
+    # experiment 4's last stage is chosen from the S arms' runs: none cached, so it is skipped
+    four = REGISTRY[4]
+    rounded = next(stage for stage in four.stages if callable(stage.rows))
+    assert rounded.rows(lambda row: []) == []
+    # experiment 1's arms B-E were dropped by its amendment: the plan keeps them, and skips them
+    dropped = [stage.name for stage in REGISTRY[1].stages if stage.dropped]
+    assert dropped == ["x1b", "x1c", "x1d", "x1e"]
+    assert main(["study", "--experiment", "11", "--results-dir", str(tmp_path)]) == 2
