@@ -359,8 +359,11 @@ MAX_YAML_DEPTH = 64
 
 class _StrictLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML silently keeps
-    the last), and reads exponent notation without a dot (``1e-4``) as a float, as YAML 1.2 does
-    (YAML 1.1 reads it as a string). Pinned by ``tests/test_bad_input_config.py``."""
+    the last) and reads plain scalars as YAML 1.2's core schema does: booleans are only
+    ``true`` / ``false``, integers only decimal (``1:30`` is no longer 90, ``010`` no longer 8),
+    floats need a dot or an exponent (``1e-4`` is a float, not a string), and dates stay
+    strings. A word like ``yes`` or ``off`` is then a string, which a bool field refuses.
+    Pinned by ``tests/test_bad_input_config.py``."""
 
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
         if isinstance(node, yaml.MappingNode):
@@ -380,9 +383,22 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+_YAML11_ONLY = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+                "tag:yaml.org,2002:timestamp"}
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in entries if tag not in _YAML11_ONLY]
+    for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"))
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
+_StrictLoader.add_constructor(  # decimal only: '010' is 10 (YAML 1.1 read it as octal 8)
+    "tag:yaml.org,2002:int", lambda loader, node: int(loader.construct_scalar(node), 10))
 _StrictLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+(?=[eE]))(?:[eE][-+]?[0-9]+)?$"
+               r"|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
     list("-+0123456789."))
 
 
@@ -434,6 +450,9 @@ def parse_yaml(text: str) -> Any:
         return loader.construct_document(node)
     except RecursionError as exc:  # PyYAML's composer recurses once per nesting level
         raise yaml.YAMLError("nested deeper than Python's recursion limit") from exc
+    except (ValueError, TypeError, OverflowError, AttributeError, KeyError, IndexError) as exc:
+        # an explicit tag on a value it cannot read: '!!int abc', '!!timestamp junk'
+        raise yaml.YAMLError(f"cannot read a value: {' '.join(str(exc).split())}") from exc
     finally:
         loader.dispose()
 
@@ -610,6 +629,9 @@ class Provenance:
 
     def __call__(self, key: str) -> str:
         return self.rename.get(self._find(key), self._find(key))
+
+    def __str__(self) -> str:  # a check written as f"{source}: ..." still names an input
+        return self("")
 
     def _find(self, key: str) -> str:
         if not key:

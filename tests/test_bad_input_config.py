@@ -102,6 +102,31 @@ def test_strict_types_keep_what_is_right():
     assert parse_override("train.weight_decay=-2E+3")[1] == -2000.0
 
 
+@pytest.mark.parametrize("item, fragment", [
+    ("train.deterministic=yes", "'train.deterministic' has the wrong type: 'yes' (expected bool)"),
+    ("model.head.iou_mask.enabled=on", "has the wrong type: 'on' (expected bool)"),
+    ("train.max_iters=1:30", "'train.max_iters' has the wrong type: '1:30' (expected int)"),
+    ("train.max_iters=1_000", "has the wrong type: '1_000' (expected int)"),
+    ("train.max_iters=!!int abc", "cannot parse the value: cannot read a value: invalid literal"),
+    ("name=!!timestamp junk", "cannot read a value"),
+])
+def test_yaml_11_look_alikes_are_not_numbers_or_booleans(tmp_path, capsys, no_training, item,
+                                                         fragment):
+    """YAML 1.1 reads yes / on as true, 1:30 as 90 and 010 as 8; the loader reads YAML 1.2's
+    core schema, so these reach the type check as strings (or fail to parse)."""
+    cfg = write_config(tmp_path, make_root(tmp_path))
+    expect_error(train_args(cfg, tmp_path / "run", "--set", item), capsys, f"--set {item}:",
+                 fragment)
+
+
+def test_yaml_12_scalars():
+    assert parse_override("train.max_iters=010")[1] == 10            # not octal 8
+    assert parse_override("name=2026-12-05")[1] == "2026-12-05"      # not a date
+    assert parse_override("train.base_lr=.5")[1] == 0.5
+    assert parse_override("train.deterministic=False")[1] is False
+    assert parse_override("data.val_limit=~")[1] is None
+
+
 # ----------------------------------------------------------------------------------------------
 # duplicate keys, alias bombs, self-referencing aliases (issue 34, item 4 and hang 1)
 # ----------------------------------------------------------------------------------------------
