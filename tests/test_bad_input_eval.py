@@ -394,6 +394,28 @@ def test_both_paths_score_the_same_proposals_alike(tmp_path, capsys, monkeypatch
     assert "1 annotations skipped: 'ignore' flag set" in err and "6 objects to find" in err
 
 
+def _thin_image(data: dict) -> None:
+    """An image too thin to resize (5000 x 1): the loader skips it; its object is missed."""
+    data["images"].append({"id": 7, "file_name": "thin.png", "width": 5000, "height": 1})
+    data["annotations"].append({"id": 70, "image_id": 7, "category_id": 1,
+                                "bbox": [10.0, 0.0, 100.0, 1.0], "area": 100.0})
+
+
+def test_an_image_too_thin_to_resize_is_missed_on_both_paths(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("scrpn.build.build_model", lambda cfg: PerfectProposals())
+    root = make_root(tmp_path, _thin_image)
+    cfg, out = write_config(tmp_path, root), tmp_path / "run"
+    code, stdout, err = run(train_args(cfg, out, "--dump-proposals"), capsys)
+    assert code == 0, err
+    assert "1 images skipped: a side would be < 1 px" in err
+    trained = _last_json(stdout)
+    code, stdout, err = run(["evaluate", "--proposals", out / "proposals.json", "--annotations",
+                             root / "annotations" / "instances_val2017.json"], capsys)
+    assert code == 0, err
+    scored = _last_json(stdout)
+    assert trained["AR100"] == pytest.approx(scored["AR100"]) == pytest.approx(100.0 * 6 / 7)
+
+
 def test_the_pycocotools_reading_counts_what_pycocotools_counts(tmp_path, capsys, monkeypatch):
     """Perfect proposals of the six kept boxes: pycocotools also counts the zero-width, the
     outside and the ignore:1 box, so AR = 6 / 9 of the objects at every threshold."""
@@ -624,6 +646,7 @@ def test_bad_ids_and_numbers_name_the_annotation_file(tmp_path, capsys, edit, fr
     ("image_id", 2 ** 70, "image_id 1180591620717411303424 is out of range"),
     ("image_id", "1", "image_id must be an integer, got '1'"),
     ("score", 10 ** 400, "score must be a finite number"),
+    ("score", 2 ** 53 + 1, "integer beyond 2^53"),
     ("bbox", [10 ** 400, 0, 5, 5], "bbox must be 4 finite numbers"),
 ])
 def test_bad_ids_and_numbers_in_proposals_name_the_proposals_file(tmp_path, capsys, field,

@@ -193,10 +193,12 @@ class CocoDetection(Dataset):
         """One record per image of the ground truth, less the images too thin to resize (and,
         with ``filter_empty``, those without an object)."""
         records = []
+        self.unreadable_ids: list[int] = []  # too thin to resize: the model never sees them
         for image_id, img in self.truth.images.items():
             entries = self.truth.kept[image_id]
             if self._too_thin(img):
                 self.skipped["image_too_thin"] += 1
+                self.unreadable_ids.append(image_id)
                 continue
             if not any(not e.crowd for e in entries):
                 if self.filter_empty:
@@ -280,8 +282,11 @@ class CocoDetection(Dataset):
         the annotations :func:`scrpn.data.ground_truth.clean_ground_truth` keeps (clipped boxes
         clipped; ids, categories and areas of the file; a missing area is the box's w x h), in
         the file's order. ``scrpn evaluate --proposals`` reads the file through the same
-        function, so both paths score the same objects."""
-        return self.truth.coco_dict(self.image_ids)
+        function, so both paths score the same objects. Images skipped as too thin to resize
+        are included: the model cannot propose anything there, so their objects count as
+        missed, as they do when the dumped proposals are scored against the file."""
+        kept = set(self.image_ids) | set(self.unreadable_ids)
+        return self.truth.coco_dict([i for i in self.truth.images if i in kept])
 
     def report(self) -> str:
         """Human-readable summary of everything skipped, clipped or dropped at construction."""

@@ -157,8 +157,14 @@ def _check_result_entry(entry: Any, index: int, name: str) -> None:
                               f"got {str(bbox)[:80]}")
     if bbox[2] < 0 or bbox[3] < 0:
         raise EvaluationError(f"{where}: bbox has negative width or height: {bbox}")
-    if not json_io.is_number(entry["score"]):
-        raise EvaluationError(f"{where}: score must be a finite number, got {entry['score']!r}")
+    score = entry["score"]
+    if not json_io.is_number(score):
+        raise EvaluationError(f"{where}: score must be a finite number, got {score!r:.80}")
+    if json_io.is_int(score) and abs(score) > 2 ** 53:
+        # pycocotools would rank such integers exactly (int64), a float cannot: refuse rather
+        # than rank differently
+        raise EvaluationError(f"{where}: score {score} is an integer beyond 2^53, which has no "
+                              "exact float value; write scores as floats")
 
 
 def load_proposals(path: PathLike) -> List[Dict[str, Any]]:

@@ -18,6 +18,9 @@ Design choices:
   carry ``ground_truth``: the file, the images and objects scored and every annotation the
   loader did not count as it is in the file, by reason
   (:func:`scrpn.data.ground_truth.ground_truth_summary`).
+* Images the loader skipped as too thin to resize (``unreadable_ids``) stay in the ground truth
+  of a full evaluation, their objects missed, so that the dumped proposals score the same
+  against the file (``tests/test_bad_input_eval.py``).
 * With ``data.val_limit`` only the first n images are run, and the ground truth is restricted to
   those images (a ``COCO`` object holding only their images and annotations) before calling
   :func:`scrpn.evaluation.evaluate_proposals`, which otherwise counts every ground-truth image
@@ -177,8 +180,13 @@ def evaluate_model(model: nn.Module, dataset: Dataset, cfg: Config,
         proposals, seconds = _merge_shards(gathered)
     gt = load_coco_gt(ground_truth_of(dataset))
     evaluated = [p["image_id"] for p in proposals]
-    if set(evaluated) != set(gt.getImgIds()):
-        gt = subset_coco(gt, evaluated)
+    keep = set(evaluated)
+    if len(first_n(dataset, cfg.data.val_limit)) == len(dataset):
+        # every image: those too thin for the model count too (their objects missed), as when
+        # the dumped proposals are scored against the file
+        keep |= set(getattr(dataset, "unreadable_ids", ()))
+    if set(gt.getImgIds()) != keep:
+        gt = subset_coco(gt, sorted(keep))
     source = getattr(dataset, "ann_file", "the validation set")
     require_objects(gt.dataset, source, f"the ground truth of the {len(evaluated)} images evaluated")
     summary = ground_truth_summary(gt.dataset, getattr(dataset, "skipped", {}), source)
