@@ -368,9 +368,10 @@ def _evaluate_checkpoint_to(args: argparse.Namespace, out: Optional[Path]) -> in
     model = build_model(cfg)
     try:
         model.load_state_dict(state["model"])
-    except (RuntimeError, KeyError) as exc:
+    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{args.checkpoint}: does not fit the model of {args.config}: "
-                              f"{str(exc).splitlines()[0]}") from exc
+                              f"{reason}") from exc
     model.to(args.device)
     dataset = build_val_dataset(cfg) if args.split == "val" else build_eval_dataset(cfg, "train")
     note(dataset.report())

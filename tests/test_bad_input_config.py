@@ -311,6 +311,11 @@ def _trained_run(tmp_path: Path, capsys: pytest.CaptureFixture, *extra: str) -> 
     ("rng", {"torch": "x"}, "'rng' is not a valid random-number state"),
     ("rng", {"torch": None, "python": [1]}, "'rng' is not a valid random-number state"),
     ("train_seconds", "abc", "'train_seconds' must be a number of seconds >= 0"),
+    ("rng", None, "'rng' is not a valid random-number state"),
+    ("optimizer", "x", "does not fit the model"),
+    ("optimizer", {"state": 5, "param_groups": "x"}, "does not fit the model"),
+    ("model", {"conv.weight": "x"}, "does not fit the model"),
+    ("provenance", ["x"], "'provenance' must be a list of mappings"),
 ])
 def test_a_checkpoint_with_garbage_is_one_line(tmp_path, capsys, dummy_model, key, value,
                                                fragment):
@@ -619,3 +624,16 @@ def test_a_float_tiff_is_not_read_as_black(tmp_path, capsys, dummy_model):
 def test_data_stats_names_the_set_item(capsys):
     expect_error(["data", "stats", "--set", "data.image_size=5"], capsys,
                  "scrpn: error: --set data.image_size=5: 'data.image_size' = 5 is below")
+
+
+@pytest.mark.parametrize("weights", [{"conv.weight": "x"}, {"fc.bias": [1.0]}, {"fc.weight": None}])
+def test_evaluate_a_checkpoint_whose_weights_are_not_tensors(tmp_path, capsys, dummy_model,
+                                                             weights):
+    from scrpn.engine.checkpoint import load_checkpoint, save_checkpoint
+
+    cfg, out = _trained_run(tmp_path, capsys)
+    state = load_checkpoint(out / "final.pth")
+    state["model"] = {**state["model"], **weights}
+    save_checkpoint(out / "final.pth", state)
+    expect_error(["evaluate", "--config", cfg, "--checkpoint", out / "final.pth"], capsys,
+                 "final.pth: does not fit the model of")

@@ -255,10 +255,11 @@ class Trainer:
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise CheckpointError(f"{path}: does not fit the model: {exc}") from exc
-        if self.amp and "scaler" in state:
-            self.scaler.load_state_dict(state["scaler"])
+            if self.amp and "scaler" in state:
+                self.scaler.load_state_dict(state["scaler"])
+        except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise CheckpointError(f"{path}: does not fit the model: {reason}") from exc
         self.iteration = checkpoint_count(state, "iteration", path)
         if self.iteration > self.max_iters:  # before config.yaml or the log are touched
             key = "train.max_epochs" if self.cfg.train.by_epoch else "train.max_iters"
@@ -268,9 +269,11 @@ class Trainer:
                                   "(nothing was changed)")
         self.train_seconds = checkpoint_seconds(state, "train_seconds", path, default=0.0)
         self.train_cpu_seconds = checkpoint_seconds(state, "train_cpu_seconds", path, default=None)
-        self._rng_state = state["rng"]
+        self._rng_state = state.get("rng")
         parts = state.get("provenance")
         if isinstance(parts, list) and parts:
+            if not all(isinstance(part, dict) for part in parts):
+                raise CheckpointError(f"{path}: 'provenance' must be a list of mappings")
             self.provenance = [dict(part) for part in parts]
         elif self.iteration > 0:  # a checkpoint written before provenance: an unknown first part
             self.provenance = [{"from_iteration": 0, "commit": None, "dirty": None}]
