@@ -323,3 +323,25 @@ def test_an_experiment_runs_its_registered_stages_in_order(tmp_path: Path) -> No
     dropped = [stage.name for stage in REGISTRY[1].stages if stage.dropped]
     assert dropped == ["x1b", "x1c", "x1d", "x1e"]
     assert main(["study", "--experiment", "11", "--results-dir", str(tmp_path)]) == 2
+
+
+def test_runs_at_another_profile_are_read_by_their_run_names(tmp_path: Path) -> None:
+    """A profile-level experiment (issue 38's experiment 10) reads a schedule rung's runs by their
+    names (``s4x_rpn``: ``rpn`` at 4x) beside the study's own rows, and an arm may name its own
+    profile; one reader per profile (hand-made runs)."""
+    from scrpn.study.experiments import REGISTRY, Arm, experiment_runs, run_study
+
+    mini = Study(profile="mini", seeds=[0], results_dir=tmp_path, config_root=ROOT / "configs",
+                 train_missing=False, log=lambda message: None)
+    rung = Study(profile="4x", seeds=[0], results_dir=tmp_path, config_root=ROOT / "configs",
+                 train_missing=False, log=lambda message: None)
+    fake_run(mini, "rpn", 0, 43.0)
+    fake_run(rung, "rpn", 0, 53.0)
+    assert rung.run_dir("rpn", 0) == tmp_path / "runs" / "s4x_rpn" / "seed0"
+    sub, row = run_study(mini, "s4x_rpn")
+    assert (sub.profile, row) == ("4x", "rpn") and run_study(mini, "x7_rpn") == (mini, "x7_rpn")
+    runs_of = experiment_runs(mini)
+    runs = runs_of(REGISTRY[1])
+    assert [r["AR1000"] for r in runs("rpn")] == [43.0] and [r["AR1000"] for r in runs("s4x_rpn")] == [53.0]
+    at_4x = Arm("4x", "RPN at 4x", "rpn", "rpn", profile="4x")
+    assert [r["AR1000"] for r in runs_of(at_4x)("rpn")] == [53.0]

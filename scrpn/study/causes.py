@@ -29,7 +29,7 @@ import pandas as pd
 from scrpn.evaluation.proposal_stats import load_stats, missed_fractions
 from scrpn.outputs import atomic_write_text
 
-from .experiments import REGISTRY, Arm, all_arms, experiment_runs, experiment_study, experiment_verdicts
+from .experiments import REGISTRY, Arm, all_arms, experiment_runs, experiment_study, experiment_verdicts, run_study
 from .runs import Study, run_cost
 from .stats import Runs, difference, metric, sample_sd
 from .verdicts import stage1_learns
@@ -55,14 +55,13 @@ def stage1_logs(study: Study, experiment: int) -> dict[str, list[list[dict]]]:
     (row and reference, in the order of its arms, on its dataset), the input of
     ``viz.cause_figures.stage1_margin_curves``. Trains nothing; rows without a cached seed are left out."""
     logs: dict[str, list[list[dict]]] = {}
-    record = REGISTRY[experiment]
-    sub = experiment_study(study, record)
-    for arm in record.arms:
+    for arm in REGISTRY[experiment].arms:
         for row in (arm.row, arm.reference):
             label = row if arm.dataset in (None, study.dataset) else f"{row} ({arm.dataset})"
             if row is None or label in logs:
                 continue
-            seeds = [sub.training_log(row, s) for s in sub.seeds if sub.cached(row, s) is not None]
+            sub, name = run_study(experiment_study(study, arm), row)
+            seeds = [sub.training_log(name, s) for s in sub.seeds if sub.cached(name, s) is not None]
             if seeds:
                 logs[label] = seeds
     return logs
@@ -83,8 +82,9 @@ def _missed(study: Study, row: Optional[str], seeds: list[int]) -> dict[str, flo
     """Seed means of :func:`missed_fractions` (objects without a proposal at IoU 0.3 in the top
     1,000; experiment 2 registered them by size and aspect), NaN where a run has no stats."""
     found = []
+    sub, name = run_study(study, row) if row else (study, row)
     for seed in seeds:
-        path = study.run_dir(row, seed) / "proposal_stats.npz"
+        path = sub.run_dir(name, seed) / "proposal_stats.npz"
         if path.is_file():
             found.append(missed_fractions(load_stats(path)))
     return {column: statistics.fmean(f[key] for f in found) if found else math.nan
@@ -97,8 +97,7 @@ def causes_table(study: Study) -> pd.DataFrame:
     verdicts = experiment_verdicts(runs_of)
     lines, counted = [], set()
     for arm in ARMS:
-        experiment = REGISTRY[arm.experiment]
-        runs, arm_study = runs_of(experiment), experiment_study(study, experiment)
+        runs, arm_study = runs_of(arm), experiment_study(study, arm)
         measured = metric(runs, arm.metric)
         line = {"experiment": arm.experiment, "claim": arm.claim, "arm": arm.arm, "variant": arm.variant,
                 "dataset": arm.dataset or "synthshapes", "row": arm.row or "", "reference": arm.reference,
@@ -125,8 +124,8 @@ def causes_table(study: Study) -> pd.DataFrame:
         # machine and CPU time of the runs this arm added (a scoring variant counts its
         # evaluation only: it shares the training); a row several arms share (experiment 7's
         # x7_rpn, experiment 4's S1 / S2 references) counts once, at the first arm naming it
-        new_rows = [row for row in arm.cost_rows if (arm.experiment, arm.dataset, row) not in counted]
-        counted.update((arm.experiment, arm.dataset, row) for row in new_rows)
+        new_rows = [row for row in arm.cost_rows if (arm.experiment, arm.dataset, arm.profile, row) not in counted]
+        counted.update((arm.experiment, arm.dataset, arm.profile, row) for row in new_rows)
         costed = [r for row in new_rows for r in runs(row)]
         line["machine_hours"] = sum(run_cost(r)[0] for r in costed) / 3600
         line["cpu_hours"] = sum(run_cost(r)[1] for r in costed) / 3600
@@ -140,11 +139,12 @@ def causes_table(study: Study) -> pd.DataFrame:
 
 def _status(arm: Arm, runs: Runs, wanted: int, decided: bool) -> str:
     """"done", "<n> of <wanted> seeds", "not run", "not needed (verdict read)" or "not built";
-    ``wanted``: the seeds its experiment registered for it (:meth:`Experiment.seeds_of`). An arm is as far as the least complete of the rows it trains (:attr:`Arm.cost_rows`; its row
-    for the first study's arms): experiment 5's L2 and experiment 6's P0 compare a first-study row
-    against a new reference, and are not run until that reference is. An arm whose missing rows
-    have no run once its experiment has a verdict was dropped (an earlier arm answered its
-    question; the REPORT says so): experiment 4's R+S1 shares its complete reference with S1."""
+    ``wanted``: the seeds its experiment registered for it (:meth:`Experiment.seeds_of`). An arm
+    is as far as the least complete of the rows it trains (:attr:`Arm.cost_rows`; its row for the
+    first study's arms): experiment 5's L2 and experiment 6's P0 compare a first-study row against
+    a new reference, and are not run until that reference is. An arm whose missing rows have no
+    run once its experiment has a verdict was dropped (an earlier arm answered its question; the
+    REPORT says so): experiment 4's R+S1 shares its complete reference with S1."""
     if arm.row is None:
         return "not built"
     rows = arm.cost_rows or (arm.row,)

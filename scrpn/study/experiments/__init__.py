@@ -17,13 +17,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable, Optional
 
+from ..runs import SCHEDULE_RUNGS
 from ..stats import Runs, cached_runs
 from . import (e1_cascade_rpn, e2_ga_rpn, e3_iou_mask, e4_posr, e5_alignment, e6_points, e7_geometry,
                e8_detectors, e9_deepforest)
 from .record import Amendment, Arm, Experiment, Stage
 
-__all__ = ["Amendment", "Arm", "Experiment", "REGISTRY", "RUN_ORDER", "Stage", "all_arms", "experiment_study",
-           "experiment_runs", "experiment_verdicts", "registered_seeds", "run_experiment"]
+__all__ = ["Amendment", "Arm", "Experiment", "REGISTRY", "RUN_ORDER", "Stage", "all_arms", "experiment_runs",
+           "experiment_study", "experiment_verdicts", "registered_seeds", "run_experiment", "run_study"]
 
 REGISTRY: dict[int, Experiment] = {m.EXPERIMENT.number: m.EXPERIMENT for m in (
     e1_cascade_rpn, e2_ga_rpn, e3_iou_mask, e4_posr, e5_alignment, e6_points, e7_geometry, e8_detectors,
@@ -38,21 +39,40 @@ def all_arms() -> tuple[Arm, ...]:
     return tuple(arm for number in sorted(REGISTRY) for arm in REGISTRY[number].arms)
 
 
-def experiment_study(study: Any, experiment: Experiment) -> Any:
-    """``study`` for an experiment's dataset and profile (the same seeds and folders)."""
-    changes = {key: value for key, value in (("dataset", experiment.dataset), ("profile", experiment.profile))
+def experiment_study(study: Any, where: Any) -> Any:
+    """``study`` for an experiment's (or an arm's) dataset and profile: the same seeds and folders."""
+    changes = {key: value for key, value in (("dataset", where.dataset), ("profile", where.profile))
                if value not in (None, getattr(study, key))}
     return replace(study, **changes) if changes else study
 
 
-def experiment_runs(study: Any) -> Callable[[Experiment], Runs]:
-    """``experiment -> its cached runs`` (:func:`cached_runs` of :func:`experiment_study`), one
-    memoised reader per dataset and profile. Trains nothing."""
+def run_study(study: Any, name: str) -> tuple[Any, str]:
+    """The study and row of a run name: ``s4x_rpn`` is ``rpn`` at the schedule rung ``4x`` (the
+    names ``Study.run_name`` gives a rung's runs), any other name is ``study``'s own row. A rule
+    that compares profiles (experiment 10) reads its runs by these names."""
+    for rung in SCHEDULE_RUNGS:
+        if name.startswith(f"s{rung}_"):
+            return replace(study, profile=rung), name[len(rung) + 2:]
+    return study, name
+
+
+def experiment_runs(study: Any) -> Callable[[Any], Runs]:
+    """``experiment (or arm) -> its cached runs``, by row on its dataset and profile, or by run
+    name at a schedule rung (:func:`run_study`); one memoised reader per dataset and profile.
+    Trains nothing."""
     readers: dict = {}
 
-    def runs_of(experiment: Experiment) -> Runs:
-        sub = experiment_study(study, experiment)
+    def reader(sub: Any) -> Runs:
         return readers.setdefault((sub.dataset, sub.profile), cached_runs(sub))
+
+    def runs_of(where: Any) -> Runs:
+        base = experiment_study(study, where)
+
+        def runs(name: str) -> list:
+            sub, row = run_study(base, name)
+            return reader(sub)(row)
+
+        return runs
 
     return runs_of
 

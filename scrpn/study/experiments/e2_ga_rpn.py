@@ -104,16 +104,16 @@ EXPERIMENT = Experiment(
     arms=(Arm("today", "committed config", "ga_rpn", "rpn", adds=()),
           Arm("G0", "test-time location filter off", _ROW["G0"], "rpn"),
           Arm("G1", "mmdetection normalisers + init", _ROW["G1"], "rpn"),
-          Arm("G2", "4x iterations (1 seed)", _ROW["G2"], "rpn", seeds=1),
+          Arm(SCHEDULE_ARM, "4x iterations (1 seed)", _ROW[SCHEDULE_ARM], "rpn", seeds=1),
           Arm("G3", "mmdetection 3.3's inverted location targets", _ROW["G3"], "rpn"),
           # G2's control: GA-RPN and RPN both at 4x (equal_schedule)
-          Arm("G2 vs control", "GA-RPN vs RPN, both 4x (1 seed each)", _ROW["G2"], SCHEDULE_CONTROL,
-              seeds=1, adds=("row", "reference"))),
+          Arm(f"{SCHEDULE_ARM} vs control", "GA-RPN vs RPN, both 4x (1 seed each)", _ROW[SCHEDULE_ARM],
+              SCHEDULE_CONTROL, seeds=1, adds=("row", "reference"))),
     rule=_rule, report=_report,
     amendments=(Amendment("2026-12-01", "before any run of experiment 2: arm G3, mmdetection 3.3's "
                                         "inverted location targets, read by G1's rule"),
                 Amendment("2026-12-02", "after G2's run, before its control's: RPN at the same 4x "
                                         "schedule qualifies a 'schedule' verdict (equal_schedule)")),
     stages=(Stage("x2", (_ROW["G0"], _ROW["G1"], _ROW["G3"])),
-            Stage("x2g2", (_ROW["G2"], SCHEDULE_CONTROL), (0,), note="G2, then its control")),
+            Stage("x2g2", (_ROW[SCHEDULE_ARM], SCHEDULE_CONTROL), (0,), note="G2, then its control")),
 )

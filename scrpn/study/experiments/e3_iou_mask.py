@@ -68,7 +68,8 @@ def _rule(runs: Runs) -> dict:
 
 def _report(runs: Runs) -> list[str]:
     out = _rule(runs)
-    lines = ["| reading | row | AR1000 IoU-aware - classification only (paired) | AR1000 - t3_sads | Spearman ρ | works |",
+    lines = ["| reading | row | AR1000 IoU-aware - classification only (paired) | AR1000 - t3_sads "
+             "| Spearman ρ | works |",
              "|---|---|---|---|---|---|"]
     rows = {name: aware for name, (aware, _) in READINGS.items()}
     for name, result in out["readings"].items():

@@ -31,11 +31,12 @@ class Arm:
     # which of its rows this arm trained: its CPU-time line counts them ("row", "reference");
     # () for an arm that only reads the first study's runs
     adds: tuple[str, ...] = ("row",)
+    # its own dataset / profile, else its Experiment's (None: the study's)
+    dataset: Optional[str] = None   # another dataset's runs (experiment 9: "deepforest")
+    profile: Optional[str] = None   # another profile's runs (a schedule rung: "4x", "converged")
     # filled in by its Experiment:
     experiment: int = 0
     claim: str = ""
-    dataset: Optional[str] = None   # another dataset's runs (experiment 9: "deepforest")
-    profile: Optional[str] = None   # another profile's runs (None: the study's)
 
     @property
     def cost_rows(self) -> tuple[str, ...]:
@@ -75,8 +76,8 @@ class Experiment:
     stages: tuple[Stage, ...] = ()
     # figure names (results/figures/<name>.png) per arm; "{number}" and "{arm}" are filled in
     figures: tuple[str, ...] = ("causes_ar1000", "causes_missed_{number}")
-    dataset: Optional[str] = None            # every arm's dataset (None: the study's)
-    profile: Optional[str] = None            # every arm's profile (None: the study's)
+    dataset: Optional[str] = None            # its arms' dataset (None: the study's)
+    profile: Optional[str] = None            # its arms' profile (None: the study's); an arm may set its own
     table_row: Optional[tuple[str, str]] = None   # (table, row) of the non-reproduction it traces
     amendments: tuple[Amendment, ...] = ()
     # the rule's branch that registers more seeds: (verdict prefix, seeds for the arms' rows)
@@ -84,8 +85,8 @@ class Experiment:
     title: str = ""             # cause_report.py's heading
 
     def __post_init__(self) -> None:
-        arms = tuple(replace(a, experiment=self.number, claim=self.claim, dataset=self.dataset,
-                             profile=self.profile) for a in self.arms)
+        arms = tuple(replace(a, experiment=self.number, claim=self.claim, dataset=a.dataset or self.dataset,
+                             profile=a.profile or self.profile) for a in self.arms)
         object.__setattr__(self, "arms", arms)
 
     def arm(self, name: str) -> Arm:
