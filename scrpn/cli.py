@@ -237,14 +237,22 @@ def _train(args: argparse.Namespace, is_main: bool = True) -> int:
     run_dir = Path(args.out) if args.out else default_run_dir(cfg)
     if args.study:
         check_study_target(study_target(cfg, Path(args.study_dir)))
-    check_fresh_run_dir(run_dir, args.resume)
-    check_batch_fits(cfg, args.config, args.device)
     if not is_main:
+        check_fresh_run_dir(run_dir, args.resume)
+        check_batch_fits(cfg, args.config, args.device)
         return _train_locked(args, cfg, run_dir, is_main)
+    created = not run_dir.exists()
     writable_dir(run_dir)
-    with RunLock(run_dir, "scrpn train", note=note):
-        check_fresh_run_dir(run_dir, args.resume)  # again, now that no other run can start here
-        return _train_locked(args, cfg, run_dir, is_main)
+    try:
+        # the lock first: a run in progress there is named (pid) before anything else is said
+        with RunLock(run_dir, "scrpn train", note=note):
+            check_fresh_run_dir(run_dir, args.resume)
+            check_batch_fits(cfg, args.config, args.device)
+            return _train_locked(args, cfg, run_dir, is_main)
+    except USER_ERRORS:
+        if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # refused before anything was written: leave no empty folder
+        raise
 
 
 def _train_locked(args: argparse.Namespace, cfg: Config, run_dir: Path, is_main: bool) -> int:

@@ -155,9 +155,11 @@ class RunLock:
                     try:
                         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     except OSError as exc:
-                        if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                            raise
-                        raise self._refuse(_read_owner(self.path)[0]) from None
+                        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                            raise self._refuse(_read_owner(self.path)[0]) from None
+                        # no flock here (some network file systems): judge by the pid alone
+                        if self._held_by_live_pid():
+                            raise self._refuse(_read_owner(self.path)[0]) from None
                     if os.fstat(fd).st_ino != os.stat(self.path).st_ino:
                         os.close(fd)  # we locked a file its owner has just removed: retry
                         continue
@@ -167,16 +169,16 @@ class RunLock:
             except BaseException:
                 os.close(fd)
                 raise
-            pid, text = _read_owner(self.path)
+            pid, _ = _read_owner(self.path)
             if pid is not None and pid != os.getpid():
-                if fcntl is None and _pid_alive(pid):
+                if fcntl is None and self._held_by_live_pid():
                     os.close(fd)
                     raise self._refuse(pid)
                 if self.note is not None:
                     self.note(f"{self.path}: took over the stale lock of pid {pid} "
                               "(that process is gone)")
-            os.ftruncate(fd, 0)
             try:
+                os.ftruncate(fd, 0)
                 os.write(fd, f"{os.getpid()} {socket.gethostname()} {self.command}\n".encode())
             except OSError as exc:
                 os.close(fd)
@@ -185,6 +187,11 @@ class RunLock:
             self._fd = fd
             return
         raise self._refuse(None)
+
+    def _held_by_live_pid(self) -> bool:
+        """Without ``flock``: is the pid in the lock file another process that still runs?"""
+        pid = _read_owner(self.path)[0]
+        return pid is not None and pid != os.getpid() and _pid_alive(pid)
 
     def release(self) -> None:
         if self._fd is None:

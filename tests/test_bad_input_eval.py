@@ -260,6 +260,27 @@ def test_a_second_train_on_the_same_out_is_refused_and_a_stale_lock_taken_over(
     assert not (out / LOCK_NAME).exists() and (out / "final.pth").is_file()
 
 
+def test_the_lock_is_named_before_any_other_refusal(tmp_path, capsys, dummy_model):
+    """A run in progress has written latest.pth: the second run is told about the run (its pid),
+    with or without --resume, not asked to pass --resume."""
+    cfg = write_config(tmp_path, make_root(tmp_path))
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "latest.pth").write_bytes(b"the running run's checkpoint")
+    with RunLock(out, "test"):
+        for extra in ([], ["--resume"]):
+            expect_error(train_args(cfg, out, *extra), capsys, "in use by another scrpn process",
+                         f"pid {os.getpid()}")
+        assert (out / "latest.pth").read_bytes() == b"the running run's checkpoint"
+    assert sorted(p.name for p in out.iterdir()) == ["latest.pth"]
+
+
+def test_a_refused_run_leaves_no_empty_folder(tmp_path, capsys, dummy_model):
+    cfg = write_config(tmp_path, make_root(tmp_path))
+    expect_error(train_args(cfg, tmp_path / "new", "--resume"), capsys, "no checkpoint to resume")
+    assert not (tmp_path / "new").exists()
+
+
 def test_the_lock_is_held_during_the_run(tmp_path):
     with RunLock(tmp_path / "run"):
         with pytest.raises(Exception, match=f"pid {os.getpid()}"):
@@ -297,9 +318,10 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_kill_9_during_the_dump_leaves_the_previous_proposals(evaluated, tmp_path, capsys):
-    cfg, ckpt, ev = evaluated
-    before = snapshot(ev)
+def _signal_during_the_dump(cfg: Path, ckpt: Path, ev: Path, tmp_path: Path,
+                            signum: int) -> subprocess.CompletedProcess:
+    """Run ``scrpn evaluate --dump-proposals --overwrite`` into ``ev`` in a subprocess whose dump
+    stops half-written; send ``signum`` then."""
     marker = tmp_path / "dumping"
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER.format(tests=str(REPO / "tests"), marker=str(marker)))
@@ -316,11 +338,28 @@ def test_kill_9_during_the_dump_leaves_the_previous_proposals(evaluated, tmp_pat
             assert time.monotonic() < deadline, "the dump never started"
             time.sleep(0.05)
         torn = list(ev.glob(".proposals.json.*.tmp"))
-        assert len(torn) == 1 and 0 < torn[0].stat().st_size < len(before["proposals.json"]) + 1
+        assert len(torn) == 1 and torn[0].stat().st_size > 0  # the dump is under way
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(argv, proc.returncode, "", err)
+
+
+def test_ctrl_c_during_a_real_dump_is_one_line_and_exit_130(evaluated, tmp_path):
+    cfg, ckpt, ev = evaluated
+    before = snapshot(ev)
+    done = _signal_during_the_dump(cfg, ckpt, ev, tmp_path, signal.SIGINT)
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("scrpn: interrupted (SIGINT)")
+    assert snapshot(ev) == before  # previous files, no temporary, the lock released
+
+
+def test_kill_9_during_the_dump_leaves_the_previous_proposals(evaluated, tmp_path, capsys):
+    cfg, ckpt, ev = evaluated
+    before = snapshot(ev)
+    done = _signal_during_the_dump(cfg, ckpt, ev, tmp_path, signal.SIGKILL)
+    assert done.returncode == -signal.SIGKILL
     after = {name: data for name, data in snapshot(ev).items() if not name.endswith(".tmp")}
     assert after.pop(LOCK_NAME, None) is not None  # the killed process's lock stays behind
     assert after == before  # the previous proposals.json and metrics.json, byte for byte
