@@ -15,8 +15,9 @@ from ..stats import Metric, Runs, arm_difference, difference, metric, sample_sd
 from ..verdicts import SD_LIMIT, stage1_learns
 from .record import Amendment, Arm, Experiment, Stage
 
-__all__ = ["ARMS", "EXPERIMENT", "FIRST_STUDY", "SCHEDULE_ARM", "experiment1"]
+__all__ = ["ARMS", "CASCADE_RPN", "EXPERIMENT", "FIRST_STUDY", "RPN", "SCHEDULE_ARM", "experiment1"]
 
+RPN, CASCADE_RPN = "rpn", "cascade_rpn"      # Table I's rows: the reference, the row it traces
 # "today's Cascade RPN" of the registered rule: the first study's runs. Arm A's verdict made
 # mmdetection's normalisers the method's default, and the old runs live on as this diag_ row.
 FIRST_STUDY = "diag_cascade_rpn_paper_norm"
@@ -40,7 +41,7 @@ def experiment1(values: Metric, records: Callable[[str], Sequence[Mapping]], see
     :func:`arm_difference`) decides between the two remaining verdicts when no arm A-D works:
     E works -> "schedule", else "robust"; until E has run that case is "pending".
     """
-    rpn, cascade = values("rpn"), values(FIRST_STUDY)
+    rpn, cascade = values(RPN), values(FIRST_STUDY)
     out: dict = {"arms": {}}
     for arm, row, what in ARMS:
         ar = values(row)
@@ -101,13 +102,13 @@ EXPERIMENT = Experiment(
     number=1, claim="Cascade RPN above RPN (+13.4)", title="Experiment 1: Cascade RPN",
     question="Cascade RPN below RPN: mmdetection's loss normalisers (A), lr 0.005 (B), both (C), "
              "plus faithful init, dilation and clipping (D)",
-    table_row=("table01_proposals_coco", "cascade_rpn"),
-    arms=(Arm("today", "the first study's config", FIRST_STUDY, "rpn", adds=()),
-          Arm("A", "mmdetection loss normalisers", _ROW["A"], "rpn"),
-          Arm("B", "lr 0.005", _ROW["B"], "rpn"),
-          Arm("C", "normalisers + lr 0.005", _ROW["C"], "rpn"),
-          Arm("D", "C + init, dilation, clipping", _ROW["D"], "rpn"),
-          Arm("E", "4x iterations (1 seed)", SCHEDULE_ARM, "rpn", seeds=1)),
+    table_row=("table01_proposals_coco", CASCADE_RPN),
+    arms=(Arm("today", "the first study's config", FIRST_STUDY, RPN, adds=()),
+          Arm("A", "mmdetection loss normalisers", _ROW["A"], RPN),
+          Arm("B", "lr 0.005", _ROW["B"], RPN),
+          Arm("C", "normalisers + lr 0.005", _ROW["C"], RPN),
+          Arm("D", "C + init, dilation, clipping", _ROW["D"], RPN),
+          Arm("E", "4x iterations (1 seed)", SCHEDULE_ARM, RPN, seeds=1)),
     rule=_rule, report=_report,
     figures=("causes_ar1000", "causes_missed_{number}", "causes_stage1_{number}"),
     amendments=(Amendment("2026-12-01", "after the verdict (arm A), before any run of experiment 9: arms "
@@ -118,7 +119,7 @@ EXPERIMENT = Experiment(
             Stage("x1d", (_ROW["D"],), dropped=_DROPPED), Stage("x1e", (SCHEDULE_ARM,), (0,), dropped=_DROPPED),
             # the verdict made mmdetection's normalisers Cascade RPN's default: Table I's row is
             # re-scored from arm A's checkpoints (same training config), Table II's Cascade RPN rows retrain
-            Stage("x1_default", ("cascade_rpn",)),
+            Stage("x1_default", (CASCADE_RPN,)),
             Stage("x1_det", ("det_fast_rcnn_cascade_rpn", "det_fast_rcnn_cascade_rpn_1000",
                              "det_faster_rcnn_cascade_rpn", "det_faster_rcnn_cascade_rpn_1000"), (0,))),
 )

@@ -13,11 +13,13 @@ from typing import Optional
 
 from ..stats import RESOLVED_SE, Metric, Runs, arm_difference, metric, sample_sd
 from ..verdicts import first_in_order
+from .e1_cascade_rpn import RPN
 from .record import Amendment, Arm, Experiment, Stage
 
 __all__ = ["ARMS", "EXPERIMENT", "SCHEDULE_ARM", "SCHEDULE_CONTROL", "SCHEDULE_SD_ROWS", "equal_schedule",
            "experiment2"]
 
+GA_RPN = "ga_rpn"              # Table I's row it traces
 SCHEDULE_ARM = "G2"          # the arm with one seed at 4x the iterations
 # the arms in the registered order (G3, the amendment, is read beside G1)
 ARMS = (("G0", "ga_rpn_nofilter", "the test-time location filter"),
@@ -28,7 +30,7 @@ _ROW = dict((name, row) for name, row, _ in ARMS)
 # G2's control (amendment of 2026-12-02, registered after G2's run, before the control's): RPN at
 # G2's 4x schedule, one seed; the mini schedule's seed sds of these rows stand in for the 4x ones
 SCHEDULE_CONTROL = "x2g2c_rpn_4x"
-SCHEDULE_SD_ROWS = ("ga_rpn", "rpn")
+SCHEDULE_SD_ROWS = (GA_RPN, RPN)
 
 
 def equal_schedule(values: Metric) -> Optional[dict]:
@@ -54,7 +56,7 @@ def experiment2(values: Metric, seeds: int = 3) -> dict:
     G2's registered rule compares GA-RPN at 4x with RPN at the mini schedule; the amendment's
     control (:func:`equal_schedule`, RPN at 4x) qualifies a "schedule" verdict: GA-RPN above, level
     with or below RPN when both train 4x ("control pending" until it has run)."""
-    rpn = values("rpn")
+    rpn = values(RPN)
     out: dict = {"arms": {}}
     for arm, row, what in ARMS:
         ar = values(row)
@@ -100,12 +102,12 @@ EXPERIMENT = Experiment(
     number=2, claim="GA-RPN above RPN (+10.2)", title="Experiment 2: GA-RPN",
     question="GA-RPN below RPN: the test-time location filter (G0), mmdetection's normalisers and "
              "init (G1), the schedule (G2), mmdetection 3.3's inverted location targets (G3)",
-    table_row=("table01_proposals_coco", "ga_rpn"),
-    arms=(Arm("today", "committed config", "ga_rpn", "rpn", adds=()),
-          Arm("G0", "test-time location filter off", _ROW["G0"], "rpn"),
-          Arm("G1", "mmdetection normalisers + init", _ROW["G1"], "rpn"),
-          Arm(SCHEDULE_ARM, "4x iterations (1 seed)", _ROW[SCHEDULE_ARM], "rpn", seeds=1),
-          Arm("G3", "mmdetection 3.3's inverted location targets", _ROW["G3"], "rpn"),
+    table_row=("table01_proposals_coco", GA_RPN),
+    arms=(Arm("today", "committed config", GA_RPN, RPN, adds=()),
+          Arm("G0", "test-time location filter off", _ROW["G0"], RPN),
+          Arm("G1", "mmdetection normalisers + init", _ROW["G1"], RPN),
+          Arm(SCHEDULE_ARM, "4x iterations (1 seed)", _ROW[SCHEDULE_ARM], RPN, seeds=1),
+          Arm("G3", "mmdetection 3.3's inverted location targets", _ROW["G3"], RPN),
           # G2's control: GA-RPN and RPN both at 4x (equal_schedule)
           Arm(f"{SCHEDULE_ARM} vs control", "GA-RPN vs RPN, both 4x (1 seed each)", _ROW[SCHEDULE_ARM],
               SCHEDULE_CONTROL, seeds=1, adds=("row", "reference"))),

@@ -12,6 +12,7 @@ import statistics
 
 from ..stats import Metric, Runs, difference, metric
 from ..verdicts import stage1_learns
+from .e4_posr import SADS      # Table III's + SADS row: the network without the mask
 from .record import Arm, Experiment, Stage
 
 __all__ = ["EXPERIMENT", "READINGS", "experiment3"]
@@ -35,7 +36,7 @@ def experiment3(values: Metric, spearman: Metric) -> dict:
     pairing needs both scorings from one checkpoint, and retraining ``sc_rpn`` here does not
     reproduce the committed checkpoint bit for bit (REPORT, experiment 3).
     """
-    sads = values("t3_sads")
+    sads = values(SADS)
     out: dict = {"readings": {}}
     for name, (row, notest) in READINGS.items():
         aware, cls_only = values(row), values(notest)
@@ -80,7 +81,7 @@ def _report(runs: Runs) -> list[str]:
                      f"{result['vs_t3_sads'].text(1)} | {result['spearman']:.2f} | "
                      f"{'yes' if result['works'] else 'no'} |")
     lines += ["", f"Verdict (registered rule): **{out['verdict']}**.", ""]
-    for row in (*rows.values(), "t3_sads"):
+    for row in (*rows.values(), SADS):
         learns = stage1_learns(runs(row))
         if learns is not None:
             lines.append(f"- `{row}`: stage 1 learns (decoded positives vs priors, last window): {learns}")

@@ -16,10 +16,11 @@ from .record import Arm, Experiment, Stage
 __all__ = ["EXPERIMENT", "MARGIN", "R_UNDER_S", "STEPS", "better_stage1_arm", "experiment4", "rounded_row"]
 
 # the PosR step (SADS row, Max-IoU / SAT row) under each stage-1 arm
-STEPS = (("S0", "t3_sads", "t4_maxiou_sat", "today's stage 1"),
+SADS, MAXIOU_SAT = "t3_sads", "t4_maxiou_sat"    # Table IV's PosR + SAT and Max-IoU + SAT rows
+STEPS = (("S0", SADS, MAXIOU_SAT, "today's stage 1"),
          ("S1", "x4s1_sads_unitbox", "x4s1_maxiou_sat_unitbox", "the UnitBox stage-1 loss"),
          ("S2", "x4s2_sads_w2", "x4s2_maxiou_sat_w2", "a 4x stage-1 weight"),
-         ("R", "x4r_sads_rounded", "t4_maxiou_sat", "the rounded positive region (S0)"))
+         ("R", "x4r_sads_rounded", MAXIOU_SAT, "the rounded positive region (S0)"))
 _STEP = {name: (row, reference) for name, row, reference, _ in STEPS}
 MARGIN = 1.0          # a PosR step reproduces at >= +1.0 AR1000, resolved
 # R under the S arm in which stage 1 learns with the larger margin: (rounded SADS row, its
@@ -93,7 +94,7 @@ _BOTH = ("row", "reference")
 EXPERIMENT = Experiment(
     number=4, claim="PosR helps (+2.8)", title="Experiment 4: PosR steps",
     question="PosR once stage 1 learns: UnitBox loss (S1), stage-1 weight x4 (S2), rounded region (R)",
-    table_row=("table04_sads_combinations", "t3_sads"),
+    table_row=("table04_sads_combinations", SADS),
     arms=(Arm("today", "PosR step, committed stage 1", *_STEP["S0"], adds=()),
           Arm("S1", "PosR step, UnitBox stage-1 loss", *_STEP["S1"], adds=_BOTH),
           Arm("S2", "PosR step, stage-1 weight x4", *_STEP["S2"], adds=_BOTH),

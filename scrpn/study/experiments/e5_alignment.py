@@ -16,7 +16,8 @@ __all__ = ["EXPERIMENT", "IOU_LOSS_FIRST_STUDY", "STEPS", "experiment5"]
 # experiment 6 moved Table III's row to the paper's lr 0.005.
 IOU_LOSS_FIRST_STUDY = "diag_t3_iou_loss_lr001"
 # the alignment step without the confounds (L2: at the mini lr 0.01)
-STEPS = (("L1", "x5l1_alignment_faithful", "t3_two_stage", "the init and dilation"),
+ALIGNMENT, TWO_STAGE = "t3_alignment", "t3_two_stage"    # Table III's rows: the step it traces
+STEPS = (("L1", "x5l1_alignment_faithful", TWO_STAGE, "the init and dilation"),
          ("L2", IOU_LOSS_FIRST_STUDY, "x5l2_two_stage_iou", "the lr confound"))
 _STEP = {name: (row, reference) for name, row, reference, _ in STEPS}
 
@@ -37,8 +38,8 @@ def _rule(runs: Runs) -> dict:
 EXPERIMENT = Experiment(
     number=5, claim="alignment helps (+6.8)", title="Experiment 5: alignment steps",
     question="alignment: faithful init and dilation (L1); the lr confound of the IoU-loss step (L2)",
-    table_row=("table03_components", "t3_alignment"),
-    arms=(Arm("today", "alignment step, lr 0.005", "t3_alignment", "t3_two_stage", adds=()),
+    table_row=("table03_components", ALIGNMENT),
+    arms=(Arm("today", "alignment step, lr 0.005", ALIGNMENT, TWO_STAGE, adds=()),
           Arm("L1", "faithful init + dilation", *_STEP["L1"]),
           # the first study's IoU-loss row against a new unaligned reference at lr 0.01
           Arm("L2", "alignment step at lr 0.01 (IoU loss)", *_STEP["L2"], adds=("reference",))),

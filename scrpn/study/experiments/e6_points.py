@@ -11,14 +11,16 @@ from __future__ import annotations
 from ..stats import Metric, Runs, metric
 from ..tables import NO_SADS_MINI_LR
 from ..verdicts import read_off, steps_of, steps_report
+from .e4_posr import SADS
 from .e5_alignment import IOU_LOSS_FIRST_STUDY
 from .record import Amendment, Arm, Experiment, Stage
 
-__all__ = ["EXPERIMENT", "POINT_FIRST_STUDY", "STEPS", "experiment6"]
+__all__ = ["EXPERIMENT", "IOU_LOSS", "POINT", "POINT_FIRST_STUDY", "STEPS", "experiment6"]
 
+POINT, IOU_LOSS = "t3_point", "t3_iou_loss"   # Table III's rows, at lr 0.005 since the amendment
 POINT_FIRST_STUDY = NO_SADS_MINI_LR    # the first study's t3_point at lr 0.01 (the same runs)
 # points row, its anchor row; P2's reference is at lr 0.01
-STEPS = (("P0", "t3_sads", "x6p0_anchor_sads", "under SADS"),
+STEPS = (("P0", SADS, "x6p0_anchor_sads", "under SADS"),
          ("P1", "x6p1_point_lr0005", "x6p1_iou_loss_lr0005", "lr 0.005"),
          ("P2", "x6p2_point_offsets05", IOU_LOSS_FIRST_STUDY, "secondary offsets x0.5"))
 _STEP = {name: (row, reference) for name, row, reference, _ in STEPS}
@@ -45,7 +47,7 @@ def _rule(runs: Runs) -> dict:
 EXPERIMENT = Experiment(
     number=6, claim="points cost nothing (+0.4)", title="Experiment 6: points minus anchors",
     question="points: the anchors + SADS control (P0), lr 0.005 (P1), scaled secondary offsets (P2)",
-    table_row=("table03_components", "t3_point"),
+    table_row=("table03_components", POINT),
     # today's: the first study's point step (lr 0.01), kept as diag_ rows since the amendment moved
     # Table III's t3_iou_loss and t3_point to the paper's lr 0.005 (P1's runs, re-scored)
     arms=(Arm("today", "points vs anchors, Max-IoU, lr 0.01", POINT_FIRST_STUDY, IOU_LOSS_FIRST_STUDY, adds=()),

@@ -12,7 +12,9 @@ from typing import Callable, Mapping, Optional, Sequence
 
 from ..stats import Difference, Metric, Runs, difference, metric, sample_sd
 from ..verdicts import SD_LIMIT, stage1_learns
+from .e1_cascade_rpn import CASCADE_RPN, RPN
 from .e1_cascade_rpn import FIRST_STUDY as CASCADE_FIRST_STUDY
+from .e6_points import IOU_LOSS, POINT
 from .record import Amendment, Arm, Experiment, Stage
 
 __all__ = ["ABOVE_REFERENCE", "CARRY_OVER", "Correction", "EXPERIMENT", "NOT_BELOW", "experiment9"]
@@ -34,10 +36,10 @@ class Correction:
 
 CARRY_OVER = (
     # experiment 1, arm A (registered 2026-12-01)
-    Correction("Cascade RPN: mmdetection's loss normalisers", "cascade_rpn", "rpn", CASCADE_FIRST_STUDY,
+    Correction("Cascade RPN: mmdetection's loss normalisers", CASCADE_RPN, RPN, CASCADE_FIRST_STUDY,
                ABOVE_REFERENCE),
     # experiment 6, arm P1 (registered in experiment 6's amendment): points against anchors at lr 0.005
-    Correction("points: the paper's lr 0.005", "t3_point", "t3_iou_loss", None, NOT_BELOW),
+    Correction("points: the paper's lr 0.005", POINT, IOU_LOSS, None, NOT_BELOW),
 )
 
 
