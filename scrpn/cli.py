@@ -42,7 +42,7 @@ from scrpn.engine.checkpoint import (CheckpointError, check_config_matches, chec
                                      load_checkpoint, remove_stale_temporaries)
 from scrpn.engine.distributed import cleanup_distributed, init_distributed
 from scrpn.engine.evaluator import check_evaluable, evaluate_model, write_metrics
-from scrpn.engine.memory_estimate import check_batch_fits
+from scrpn.engine.memory_estimate import check_batch_fits, check_inference_fits
 from scrpn.engine.seeding import configure_torch
 from scrpn.engine.trainer import TrainingError, TrainingInterrupted, new_trainer
 from scrpn.evaluation import (EvaluationError, evaluate_proposals_file, format_metrics,
@@ -366,6 +366,7 @@ def _evaluate_checkpoint_to(args: argparse.Namespace, out: Optional[Path]) -> in
 
     # The weights come from the checkpoint: do not load ImageNet weights first.
     cfg = load_cli_config(args.config, [*args.set, "model.backbone.pretrained=false"])
+    check_inference_fits(cfg, args.config, args.device)
     state = load_checkpoint(args.checkpoint)
     check_finite_weights(args.checkpoint, state["model"])
     # Test-time settings (model.test.*) do not change the weights: they may differ.

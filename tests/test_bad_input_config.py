@@ -504,13 +504,17 @@ def test_a_batch_beyond_memory_is_refused_with_the_estimate(monkeypatch):
     assert check_batch_fits(small, "c.yaml", total=2**30) == 4 * 64 * 64 * 12
 
 
-def test_max_size_20000_is_refused_before_training(tmp_path, capsys, no_training):
+def test_max_size_20000_is_refused_before_training(tmp_path, capsys, no_training, monkeypatch):
+    from scrpn.engine import memory_estimate
+
+    monkeypatch.setattr(memory_estimate, "machine_memory_bytes", lambda: 64 * 2**30)
     cfg = write_config(tmp_path, make_root(tmp_path))
-    line = expect_error(train_args(cfg, tmp_path / "run", "--set", "data.max_size=[20000,20000]"),
+    line = expect_error(train_args(cfg, tmp_path / "run", "--device", "cpu", "--set",
+                                   "data.max_size=[20000,20000]"),
                         capsys, "bad_input.yaml: a training batch of 2 padded 20000 x 20000 images "
                         "needs about", "(input 8.9 GiB and the backbone's activations)",
                         "lower 'data.max_size', 'data.size_divisor' or 'train.batch_size'")
-    assert "GiB of memory" in line
+    assert "more than this machine's 64.0 GiB of memory" in line
 
 
 def test_bench_input_size_beyond_memory_is_refused_first(tmp_path, capsys, no_bench,
@@ -637,3 +641,27 @@ def test_evaluate_a_checkpoint_whose_weights_are_not_tensors(tmp_path, capsys, d
     save_checkpoint(out / "final.pth", state)
     expect_error(["evaluate", "--config", cfg, "--checkpoint", out / "final.pth"], capsys,
                  "final.pth: does not fit the model of")
+
+
+def test_the_largest_layer_of_mobilenet_v2_by_hand():
+    """MobileNetV2's largest layer output is block 2's expansion: 16 x 6 = 96 channels at stride
+    2, i.e. 96 / 4 floats = 96 bytes per input pixel (the smoke config's backbone)."""
+    from scrpn.engine.memory_estimate import largest_output_bytes_per_pixel
+
+    cfg = load_config(ROOT / "configs/smoke/rpn.yaml")
+    assert cfg.model.backbone.name == "mobilenet_v2"
+    assert largest_output_bytes_per_pixel(cfg) == 96.0
+
+
+def test_evaluate_refuses_an_image_beyond_memory_first(tmp_path, capsys, monkeypatch):
+    from scrpn.engine import memory_estimate
+
+    monkeypatch.setattr(memory_estimate, "machine_memory_bytes", lambda: 64 * 2**30)
+    cfg = write_config(tmp_path, make_root(tmp_path))
+    ckpt = tmp_path / "c.pth"
+    ckpt.write_bytes(b"never read")
+    # one 30000 x 30000 image: 9e8 pixels x (12 + 96) bytes = 90.5 GiB; input 9e8 x 12 = 10.1 GiB
+    expect_error(["evaluate", "--config", cfg, "--checkpoint", ckpt, "--device", "cpu", "--set",
+                  "data.size_divisor=30000"], capsys, "bad_input.yaml: evaluating one padded "
+                 "30000 x 30000 image needs at least 90.5 GiB (input 10.1 GiB",
+                 "lower 'data.max_size', 'data.size_divisor'")

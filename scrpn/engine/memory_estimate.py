@@ -14,6 +14,8 @@ step holds at once and refuses, naming the estimate, a batch that exceeds the ma
   scaled by ``H x W`` (convolution activations grow with the image area).
 
 The head, the losses and the optimizer come on top, so a batch this refuses cannot fit.
+``scrpn evaluate`` asks :func:`check_inference_fits`: one padded image and the largest output of
+any backbone layer, both alive at once during the forward pass.
 ``tests/test_bad_input_config.py`` pins the arithmetic on hand-derived sizes.
 """
 from __future__ import annotations
@@ -27,7 +29,8 @@ import torch
 
 from ..config import Config, ConfigError
 
-__all__ = ["batch_bytes", "check_batch_fits", "machine_memory_bytes", "padded_input_hw"]
+__all__ = ["batch_bytes", "check_batch_fits", "check_inference_fits", "machine_memory_bytes",
+           "padded_input_hw"]
 
 _PROBE = 128  # side of the image the activations per pixel are measured on
 
@@ -63,6 +66,56 @@ def padded_input_hw(cfg: Config, input_size: Optional[tuple[int, int]] = None) -
         h = w = cfg.data.image_size
     d = cfg.data.size_divisor
     return _ceil_to(int(h), d), _ceil_to(int(w), d)
+
+
+def largest_output_bytes_per_pixel(cfg: Config) -> float:
+    """Bytes of the largest single output of any layer of the backbone + FPN of ``cfg`` at
+    inference (no gradients), per input pixel: with the input batch, a lower bound of what
+    evaluation holds at once (a fresh copy with random weights, ``_PROBE`` x ``_PROBE`` image)."""
+    from .. import build  # late: building models is not needed to read a config
+
+    probe_cfg = copy.deepcopy(cfg)
+    probe_cfg.model.backbone.pretrained = False
+    largest = [0]
+
+    def record(module: torch.nn.Module, inputs: object, output: object) -> None:
+        largest[0] = max([largest[0]] + [t.numel() * t.element_size() for t in _tensors(output)])
+
+    with torch.random.fork_rng(devices=[]):
+        backbone = build.build_backbone_of(probe_cfg).eval()
+        hooks = [m.register_forward_hook(record) for m in backbone.modules() if m is not backbone]
+        try:
+            with torch.no_grad():
+                backbone(torch.zeros(1, 3, _PROBE, _PROBE))
+        finally:
+            for hook in hooks:
+                hook.remove()
+    return largest[0] / float(_PROBE * _PROBE)
+
+
+def check_inference_fits(cfg: Config, source: str, device: str | torch.device = "cpu",
+                         total: Optional[int] = None) -> int:
+    """:func:`check_batch_fits` for evaluation (one image, no gradients): the padded input and
+    the largest layer output (:func:`largest_output_bytes_per_pixel`) must fit; returns the
+    estimate in bytes."""
+    where = "this machine's"
+    if total is None:
+        total, what = _device_memory(device)
+        where = f"this {what}'s"
+    h, w = padded_input_hw(cfg)
+    input_bytes = h * w * 12
+    if total is None or input_bytes * 256 <= total:
+        return input_bytes
+    needed = int(h * w * (12 + largest_output_bytes_per_pixel(cfg)))
+    if needed > total:
+        keys = ("'data.max_size', 'data.size_divisor'" if cfg.data.dataset == "coco" else
+                "'data.image_size', 'data.size_divisor'")
+        raise ConfigError(
+            f"{source}: evaluating one padded {h} x {w} image needs at least "
+            f"{needed / 2**30:.1f} GiB (input {input_bytes / 2**30:.1f} GiB and the backbone's "
+            f"largest layer output), more than {where} {total / 2**30:.1f} GiB of memory: lower "
+            f"{keys}")
+    return needed
 
 
 def saved_bytes_per_pixel(cfg: Config) -> float:
