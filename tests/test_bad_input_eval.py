@@ -121,6 +121,21 @@ def test_an_earlier_evaluation_is_replaced_only_with_overwrite(evaluated, capsys
     assert sorted(p.name for p in ev.iterdir()) == ["metrics.json", "proposals.json"]
 
 
+def test_evaluate_proposals_out_writes_metrics_and_refuses_to_replace_them(tmp_path, capsys):
+    gt, proposals = _gt_and_proposals(tmp_path)
+    ev = tmp_path / "ev"
+    argv = ["evaluate", "--proposals", proposals, "--annotations", gt, "--out", ev]
+    code, stdout, err = run(argv, capsys)
+    assert code == 0, err
+    saved = json.loads((ev / "metrics.json").read_text())
+    assert saved["AR100"] == pytest.approx(100.0 / 6) == _last_json(stdout)["AR100"]
+    assert saved["ground_truth"]["objects"] == 6 and saved["proposals"] == str(proposals)
+    before = snapshot(ev)
+    expect_error(argv, capsys, "already holds metrics.json", "--overwrite")
+    assert snapshot(ev) == before
+    assert run([*argv, "--overwrite"], capsys)[0] == 0
+
+
 def test_study_never_replaces_an_earlier_runs_metrics(tmp_path, capsys, dummy_model,
                                                       monkeypatch):
     cfg = write_config(tmp_path, make_root(tmp_path))
