@@ -345,3 +345,25 @@ def test_runs_at_another_profile_are_read_by_their_run_names(tmp_path: Path) -> 
     assert [r["AR1000"] for r in runs("rpn")] == [43.0] and [r["AR1000"] for r in runs("s4x_rpn")] == [53.0]
     at_4x = Arm("4x", "RPN at 4x", "rpn", "rpn", profile="4x")
     assert [r["AR1000"] for r in runs_of(at_4x)("rpn")] == [53.0]
+
+
+def test_each_row_is_named_once_in_the_experiments() -> None:
+    """Issue 35: an experiment's rows are written once, in its own module of the registry
+    (``scrpn/study/experiments/``); the causes table, the rules, the prose and the run order read
+    them from there. A row name (any config of the mini profile, or a test variant of one) that
+    appears as a string twice in the package fails here."""
+    import ast
+    from collections import Counter
+
+    from scrpn.study.runs import TEST_VARIANTS
+
+    rows = {p.stem for p in (ROOT / "configs" / "mini").rglob("*.yaml")
+            if not p.stem.startswith("_") and p.parent.name != "datasets"}
+    names = rows | {f"{row}_{variant}" for row in rows for variant in TEST_VARIANTS}
+    seen: Counter = Counter()
+    for path in sorted((ROOT / "scrpn" / "study" / "experiments").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in names:
+                seen[node.value] += 1
+    assert "x7_rpn" in seen and "rpn" in seen and "sc_rpn_notest" in seen   # the scan sees the rows
+    assert sorted(row for row, n in seen.items() if n > 1) == []
