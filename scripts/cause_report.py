@@ -25,6 +25,8 @@ def main() -> None:
     for number, experiment in sorted(REGISTRY.items()):
         print(f"\n### {experiment.title}\n")
         print("\n".join(experiment.report(runs_of(experiment))))
+        for amendment in experiment.amendments:     # as registered, with its date
+            print(f"\n*Amendment ({amendment.date}):* {amendment.text}.")
 
 
 if __name__ == "__main__":

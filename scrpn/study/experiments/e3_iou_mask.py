@@ -13,7 +13,7 @@ import statistics
 from ..stats import Metric, Runs, difference, metric
 from ..verdicts import stage1_learns
 from .e4_posr import SADS      # Table III's + SADS row: the network without the mask
-from .record import Arm, Experiment, Stage
+from .record import Amendment, Arm, Experiment, Stage
 
 __all__ = ["EXPERIMENT", "READINGS", "experiment3"]
 
@@ -98,6 +98,9 @@ EXPERIMENT = Experiment(
           Arm("M3", "one sigmoid", *READINGS["single"], paired=True, adds=_BOTH)),
     rule=_rule, report=_report,
     figures=("causes_ar1000", "causes_missed_{number}", "causes_fig7_{arm}"),
+    amendments=(Amendment("2026-12-01", "after M1's seed 0: its IoU-aware side moves from the committed sc_rpn "
+                                        "to sc_rpn_rescored, the retrained checkpoints sc_rpn_notest scores "
+                                        "(the rule unchanged)"),),
     stages=(Stage("x3", (*READINGS["test_only"], *READINGS["single"]),
                   note="the IoU mask's readings, each scored with and without the IoU-aware score"),
             Stage("x3_literal", tuple(reversed(READINGS["literal"])),
