@@ -464,6 +464,9 @@ def _add_bench(subparsers: Any) -> None:
     p.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
                    help="resize the batch to H x W (e.g. 800 1333, COCO's input, without COCO: "
                         "SynthShapes images and boxes are resized)")
+    p.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"), default=None,
+                   help="time every config in each precision, interleaved in the same rounds; the "
+                        "first is the base of the speed-ups (default: each config's train.precision)")
     p.add_argument("--out", default="results/bench/speed.json", help="JSON file to write")
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="override values of every config (e.g. data.image_size=512)")
@@ -503,7 +506,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                          else None)
     configure_torch(True, configs[0].train.num_threads, configs[0].train.cpu_deterministic_kernels)
     result = benchmark(configs, rounds=args.rounds, iters=args.iters, warmup=args.warmup,
-                       input_size=tuple(args.input_size) if args.input_size else None)
+                       input_size=tuple(args.input_size) if args.input_size else None,
+                       precisions=args.precisions)
     atomic_write_text(args.out, json.dumps(result, indent=2))
     for name, m in result["methods"].items():
         print(f"{name}: train {m['train_seconds_per_iter']:.3f} s/iter, "
@@ -515,9 +519,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
               f"the floor is "
               f"x{m['floor_speedup_over_nchw']:.2f} faster than eager NCHW's")
         print("    breakdown (ms, profiled): " + ", ".join(f"{k} {v:.1f}" for k, v in m["breakdown_ms"].items()))
-    print(json.dumps({k: {kk: v[kk] for kk in ("train_ratio_to_reference", "infer_ratio_to_reference",
-                                               "train_ratio_to_floor", "flops_ratio_to_floor",
-                                               "floor_speedup_over_nchw")}
+        for precision, v in m.get("precisions", {}).items():
+            print(f"    {precision}: train {v['train_seconds_per_iter']:.3f} s/iter "
+                  f"(x{v['train_speedup']:.2f} faster than {m['precision']}), inference "
+                  f"{1000 * v['infer_seconds_per_image']:.1f} ms/image (x{v['infer_speedup']:.2f}), "
+                  f"floor {v['floor_seconds_per_iter']:.3f} s (x{v['floor_speedup']:.2f})")
+    load = result["load_average"]
+    print(f"load average (1, 5, 15 min) before {load['before']}, after {load['after']} "
+          f"on {load['cpus']} CPUs")
+    print(json.dumps({k: {**{kk: v[kk] for kk in ("train_ratio_to_reference", "infer_ratio_to_reference",
+                                                  "train_ratio_to_floor", "flops_ratio_to_floor",
+                                                  "floor_speedup_over_nchw")},
+                          **{f"{p}_{kk}": pv[kk] for p, pv in v.get("precisions", {}).items()
+                             for kk in ("train_speedup", "infer_speedup", "floor_speedup")}}
                       for k, v in result["methods"].items()}))
     return 0
 

@@ -191,3 +191,26 @@ def test_bench_at_a_given_input_size_resizes_images_and_boxes(tmp_path, monkeypa
     image = torch.zeros(3, 64, 64)
     _, target = bench._resized(image, {"boxes": torch.tensor([[32.0, 16.0, 64.0, 48.0]])}, (96, 160))
     assert target["boxes"].tolist() == [[80.0, 24.0, 160.0, 72.0]] and target["img_shape"] == (96, 160)
+
+
+def test_bench_times_each_precision_in_the_same_rounds(tmp_path, monkeypatch, capsys):
+    """`--precisions fp32 bf16` (issue 37): both precisions of every config in the same rounds,
+    the speed-ups as ratios of the medians, the top operators and the load average recorded."""
+    from scrpn.engine.precision import cpu_bf16_support
+    if not cpu_bf16_support()[0]:
+        pytest.skip("this CPU has no bfloat16 arithmetic")
+    monkeypatch.setenv("SCRPN_DATA", str(tmp_path / "data"))
+    out = tmp_path / "speed.json"
+    assert cli.main(["bench", "--configs", "configs/smoke/rpn.yaml", "configs/smoke/sc_rpn.yaml",
+                     "--rounds", "2", "--iters", "1", "--warmup", "1", "--out", str(out),
+                     "--precisions", "fp32", "bf16", "--set", "data.num_train=4", "data.num_val=2"]) == 0
+    result = json.loads(out.read_text())
+    assert len(result["load_average"]["before"]) == 3 and result["load_average"]["cpus"] >= 1
+    sc = result["methods"]["sc_rpn"]
+    assert sc["precision"] == "fp32" and set(sc["precisions"]) == {"bf16"}
+    bf16 = sc["precisions"]["bf16"]
+    assert len(bf16["train_rounds"]) == len(sc["train_rounds"]) == 2
+    assert bf16["train_speedup"] == pytest.approx(sc["train_seconds_per_iter"] / bf16["train_seconds_per_iter"])
+    assert bf16["infer_speedup"] == pytest.approx(sc["infer_seconds_per_image"] / bf16["infer_seconds_per_image"])
+    assert set(sc["ops_ms"]) == {"fp32", "bf16"} and "aten::grid_sampler_2d" in str(sc["ops_ms"]["bf16"])
+    assert "bf16_train_speedup" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["sc_rpn"]

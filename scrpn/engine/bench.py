@@ -17,6 +17,15 @@ layout buys on this machine (issue 19's target: at least 1.3x). ``flops_ratio_to
 same ratio counted in convolution and matrix-product FLOPs (:func:`_flops`): the part of
 ``train_ratio_to_floor`` that is arithmetic rather than overhead.
 
+**Precisions** (``precisions``, issue 37; ``scrpn bench --precisions fp32 bf16``): every config
+is timed in each precision (:mod:`scrpn.engine.precision`: fp32, or the forward pass under bfloat16
+autocast) on the same model, batch and optimiser, inside the same interleaved rounds, so that the
+ratio of the first precision's time to another's (``train_speedup``, ``infer_speedup``,
+``floor_speedup``) is measured under the same conditions; the result also lists the aten operators
+that take the most time in one profiled training step and one inference per precision
+(``ops_ms``: what stays slow, e.g. in float32) and the machine's load average before and after the
+rounds (``load_average``), since ratios measured under load are less reliable.
+
 Numbers from a shared 2-core machine drift with whatever else runs, so absolute times mean little;
 ratios measured in the same run do. Each method is timed in interleaved rounds (A, B, A, B, ...)
 and the median of each method's rounds is reported, together with its ratio to the first
@@ -26,7 +35,9 @@ arithmetic), and the inference timing includes post-processing (per-level top-k,
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
 import statistics
 import time
 from typing import Optional, Sequence
@@ -39,6 +50,7 @@ from ..data.collate import collate_batch
 from .. import build
 from .builders import build_train_dataset, build_optimizer
 from .memory_format import images_in, set_model_format
+from .precision import autocast, check_precision
 
 
 def _inputs(cfg: Config, batch_size: int,
@@ -60,11 +72,12 @@ def _resized(image: torch.Tensor, target: dict, size: tuple[int, int]) -> tuple[
     return out, target
 
 
-def _time_train(model, optimizer, images, targets, iters: int) -> float:
+def _time_train(model, optimizer, images, targets, iters: int, precision: str = "fp32") -> float:
     model.train()
     start = time.perf_counter()
     for _ in range(iters):
-        losses = model(images, targets)
+        with autocast(precision, images.device):
+            losses = model(images, targets)
         optimizer.zero_grad(set_to_none=True)
         sum(losses.values()).backward()
         optimizer.step()
@@ -72,12 +85,13 @@ def _time_train(model, optimizer, images, targets, iters: int) -> float:
 
 
 @torch.no_grad()
-def _time_infer(model, images, targets, iters: int) -> float:
+def _time_infer(model, images, targets, iters: int, precision: str = "fp32") -> float:
     model.eval()
     start = time.perf_counter()
     for i in range(iters):
         k = i % images.shape[0]
-        model(images[k:k + 1], targets[k:k + 1])
+        with autocast(precision, images.device):
+            model(images[k:k + 1], targets[k:k + 1])
     return (time.perf_counter() - start) / iters
 
 
@@ -85,13 +99,15 @@ def _backbone(model) -> torch.nn.Module:
     return getattr(model, "proposal_network", model).backbone
 
 
-def _time_floor(backbone, images, iters: int) -> float:
+def _time_floor(backbone, images, iters: int, precision: str = "fp32") -> float:
     """Backbone + FPN forward and backward on the batch (what any head must at least cost)."""
     backbone.train()
     start = time.perf_counter()
     for _ in range(iters):
         backbone.zero_grad(set_to_none=True)
-        sum(f.float().mean() for f in backbone(images)).backward()
+        with autocast(precision, images.device):
+            feats = backbone(images)
+        sum(f.float().mean() for f in feats).backward()
     return (time.perf_counter() - start) / iters
 
 
@@ -115,61 +131,117 @@ def _flops(model, images, targets) -> tuple[int, int]:
     return counter.get_total_flops(), floor
 
 
-def _breakdown(model, optimizer, images, targets) -> dict[str, float]:
+TOP_OPS = 15   # aten operators listed per profiled step (``ops_ms``)
+
+
+def _top_ops(prof) -> dict[str, float]:
+    """The ``TOP_OPS`` aten operators with the most self CPU time, in milliseconds."""
+    events = sorted((e for e in prof.key_averages() if e.key.startswith("aten::")),
+                    key=lambda e: e.self_cpu_time_total, reverse=True)[:TOP_OPS]
+    return {e.key: round(e.self_cpu_time_total / 1000, 3) for e in events}
+
+
+def _breakdown(model, optimizer, images, targets, precision: str = "fp32") -> tuple[dict, dict]:
     """Milliseconds under each ``scrpn::`` label in one profiled training step and one profiled
-    inference on image 0 (``infer:`` keys), plus ``backward`` (the whole backward pass)."""
+    inference on image 0 (``infer:`` keys), plus ``backward`` (the whole backward pass); and the
+    top aten operators by self time of each (``train`` / ``infer``)."""
     from torch.profiler import ProfilerActivity, profile
 
     out: dict[str, float] = {}
     model.train()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        losses = model(images, targets)
+        with autocast(precision, images.device):
+            losses = model(images, targets)
         optimizer.zero_grad(set_to_none=True)
         start = time.perf_counter()
         sum(losses.values()).backward()
         out["backward"] = 1000 * (time.perf_counter() - start)
     out.update({e.key.removeprefix("scrpn::"): e.cpu_time_total / 1000 for e in prof.key_averages()
                 if e.key.startswith("scrpn::")})
+    ops = {"train": _top_ops(prof)}
     model.eval()
     with torch.no_grad(), profile(activities=[ProfilerActivity.CPU]) as prof:
-        model(images[:1], targets[:1])
+        with autocast(precision, images.device):
+            model(images[:1], targets[:1])
     out.update({"infer:" + e.key.removeprefix("scrpn::"): e.cpu_time_total / 1000
                 for e in prof.key_averages() if e.key.startswith("scrpn::")})
-    return {k: round(v, 3) for k, v in sorted(out.items())}
+    ops["infer"] = _top_ops(prof)
+    return {k: round(v, 3) for k, v in sorted(out.items())}, ops
 
 
 def benchmark(configs: Sequence[Config], rounds: int = 5, iters: int = 3, warmup: int = 2,
-              input_size: Optional[tuple[int, int]] = None) -> dict:
+              input_size: Optional[tuple[int, int]] = None,
+              precisions: Optional[Sequence[str]] = None) -> dict:
     """Median seconds per training iteration and per inference image of each config, and ratios.
 
     All configs must share the data section (same images); the first is the reference.
-    ``input_size`` (H, W) resizes the batch (see :func:`_inputs`).
+    ``input_size`` (H, W) resizes the batch (see :func:`_inputs`). ``precisions``: time every
+    config in each (the first is the base of the speed-ups; default: each config's own
+    ``train.precision`` only); see the module docstring.
     """
     nchw_images, targets = _inputs(configs[0], configs[0].train.batch_size, input_size)
+    for p in precisions or ():
+        check_precision(p, nchw_images.device, "--precisions")
     runs = []
     for cfg in configs:
+        own = list(precisions) if precisions else [cfg.train.precision]
+        check_precision(own[0], nchw_images.device)
         torch.manual_seed(cfg.train.seed)
         model = build.build_model(cfg)
         model.set_generator(torch.Generator().manual_seed(cfg.train.seed))
         nchw_backbone = set_model_format(copy.deepcopy(_backbone(model)), "contiguous")
         set_model_format(model, cfg.train.memory_format)
-        runs.append({"cfg": cfg, "model": model, "opt": build_optimizer(model, cfg.train),
-                     "images": images_in(nchw_images, cfg.train.memory_format), "nchw_backbone": nchw_backbone,
-                     "train": [], "infer": [], "floor": [], "floor_nchw": []})
+        base = {"cfg": cfg, "model": model, "opt": build_optimizer(model, cfg.train),
+                "images": images_in(nchw_images, cfg.train.memory_format), "nchw_backbone": nchw_backbone,
+                "precision": own[0], "base": None}
+        for p in own:   # the same model, optimiser and batch in each precision
+            runs.append({**base, "precision": p, "base": None if p == own[0] else base,
+                         "train": [], "infer": [], "floor": [], "floor_nchw": []})
     for run in runs if warmup > 0 else []:                                 # warm-up, untimed
-        _time_train(run["model"], run["opt"], run["images"], targets, warmup)
-        _time_infer(run["model"], run["images"], targets, warmup)
-        _time_floor(run["nchw_backbone"], nchw_images, 1)
+        _time_train(run["model"], run["opt"], run["images"], targets, warmup, run["precision"])
+        _time_infer(run["model"], run["images"], targets, warmup, run["precision"])
+        if run["base"] is None:
+            _time_floor(run["nchw_backbone"], nchw_images, 1)
+    load_before = os.getloadavg()
     for _ in range(rounds):
         for run in runs:
-            run["train"].append(_time_train(run["model"], run["opt"], run["images"], targets, iters))
-            run["infer"].append(_time_infer(run["model"], run["images"], targets, iters))
-            run["floor"].append(_time_floor(_backbone(run["model"]), run["images"], iters))
-            run["floor_nchw"].append(_time_floor(run["nchw_backbone"], nchw_images, iters))
+            p = run["precision"]
+            run["train"].append(_time_train(run["model"], run["opt"], run["images"], targets, iters, p))
+            run["infer"].append(_time_infer(run["model"], run["images"], targets, iters, p))
+            run["floor"].append(_time_floor(_backbone(run["model"]), run["images"], iters, p))
+            if run["base"] is None:
+                run["floor_nchw"].append(_time_floor(run["nchw_backbone"], nchw_images, iters))
+    load_after = os.getloadavg()
     for run in runs:
-        run["breakdown_ms"] = _breakdown(run["model"], run["opt"], run["images"], targets)
-        run["flops"] = _flops(run["model"], run["images"], targets)
-    return _summarise(runs, nchw_images)
+        run["breakdown_ms"], run["ops_ms"] = _breakdown(run["model"], run["opt"], run["images"],
+                                                        targets, run["precision"])
+        if run["base"] is None:
+            run["flops"] = _flops(run["model"], run["images"], targets)
+    result = _summarise([r for r in runs if r["base"] is None], nchw_images)
+    result["load_average"] = {"before": [round(v, 2) for v in load_before],
+                              "after": [round(v, 2) for v in load_after], "cpus": os.cpu_count()}
+    for run in runs:
+        name = run["cfg"].name
+        method = result["methods"][name]
+        if run["base"] is None:
+            method["precision"] = run["precision"]
+            method["ops_ms"] = {run["precision"]: run["ops_ms"]}
+            continue
+        method["ops_ms"][run["precision"]] = run["ops_ms"]
+        method.setdefault("precisions", {})[run["precision"]] = _precision_summary(run, method)
+    return result
+
+
+def _precision_summary(run: dict, base: dict) -> dict:
+    """One config in another precision: its medians and the base precision's time over its own."""
+    train, infer, floor = (statistics.median(run[k]) for k in ("train", "infer", "floor"))
+    return {"train_seconds_per_iter": train, "infer_seconds_per_image": infer,
+            "floor_seconds_per_iter": floor,
+            "train_speedup": base["train_seconds_per_iter"] / train,
+            "infer_speedup": base["infer_seconds_per_image"] / infer,
+            "floor_speedup": base["floor_seconds_per_iter"] / floor,
+            "train_ratio_to_floor": train / floor, "breakdown_ms": run["breakdown_ms"],
+            "train_rounds": run["train"], "infer_rounds": run["infer"], "floor_rounds": run["floor"]}
 
 
 def _summarise(runs: list[dict], images: torch.Tensor) -> dict:
