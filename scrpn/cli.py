@@ -578,6 +578,13 @@ def _add_study(subparsers: Any) -> None:
                    help="with --estimate: time a short bench (default), or read the measured rate "
                         "off the committed runs of the same rows (the fastest seed; a schedule "
                         "rung s<n>x_ROW reads ROW's runs)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="train N runs side by side, one process each (resumable; each run's lines "
+                        "prefixed, one progress bar per job); with --estimate: the wall hours at "
+                        "the runs-per-hour rate measured for N jobs (results/bench/jobs.json)")
+    p.add_argument("--threads-per-job", type=int, default=None, metavar="T",
+                   help="with --jobs: torch threads of each job (default: the CPUs / N, at least 1; "
+                        "the threads are part of a run's arithmetic, recorded with it)")
     _add_study_options(p)
     p.set_defaults(func=cmd_study)
 
@@ -598,8 +605,12 @@ def cmd_study(args: argparse.Namespace) -> int:
     plan = list(dict.fromkeys(plan))
     for row in plan:
         study.config(row)  # a typo fails here, before hours of training
+    if args.jobs < 1 or (args.threads_per_job is not None and args.threads_per_job < 1):
+        raise UsageError("--jobs and --threads-per-job take a whole number >= 1")
     if args.estimate:
-        return _print_estimate(study, plan, rate=args.rate)
+        return _print_estimate(study, plan, rate=args.rate, jobs=args.jobs)
+    if args.jobs > 1:
+        return _study_jobs(study, plan, args)
     for name in args.rows:
         rows = study_rows(TABLES[name]) if name in TABLES else [name]
         for record in study.runs(rows):
@@ -623,7 +634,43 @@ def _study_experiment(study: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_estimate(study: Any, plan: list[str], rate: str = "bench") -> int:
+def _study_jobs(study: Any, plan: list[str], args: argparse.Namespace) -> int:
+    """``scrpn study --jobs N``: the plan's runs N at a time (``scrpn.study.jobs``), then each
+    run's record as one JSON line, as ``--jobs 1`` prints them."""
+    from scrpn.study.jobs import default_threads, run_jobs
+
+    runs = [(row, seed) for row in plan for seed in study.seeds]
+    threads = args.threads_per_job or default_threads(args.jobs)
+    note(f"{len(runs)} runs, {args.jobs} at a time, {threads} thread(s) each")
+    jobs = run_jobs(study, runs, args.jobs, threads=threads,
+                    extra_args=["--allow-dirty"] if args.allow_dirty else [],
+                    progress=sys.stderr.isatty(), emit=note)
+    failed = [job for job in jobs if job.returncode != 0]
+    for job in jobs:
+        if job.returncode == 0:
+            record = study.cached(job.row, job.seed) or {}
+            print(json.dumps({k: record.get(k) for k in ("name", "seed", "AR100", "AR300", "AR1000",
+                                                         "AP", "AP50", "wall_seconds")}), flush=True)
+    if failed:
+        print("scrpn: error: " + "; ".join(f"{job.label} exited with {job.returncode}" for job in failed)
+              + " (rerun the same command to resume)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _jobs_rate(results_dir: Path, jobs: int) -> Optional[float]:
+    """Runs per hour of ``jobs`` trainings side by side over one at a time, as measured by
+    ``benchmarks/bench_jobs.py`` (``<results>/bench/jobs.json``); None when not measured."""
+    path = Path(results_dir) / "bench" / "jobs.json"
+    try:
+        measured = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    value = measured.get("runs_per_hour_ratio", {}).get(str(jobs))
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
+def _print_estimate(study: Any, plan: list[str], rate: str = "bench", jobs: int = 1) -> int:
     """``scrpn study --estimate``: machine hours of the plan, from a short bench per method."""
     import copy
 
@@ -646,7 +693,8 @@ def _print_estimate(study: Any, plan: list[str], rate: str = "bench") -> int:
                       "missing_machine_hours": round(result.missing_hours, 2),
                       "from_scratch_machine_hours": round(result.scratch_hours, 2),
                       "missing_machine_seconds": round(result.missing_seconds, 1),
-                      "from_scratch_machine_seconds": round(result.scratch_seconds, 1)}))
+                      "from_scratch_machine_seconds": round(result.scratch_seconds, 1),
+                      **_jobs_estimate(study, result.missing_hours, jobs)}))
     return 0
 
 
@@ -693,6 +741,19 @@ def cmd_study_verify(args: argparse.Namespace) -> int:
     for line in result.lines:
         print(line, flush=True)
     return result.status
+
+
+def _jobs_estimate(study: Any, missing_hours: float, jobs: int) -> dict:
+    """With ``--jobs N``: the wall hours of what is missing at the measured runs-per-hour ratio
+    of N jobs (1.0, said so, where none was measured)."""
+    if jobs <= 1:
+        return {}
+    ratio = _jobs_rate(study.results_dir, jobs)
+    if ratio is None:
+        note(f"no measured rate for --jobs {jobs} in {Path(study.results_dir) / 'bench' / 'jobs.json'} "
+             "(benchmarks/bench_jobs.py): counted as x1.00")
+    return {"jobs": jobs, "jobs_runs_per_hour_ratio": ratio,
+            "missing_wall_hours_with_jobs": round(missing_hours / (ratio or 1.0), 2)}
 
 
 def _add_reproduce(subparsers: Any) -> None:

@@ -1,0 +1,77 @@
+"""``scrpn study --jobs N`` (issue 37, ``scrpn/study/jobs.py``).
+
+Two smoke rows trained with ``--jobs 2`` (two processes side by side, 1 thread each) give the same
+records as with ``--jobs 1`` at the same thread count: every metric, the iterations, the
+fingerprint and the training losses; only times, paths and provenance differ. (At another thread
+count the runs agree to noise, not to the bit, as ``train.num_threads`` always did.)
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scrpn import cli
+from scrpn.study.jobs import default_threads, plan_groups
+from scrpn.study.runs import Study
+
+ROOT = Path(__file__).resolve().parents[1]
+ROWS = ["rpn", "ga_rpn"]
+# what may differ between two processes that compute the same run
+VOLATILE = {"wall_seconds", "cpu_seconds", "train_seconds", "seconds_per_image", "checkpoint",
+            "earlier_wall_seconds", "earlier_cpu_seconds", "trained_by", "training_parts",
+            "evaluated_by", "code_commit", "code_dirty", "torch_threads"}
+
+
+def _study(tmp: Path, *args: str, jobs: int) -> int:
+    return cli.main(["study", *ROWS, "--profile", "smoke", "--results-dir", str(tmp / "results"),
+                     "--jobs", str(jobs), "--threads-per-job", "1", "--allow-dirty", *args])
+
+
+def _records(tmp: Path) -> dict:
+    out = {}
+    for row in ROWS:
+        run = tmp / "results" / "runs" / row / "seed0"
+        record = json.loads((run / "metrics.json").read_text())
+        losses = [json.loads(line).get("loss") for line in (run / "log.jsonl").read_text().splitlines()]
+        out[row] = ({k: v for k, v in record.items() if k not in VOLATILE and "seconds" not in k}, losses)
+    return out
+
+
+def test_two_jobs_give_the_records_of_one(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("SCRPN_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("SCRPN_NUM_THREADS", "1")   # --jobs 1 at the jobs' thread count
+    monkeypatch.setenv("SCRPN_WORK_DIR", str(tmp_path / "one" / "work"))
+    assert _study(tmp_path / "one", jobs=1) == 0
+    monkeypatch.setenv("SCRPN_WORK_DIR", str(tmp_path / "two" / "work"))
+    assert _study(tmp_path / "two", jobs=2) == 0
+    out, err = capsys.readouterr()
+    one, two = _records(tmp_path / "one"), _records(tmp_path / "two")
+    assert one == two
+    assert one["rpn"][0]["AR1000"] is not None and len(one["rpn"][1]) >= 2
+    # each run's lines come whole, prefixed with their run; the summary lines are the JSON records
+    assert any(line.startswith("[ga_rpn seed 0] ") for line in err.splitlines())
+    printed = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [r["name"] for r in printed[-2:]] == ROWS
+    # resumable / cached: the same command again trains nothing
+    assert _study(tmp_path / "two", jobs=2) == 0
+    assert "training" not in capsys.readouterr().err
+
+
+def test_runs_sharing_a_checkpoint_form_one_group() -> None:
+    study = Study(profile="smoke", config_root=ROOT / "configs")
+    runs = [("sc_rpn", 0), ("rpn", 0), ("sc_rpn_notest", 0), ("rpn", 1)]
+    # sc_rpn and its test variant train the same checkpoint: one group, in plan order
+    assert plan_groups(study, runs) == [[("sc_rpn", 0), ("sc_rpn_notest", 0)], [("rpn", 0)], [("rpn", 1)]]
+
+
+def test_threads_are_shared_out() -> None:
+    assert default_threads(2, cpus=2) == 1 and default_threads(1, cpus=2) == 2
+    assert default_threads(4, cpus=2) == 1 and default_threads(2, cpus=16) == 8
+
+
+def test_bad_jobs_are_one_line(capsys) -> None:
+    assert cli.main(["study", "rpn", "--jobs", "0"]) == 2
+    assert capsys.readouterr().err.strip().startswith("scrpn: error: --jobs")
