@@ -42,3 +42,17 @@ def test_one_seed_decides_nothing_and_the_verdict_needs_both_methods():
     assert verdict is False and per["SC-RPN"].delta == pytest.approx(3.0)
     # one method already out decides "not equivalent" before the other is in
     assert bf16_equivalence({"bf16_rpn": outside, "rpn": inside})[1] is False
+
+
+def test_registered_ar1000_reads_the_runs_that_exist(tmp_path):
+    import json
+    from scrpn.study.equivalence import registered_ar1000
+    for row, seed, value in (("rpn", 0, 43.0), ("rpn", 2, 44.0), ("bf16_rpn", 1, 42.5)):
+        run = tmp_path / "runs" / row / f"seed{seed}"
+        run.mkdir(parents=True)
+        (run / "metrics.json").write_text(json.dumps({"AR1000": value}))
+    got = registered_ar1000(tmp_path)
+    assert got == {"bf16_rpn": [42.5], "rpn": [43.0, 44.0], "bf16_sc_rpn": [], "sc_rpn": []}
+    per, verdict = bf16_equivalence(got)
+    assert verdict is None and set(per) == {"RPN"} and per["RPN"].delta == pytest.approx(-1.0)
+    assert per["RPN"].equivalent is None      # one bf16 seed: no se yet

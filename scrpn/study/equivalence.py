@@ -13,15 +13,17 @@ A method with fewer than two seeds on a side has no se: its verdict is ``None`` 
 """
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 from .stats import difference_se
 
 __all__ = ["BF16_ARMS", "EQUIVALENCE_MARGIN", "INTERVAL_Z", "Equivalence", "bf16_equivalence",
-           "equivalence"]
+           "equivalence", "registered_ar1000"]
 
 EQUIVALENCE_MARGIN = 1.5   # AR1000 points either side of 0
 INTERVAL_Z = 1.645         # the 90 % two-sided normal quantile (z_0.95)
@@ -74,3 +76,18 @@ def bf16_equivalence(ar1000: Mapping[str, Sequence[float]]) -> tuple[dict[str, E
     if all(v is True for v in verdicts):
         return per, True
     return per, None
+
+
+def registered_ar1000(results_dir: str | Path, seeds: Sequence[int] = (0, 1, 2)) -> dict[str, list[float]]:
+    """AR1000 per seed of the registered arms' rows, read from ``<results_dir>/runs/<row>/seed<k>/
+    metrics.json`` (seeds without a result are left out)."""
+    out: dict[str, list[float]] = {}
+    for rows in BF16_ARMS.values():
+        for row in rows:
+            values = []
+            for seed in seeds:
+                path = Path(results_dir) / "runs" / row / f"seed{seed}" / "metrics.json"
+                if path.is_file():
+                    values.append(float(json.loads(path.read_text(encoding="utf-8"))["AR1000"]))
+            out[row] = values
+    return out
