@@ -20,130 +20,193 @@ results_dir = "results"
 train_missing = True
 
 # %% [markdown]
-# # 10 · SADS inspector: what Size-Aware Dynamic Sampling picks for one object
+# # 10 · SADS inspector: which samples each assigner picks, object by object
 #
-# SC-RPN trains its two stages with **Size-Aware Dynamic Sampling (SADS)** instead of the Max-IoU
-# assigner that RPN and Cascade RPN use in both stages (paper, Section III-C, Table IV).
+# **What the paper claims** (Section III-B, Algorithms 1 and 2, Table IV). SC-RPN replaces the
+# Max-IoU assigner that RPN and Cascade RPN use with **Size-Aware Dynamic Sampling (SADS)**:
 #
-# **Which levels.** Both stages use the size of the ground-truth box g, $S_g$, to pick FPN levels.
-# Eq. (1) gives the target level $i_g = \lfloor (\log_2 S_g - 9) / 2 \rfloor$ for the paper's base
-# $b = 32$ (anchor scale 8 × stride 4); here the base is the config's `anchor_scale × 4`, so the
-# rule reads $\lfloor (\log_2 S_g - (2\log_2 b - 1)) / 2 \rfloor$. Eq. (2) adds an adjacent level
-# $j_g$ for moderate sizes: the neighbour on the side of level $i_g$ that the object's area leans to
-# (this project's reading of the printed formula, see `scrpn/sampling/levels.py`).
+# * **stage 1, Positive Region assigner (PosR)**: for each ground truth g, the locations of its
+#   level $i_g$ (eq. 1) inside its centre region $R_g$ (ratio σ) are positive; no IoU, no
+#   negatives;
+# * **stage 2, Size-Aware Threshold assigner (SAT)**: on g's level and the adjacent one (eq. 2; N
+#   levels in general) the k locations nearest to g's centre are candidates; their stage-1 boxes'
+#   IoUs with g have a mean $m_g$; a candidate whose IoU is **above** $m_g$ and whose location lies
+#   **inside** g is positive.
 #
-# **Stage 1, Positive Region assigner (Algorithm 1).** For each g: take its level $i_g$, shrink g
-# around its centre by the ratio σ (the *positive region* $R_g$) and make every location of level
-# $i_g$ inside $R_g$ a positive. No IoU and no negatives: stage 1 only regresses the initial
-# proposals. (Implementation details: a g whose region holds no location gets the nearest one; a
-# location claimed by two gts goes to the smaller one.)
+# The claim is that this keeps the two stages' samples consistent and gives every object,
+# whatever its size or shape, positives on the levels that fit it, where a fixed 0.7 IoU leaves
+# small and slender objects with few or none. ATSS (mean + std over all levels) is the rule SAT
+# adapts; Cascade RPN's region rule is PosR's ancestor (a rounded region, with ignore zones).
 #
-# **Stage 2, Size-Aware Threshold assigner (Algorithm 2).** For each g: on each of its levels
-# ($i_g$ and $j_g$, N = 2 in the paper) take the k locations nearest to g's centre; score their
-# stage-1 proposals by IoU with g; the mean of these IoUs, $m_g$, is g's own threshold. A candidate
-# is positive when its IoU is **greater than $m_g$** and its location lies **inside g**; everything
-# else is negative. Unlike ATSS, the threshold is the mean alone (no + std) and the candidates come
-# only from the size-aware levels.
+# **What we compute.** `scrpn.viz.inspect_sads(image, boxes, setting, checkpoint)` runs a
+# setting's two real assigners (the head's own builder and interface) on one image and returns
+# the assignment as data: both stages' results and a **candidate table** (one row per candidate
+# of each object: level, location, IoU with the object, rank, the threshold it was compared with,
+# whether it passes the object's own rule, whether and to which object it was assigned). We use it
+# on a few validation objects, compare SADS with Max-IoU and ATSS on the same boxes, and count, over
+# several images, the objects each rule leaves without a positive. The interactive inspector at
+# the end does the same on any image and any box, with two settings side by side.
 #
-# **What to look for in the figures.**
-# * Panel 1 (PosR): the dashed region $R_g$ on level $i_g$ and its positives: a few locations, all
-#   deep inside the box, on one level only.
-# * Panel 2 (SAT): the k candidates per level coloured by IoU; the red-ringed positives lie inside g
-#   and have above-average IoU. For a slender object, candidates outside the box are excluded even
-#   when their IoU is high (the paper's "toothbrush and knife" inconsistency).
-# * Panel 3 (Max-IoU): with a fixed 0.7 threshold a small or slender object may get no positive
-#   at all, or only low-quality matches, and they can come from any level.
-# * Panel 4: the candidate IoUs per level against $m_g$ (solid) and ATSS's mean + std (dashed,
-#   for comparison only).
-#
-# Without a trained model, the stage-1 boxes SAT scores are the priors (what an untrained head
-# predicts); when a trained SC-RPN checkpoint of this profile is found, its stage-1 boxes are used.
+# **What to look at.** In the A / B figure: how many positives each object gets, on which levels,
+# and which ones only one of the two rules takes (magenta squares). In the table: the IoUs of the
+# candidates against each rule's threshold.
 
 # %%
-from pathlib import Path
-
-import torch
-from IPython.display import Image, display
+# %matplotlib inline
+from IPython.display import Markdown, display
 
 from scrpn.engine.builders import build_val_dataset
 from scrpn.study.notebooks import setup
-from scrpn.viz.sads_inspector import figure_to_png, inspect_sads, model_stage1_boxes, plot_sads
+from scrpn.viz import inspect_sads
+from scrpn.viz.sads_inspector import compare, object_table, plot_comparison
 
-if dataset != "synthshapes":
-    raise ValueError(f"this notebook inspects SynthShapes only, got dataset={dataset!r}")
-session = setup(profile=profile, retrain=retrain, seeds=seeds, results_dir=results_dir,
+session = setup(profile=profile, retrain=retrain, seeds=seeds, dataset=dataset, results_dir=results_dir,
                 train_missing=train_missing)
 study = session.study
-cfg = study.config("sc_rpn", seeds[0])
+seed = seeds[0]
+cfg = study.config("sc_rpn", seed)
 val = build_val_dataset(cfg)
-head = cfg.model.head
-print(f"sc_rpn ({profile} profile): {len(val)} val images of {cfg.data.image_size} px, level base "
-      f"b = {cfg.level_base_scale:g}, sigma = {head.stage1.assigner.center_ratio}, "
-      f"k = {head.stage2.assigner.topk}, N = {head.stage2.assigner.num_levels}")
-
-# %%
-# The study's trained SC-RPN (first seed): SAT then scores its real stage-1 boxes.
-if study.available("sc_rpn", seeds[0]):
-    model, _ = study.load_model("sc_rpn", seeds[0])
-    print("stage-1 boxes from the trained SC-RPN of the study (seed", seeds[0], ")")
-else:
-    model = None
-    print("no trained SC-RPN cached: the priors stand in for the stage-1 boxes")
-
-# %%
-# Pick three objects among the first val images: a small one, the most slender one, a large one.
-objects = []  # (image index, gt index, area, aspect)
-for index in range(min(len(val), 50)):
-    _, target = val[index]
-    boxes = target["boxes"][~target["iscrowd"]]
-    wh = (boxes[:, 2:] - boxes[:, :2]).clamp(min=1e-6)
-    for g, (w, h) in enumerate(wh.tolist()):
-        objects.append((index, g, w * h, max(w, h) / min(w, h)))
-usable = [o for o in objects if o[2] >= 64]  # skip the 1-2 px slivers
-chosen = {
-    "small": min(usable, key=lambda o: o[2]),
-    "slender": max(usable, key=lambda o: o[3]),
-    "large": max(usable, key=lambda o: o[2]),
-}
-figures = {}
-for name, (index, g, area, aspect) in chosen.items():
-    image, target = val[index]
-    crowd = target["iscrowd"]
-    stage1 = None if model is None else model_stage1_boxes(model, image, cfg.data.size_divisor)
-    view = inspect_sads(target["boxes"][~crowd], g, tuple(image.shape[-2:]), cfg, stage1,
-                        gt_boxes_ignore=target["boxes"][crowd])
-    print(f"{name}: image {index}, gt {g}, area {area:.0f}, aspect {aspect:.1f}: "
-          f"PosR {len(view.posr_positives)} / SAT {len(view.sat_positives)} / "
-          f"Max-IoU {len(view.maxiou_positives)} positives")
-    figures[name] = plot_sads(image, view, title=f"{name} object, {view.summary()}")
-    display(Image(data=figure_to_png(figures[name])))
-
-# %%
-from scrpn.viz.common import save_figure
-
-paths = save_figure(figures["slender"], "sads_inspector_example", session.figures_dir)
-print("saved", ", ".join(str(p) for p in paths))
+# The study's trained SC-RPN: stage 2 then scores its real stage-1 boxes; otherwise the priors.
+checkpoint = ("sc_rpn", seed) if study.available("sc_rpn", seed) else None
+boxes_from = f"the trained SC-RPN of the study (seed {seed})" if checkpoint else \
+    "the priors (no trained SC-RPN cached)"
+cache = {}  # reuses the model's outputs per image
+print(f"sc_rpn ({profile} profile): {len(val)} val images of {cfg.data.image_size} px; "
+      f"stage-1 boxes from {boxes_from}")
 
 # %% [markdown]
-# ## Interactive inspector
+# ## 1. One object, as data
 #
-# Choose the image and the ground-truth box, and move k (candidates per level), σ (PosR centre
-# ratio) and N (levels SAT uses, Table V) to see how the samples change. It opens on the slender
-# object picked above.
+# Three objects among the first validation images: the smallest, the most slender and the
+# largest (objects under 8 x 8 px are left out: a 1-2 px sliver is no one's example).
+
+# %%
+candidates = []  # (image index, gt index, area, aspect)
+for index in range(min(len(val), 50)):
+    frame = object_table(val[index][1]["boxes"][~val[index][1]["iscrowd"].bool()])
+    for row in frame.itertuples():
+        if row.area >= 64:
+            candidates.append((index, row.gt, row.area, row.aspect))
+chosen = {"smallest": min(candidates, key=lambda o: o[2]),
+          "most slender": max(candidates, key=lambda o: o[3]),
+          "largest": max(candidates, key=lambda o: o[2])}
+index, g = chosen["most slender"][:2]
+sads = inspect_sads(val[index], setting="SADS (SC-RPN)", checkpoint=checkpoint, model_cache=cache,
+                   study=study)
+display(sads.objects().round(2))
+table = sads.table(g, stage=2)
+display(table.round(3))
+
+# %%
+obj = sads.objects().iloc[g]
+passed = table[table["passes"]]
+lost = table[table["passes"] & ~table["assigned"]]
+display(Markdown(
+    f"Image {index}, object {g}: {obj.width:.0f} x {obj.height:.0f} px, aspect {obj.aspect:.1f}, "
+    f"level {obj.level} by eq. (1). Stage 1 (PosR) gives it {int(obj.stage1_positives)} "
+    f"positive(s). Stage 2 (SAT) compares {len(table)} candidates on "
+    f"{', '.join(sorted(set(table['level'])))} with the threshold m_g = "
+    f"{table['threshold'].iloc[0]:.3f} (their mean IoU); {int((table['iou'] > table['threshold']).sum())} "
+    f"are above it, {int(table['inside'].sum())} lie inside the object, {len(passed)} pass both, "
+    f"and {int(obj.stage2_positives)} are assigned to it"
+    + (f" ({len(lost)} lost to another object with a higher IoU)." if len(lost) else ".")))
+
+# %% [markdown]
+# ## 2. Two rules side by side
 #
-# **Run the cell below** (in JupyterLab or Notebook, with `ipywidgets`): a saved notebook keeps no
-# live widget, so until the cell runs it shows one line of text instead of the sliders.
-# `scripts/browser_check.sh` drives this cell in a real headless Chromium (the CI runs it).
+# The same image and boxes under SADS (A) and Max-IoU in both stages (B), stage 2, the most slender
+# object zoomed; then every object of the image (each object's positives in its colour).
+
+# %%
+maxiou = inspect_sads(val[index], setting="Max-IoU, both stages", checkpoint=checkpoint,
+                     model_cache=cache, study=study)
+atss = inspect_sads(val[index], setting="PosR + ATSS", checkpoint=checkpoint, model_cache=cache,
+                   study=study)
+fig = plot_comparison(sads, maxiou, stage=2, gt=g)
+session.show_figure(fig, "sads_inspector_example")
+display(plot_comparison(sads, maxiou, stage=2, gt=None))
+one, every = compare(sads, maxiou, 2), compare(sads, atss, 2)
+a_only, b_only, shared = one.counts(g)
+all_a, all_b, all_shared = one.counts()
+t_a, t_b, t_shared = every.counts()
+display(Markdown(
+    f"In stage 2, SADS gives the slender object {a_only + shared} positive(s) and Max-IoU "
+    f"{b_only + shared}: {a_only} only under SADS, {b_only} only under Max-IoU, {shared} under both. "
+    f"Over the whole image ({len(sads.gts)} objects), {all_a} positive(s) are SADS's only, "
+    f"{all_b} Max-IoU's only, {all_shared} shared. ATSS (mean + std over all five levels, on the "
+    f"same stage-1 boxes) and SAT share {t_shared} positive(s); {t_a} are SAT's only, {t_b} ATSS's "
+    "only."))
+
+# %% [markdown]
+# ## 3. Over many objects
+#
+# One image is an anecdote. Over the first validation images: how many positives each rule
+# gives an object in stage 2, and how many objects get none, by size (sqrt of the area, in px).
+
+# %%
+import pandas as pd
+
+n_images = min(len(val), 20)
+settings = ["SADS (SC-RPN)", "Max-IoU, both stages", "PosR + ATSS", "Cascade RPN: region + Max-IoU"]
+rows = []
+for i in range(n_images):
+    for name in settings:
+        objs = inspect_sads(val[i], setting=name, checkpoint=checkpoint, model_cache=cache,
+                            study=study).objects()
+        for o in objs.itertuples():
+            rows.append({"setting": name, "size": "small (< 16)" if o.sqrt_area < 16 else
+                         "medium (16-48)" if o.sqrt_area < 48 else "large (>= 48)",
+                         "positives": o.stage2_positives, "none": o.stage2_positives == 0})
+per_object = pd.DataFrame(rows)
+summary = per_object.groupby(["setting", "size"]).agg(
+    objects=("none", "size"), mean_positives=("positives", "mean"), without_positive=("none", "sum"))
+display(summary.round(2))
+none = per_object.groupby("setting")["none"].sum()
+count = per_object.groupby("setting")["none"].size()
+display(Markdown(
+    f"Over {n_images} images ({count.iloc[0]} objects), stage 2 leaves "
+    + ", ".join(f"{int(none[s])} object(s) without a positive under {s}" for s in settings)
+    + f". Stage-1 boxes: {boxes_from}."))
+
+# %% [markdown]
+# ## 4. The interactive inspector
+#
+# Pick an image (SynthShapes val, DeepForest val, a COCO-format dataset: annotation JSON and image
+# folder, or an image file: a path or the upload button), an object (ordered by index, size or
+# aspect ratio, or "all objects"), or add your own: **draw** it on either panel with the mouse,
+# or **type** `x1, y1, x2, y2`. Choose a setting for A and for B (SADS, Max-IoU, PosR + ATSS,
+# Cascade RPN's region rule, PosR rounded, experiment 4's arms), change k, σ, N or PosR's region
+# rule, and take the stage-1 boxes from the priors or from a checkpoint with weights here. Positives
+# only one panel has are marked magenta and counted above the figure. **Click** (mouse mode "pick
+# a candidate"; hovering also works) a candidate to see its row; the candidate table below is
+# sortable. The mouse **wheel** zooms, "pan" mode drags. Bad input (a box outside the image, zero
+# area, an unreadable file, a checkpoint of another method) is one line in red.
+#
+# **Run the cell below** in JupyterLab (with `ipywidgets` and `ipyevents`): a saved notebook keeps
+# no live widget, so until it runs it shows one line of text. `scripts/browser_check.sh` drives
+# it in headless Chromium (the CI runs it); `docs/inspector.md` describes it.
 
 # %%
 try:
-    import ipywidgets  # noqa: F401
-except ImportError:
-    print("ipywidgets is not installed: `pip install ipywidgets` for the interactive inspector; "
-          "the static figures above show the same view")
+    from scrpn.viz.inspector_widget import SADSInspector
+except ImportError as exc:
+    print(f"the interactive inspector needs ipywidgets ({exc}); the API above works without it")
 else:
-    from scrpn.viz.sads_inspector import SADSInspector
-
-    index, g = chosen["slender"][:2]
-    inspector = SADSInspector(val, cfg, model, image_index=index, gt_index=g)
+    inspector = SADSInspector(profile, index=index, gt=g, setting_b="PosR + ATSS",
+                              checkpoint_a=checkpoint, checkpoint_b=checkpoint,
+                              study=study, datasets={"SynthShapes val": val})
     display(inspector)
+
+# %% [markdown]
+# **Questions for the reader**
+#
+# 1. In the table of section 1, SAT's threshold is the mean IoU of the candidates. Add the
+#    standard deviation (ATSS's rule): which of the object's positives would it drop? Check with
+#    B = "PosR + ATSS".
+# 2. The most slender object's candidates outside the box are never positive, whatever their IoU.
+#    Find one with a high IoU in the table (`inside` False). Why does SAT refuse it?
+# 3. Draw a box of 6 x 40 px. How many positives does Max-IoU give it in stage 2? And SADS? Now
+#    draw 40 x 40: which rule changes more?
+# 4. Set B to "SADS, PosR rounded (exp. 4 R)" and look at stage 1: how many more locations does
+#    the rounded region give a medium object? Experiment 4 asked whether this makes PosR's step
+#    larger (`results/REPORT.md`).

@@ -1,4 +1,4 @@
-"""Drive the SADS inspector (notebook 10) in JupyterLab in a real headless Chromium.
+"""Drive the SADS inspector (notebook 10) in JupyterLab in a real headless Chromium, as a user does.
 
 papermill executes notebook 10 but never renders its widget; this check does what a reader does:
 
@@ -7,19 +7,29 @@ papermill executes notebook 10 but never renders its widget; this check does wha
    ``train_missing = False``: it runs on the cached study only (the committed weights of
    ``sc_rpn`` seed 0) and trains nothing;
 2. starts JupyterLab from the project's venv on 127.0.0.1 with a random token, and opens the copy
-   in Chromium (Selenium, Debian's ``chromium`` + ``chromium-driver``);
-3. runs every cell (Shift+Enter from the first, once the kernel is idle), waits for the inspector: its sliders present, no "Error
-   displaying widget", a figure in its output. Where code cells are left unexecuted while the
-   kernel idles (a keystroke dropped on a loaded machine), Shift+Enter goes again from the first
-   of them, at most three times, and the result counts it (``run_all_restarts``); a timeout names
-   every code cell's prompt and the kernel's status;
-4. sets k from its default to 3 in the slider's readout and waits until the figure is redrawn
-   (the image's bytes change). The output widget replaces its ``<img>`` while it redraws, so an
-   element read a moment earlier can go stale: every read here finds the element afresh and a
-   stale one counts as "not yet" (a CI run failed on a StaleElementReferenceException so);
-5. saves a screenshot before and after under ``--out`` (default ``results/figures``) and fails on
-   any error in the browser console (level SEVERE);
-6. puts ``results/figures`` back as it was (the notebook saves its example figure there).
+   in Chromium (Selenium, Debian's ``chromium`` + ``chromium-driver``), a 1280-px wide window;
+3. runs every cell (Shift+Enter from the first, once the kernel is idle), waits for the inspector:
+   its figure and its A / B line present, no "Error displaying widget". Where code cells are left
+   unexecuted while the kernel idles (a keystroke dropped on a loaded machine), Shift+Enter goes
+   again from the first of them, at most three times, and the result counts it
+   (``run_all_restarts``); a timeout names every code cell's prompt and the kernel's status;
+4. **draws a box** with the mouse on panel A (press, drag, release on the figure) and waits until
+   the inspector lists one more object, selected, with its positives in the A / B line;
+5. **types a box** (``x1, y1, x2, y2`` and "add box") and waits for the same; the positives shown
+   must change (the A / B line names the new object and its counts);
+6. **switches B to Max-IoU** (B's setting list) and waits until the A / B line counts positives
+   that only one panel has (the magenta squares: the difference highlighted);
+7. **clicks a candidate** (the typed box's centre, a location of its level) and waits for its row;
+8. **opens the candidate table** and waits for its rows;
+9. saves a screenshot after each step under ``--out`` (default ``results/figures``:
+   ``sads_inspector_browser_{before,drawn,typed,maxiou,picked,table}.png``), fails on any error in
+   the browser console (level SEVERE) and on any "cannot inspect" line in the widget;
+10. puts ``results/figures`` back as it was (the notebook saves its example figure there).
+
+The widget's A / B line carries its numbers as ``data-*`` attributes (object count, selected
+object, positives of A and B, positives only in A / B, where panel A lies in the figure and which
+part of the image it shows), so every wait reads numbers, not pixels. An element the widgets
+re-render while it is read counts as "not yet" (``fresh``).
 
 Exit status 0 when every assertion holds; otherwise one line naming what failed. Called by
 ``scripts/browser_check.sh`` and ``tests/test_browser_check.py``. Usage:
@@ -42,7 +52,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "10_sads_inspector.py"
 WORK = ROOT / "work_dirs" / "browser_check"
-K_TARGET = 3
+SHOTS = ("before", "drawn", "typed", "maxiou", "picked", "table")
+# a 24 x 60 px box whose centre (104, 96) is a location of its level (P3, stride 8: eq. 1 puts
+# its area 1440 there), so clicking the centre picks a candidate
+TYPED_BOX = (92, 66, 116, 126)
+B_SETTING = "Max-IoU, both stages"
 
 
 class CheckFailed(RuntimeError):
@@ -118,7 +132,7 @@ def make_driver():
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1500,1300"):
+                "--window-size=1280,1400"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(driver_path), options=options)
@@ -201,55 +215,92 @@ def fresh(driver, read):
             time.sleep(0.5)
 
 
-def k_readout(driver):
-    """The readout of the inspector's k slider, found afresh."""
+def diff_state(driver) -> dict:
+    """The inspector's A / B line as numbers (its ``data-*`` attributes) and text, found afresh."""
     from selenium.webdriver.common.by import By
 
-    labels = {}
-    for slider in driver.find_elements(By.CSS_SELECTOR, ".widget-hslider"):
-        labels[slider.find_element(By.CSS_SELECTOR, ".widget-label").text.strip()] = slider
-    k_slider = next((s for label, s in labels.items() if label.startswith("k")), None)
-    if k_slider is None:
-        raise CheckFailed(f"no k slider among the inspector's sliders {sorted(labels)}")
-    return k_slider.find_element(By.CSS_SELECTOR, ".widget-readout")
+    element = driver.find_element(By.CSS_SELECTOR, ".scrpn-diff")
+    state = {key: element.get_attribute(f"data-{key}") for key in
+             ("only-a", "only-b", "gt", "pos-a", "pos-b", "objects", "figure", "panel-a", "limits")}
+    for key in ("only-a", "only-b", "gt", "pos-a", "pos-b", "objects"):
+        state[key] = int(state[key])
+    state["text"] = element.text
+    return state
 
 
-def last_image_src(driver, scroll: bool = False) -> str | None:
-    """The ``src`` of the inspector's figure (the last image in a widget output), or None."""
+def widget_error(driver) -> str | None:
+    """The widget's one-line error, if it shows one."""
     from selenium.webdriver.common.by import By
 
-    images = driver.find_elements(By.CSS_SELECTOR, ".widget-output img")
-    if not images:
-        return None
-    if scroll:
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", images[-1])
-    return images[-1].get_attribute("src")
+    for element in driver.find_elements(By.CSS_SELECTOR, ".scrpn-message"):
+        if "cannot inspect" in element.text:
+            return element.text
+    return None
 
 
-def type_k(driver) -> None:
-    """Type ``K_TARGET`` into the k readout and press Enter."""
-    from selenium.webdriver.common.keys import Keys
+def figure(driver):
+    from selenium.webdriver.common.by import By
 
-    readout = k_readout(driver)
-    readout.click()
-    readout.send_keys(Keys.CONTROL, "a")
-    readout.send_keys(str(K_TARGET), Keys.ENTER)
+    return driver.find_element(By.CSS_SELECTOR, ".scrpn-sads-inspector img")
+
+
+def screen_offset(driver, state: dict, x: float, y: float) -> tuple[float, float]:
+    """Offset from the figure element's centre (Selenium's origin) of image point (x, y) in panel A."""
+    img = figure(driver)
+    width, height = (float(v) for v in state["figure"].split(","))
+    px0, py0, px1, py1 = (float(v) for v in state["panel-a"].split(","))
+    lx0, lx1, ly0, ly1 = (float(v) for v in state["limits"].split(","))
+    fx = px0 + (x - lx0) / (lx1 - lx0) * (px1 - px0)   # figure pixels, from the top left
+    fy = py0 + (y - ly0) / (ly1 - ly0) * (py1 - py0)
+    shown = img.size
+    scale_x, scale_y = shown["width"] / width, shown["height"] / height
+    return fx * scale_x - shown["width"] / 2, fy * scale_y - shown["height"] / 2
+
+
+def labelled(driver, css: str, label: str):
+    """The ``css`` element inside the inspector's widget whose label reads ``label``."""
+    from selenium.webdriver.common.by import By
+
+    for box in driver.find_elements(By.CSS_SELECTOR, ".scrpn-sads-inspector .widget-inline-hbox"):
+        labels = box.find_elements(By.CSS_SELECTOR, ".widget-label")
+        if labels and labels[0].text.strip() == label:
+            found = box.find_elements(By.CSS_SELECTOR, css)
+            if found:
+                return found[0]
+    raise CheckFailed(f"no {css} labelled {label!r} in the inspector")
+
+
+def button(driver, text: str):
+    from selenium.webdriver.common.by import By
+
+    for b in driver.find_elements(By.CSS_SELECTOR, ".scrpn-sads-inspector button"):
+        if b.text.strip() == text:
+            return b
+    raise CheckFailed(f"no button {text!r} in the inspector")
 
 
 def run_check(out: Path, timeout: float) -> dict:
     from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     notebook = prepare_notebook()
     figures = ROOT / "results" / "figures"
     saved = snapshot(figures)
-    shots = {out.resolve() / f"sads_inspector_browser_{w}.png" for w in ("before", "after", "failure")}
+    shots = {out.resolve() / f"sads_inspector_browser_{w}.png" for w in SHOTS + ("failure",)}
     port, token = free_port(), secrets.token_hex(16)
     lab = start_lab(port, token, WORK / "jupyterlab.log")
     driver = None
-    timings = {}
+    timings: dict = {}
     step = "starting JupyterLab"
+
+    def shoot(name: str) -> None:
+        time.sleep(0.5)
+        out.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(out / f"sads_inspector_browser_{name}.png"))
+
     try:
         timings["lab_ready_s"] = round(wait_for_lab(port, token, lab, 60), 1)
         step = "starting Chromium"
@@ -262,6 +313,10 @@ def run_check(out: Path, timeout: float) -> dict:
         rel = notebook.relative_to(ROOT).as_posix()
         driver.get(f"http://127.0.0.1:{port}/lab/tree/{rel}?token={token}&reset")
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"))
+        step = "closing the file browser (the notebook gets the window's width)"
+        tabs = driver.find_elements(By.CSS_SELECTOR, ".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+        if tabs:
+            tabs[0].click()
         step = "waiting for the kernel"
         wait.until(lambda d: d.find_elements(By.XPATH, "//*[contains(text(), '| Idle')]"))
         step = "running every cell (Shift+Enter from the first)"
@@ -276,9 +331,9 @@ def run_check(out: Path, timeout: float) -> dict:
         def inspector(d):
             if "Error displaying widget" in d.page_source:
                 raise CheckFailed("JupyterLab shows 'Error displaying widget'")
-            sliders = d.find_elements(By.CSS_SELECTOR, ".widget-hslider")
-            images = d.find_elements(By.CSS_SELECTOR, ".widget-output img")
-            if len(sliders) >= 3 and images:
+            ready = (d.find_elements(By.CSS_SELECTOR, ".scrpn-sads-inspector img")
+                     and d.find_elements(By.CSS_SELECTOR, ".scrpn-diff"))
+            if ready:
                 return True
             pending = unexecuted_code_cells(d)
             if not (pending and kernel_idle(d)):
@@ -295,7 +350,7 @@ def run_check(out: Path, timeout: float) -> dict:
                 shift_enter_from(d, pending[0], len(every) - every.index(pending[0]))
             return False
 
-        step = "waiting for the inspector's sliders and figure"
+        step = "waiting for the inspector's figure and its A / B line"
         try:
             wait.until(inspector)
         except Exception as exc:
@@ -304,31 +359,84 @@ def run_check(out: Path, timeout: float) -> dict:
         if restarts.get("states"):
             timings["states_at_restart"] = restarts["states"]
         timings["run_all_s"] = round(time.perf_counter() - start, 1)
-        k_before = fresh(driver, lambda d: k_readout(d).text.strip())
-        before = fresh(driver, lambda d: last_image_src(d, scroll=True))
-        out.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(out / "sads_inspector_browser_before.png"))
-        step = f"setting k to {K_TARGET} and waiting for the redraw"
-        start = time.perf_counter()
-        fresh(driver, type_k)
+        driver.execute_script("arguments[0].scrollIntoView({block: 'start'});",
+                              driver.find_element(By.CSS_SELECTOR, ".scrpn-sads-inspector"))
+        first = fresh(driver, diff_state)
+        shoot("before")
+        result: dict = {"opened": {k: first[k] for k in ("objects", "gt", "pos-a", "pos-b")}}
 
-        def redrawn(d):
-            src = last_image_src(d)
-            return src is not None and src != before
+        def changed_from(before: dict, **expect):
+            def check(d):
+                error = widget_error(d)
+                if error:
+                    raise CheckFailed(f"the widget says: {error}")
+                now = diff_state(d)
+                return now if now["text"] != before["text"] and all(
+                    now[k] == v for k, v in expect.items()) else False
+            return check
 
-        wait.until(redrawn)
-        timings["redraw_s"] = round(time.perf_counter() - start, 1)
-        k_after = fresh(driver, lambda d: k_readout(d).text.strip())
-        if k_after != str(K_TARGET):
-            raise CheckFailed(f"the k readout shows {k_after!r} after setting it to {K_TARGET}")
-        time.sleep(0.5)
-        driver.save_screenshot(str(out / "sads_inspector_browser_after.png"))
+        step = "drawing a box on panel A with the mouse"
+        x0, x1, y0, y1 = (float(v) for v in first["limits"].split(","))
+        ax, ay = fresh(driver, lambda d: screen_offset(d, first, x0 + 0.42 * (x1 - x0), y0 + 0.30 * (y1 - y0)))
+        bx, by = fresh(driver, lambda d: screen_offset(d, first, x0 + 0.58 * (x1 - x0), y0 + 0.70 * (y1 - y0)))
+        img = figure(driver)
+        ActionChains(driver).move_to_element_with_offset(img, int(ax), int(ay)).click_and_hold() \
+            .pause(0.2).move_to_element_with_offset(img, int((ax + bx) / 2), int((ay + by) / 2)) \
+            .pause(0.2).move_to_element_with_offset(img, int(bx), int(by)).pause(0.2).release().perform()
+        drawn = wait.until(changed_from(first, objects=first["objects"] + 1, gt=first["objects"]))
+        shoot("drawn")
+        result["drawn"] = {k: drawn[k] for k in ("objects", "gt", "pos-a", "pos-b")}
+
+        step = "typing a box"
+        typed_input = labelled(driver, "input", "box")
+        typed_input.click()
+        typed_input.send_keys(Keys.CONTROL, "a")
+        typed_input.send_keys(", ".join(str(v) for v in TYPED_BOX))
+        button(driver, "add box").click()
+        typed = wait.until(changed_from(drawn, objects=drawn["objects"] + 1, gt=drawn["objects"]))
+        if typed["pos-a"] < 1:
+            raise CheckFailed(f"the typed box {TYPED_BOX} got no positive in A: {typed['text']!r}")
+        shoot("typed")
+        result["typed"] = {k: typed[k] for k in ("objects", "gt", "pos-a", "pos-b")}
+
+        step = f"switching B to {B_SETTING}"
+        Select(labelled(driver, "select", "B")).select_by_visible_text(B_SETTING)
+
+        def highlighted(d):
+            now = changed_from(typed, gt=typed["gt"])(d)
+            return now if now and (now["only-a"] + now["only-b"]) > 0 else False
+
+        maxiou = wait.until(highlighted)
+        shoot("maxiou")
+        result["b_maxiou"] = {k: maxiou[k] for k in ("pos-a", "pos-b", "only-a", "only-b")}
+
+        step = "clicking a candidate (the typed box's centre)"
+        cx, cy = (TYPED_BOX[0] + TYPED_BOX[2]) / 2, (TYPED_BOX[1] + TYPED_BOX[3]) / 2
+        ox, oy = fresh(driver, lambda d: screen_offset(d, maxiou, cx, cy))
+        ActionChains(driver).move_to_element_with_offset(figure(driver), int(ox), int(oy)).click().perform()
+        row = wait.until(lambda d: next((e.text for e in d.find_elements(By.CSS_SELECTOR, ".scrpn-selected")
+                                         if "location" in e.text and "IoU" in e.text), False))
+        shoot("picked")
+        result["picked_row"] = row.splitlines()[0][:200]
+
+        step = "opening the candidate table"
+        title = driver.find_element(By.XPATH, "//*[contains(@class, 'scrpn-sads-inspector')]"
+                                              "//*[contains(text(), 'candidate table (A and B')]")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", title)
+        title.click()
+        rows = wait.until(lambda d: [r for r in d.find_elements(By.CSS_SELECTOR, ".scrpn-table tbody tr")
+                                     if r.is_displayed()] or False)
+        driver.execute_script("arguments[0].scrollIntoView({block: 'start'});",
+                              driver.find_element(By.CSS_SELECTOR, ".scrpn-table"))
+        shoot("table")
+        result["table_rows"] = len(rows)
+
+        step = "reading the console"
         errors = [entry for entry in driver.get_log("browser") if entry.get("level") == "SEVERE"]
         if errors:
             raise CheckFailed(f"{len(errors)} console error(s), first: {errors[0].get('message')}")
-        step = "reading the console"
-        return {"k_before": k_before, "k_after": k_after, **timings,
-                "screenshots": [str(out / f"sads_inspector_browser_{w}.png") for w in ("before", "after")]}
+        return {**result, **timings,
+                "screenshots": [str(out / f"sads_inspector_browser_{w}.png") for w in SHOTS]}
     except Exception as exc:
         if driver is not None:
             out.mkdir(parents=True, exist_ok=True)
@@ -348,7 +456,7 @@ def run_check(out: Path, timeout: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "figures",
-                        help="folder for the two screenshots (default results/figures)")
+                        help="folder for the screenshots (default results/figures)")
     parser.add_argument("--timeout", type=float, default=360.0,
                         help="seconds to wait for each step in the browser")
     args = parser.parse_args(argv)

@@ -1,8 +1,9 @@
 """The SADS inspector works in a real browser: scripts/browser_check.sh, end to end.
 
 JupyterLab from the project's venv, Debian's headless Chromium, notebook 10 run on the cached
-study, sliders present, k moved from its default to 3, the figure redrawn, no console error
-(``scripts/browser_check.py`` lists the assertions). Skipped where Chromium is not installed,
+study; a box drawn with the mouse and one typed, each listed and given positives; B switched to
+Max-IoU and the difference counted; a candidate clicked and its row shown; the candidate table
+opened; no console error (``scripts/browser_check.py`` lists the assertions). Skipped where Chromium is not installed,
 except when ``SCRPN_REQUIRE_BROWSER=1``, which ``.ci/run`` sets after installing it: there a
 missing browser is a failure, never a skip.
 """
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = os.environ.get("SCRPN_REQUIRE_BROWSER") == "1"
 
 
-def test_sads_inspector_renders_and_redraws_in_headless_chromium(tmp_path: Path) -> None:
+def test_sads_inspector_is_used_as_a_user_uses_it_in_headless_chromium(tmp_path: Path) -> None:
     if REQUIRED:
         import selenium  # noqa: F401  (CI: a missing Selenium fails, it never skips)
     else:
@@ -34,7 +35,7 @@ def test_sads_inspector_renders_and_redraws_in_headless_chromium(tmp_path: Path)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "browser check passed" in output
-    for name in ("before", "after"):
+    for name in ("before", "drawn", "typed", "maxiou", "picked", "table"):
         assert (tmp_path / f"sads_inspector_browser_{name}.png").stat().st_size > 10_000
 
 
