@@ -142,6 +142,9 @@ def test_bad_files_settings_and_checkpoints_give_one_line(tmp_path):
         (lambda: inspect_sads(IMAGE, G, checkpoint="rpn:0"), "anchor\\(s\\) per location"),
         (lambda: inspect_sads(IMAGE, G, checkpoint="ga_rpn:0"), "GA-RPN"),
         (lambda: inspect_sads(IMAGE, G, checkpoint=junk), "junk.png"),
+        # cached metrics but no weights here: refused, never trained
+        (lambda: inspect_sads(IMAGE, G, checkpoint=("x4s1_sads_unitbox", 2), results_dir=tmp_path),
+         "no weights here"),
     ]:
         with pytest.raises(InspectorError, match=message) as info:
             call()
@@ -200,7 +203,35 @@ def test_the_widget_types_a_box_switches_b_and_shows_a_candidate_row():
     w.handle_mouse({"type": "mouseup", "dataX": px, "dataY": w.map.height_px - py})
     assert w.selected is not None and "IoU 1.000" in w.selected_row.value
     assert "<table" in w.table.value
+    # the wheel zooms around the cursor, a drag in pan mode moves the view
+    before = w._limits()
+    w.handle_mouse({"type": "wheel", "deltaY": -100, "dataX": px, "dataY": w.map.height_px - py})
+    zoomed = w._limits()
+    assert zoomed[1] - zoomed[0] == pytest.approx(0.8 * (before[1] - before[0]))
+    w.mode.value = "pan"
+    _, inverse = w.map.panels[0]
+    px, py = inverse.inverted().transform((8.0, 8.0))
+    qx, _ = inverse.inverted().transform((4.0, 8.0))
+    w.handle_mouse({"type": "mousedown", "dataX": px, "dataY": w.map.height_px - py})
+    w.handle_mouse({"type": "mouseup", "dataX": qx, "dataY": w.map.height_px - py})
+    assert w._limits()[0] == pytest.approx(zoomed[0] + 4.0, abs=1e-3)
     w.sides["B"]["boxes"].value = None
     w.sides["B"]["boxes"].options = list(w.sides["B"]["boxes"].options) + [("rpn", ("rpn", 0))]
     w.sides["B"]["boxes"].value = ("rpn", 0)
     assert "per location" in w.message.value and "Traceback" not in w.message.value
+
+
+def test_an_image_without_objects_is_shown_and_a_box_drawn_on_it():
+    pytest.importorskip("ipywidgets")
+    from scrpn.viz.inspector_widget import SADSInspector
+
+    item = (torch.zeros(3, 64, 64), {"boxes": torch.zeros(0, 4), "iscrowd": torch.zeros(0, dtype=torch.bool)})
+    w = SADSInspector(datasets={"SynthShapes val": [item]})
+    assert w.error is None and 'data-objects="0"' in w.diff.value and w.figure.value
+    _, inverse = w.map.panels[1]   # panel B: drawing works on either panel
+    (ax, ay), (bx, by) = inverse.inverted().transform([(0.0, 0.0), (16.0, 16.0)])
+    h = w.map.height_px
+    w.handle_mouse({"type": "mousedown", "dataX": ax, "dataY": h - ay})
+    w.handle_mouse({"type": "mouseup", "dataX": bx, "dataY": h - by})
+    assert w.error is None and w.user_boxes == [[0.0, 0.0, 16.0, 16.0]]
+    assert len(w.current["A"].positives(2, 0)) == 5  # the hand-made case of this file's docstring

@@ -41,8 +41,8 @@ from typing import Any, Optional
 
 import torch
 
-from .sads_inspector import (ORDERS, PRESETS, Inspection, InspectorError, compare,
-                             default_limits, inspect_sads, load_image, order_objects,
+from .sads_inspector import (ORDERS, PRESETS, Inspection, InspectorError, compare, plot_image_only,
+                             default_limits, has_weights, inspect_sads, load_image, order_objects,
                              parse_box, plot_comparison, render_comparison, resolve_setting)
 
 __all__ = ["SADSInspector", "SOURCES", "available_checkpoints"]
@@ -54,19 +54,33 @@ PICK_RADIUS_PX = 20.0
 _WEIGHTS = re.compile(r"^(?P<row>.+)_seed(?P<seed>\d+)\.pt$")
 
 
-def available_checkpoints(results_dir: str | Path = "results", work_dir: str | Path = "work_dirs"
+# rows whose trained checkpoints (work_dirs/study) the widget looks for, besides committed weights
+CHECKPOINT_ROWS = ("sc_rpn", "t3_point", "t3_iou_loss", "t3_two_stage", "t3_alignment", "t3_sads",
+                   "cascade_rpn", "iterative_rpn", "t4_maxiou_sat", "x4r_sads_rounded",
+                   "x4s1_sads_unitbox", "x4s2_sads_w2", "x4r_sads_rounded_unitbox", "x4r_sads_rounded_w2",
+                   "x4s1_maxiou_sat_unitbox", "x4s2_maxiou_sat_w2")
+
+
+def available_checkpoints(results_dir: str | Path = "results", work_dir: str | Path = "work_dirs",
+                          profile: str = "mini", seeds: tuple[int, ...] = (0, 1, 2)
                           ) -> list[tuple[str, tuple[str, int]]]:
-    """(label, (row, seed)) of every study run with weights here: the committed weights
-    (``results/weights/<row>_seed<k>.pt``, SynthShapes rows) and the trained checkpoints
-    (``work_dirs/study/<row>/seed<k>/final.pth``)."""
+    """(label, (row, seed)) of every study run with weights here, so that choosing one trains
+    nothing: the committed weights (``results/weights/<row>_seed<k>.pt``, SynthShapes rows) and
+    the final checkpoints of :data:`CHECKPOINT_ROWS` under ``work_dirs/study``."""
     found: dict[tuple[str, int], str] = {}
     for path in sorted(Path(results_dir, "weights").glob("*_seed*.pt")):
         m = _WEIGHTS.match(path.name)
         if m and not m["row"].startswith(("deepforest_", "coco_")):
             found[(m["row"], int(m["seed"]))] = "committed weights"
-    for path in sorted(Path(work_dir, "study").glob("*/seed*/final.pth")):
-        key = (path.parent.parent.name, int(path.parent.name[4:] or 0))
-        found.setdefault(key, "trained checkpoint")
+    if Path(work_dir, "study").is_dir():
+        from ..study.runs import Study
+
+        study = Study(profile=profile, results_dir=results_dir, work_dir=work_dir, train_missing=False,
+                      log=lambda _m: None)
+        for row in CHECKPOINT_ROWS:
+            for seed in seeds:
+                if (row, seed) not in found and has_weights(study, row, seed):
+                    found[(row, seed)] = "trained checkpoint"
     return [(f"{row} seed {seed} ({kind})", (row, seed)) for (row, seed), kind in sorted(found.items())]
 
 
@@ -161,7 +175,7 @@ class SADSInspector:
         self.use_annotations = w.Checkbox(value=True, description="annotations", indent=False,
                                           layout=w.Layout(width="110px"))
         # settings
-        ckpts = [("priors (no model)", None)] + available_checkpoints(results_dir, work_dir)
+        ckpts = [("priors (no model)", None)] + available_checkpoints(results_dir, work_dir, profile)
         self.sides: dict[str, dict[str, Any]] = {}
         for name, preset, ckpt in (("A", setting_a, checkpoint_a), ("B", setting_b, checkpoint_b)):
             if ckpt is None or any(v is ckpt or v == ckpt for _, v in ckpts):
@@ -553,6 +567,8 @@ class SADSInspector:
     def _nearest(self, where: tuple[int, float, float]) -> Optional[tuple[str, int]]:
         panel = ("A", "B")[where[0]] if where[0] < 2 else "A"
         frame = self._table_frame()
+        if not len(frame):
+            return None
         frame = frame[frame["panel"] == panel]
         if not len(frame):
             return None
@@ -627,6 +643,18 @@ class SADSInspector:
             side["n"].disabled = kind.stage2.type != "size_aware_threshold"
             side["sigma"].disabled = kind.stage1.type not in ("positive_region", "region")
             side["rule"].disabled = kind.stage1.type != "positive_region"
+        if not len(self.gts):  # nothing to assign yet: the image alone, to draw on
+            self.current = {}
+            labels = [f"{n}: {self.sides[n]['setting'].value}" for n in ("A", "B")]
+            png, self.map = render_comparison(plot_image_only(self.image, labels, self.limits))
+            self.figure.value = png
+            self._diff_line(0, 0, 0, -1, 0, 0, "no object yet: draw one on either panel or type "
+                            "x1, y1, x2, y2 and press add box")
+            self.message.value = ""
+            self.error = None
+            self.selected_row.value = ""
+            self._update_table()
+            return
         self.current = {name: self._inspection(name) for name in ("A", "B")}
         a, b = self.current["A"], self.current["B"]
         stage, gt = self.stage.value, self.gt_index
@@ -635,21 +663,10 @@ class SADSInspector:
         fig = plot_comparison(a, b, stage=stage, gt=gt, limits=self._limits(), selected=selected)
         png, self.map = render_comparison(fig)
         self.figure.value = png
-        only_a, only_b, both = cmp.counts(gt)
-        colour = "#8a0a8a" if (only_a or only_b) else "#1b5e20"
+        only_a, only_b, _both = cmp.counts(gt)
         pos_a, pos_b = (len(a.positives(stage, gt)), len(b.positives(stage, gt)))
-        # the data-* attributes are for scripts/browser_check.py: the counts it checks and where
-        # panel A lies in the figure's own pixels (x0, y0, x1, y1 from the top left)
-        (x0, y0, x1, y1), _ = self.map.panels[0]
-        panel = f"{x0:.1f},{self.map.height_px - y1:.1f},{x1:.1f},{self.map.height_px - y0:.1f}"
-        limits = ",".join(f"{v:.2f}" for v in self._limits())
-        self.diff.value = (f'<div class="scrpn-diff" data-only-a="{only_a}" data-only-b="{only_b}" '
-                           f'data-gt="{-1 if gt is None else gt}" data-pos-a="{pos_a}" '
-                           f'data-pos-b="{pos_b}" data-objects="{len(self.gts)}" '
-                           f'data-figure="{self.map.width_px},{self.map.height_px}" data-panel-a="{panel}" '
-                           f'data-limits="{limits}" '
-                           f'style="font-size:14px;color:{colour}"><b>A vs B</b>: '
-                           f"{html.escape(cmp.sentence(gt))} (A: {pos_a} positive(s), B: {pos_b})</div>")
+        self._diff_line(only_a, only_b, len(self.gts), -1 if gt is None else gt, pos_a, pos_b,
+                        f"{cmp.sentence(gt)} (A: {pos_a} positive(s), B: {pos_b})")
         note = getattr(self, "_note", "")
         self.error = None
         self.message.value = (f'<div class="scrpn-message" style="font-size:13px;color:#444">'
@@ -662,6 +679,21 @@ class SADSInspector:
                                        "click a candidate (mouse: pick a candidate) to see its row"
                                        "</div>")
         self._update_table()
+
+    def _diff_line(self, only_a: int, only_b: int, objects: int, gt: int, pos_a: int, pos_b: int,
+                   text: str) -> None:
+        """The A / B line. Its data-* attributes are for scripts/browser_check.py: the counts it
+        checks, and where panel A lies in the figure's own pixels (x0, y0, x1, y1 from the top
+        left) and which part of the image it shows (x0, x1, y0, y1)."""
+        colour = "#8a0a8a" if (only_a or only_b) else "#1b5e20"
+        (x0, y0, x1, y1), _ = self.map.panels[0]
+        panel = f"{x0:.1f},{self.map.height_px - y1:.1f},{x1:.1f},{self.map.height_px - y0:.1f}"
+        limits = ",".join(f"{v:.2f}" for v in self._limits())
+        self.diff.value = (f'<div class="scrpn-diff" data-only-a="{only_a}" data-only-b="{only_b}" '
+                           f'data-gt="{gt}" data-pos-a="{pos_a}" data-pos-b="{pos_b}" '
+                           f'data-objects="{objects}" data-figure="{self.map.width_px},{self.map.height_px}" '
+                           f'data-panel-a="{panel}" data-limits="{limits}" '
+                           f'style="font-size:14px;color:{colour}"><b>A vs B</b>: {html.escape(text)}</div>')
 
     TEXT = ("SADS inspector (image, objects, A / B settings, candidate table): run this cell in "
             "JupyterLab with ipywidgets and ipyevents to use it; a saved notebook keeps no live widget")

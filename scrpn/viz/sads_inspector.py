@@ -76,7 +76,8 @@ from .common import display_image, draw_box, proposal_network_of, run_head
 __all__ = ["CANDIDATE_COLUMNS", "Comparison", "Inspection", "InspectorError", "LocationGrid",
            "PRESETS", "Setting", "compare", "featmap_sizes", "figure_to_png", "head_geometry",
            "inspect_sads", "level_name", "load_checkpoint_model", "load_image", "object_table",
-           "order_objects", "parse_box", "check_boxes", "plot_comparison", "render_comparison",
+           "order_objects", "parse_box", "check_boxes", "plot_comparison", "plot_image_only",
+           "render_comparison",
            "resolve_setting"]
 
 ImageSize = int | tuple[int, int]
@@ -416,6 +417,10 @@ def load_checkpoint_model(checkpoint: Any, profile: str = "mini", results_dir: s
     except Exception as exc:  # ConfigError: no such row
         raise InspectorError(f"{row}: no such study row in the {study.profile} profile ({exc})") from exc
     _check_one_prior(cfg.model.head, f"{row} (seed {seed})")
+    if not study.train_missing and not has_weights(study, row, seed):
+        raise InspectorError(f"{row} seed {seed}: no weights here (neither {study.weights_path(row, seed)} "
+                             f"nor a trained checkpoint under {study.work_dir}/study); train it "
+                             f"(scrpn study {row} --seeds {seed}) or use the priors")
     try:
         model, cfg = study.load_model(row, seed)
     except FileNotFoundError:
@@ -427,6 +432,17 @@ def load_checkpoint_model(checkpoint: Any, profile: str = "mini", results_dir: s
         raise InspectorError(f"{row} seed {seed}: cannot load its weights ({reason})") from exc
     label = f"{row} seed {seed}"
     return _checked_network(model, label), cfg.data.size_divisor, label
+
+
+def has_weights(study: Any, row: str, seed: int) -> bool:
+    """Whether ``row`` / ``seed`` can be loaded without training: committed weights, or the run's
+    final checkpoint under the study's work folder."""
+    if study.weights_path(row, seed).is_file():
+        return True
+    try:
+        return (study.checkpoint_dir(study.config(row, seed)) / "final.pth").is_file()
+    except Exception:  # noqa: BLE001 - no such row: no weights
+        return False
 
 
 def _from_training_checkpoint(path: Path) -> tuple[torch.nn.Module, int, str]:
@@ -836,6 +852,24 @@ def plot_comparison(a: Inspection, b: Optional[Inspection] = None, *, stage: int
         handles.insert(0, Line2D([], [], ls="", marker="o", color="#3b528b", ms=7,
                                  label="candidate (colour: IoU, marker: level)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=FONT, frameon=False)
+    return fig
+
+
+def plot_image_only(image: Tensor, titles: Sequence[str] = ("A", "B"),
+                    limits: Optional[Sequence[float]] = None,
+                    figsize: tuple[float, float] = (10.0, 5.9)) -> Figure:
+    """The panels of :func:`plot_comparison` with the image alone: an image without any object
+    yet, on which one can be drawn."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    h, w = int(image.shape[-2]), int(image.shape[-1])
+    x0, x1, y0, y1 = limits if limits is not None else (0.0, float(w), 0.0, float(h))
+    for ax, title in zip(fig.subplots(1, len(titles), squeeze=False)[0], titles):
+        ax.imshow(display_image(image), extent=(0, w, h, 0), interpolation="nearest")
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y1, y0)
+        ax.tick_params(labelsize=FONT - 1)
+        ax.set_title(f"{title}\nno object yet: draw one (mouse: draw a box) or type x1, y1, x2, y2",
+                     fontsize=FONT, loc="left")
     return fig
 
 
