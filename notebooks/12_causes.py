@@ -145,6 +145,30 @@ display(pairs.round(2))
 display(Markdown(f"Reading (amendment of 2026-12-02): **{reading}**"))
 
 # %% [markdown]
+# ## Does it hold at convergence? (experiment 10, phase 1)
+# Every verdict above was read at the mini schedule (700 iterations). Experiment 10 (issue 38)
+# re-reads them at a converged schedule S*: the shortest of 1x, 2x, 4x and 8x from which doubling
+# moves neither RPN's nor SC-RPN's AR1000 (seed 0) by more than 1.0. Its runs are the mini rows
+# with only the schedule changed (`s<n>x_<row>`); its claims at S* stay pending until the commit
+# that names S* (`configs/converged/_base.yaml`). Below: AR100, AR1000 (with the rule's ±1.0
+# band) and AR_S against training length for every rung whose run exists, and each method's
+# training loss in its longest run.
+
+# %%
+from scrpn.study.experiments import named_runs, run_study
+from scrpn.study.experiments.e10_converged import CURVE_EXTRA, FIGURE_METHODS
+from scrpn.viz.learning_curve import curve_points, learning_curve
+
+named = named_runs(study)
+points = curve_points(FIGURE_METHODS, lambda name: next((r for r in named(name) if int(r["seed"]) == 0), None),
+                      extra=CURVE_EXTRA)
+longest = {method: run_study(study, per[max(per)]["run"]) for method, per in points.items()}
+show_figure(learning_curve(points, {m: sub.training_log(row, 0) for m, (sub, row) in longest.items()}),
+            "learning_curve_10")
+display(frame[frame["experiment"] == 10][["arm", "row", "reference", "seeds", "AR1000_mean", "delta_AR1000",
+                                          "status", "verdict"]].round(2))
+
+# %% [markdown]
 # ## Fig. 7 for each reading of the IoU mask (experiment 3)
 # Per reading, seed 0: recall against the IoU threshold for the top 300 and top 1000 proposals of
 # the same checkpoints scored with the IoU-aware score and by classification alone. A mask that

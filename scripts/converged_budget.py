@@ -26,10 +26,11 @@ sys.path.insert(0, str(ROOT))
 
 from scrpn.study import Study  # noqa: E402
 from scrpn.study.estimate import estimate_plan, recorded_bench  # noqa: E402
+from scrpn.study.experiments.e10_converged import COMPONENT_ROWS, TABLE_I_ROWS  # noqa: E402
 
-TABLE_I = ["rpn", "iterative_rpn", "ga_rpn", "cascade_rpn", "sc_rpn"]
-COMPONENTS = ["t3_iou_loss", "t3_point", "t3_two_stage", "t3_alignment", "t4_maxiou_sat", "t3_sads",
-              "sc_rpn_rescored", "sc_rpn_notest"]
+# the rows of phases 2 and 3, as experiment 10's record registers them
+TABLE_I = list(TABLE_I_ROWS)
+COMPONENTS = list(COMPONENT_ROWS)
 RUNGS = (2, 4, 8, 16)
 LIMIT_HOURS = 40.0
 

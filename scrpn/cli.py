@@ -620,14 +620,21 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def _study_experiment(study: Any, args: argparse.Namespace) -> int:
-    """``scrpn study --experiment N``: the experiment's stages in order (cached runs skipped)."""
-    from scrpn.study.experiments import REGISTRY, run_experiment
+    """``scrpn study --experiment N``: the experiment's stages in order (cached runs skipped);
+    with ``--estimate``, the machine hours of the stages it would train now (nothing trains)."""
+    import dataclasses
+
+    from scrpn.study.experiments import REGISTRY, experiment_plan, run_experiment
 
     if args.experiment not in REGISTRY:
         raise UsageError(f"--experiment {args.experiment}: no such experiment (registered: "
                           f"{', '.join(map(str, sorted(REGISTRY)))})")
-    if args.rows or args.estimate:
-        raise UsageError("--experiment N trains the experiment's own rows: give no ROWS nor --estimate")
+    if args.rows:
+        raise UsageError("--experiment N trains the experiment's own rows: give no ROWS")
+    if args.estimate:
+        steps = [(dataclasses.replace(sub, seeds=list(seeds)), rows)
+                 for sub, rows, seeds in experiment_plan(args.experiment, study, log=note)]
+        return _print_estimate(study, [], rate=args.rate, jobs=args.jobs, steps=steps)
     for record in run_experiment(args.experiment, study, log=note):
         print(json.dumps({k: record.get(k) for k in ("name", "seed", "AR100", "AR300", "AR1000",
                                                      "AP", "AP50", "wall_seconds")}), flush=True)
@@ -670,8 +677,11 @@ def _jobs_rate(results_dir: Path, jobs: int) -> Optional[float]:
     return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
-def _print_estimate(study: Any, plan: list[str], rate: str = "bench", jobs: int = 1) -> int:
-    """``scrpn study --estimate``: machine hours of the plan, from a short bench per method."""
+def _print_estimate(study: Any, plan: list[str], rate: str = "bench", jobs: int = 1,
+                    steps: Optional[list[tuple[Any, list[str]]]] = None) -> int:
+    """``scrpn study --estimate``: machine hours of the plan, from a short bench per method;
+    ``steps``: ``(study, rows)`` pairs instead (an experiment's stages, each at its own dataset,
+    profile and seeds), summed."""
     import copy
 
     from scrpn.engine.bench import benchmark
@@ -683,11 +693,24 @@ def _print_estimate(study: Any, plan: list[str], rate: str = "bench", jobs: int 
         speed = benchmark([cfg], rounds=1, iters=2, warmup=1)["methods"][cfg.name]
         return speed["train_seconds_per_iter"], speed["infer_seconds_per_image"]
 
-    first = study.config(plan[0]).train
+    steps = steps if steps is not None else [(study, plan)]
+    if not any(rows for _, rows in steps):
+        print(json.dumps({"rows": 0, "seeds": list(study.seeds), "runs": 0, "missing_runs": 0,
+                          "missing_machine_hours": 0.0, "from_scratch_machine_hours": 0.0,
+                          "missing_machine_seconds": 0.0, "from_scratch_machine_seconds": 0.0,
+                          **_jobs_estimate(study, 0.0, jobs)}))
+        return 0
+    first_study, first_rows = next((sub, rows) for sub, rows in steps if rows)
+    first = first_study.config(first_rows[0]).train
     configure_torch(True, first.num_threads, first.cpu_deterministic_kernels)
     if rate == "records":
         bench = recorded_bench(study.results_dir, bench, log=note)
-    result = estimate_plan(study, plan, bench, log=note)
+    result = estimate_plan(*steps[0], bench, log=note)
+    for sub, rows in steps[1:]:
+        more = estimate_plan(sub, rows, bench, log=note)
+        for key in ("missing_seconds", "scratch_seconds", "runs", "missing_runs"):
+            setattr(result, key, getattr(result, key) + getattr(more, key))
+    plan = [row for _, rows in steps for row in rows]
     print(json.dumps({"rows": len(plan), "seeds": list(study.seeds), "runs": result.runs,
                       "missing_runs": result.missing_runs,
                       "missing_machine_hours": round(result.missing_hours, 2),

@@ -124,8 +124,7 @@ def test_reachable_follows_imports_by_hand():
 # cause experiments (their registry, rules, causes table), which build on it and never the reverse.
 STUDY_CORE = ("scrpn.study", "scrpn.study.runs", "scrpn.study.stats", "scrpn.study.tables",
               "scrpn.study.provenance", "scrpn.study.estimate")
-CAUSE_EXPERIMENTS = ("scrpn.study.experiments", "scrpn.study.causes", "scrpn.study.verdicts",
-                     "scrpn.study.converged")
+CAUSE_EXPERIMENTS = ("scrpn.study.experiments", "scrpn.study.causes", "scrpn.study.verdicts")
 
 
 def test_the_study_core_imports_no_cause_experiment():

@@ -109,9 +109,9 @@ def test_verdicts_wait_for_a_missing_reference_instead_of_failing() -> None:
         def runs(row: str) -> list[dict]:
             return [] if row == missing else [dict(record, AR1000=40.0 + seed) for seed in range(3)]
         verdicts = experiment_verdicts(lambda experiment: runs)
-        assert set(verdicts) == set(REGISTRY) == set(range(1, 10)), missing
+        assert set(verdicts) == set(REGISTRY) == set(range(1, 11)), missing
     empty = experiment_verdicts(lambda experiment: lambda row: [])
-    assert set(empty.values()) == {"pending"}
+    assert set(empty.values()) == {"pending", "pending: phase 1 needs the 1x rung"}   # 10: the mini runs
 
 
 def test_posr_rounded_row_follows_the_better_stage1_arm() -> None:
@@ -367,3 +367,81 @@ def test_each_row_is_named_once_in_the_experiments() -> None:
                 seen[node.value] += 1
     assert "x7_rpn" in seen and "rpn" in seen and "sc_rpn_notest" in seen   # the scan sees the rows
     assert sorted(row for row, n in seen.items() if n > 1) == []
+
+
+def test_experiment10_trains_phase_1_rung_by_rung_and_waits_for_s_star(tmp_path: Path, monkeypatch,
+                                                                       capsys) -> None:
+    """Experiment 10 (issue 38) before S* is chosen (no ``configs/converged/_base.yaml``): the
+    causes table, the plan and ``--estimate`` read without failing, its arms at S* show as
+    pending, and ``run_experiment`` trains phase 1's rungs in order until the S* rule is decided,
+    then waits. Training is replaced by hand-made runs (AR1000 by hand: 1x 43.0 / 60.0, 2x 49.0 /
+    62.0: moves +6.0 and +2.0, undecided; RPN 4x is experiment 2's control, 49.5; SC-RPN 4x
+    62.5: moves +0.5 and +0.5, so S* = 2x and 8x is never trained)."""
+    import shutil
+    from dataclasses import replace
+
+    from scrpn.cli import main
+    from scrpn.study.causes import WAITING
+    from scrpn.study.experiments import REGISTRY, RUN_ORDER, experiment_plan, run_experiment
+    from scrpn.study.experiments.e10_converged import CLAIMS, COMPONENT_ROWS, TABLE_I_ROWS
+
+    assert RUN_ORDER[-2:] == (7, 10) and 10 in REGISTRY
+    configs = tmp_path / "configs"
+    shutil.copytree(ROOT / "configs", configs)
+    (configs / "converged" / "_base.yaml").unlink(missing_ok=True)
+    study = Study(profile="mini", seeds=[0, 1, 2], results_dir=tmp_path / "results", config_root=configs,
+                  train_missing=False, log=lambda message: None)
+    fake_run(study, "rpn", 0, 43.0)
+    fake_run(study, "sc_rpn", 0, 60.0)
+    fake_run(study, "x2g2c_rpn_4x", 0, 49.5)
+    trained: list[tuple[str, int]] = []
+    later = {"s2x_rpn": 49.0, "s2x_sc_rpn": 62.0, "s4x_sc_rpn": 62.5}
+
+    def train(self: Study, row: str, seed: int) -> dict:
+        trained.append((self.run_name(row), seed))
+        fake_run(self, row, seed, later[self.run_name(row)])
+        return self.cached(row, seed)
+
+    monkeypatch.setattr(Study, "_compute", train)
+    frame = causes_table(study).set_index("arm")
+    ten = frame[frame["experiment"] == 10]
+    assert set(ten["verdict"]) == {"pending: phase 1 needs the 2x rung"}
+    assert ten.loc["RPN 4x"]["row"] == "x2g2c_rpn_4x" and ten.loc["RPN 4x"]["status"] == "done"
+    assert ten.loc["SC-RPN 2x"]["status"] == "not run"
+    at_s = ten[ten["variant"].isin([c.name for c in CLAIMS])]
+    assert len(at_s) == len(CLAIMS) == 15 and set(at_s["status"]) == {WAITING}
+    assert f"S* DF (DeepForest: Cascade RPN above RPN): {WAITING}" in summary(frame.reset_index())
+    said: list[str] = []
+    plan = experiment_plan(10, study, log=said.append)
+    assert [(sub.profile, rows, seeds) for sub, rows, seeds in plan] == [("2x", ["rpn", "sc_rpn"], (0,))]
+    assert said[-1].startswith("experiment 10, stage x10_table1 and every later stage: waiting (")
+    run_experiment(10, replace(study, train_missing=True), log=lambda message: None)
+    assert trained == [("s2x_rpn", 0), ("s2x_sc_rpn", 0), ("s4x_sc_rpn", 0)]
+    decided = causes_table(study).set_index("arm")
+    assert decided.loc["SC-RPN 4x"]["delta_AR1000"] == pytest.approx(0.5)
+    assert decided.loc["SC-RPN 8x"]["status"] == "not run"
+    assert decided.loc["RPN 2x"]["verdict"] == f"pending: S* = 2x (converged); 0 of {len(CLAIMS)} claims read"
+    assert decided.loc["S* PosR"]["status"] == WAITING
+    # the commit that chooses S* (configs/converged/_base.yaml) opens phases 2 and 3 at 2x
+    (configs / "converged" / "_base.yaml").write_text("_base_: 2x.yaml\n")
+    plan = experiment_plan(10, study, log=lambda message: None)
+    assert [(sub.profile, sub.schedule_rung(), tuple(rows)) for sub, rows, _ in plan] == [
+        ("converged", "2x", TABLE_I_ROWS), ("converged", "2x", COMPONENT_ROWS)]
+    chosen = causes_table(study).set_index("arm")
+    pair = chosen.loc["S* Table I sc_rpn>rpn"]
+    assert pair["AR1000_mean"] == pytest.approx(62.0) and pair["status"] == "1 of 3 seeds of `rpn`"
+    # --estimate prices what it would train now (a stub bench: 0.1 s/iter, 0.01 s/image)
+    (configs / "converged" / "_base.yaml").unlink()
+    import scrpn.engine.bench as bench
+
+    monkeypatch.setattr(bench, "benchmark", lambda cfgs, **kw: {"methods": {c.name: {
+        "train_seconds_per_iter": 0.1, "infer_seconds_per_image": 0.01} for c in cfgs}})
+    monkeypatch.chdir(tmp_path)
+    shutil.rmtree(tmp_path / "results" / "runs" / "s4x_sc_rpn")
+    capsys.readouterr()
+    assert main(["study", "--experiment", "10", "--estimate", "--results-dir", "results",
+                 "--seeds", "0", "1", "2"]) == 0
+    estimate = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # only SC-RPN at 4x, seed 0: 2,800 iterations x 0.1 s, plus its evaluation
+    assert (estimate["rows"], estimate["runs"], estimate["missing_runs"]) == (1, 1, 1)
+    assert estimate["missing_machine_seconds"] >= 280.0

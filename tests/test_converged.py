@@ -1,10 +1,10 @@
-"""Experiment 10's registered rules (scrpn/study/converged.py), on hand-derived numbers."""
+"""Experiment 10's registered rules (scrpn/study/experiments/e10_converged.py), on hand-derived numbers."""
 from __future__ import annotations
 
 import pytest
 
-from scrpn.study.converged import (CLAIMS, PEER_PAIRS, Claim, choose_schedule, claim_holds, rung_prefix,
-                                   schedule_verdict)
+from scrpn.study.experiments.e10_converged import (CLAIMS, PEER_PAIRS, Claim, choose_schedule, claim_holds,
+                                                   rung_prefix, schedule_verdict)
 
 
 def test_s_star_is_the_first_rung_whose_doubling_moves_neither_method_more_than_1() -> None:

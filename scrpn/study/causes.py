@@ -29,7 +29,8 @@ import pandas as pd
 from scrpn.evaluation.proposal_stats import load_stats, missed_fractions
 from scrpn.outputs import atomic_write_text
 
-from .experiments import REGISTRY, Arm, all_arms, experiment_runs, experiment_study, experiment_verdicts, run_study
+from .experiments import (REGISTRY, Arm, all_arms, experiment_runs, experiment_study, experiment_verdicts, run_study,
+                          schedule_waiting)
 from .runs import Study, run_cost
 from .stats import Runs, difference, metric, sample_sd
 from .verdicts import stage1_learns
@@ -38,6 +39,7 @@ __all__ = ["ARMS", "causes_table", "detector_logs", "figure_names", "stage1_logs
 
 ARMS: tuple[Arm, ...] = all_arms()
 METRICS = ("AR100", "AR1000", "AR_S", "AP")
+WAITING = "pending: S* not chosen yet"   # an arm at the converged profile before experiment 10's phase 1 chose it
 
 
 def figure_names(arm: Arm) -> list[str]:
@@ -61,6 +63,8 @@ def stage1_logs(study: Study, experiment: int) -> dict[str, list[list[dict]]]:
             if row is None or label in logs:
                 continue
             sub, name = run_study(experiment_study(study, arm), row)
+            if schedule_waiting(sub):
+                continue
             seeds = [sub.training_log(name, s) for s in sub.seeds if sub.cached(name, s) is not None]
             if seeds:
                 logs[label] = seeds
@@ -131,7 +135,10 @@ def causes_table(study: Study) -> pd.DataFrame:
         line["cpu_hours"] = sum(run_cost(r)[1] for r in costed) / 3600
         line["verdict"] = verdicts.get(arm.experiment, "pending")
         wanted = REGISTRY[arm.experiment].seeds_of(arm, line["verdict"])
-        line["status"] = _status(arm, runs, min(wanted, len(study.seeds)), decided=line["verdict"] != "pending")
+        line["status"] = _status(arm, runs, min(wanted, len(study.seeds)),
+                                 decided=not line["verdict"].startswith("pending"))
+        if schedule_waiting(arm_study):       # experiment 10's arms at S* before phase 1 chose it
+            line["status"] = WAITING
         line["figures"] = ";".join(figure_names(arm))
         lines.append(line)
     return pd.DataFrame(lines)
@@ -173,7 +180,7 @@ def summary(frame: pd.DataFrame) -> str:
                      f"{sub['cpu_hours'].sum():.1f} CPU-hours.")
         for _, line in sub.iterrows():
             name = line["metric"]                  # AR1000; box AP for experiment 8's detectors
-            if line["status"] in ("not built", "not run", "not needed (verdict read)"):
+            if line["status"] in ("not built", "not run", "not needed (verdict read)", WAITING):
                 text = line["status"]
             elif not math.isfinite(line[f"delta_{name}"]):
                 text = (f"{name} {line[f'{name}_mean']:.1f} ({line['status']}); its reference "

@@ -53,7 +53,7 @@ from scrpn.outputs import atomic_write, atomic_write_text
 from .provenance import CodeChanges, code_version, dirty_training, training_commits
 
 __all__ = ["CONVERGED", "LATER_KEYS_AT_FIRST_VALUE", "PROFILE_CONFIG_DIRS", "RUNTIME_KEYS", "SCHEDULE_RUNGS",
-           "TEST_VARIANTS", "Study",
+           "ScheduleNotChosen", "TEST_VARIANTS", "Study",
            "config_fingerprint", "row_folders", "run_cost", "training_config"]
 
 # Schedule profiles (issue 38, experiment 10): the mini rows with only their schedule changed.
@@ -139,6 +139,11 @@ def row_folders(folder: Path) -> list[Path]:
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the checkout whose scrpn/ trains the runs
 
 
+class ScheduleNotChosen(ConfigError):
+    """The ``converged`` profile before experiment 10's phase 1 has chosen its rung (no
+    ``configs/converged/_base.yaml``): readers of cached runs show its runs as pending."""
+
+
 @dataclass
 class Study:
     """The study's rows for one profile / dataset / seed list (see the module docstring)."""
@@ -192,7 +197,7 @@ class Study:
         if self.dataset in (None, "synthshapes") or not pointer.is_file():
             pointer = folder / "_base.yaml"
         if not pointer.is_file():
-            raise ConfigError(f"{pointer}: the converged schedule S* is not chosen yet (experiment 10, "
+            raise ScheduleNotChosen(f"{pointer}: the converged schedule S* is not chosen yet (experiment 10, "
                               f"phase 1: train the rungs with --profile 2x, 4x, ... first)")
         target = _read_yaml(pointer).get("_base_")
         rung = Path(target).stem if isinstance(target, str) else None

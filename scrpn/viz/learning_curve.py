@@ -4,7 +4,7 @@
 mini run at 1x, ``s<n>x_<row>`` at n x, and any registered extra run such as experiment 2's
 ``x2g2c_rpn_4x``) as ``{iterations: metrics}``; :func:`learning_curve` draws AR100, AR1000 and
 AR_S against iterations (log-2 axis: one step per doubling), with the band of the rule that
-chooses S* (±1.0 AR1000 around each point, :data:`scrpn.study.converged.CURVE_TOLERANCE`) on the
+chooses S* (±1.0 AR1000 around each point, :data:`scrpn.study.experiments.e10_converged.CURVE_TOLERANCE`) on the
 AR1000 panel, and each method's total training loss of its longest run. Not in the paper.
 ``tests/test_learning_curve.py`` pins the gathering and the panels.
 """
@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..study.converged import CURVE_RUNGS, CURVE_TOLERANCE, rung_prefix
+from ..study.experiments.e10_converged import CURVE_RUNGS, CURVE_TOLERANCE, rung_prefix
 
 __all__ = ["METRICS", "curve_points", "learning_curve"]
 

@@ -15,23 +15,26 @@ The study's core (runs, caching, statistics, the paper's tables) never imports t
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Callable, Optional
 
-from ..runs import SCHEDULE_RUNGS
+from ..runs import PROFILE_CONFIG_DIRS, SCHEDULE_RUNGS, ScheduleNotChosen
 from ..stats import Runs, cached_runs
 from . import (e1_cascade_rpn, e2_ga_rpn, e3_iou_mask, e4_posr, e5_alignment, e6_points, e7_geometry,
-               e8_detectors, e9_deepforest)
+               e8_detectors, e9_deepforest, e10_converged)
 from .record import Amendment, Arm, Experiment, Stage
 
-__all__ = ["Amendment", "Arm", "Experiment", "REGISTRY", "RUN_ORDER", "Stage", "all_arms", "experiment_runs",
-           "experiment_study", "experiment_verdicts", "registered_seeds", "run_experiment", "run_study"]
+__all__ = ["Amendment", "Arm", "Experiment", "REGISTRY", "RUN_ORDER", "Stage", "all_arms", "experiment_plan",
+           "experiment_runs",
+           "experiment_study", "experiment_verdicts", "named_runs", "registered_seeds", "run_experiment", "run_study",
+           "schedule_waiting"]
 
 REGISTRY: dict[int, Experiment] = {m.EXPERIMENT.number: m.EXPERIMENT for m in (
     e1_cascade_rpn, e2_ga_rpn, e3_iou_mask, e4_posr, e5_alignment, e6_points, e7_geometry, e8_detectors,
-    e9_deepforest)}
+    e9_deepforest, e10_converged)}
 # The registered order of the runs (REPORT: "3 (M2, M3), 1 (A-D, then E), 4, 5, 6, 2, 8, 7"); 9
-# after 6, whose verdict added its second correction.
-RUN_ORDER = (3, 1, 4, 5, 6, 9, 2, 8, 7)
+# after 6, whose verdict added its second correction; 10 (issue 38) last, re-reading them all.
+RUN_ORDER = (3, 1, 4, 5, 6, 9, 2, 8, 7, 10)
 
 
 def all_arms() -> tuple[Arm, ...]:
@@ -47,32 +50,64 @@ def experiment_study(study: Any, where: Any) -> Any:
 
 
 def run_study(study: Any, name: str) -> tuple[Any, str]:
-    """The study and row of a run name: ``s4x_rpn`` is ``rpn`` at the schedule rung ``4x`` (the
-    names ``Study.run_name`` gives a rung's runs), any other name is ``study``'s own row. A rule
-    that compares profiles (experiment 10) reads its runs by these names."""
+    """The study and row of a run name: ``s4x_rpn`` is ``rpn`` at the schedule rung ``4x``, and
+    ``s4x_deepforest_rpn`` (or ``deepforest_rpn``) is ``rpn`` on the dataset ``deepforest`` (the
+    names ``Study.run_name`` gives; a dataset is one with an overlay in the profile's
+    ``datasets/``), any other name is ``study``'s own row. A rule that compares profiles and
+    datasets (experiment 10) reads its runs by these names."""
     for rung in SCHEDULE_RUNGS:
         if name.startswith(f"s{rung}_"):
-            return replace(study, profile=rung), name[len(rung) + 2:]
+            study, name = replace(study, profile=rung), name[len(rung) + 2:]
+            break
+    if study.dataset in (None, "synthshapes"):
+        overlays = Path(study.config_root) / PROFILE_CONFIG_DIRS[study.profile] / "datasets"
+        for dataset in sorted(p.stem for p in overlays.glob("*.yaml")):
+            if name.startswith(f"{dataset}_"):
+                return replace(study, dataset=dataset), name[len(dataset) + 1:]
     return study, name
+
+
+def schedule_waiting(study: Any) -> Optional[str]:
+    """Why ``study``'s profile cannot be read yet (experiment 10's ``converged`` before phase 1
+    has chosen S*: the one-line reason), or ``None`` when it can."""
+    try:
+        study.schedule_rung()
+    except ScheduleNotChosen as exc:
+        return str(exc)
+    return None
+
+
+def named_runs(study: Any) -> Runs:
+    """``run name -> its cached runs`` (:func:`run_study`: a rung's or a dataset's runs by their
+    names, any other name ``study``'s own row), one memoised reader per dataset and profile; a
+    profile not chosen yet reads no runs. Trains nothing."""
+    readers: dict = {}
+
+    def reader(sub: Any) -> Runs:
+        key = (sub.dataset, sub.profile)
+        if key not in readers:
+            readers[key] = (lambda row: []) if schedule_waiting(sub) else cached_runs(sub)
+        return readers[key]
+
+    def runs(name: str) -> list:
+        sub, row = run_study(study, name)
+        return reader(sub)(row)
+
+    return runs
 
 
 def experiment_runs(study: Any) -> Callable[[Any], Runs]:
     """``experiment (or arm) -> its cached runs``, by row on its dataset and profile, or by run
-    name at a schedule rung (:func:`run_study`); one memoised reader per dataset and profile.
-    Trains nothing."""
-    readers: dict = {}
-
-    def reader(sub: Any) -> Runs:
-        return readers.setdefault((sub.dataset, sub.profile), cached_runs(sub))
+    name at a schedule rung (:func:`named_runs`); one memoised reader per dataset and profile. A
+    profile not chosen yet (``converged`` before S*) reads no runs. Trains nothing."""
+    memo: dict = {}
 
     def runs_of(where: Any) -> Runs:
         base = experiment_study(study, where)
-
-        def runs(name: str) -> list:
-            sub, row = run_study(base, name)
-            return reader(sub)(row)
-
-        return runs
+        key = (base.dataset, base.profile)
+        if key not in memo:
+            memo[key] = named_runs(base)
+        return memo[key]
 
     return runs_of
 
@@ -97,27 +132,51 @@ def registered_seeds(row: str, verdicts: Optional[dict[int, str]] = None) -> int
     return 3
 
 
-def run_experiment(number: int, study: Any, log: Callable[[str], None] = print) -> list[dict]:
-    """Train (or load) the runs of experiment ``number`` in its registered order: each
-    :class:`Stage` not dropped, its rows x seeds on the stage's dataset. A stage whose rows depend
-    on earlier runs reads them from the cache first. Returns every run's metrics record."""
+def _steps(number: int, study: Any, log: Callable[[str], None]):
+    """Each stage of experiment ``number`` that would train, as ``(study, rows, seeds)``, in the
+    registered order, planned when the generator reaches it (after the runs of the stages before
+    it have been trained, if the caller trains them). A stage not dropped trains its rows on its
+    dataset and profile; a stage whose rows depend on earlier runs reads them from the cache
+    (every seed the experiment registers; runs of any rung by name, :func:`named_runs`). A stage
+    at a profile not chosen yet stops the run order there: the later stages wait for it."""
     experiment = REGISTRY[number]
     base = experiment_study(study, experiment)
-    records = []
+    every_seed = sorted({seed for stage in experiment.stages for seed in stage.seeds})
     for stage in experiment.stages:
         if stage.dropped:
             log(f"experiment {number}, stage {stage.name}: dropped ({stage.dropped})")
             continue
-        sub = base if stage.dataset in (None, base.dataset) else replace(base, dataset=stage.dataset)
-        # a row chosen from earlier runs reads every seed the experiment registers
-        every_seed = sorted({seed for other in experiment.stages for seed in other.seeds})
-        rows = list(stage.rows(cached_runs(replace(sub, seeds=every_seed))) if callable(stage.rows) else stage.rows)
+        reader = base if stage.dataset in (None, base.dataset) else replace(base, dataset=stage.dataset)
+        sub = reader if stage.profile in (None, reader.profile) else replace(reader, profile=stage.profile)
+        waiting = schedule_waiting(sub)
+        if waiting:
+            log(f"experiment {number}, stage {stage.name} and every later stage: waiting ({waiting})")
+            return
+        rows = list(stage.rows(named_runs(replace(reader, seeds=every_seed))) if callable(stage.rows)
+                    else stage.rows)
         if not rows:
             log(stage.skip or f"experiment {number}, stage {stage.name}: nothing to run yet")
             continue
-        log(f"experiment {number}, stage {stage.name}: {' '.join(rows)}, seeds {list(stage.seeds)}"
-            + (f" ({stage.dataset})" if stage.dataset else ""))
         for row in rows:
             sub.config(row)             # a typo fails here, before hours of training
-        records += sub.runs(rows, stage.seeds)
+        log(f"experiment {number}, stage {stage.name}: {' '.join(rows)}, seeds {list(stage.seeds)}"
+            + (f" ({stage.dataset})" if stage.dataset else "")
+            + (f", profile {stage.profile}" if stage.profile else ""))
+        yield sub, rows, tuple(stage.seeds)
+
+
+def experiment_plan(number: int, study: Any, log: Callable[[str], None] = print) -> list[tuple[Any, list[str], tuple]]:
+    """What ``scrpn study --experiment N`` would train next, read off the cached runs (nothing is
+    trained): ``(study, rows, seeds)`` per stage (:func:`_steps`; a stage that depends on runs
+    not yet trained is planned as the cache stands). ``--estimate`` prices it."""
+    return list(_steps(number, study, log))
+
+
+def run_experiment(number: int, study: Any, log: Callable[[str], None] = print) -> list[dict]:
+    """Train (or load) the runs of experiment ``number`` in its registered order (:func:`_steps`,
+    each stage planned after the stages before it have trained). Returns every run's metrics
+    record."""
+    records: list[dict] = []
+    for sub, rows, seeds in _steps(number, study, log):
+        records += sub.runs(rows, seeds)
     return records

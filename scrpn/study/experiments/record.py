@@ -55,11 +55,14 @@ class Stage:
     """One step of the run order: rows x seeds, trained by ``scrpn study --experiment N``.
     ``rows`` may be a function of the cached runs (a row chosen by earlier arms' results); an
     empty answer skips the stage with ``skip``'s message. A ``dropped`` stage is kept for the
-    record and not run (the reason is the REPORT's)."""
+    record and not run (the reason is the REPORT's). ``profile``: the profile its rows train at (a
+    schedule rung, "converged"); a profile not chosen yet (experiment 10's S*) stops the run order
+    there, the later stages waiting for it."""
     name: str
     rows: Union[tuple[str, ...], Callable[[Runs], Sequence[str]]]
     seeds: tuple[int, ...] = (0, 1, 2)
     dataset: Optional[str] = None
+    profile: Optional[str] = None
     note: str = ""
     skip: str = ""
     dropped: str = ""
