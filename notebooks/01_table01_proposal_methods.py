@@ -7,9 +7,22 @@
 # ---
 
 # %% [markdown]
-# # 01 · Table I: region proposal methods (and time per image)
+# # 01 · Table I: region proposal methods
 #
-# RPN, Iterative RPN, GA-RPN, Cascade RPN and SC-RPN on the same backbone, data and schedule. The paper's four cited-only methods (SharpMask ... ZIP) have no row of ours. Time per image is measured on our CPU: compare ratios between methods, not with the paper's GPU seconds.
+# > "Without bells and whistles, SC-RPN achieves an improvement of 14.5% in terms of AR<sub>1000</sub>
+# > compared to the RPN. Even under different region proposal numbers and object sizes, SC-RPN
+# > consistently outperforms all the existing region proposal approaches." (paper, Section IV-B)
+#
+# **The idea.** A region proposal network scores and refines boxes at every location of every FPN
+# level; the detector behind it only sees what the proposals cover. Average recall (AR@k, the recall
+# of the first k proposals averaged over IoU thresholds 0.5 to 0.95) measures that coverage. The
+# paper compares SC-RPN with four proposal networks built on the same backbone: RPN (one stage,
+# anchors), Iterative RPN (RPN applied twice), GA-RPN (learned anchor shapes) and Cascade RPN (two
+# stages, adaptive convolution). Here all five run on the same data and schedule, so the question is
+# the *order* of the rows and the rough size of the gaps, not the absolute AR.
+#
+# **Before the table.** Each method's loss during training (first seed), the picture of what the
+# table summarises: a method whose loss has not flattened at the last iteration is not converged.
 
 # %% tags=["parameters"]
 # Parameters (papermill): profile smoke | mini | full; retrain=False reuses cached results.
@@ -31,6 +44,11 @@ session = setup(profile=profile, retrain=retrain, seeds=seeds, dataset=dataset, 
                 train_missing=train_missing)
 study, show_table, show_figure, ready = session.study, session.show_table, session.show_figure, session.ready
 session.show_setting()
+
+# %%
+if ready("rpn", "iterative_rpn", "ga_rpn", "cascade_rpn", "sc_rpn"):
+    display(F.training_curves({row: study.training_log(row, seeds[0])
+                               for row in ("rpn", "iterative_rpn", "ga_rpn", "cascade_rpn", "sc_rpn")}))
 
 # %%
 view = show_table("table01_proposals_coco")
@@ -85,17 +103,24 @@ else:
     print("no results/bench/speed.json yet: run `scrpn bench` on a quiet machine")
 
 # %% [markdown]
-# ## Questions
+# ## Exercises
 #
-# * SC-RPN's lead over RPN is larger here than in the paper. In the first study Cascade RPN fell
-#   *below* RPN; experiment 1 traced that to our loss normalisers (notebook 12): with
-#   mmdetection's, now the default, its stage 1 learns and it lands above RPN. Why is it still
-#   9.4 below SC-RPN, when the paper has it 1.1 below? The first study's
-#   runs are the `diag_cascade_rpn_paper_norm` row, printed above. GA-RPN is still below RPN:
-#   is that our scale (256 px, anchor scale 4, 700 iterations), or our code? Experiment 2 tests
-#   the test-time location filter, normalisers and init, mmdetection 3.3's inverted location
-#   targets and a 4x schedule.
-# * Which objects do the peers miss? The AR_S column says small ones first; Fig. 8 (notebook 07)
-#   splits recall by aspect ratio.
-# * The time column is one benchmark on random weights. Does SC-RPN's cost ratio change with
-#   image size? `results/bench/speed_coco_1333x800.json` has the same methods at COCO's size.
+# Try each one before opening its answer (the folded cell below it: click the bar at its left in JupyterLab).
+
+# %% [markdown]
+# **Exercise 1.** Which of the four comparisons with RPN reproduce here, and which does not? Read the verdicts above, then the size of each Δ against the paper's.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer 1.** The verdicts come from the rule printed above the list (resolved at 2.5 standard errors, same sign as the paper). SC-RPN, Cascade RPN and Iterative RPN are above RPN as in the paper; GA-RPN is below it. Experiment 2 (notebook 12) traces GA-RPN's deficit to the schedule: at 4x the iterations it is level with RPN trained as long.
+
+# %% [markdown]
+# **Exercise 2.** SC-RPN's lead over RPN is larger here than in the paper, Cascade RPN's smaller. Name one property of the mini profile that could shrink a two-stage peer's gain, and one that could enlarge SC-RPN's.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer 2.** 700 iterations: a head that learns its stage-1 offsets late (Cascade RPN) is penalised most by a short schedule. SynthShapes has many small and slender objects (notebook 00's card), the cases SADS and the points target, so SC-RPN's gain can be larger than on COCO. Experiment 7 (notebook 12) re-runs the five methods in the paper's geometry (512 px, anchor scale 8).
+
+# %% [markdown]
+# **Exercise 3.** The time column compares our CPU milliseconds with the paper's GPU seconds. What can you compare, and where is the number to quote?
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer 3.** Only ratios between methods of the same run: SC-RPN's time over RPN's. The ratios to quote come from `scrpn bench` (one process, interleaved, same batch), printed in the last cell; the paper's ratio is its own SC-RPN time over its RPN time.

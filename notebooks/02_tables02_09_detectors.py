@@ -9,7 +9,20 @@
 # %% [markdown]
 # # 02 · Tables II and IX: detectors on the proposals
 #
-# Fast R-CNN on precomputed proposals and Faster R-CNN trained end to end with each proposal method (Table II, R-CNN positive IoU 0.65), then Double-Head and Cascade R-CNN on RPN and SC-RPN (Table IX). One seed (the study's budget).
+# > "With RPN, Fast R-CNN yields 37.0 mAP while Faster R-CNN yields 37.1 mAP. However, integrating
+# > SC-RPN into Fast R-CNN and Faster R-CNN can boost the performance to 40.2 mAP and 40.9 mAP,
+# > respectively." (paper, Section IV-B)
+#
+# **The idea.** Better proposals should make a better detector. Fast R-CNN classifies and refines
+# proposals computed once by a trained proposal network; Faster R-CNN trains the proposal network and
+# the R-CNN head together, end to end. Table II runs both on each proposal method (R-CNN positive IoU
+# 0.65, 300 or 1000 proposals), Table IX adds Double-Head and Cascade R-CNN on RPN and SC-RPN. One
+# seed per row (the study's budget), so only signs are compared.
+#
+# **Before the table.** The path of one image: backbone -> proposal head -> top-k proposals -> RoI
+# Align on each proposal -> R-CNN head (class scores, box deltas) -> per-class NMS -> detections. For
+# Fast R-CNN the first three steps ran earlier and were saved to a file; for Faster R-CNN they run
+# inside the same training step, and the proposal head's losses are added to the R-CNN's.
 
 # %% tags=["parameters"]
 # Parameters (papermill): profile smoke | mini | full; retrain=False reuses cached results.
@@ -66,14 +79,24 @@ for detector in ("fast_rcnn", "faster_rcnn"):
             print(f"{detector:12s} {n:5d} proposals: pending")
 
 # %% [markdown]
-# ## Questions
+# ## Exercises
 #
-# * Today's Cascade RPN gains +12.2 AP over RPN under Fast R-CNN (300 proposals) but +1.1 under
-#   Faster R-CNN; SC-RPN shows the same pattern (+17.5 against +9.2). Fast R-CNN trains on the
-#   proposals of a fully trained network, Faster R-CNN trains it jointly in the same 700
-#   iterations. Does the Faster R-CNN gap move toward the paper's as the detector converges?
-#   Experiment 8 (notebook 12) trains Faster R-CNN with RPN and SC-RPN at 3x the iterations.
-# * 1000 proposals score below 300 for every proposal method here, within 0.4 AP in the paper.
-#   Is that the undertrained R-CNN classifier filling the 100 kept detections with poorer boxes?
-# * Each row is one seed: how large is a detector's seed spread? Differences of 1-2 AP between
-#   rows are not resolved here.
+# Try each one before opening its answer (the folded cell below it: click the bar at its left in JupyterLab).
+
+# %% [markdown]
+# **Exercise 1.** Fast R-CNN's gain from SC-RPN is larger than Faster R-CNN's here, the reverse of the paper. What differs between the two detectors' training in our 700 iterations?
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer 1.** Fast R-CNN trains its R-CNN head on the proposals of a fully trained proposal network from the first iteration; Faster R-CNN trains both parts jointly, so its proposals are poor for most of the schedule. Experiment 8 (notebook 12) trains Faster R-CNN three times as long and the gap moves toward the paper's.
+
+# %% [markdown]
+# **Exercise 2.** Here 1000 proposals score below 300 under every detector. Give a reason that has nothing to do with the proposals' quality.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer 2.** The detector keeps at most 100 detections per image after NMS. An R-CNN classifier that is far from converged ranks poor boxes among good ones; more proposals give it more poor boxes to rank into those 100 slots.
+
+# %% [markdown]
+# **Exercise 3.** Each row has one seed. How would you find out whether a 1 AP difference between two detector rows is resolved?
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer 3.** Train more seeds of both rows and compute the standard error of the difference, sqrt(s_a^2/n_a + s_b^2/n_b), as the three-seed tables do; a difference under about 2.5 standard errors is not resolved.

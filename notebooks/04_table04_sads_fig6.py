@@ -9,7 +9,21 @@
 # %% [markdown]
 # # 04 · Table IV and Fig. 6: the assigners of the two stages
 #
-# Max-IoU in both stages, Max-IoU then SAT, and SADS (PosR then SAT). Fig. 6 compares the IoU distribution of the proposals without and with SADS.
+# > "When Max IoU assigner is applied to both the first and the second stage, the model yields the
+# > AR<sub>1000</sub> of 66.7. The incorporation of SAT in the second stage can surge the performance
+# > to 69.6, indicating the importance of ensuring sampling consistency. Furthermore, when PosR is
+# > added in the first stage, the AR<sub>1000</sub> increases to 72.4." (paper, Section IV-C)
+#
+# **The idea.** During training each stage must decide which locations learn to fit which object (its
+# *positives*). Max-IoU picks locations whose box overlaps the object by a fixed IoU (0.7): between
+# the two stages the positives move, change number and ignore the object's size. SADS replaces both
+# rules: in stage 1 the **Positive Region assigner (PosR)** makes the locations of the object's own
+# FPN level inside its shrunken centre region positive; in stage 2 the **Size-Aware Threshold
+# assigner (SAT)** takes the k locations nearest the object's centre on its levels and keeps those
+# whose stage-1 box beats the *mean* IoU of the k, inside the object.
+#
+# **Before the table: PosR and SAT on one object** (a slender object of the first validation images,
+# scored on the priors an untrained head predicts; notebook 10 explores any object).
 
 # %% tags=["parameters"]
 # Parameters (papermill): profile smoke | mini | full; retrain=False reuses cached results.
@@ -33,6 +47,23 @@ study, show_table, show_figure, ready = session.study, session.show_table, sessi
 session.show_setting()
 
 # %%
+from IPython.display import Image
+
+from scrpn.engine.builders import build_val_dataset
+from scrpn.viz.sads_inspector import figure_to_png, inspect_sads, plot_sads
+
+cfg = study.config("sc_rpn", seeds[0])
+val = build_val_dataset(cfg)
+image, target = val[0]
+boxes = target["boxes"][~target["iscrowd"]]
+wh = (boxes[:, 2:] - boxes[:, :2]).clamp(min=1e-6)
+g = int(((wh.max(1).values / wh.min(1).values) * (wh.prod(1) >= 64)).argmax())   # the most slender
+view = inspect_sads(boxes, g, tuple(image.shape[-2:]), cfg, None,
+                    gt_boxes_ignore=target["boxes"][target["iscrowd"]])
+display(Image(data=figure_to_png(plot_sads(image, view, title=f"validation image 0, object {g}: "
+                                                             f"{view.summary()}"))))
+
+# %%
 view = show_table("table04_sads_combinations")
 
 # %%
@@ -50,11 +81,24 @@ if ready("diag_t3_point_lr001", "t3_sads"):
     show_figure(F.fig6_iou_distribution(stats, k=300), "fig6_iou_distribution")
 
 # %% [markdown]
-# ## Questions
+# ## Exercises
 #
-# * Nearly all of SADS's gain is SAT's (stage 2); PosR adds little here (paper +2.8). Stage 1
-#   barely moves its boxes in these rows: does PosR help once stage 1 learns (experiment 4: the
-#   UnitBox loss, a 4x stage-1 weight, and PosR's region rounded to whole cells as mmdetection's
-#   `center_ratio` does)?
-# * Fig. 6: SADS shifts the proposals' IoU distribution up. Is the shift in the objects the paper
-#   names (small and slender), or everywhere? Fig. 8 (notebook 07) splits recall by aspect ratio.
+# Try each one before opening its answer (the folded cell below it: click the bar at its left in JupyterLab).
+
+# %% [markdown]
+# **Exercise 1.** In the picture, count the PosR positives and the SAT positives of the object. Why does SAT give it more than the one or two PosR gives?
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer 1.** PosR keeps the locations of one level inside a small centre region (ratio sigma); a slender object's centre region holds few cells. SAT takes k candidates on each of N levels and keeps those above their mean IoU, so an object always gets a share of its own candidates.
+
+# %% [markdown]
+# **Exercise 2.** Table IV: which stage's assigner carries nearly all of SADS's gain here? Where does the paper put it?
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer 2.** SAT (stage 2): the Max-IoU -> SAT step is large and resolved, the PosR step is not resolved here (see *What we see*). The paper splits the gain about evenly. Experiment 4 (notebook 12) made stage 1 learn and rounded PosR's region as mmdetection does; PosR's step stays below the registered threshold.
+
+# %% [markdown]
+# **Exercise 3.** Fig. 6 shows the IoU of the top-300 proposals with and without SADS. What would a shift of the whole histogram to the right mean for AR at IoU 0.5 and at 0.9?
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer 3.** AR averages recall over IoU thresholds 0.5-0.95. A shift to higher IoU raises the recall at the strict thresholds most (boxes that were found but loose become tight), so AR rises even where recall at 0.5 barely moves.

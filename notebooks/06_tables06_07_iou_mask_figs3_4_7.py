@@ -9,7 +9,21 @@
 # %% [markdown]
 # # 06 · Tables VI and VII, Figs. 3, 4 and 7: the Light-weight IoU-Mask branch
 #
-# Which samples train the IoU mask (Table VI), which feature map it reads (Table VII), how its supervision is built (Fig. 3), how the IoU-aware score repairs NMS (Fig. 4) and what it does to the proposals (Fig. 7). Rows 'tested without' reuse the checkpoint of their 'tested with' twin (the study trains each training config once).
+# > "As we can see from the Table VI, training with regression samples in low location accuracy
+# > achieves the highest improvement, while training with classification samples in high location
+# > accuracy achieves the best performance." (paper, Section IV-C)
+#
+# **The idea.** NMS keeps the box with the highest classification score, but the score says "an
+# object is here", not "this box fits it". The IoU mask is a 1x1 convolution and two sigmoids beside
+# the stage-2 regression; it is trained to predict each proposal's IoU with its object, and at test
+# time the ranking score is the mean of the classification score and the mask (the IoU-aware score).
+# Table VI asks which samples train it (regression positives, plus all negatives, or classification
+# samples), Table VII which feature map it reads; both with and without SADS (high and low location
+# accuracy), and each trained mask scored with and without it at test time.
+#
+# **Before the tables: what the mask sees** (Fig. 3, computed with the project's own assigner,
+# sampler and loss code on one object): the samples it is trained on and the IoU target each one gets.
+# Rows "scored without it" reuse the checkpoint of their twin (the study trains each config once).
 
 # %% tags=["parameters"]
 # Parameters (papermill): profile smoke | mini | full; retrain=False reuses cached results.
@@ -33,6 +47,9 @@ study, show_table, show_figure, ready = session.study, session.show_table, sessi
 session.show_setting()
 
 # %%
+show_figure(F.fig3_iou_mask_supervision(), "fig3_iou_mask_supervision")
+
+# %%
 view6 = show_table("table06_iou_mask_training_samples")
 
 # %%
@@ -43,13 +60,6 @@ view7 = show_table("table07_iou_mask_feature_map")
 
 # %%
 session.what_we_see("table07_iou_mask_feature_map")
-
-# %% [markdown]
-# ## Fig. 3: how the IoU-mask supervision is built
-# Computed live with the project's own assigner, sampler and loss code on one object.
-
-# %%
-show_figure(F.fig3_iou_mask_supervision(), "fig3_iou_mask_supervision")
 
 # %% [markdown]
 # ## Fig. 4: the IoU-aware score example
@@ -71,10 +81,24 @@ if ready("t3_sads", "sc_rpn"):
     show_figure(F.fig7_iou_mask_effect(stats), "fig7_iou_mask_effect")
 
 # %% [markdown]
-# ## Questions
+# ## Exercises
 #
-# * The IoU-aware score moves AR by a few tenths at most here. Does the mask learn at all under
-#   the literal reading (BCE on sigmoid(sigmoid(x)) saturates at ln 2)? Each run now logs the
-#   mask's Spearman correlation with the true IoU; experiment 3 compares the three readings
-#   (notebook 12).
-# * Fig. 4's printed mask values only fit one sigmoid. Which reading did the paper's code run?
+# Try each one before opening its answer (the folded cell below it: click the bar at its left in JupyterLab).
+
+# %% [markdown]
+# **Exercise 1.** Tables VI and VII: does any mask variant raise AR1000 over the network without a mask? Does scoring with the mask (the IoU-aware score) change a trained network's AR?
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer 1.** Read the two lists above. Every variant trained with a mask is at or below its no-mask reference, and scoring with or without the mask moves AR1000 by a few tenths at most: one seed per row cannot resolve either. Experiment 3 (notebook 12) scores every checkpoint under the three readings of the paper's two sigmoids, with three seeds: the mask stays unhelpful.
+
+# %% [markdown]
+# **Exercise 2.** The mask is sigmoid(sigmoid(x)). What range can it take, and how much can it move the IoU-aware score of one proposal?
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer 2.** sigmoid maps any x into (0, 1), so the second sigmoid's output lies in (sigmoid(0), sigmoid(1)) = (0.5, 0.73). The IoU-aware score is (cls + mask) / 2, so the mask can move it by at most (0.73 - 0.5) / 2, about 0.12: it can reorder proposals whose classification scores are close, not rescue a badly scored one. Notebook 09 shows what this does to the mask's training loss.
+
+# %% [markdown]
+# **Exercise 3.** Fig. 4's example has three candidates around one object. Change the classification scores so that the IoU-aware score keeps the same box as the classification score.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **Answer 3.** Make the well-localised box's classification score lower than the poor box's by more than twice the difference of their masks (the IoU-aware score halves each term): then the poor box still ranks first and NMS suppresses the good one. `F.fig4_example_numbers()` returns the numbers to edit.

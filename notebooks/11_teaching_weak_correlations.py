@@ -366,3 +366,50 @@ show(T.plot_anchors_vs_points(slender, [img for img, _ in samples], max_panels=6
 # * The paper's ablations quantify their fixes on COCO: Table III (each component), Table IV (SADS vs
 #   Max-IoU combinations), Tables VI–VII (the IoU mask), Table VIII (points vs anchors). The other
 #   notebooks of this project reproduce them on SynthShapes.
+
+# %% [markdown]
+# ## Answer key
+#
+# One folded cell per question above (section.question); open each after trying it.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **1.1.** The IoU-aware score is (classification score + mask) / 2, and the mask lies in (0.50, 0.73): two candidates' masks differ by at most 0.23, which moves their IoU-aware scores apart by at most 0.115. Their classification scores, 0.05 apart, contribute 0.025. So the mask reverses their order when their masks differ by more than 0.05, well inside its range. The paper wanted a small variance so as *not* to change the classification score's distribution dramatically (Section III-A): the mask nudges close calls, it does not overrule a confident score.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **1.2.** Spearman's: NMS only uses the order. Example: scores (0.1, 0.2, 0.3, 10) against IoUs (0.3, 0.2, 0.1, 10): one far point makes Pearson's r close to 1, while the ranks (1, 2, 3, 4) against (3, 2, 1, 4) give Spearman's ρ = 0.2.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **1.3.** Most candidates are background far from any object: low score and IoU near 0 for both scores. They make any score look correlated with the IoU; the paper's claim is about ranking the candidates *of one object* against each other, which is what the near-candidate numbers measure.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **1.4.** The first kept box is the top-ranked candidate, so it does not depend on the threshold. With 0.8 fewer boxes are suppressed, so the best kept box can only stay or improve. AR@100 counts the best box among few: near-duplicates that survive a loose threshold take slots from other objects. AR@1000 has room for them, so it gains from keeping more boxes.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **1.5.** The mask predicts the IoU of the box regressed at its location, trained on the refined proposals of the classification samples. Where that box is poor but the location's features look like a good one (an object touching another, a slender object whose box is cut short), or where the location's samples were rare in training, the mask ranks the poorer box first.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **2.1.** Early on, few stage-1 boxes reach IoU 0.7, so most objects get only their best box (if it reaches 0.3) or nothing. Late in training many boxes pass 0.7, and easy objects get many positives while hard ones still get few: the number follows the boxes' quality, not the object.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **2.2.** Stage 1 moves each location's box. A location beside a thin object, outside it, can regress a box that covers the object well; for a slender object many such locations lie within a few pixels of its long sides, so their boxes pass 0.7 while the location itself is outside.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **2.3.** The threshold is the mean IoU of the object's own k candidates per level: when the boxes improve, the mean rises with them, and roughly the better part of the candidates stays above it. The count per object stays near a fixed share of k instead of following the boxes' quality.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **2.4.** An object whose size sits between two levels' scales has good candidates on both; one level (N = 1, Table V) gives too few. All five would add candidates of the wrong scale whose low IoUs pull the mean down and let poor locations become positives (the paper's penalty for large N).
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **2.5.** The same rule gives very different positives when the stage-1 boxes differ: a fixed IoU threshold turns box quality into the number of positives, which is the inconsistency SAT's per-object threshold removes.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **3.1.** A 1:8 stick of the anchor's area is sqrt(8) (about 2.8) times longer and 2.8 times narrower than the square: log-deltas of about ±1.04 in each dimension, several target standard deviations. They must be predicted from the features of one location, whose receptive field may not see both ends of the stick.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **3.2.** The box is the min/max of the nine points, so one stray point sets an edge and the box grows toward the neighbour or the wire; the IoU loss on the box then pulls the point back.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **3.3.** Every ratio multiplies the priors per location: more computation, more hyper-parameters and fewer positives per prior. A finite set of shapes still cannot match every outline, e.g. a bent or rotated stick.
+
+# %% [markdown] jupyter={"source_hidden": true}
+# **3.4.** Not only: `sc_rpn` also trains with SADS and the IoU mask. SAT refuses candidates outside their object (phenomenon 1), which matters most for slender objects; to isolate the representation, compare two rows that differ only in it (Table VIII, notebook 07).

@@ -96,3 +96,40 @@ def test_iou_mask_tables_pair_each_scoring_with_the_same_checkpoint() -> None:
     assert ("t6_with_sads_cls", "t6_with_sads_cls_notest") in pairs
     assert ("t6_with_sads_cls_notest", "t3_sads") in pairs
     assert ("t6_without_sads_reg_notest", "diag_t3_point_lr001") in pairs   # interpretation 31
+
+
+def test_comparison_labels_read_as_words() -> None:
+    """No slash-joined key values: what differs, then what the two rows share (issue 39)."""
+    from scrpn.study.prose import pair_label, row_label
+
+    t2, t4, t5, t6 = (TABLES[n] for n in ("table02_detection_coco", "table04_sads_combinations",
+                                          "table05_sads_hyperparameters", "table06_iou_mask_training_samples"))
+    assert pair_label(t2, ("Fast R-CNN", "SC-RPN", "300"), ("Fast R-CNN", "RPN", "300")) == \
+        "SC-RPN vs RPN (Fast R-CNN, 300 proposals)"
+    assert pair_label(t4, ("Max IoU", "Size-Aware Threshold (SAT)"), ("Max IoU", "Max IoU")) == \
+        "Size-Aware Threshold (SAT) in stage 2 vs Max IoU in stage 2 (Max IoU in stage 1)"
+    assert pair_label(t5, ("k (closest samples per feature map)", "3"),
+                      ("sigma (center ratio of positive region)", "0.2")) == "k = 3 vs k = 9 (the default)"
+    assert pair_label(t6, ("yes", "classification samples", "yes"), ("yes", "classification samples", "no")) == \
+        "scored with the IoU mask vs scored without it (with SADS, IoU mask trained on classification samples)"
+    assert row_label(t6, ("no", "without IoU mask", "no")) == "without SADS, without IoU mask, scored without it"
+    for spec in TABLES.values():
+        for values, _ in spec.rows:
+            assert " / " not in row_label(spec, values)
+
+
+def test_compact_table_has_the_headline_columns_and_the_change_with_its_se() -> None:
+    from scrpn.study.prose import compact_table
+
+    means, stds = [43.3, 40.9, 52.3, 49.5, 49.7, 43.4, 61.1, 60.6], [0.6, 0.1, 0.5, 0.6, 0.3, 1.1, 0.4, 0.6]
+    frame = _table03(means, stds)
+    for metric in ("AR100",):      # Table III has AR100 / AR300 / AR1000 (no AR_S)
+        frame[f"{metric}_mean"], frame[f"{metric}_std"], frame[f"{metric}_paper"] = 30.0, math.nan, 44.6
+    view = compact_table(frame, "table03_components")
+    assert list(view.columns) == ["row", "config", "seeds", "AR100", "AR1000", "AR1000 paper",
+                                  "Δ AR1000 ours [se]", "Δ paper", "compared with"]
+    first, alignment = view.iloc[0], view.iloc[3]
+    assert first["Δ AR1000 ours [se]"] == "" and first["AR1000"] == "43.3 ± 0.6" and first["AR100"] == "30.0"
+    # 49.5 - 52.3 = -2.8, se sqrt(0.6²/3 + 0.5²/3) = 0.451; paper 65.7 - 58.9 = +6.8
+    assert (alignment["row"], alignment["Δ AR1000 ours [se]"], alignment["Δ paper"], alignment["compared with"]) == \
+        ("+ alignment", "-2.8 [0.5]", "+6.8", "+ two-stage")

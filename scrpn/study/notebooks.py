@@ -52,7 +52,7 @@ from typing import Any, Callable, Optional, Sequence
 from .runs import Study
 
 __all__ = ["LOG_ENV", "OUTPUT_ENV", "RENDERED_PATHS", "RESERVED_PARAMETERS", "NotebookFailures", "Session",
-           "cells_differ", "render_differences",
+           "cells_differ", "markdown_table", "render_differences",
            "list_notebooks", "normalise_executed", "notebook_datasets", "parameter_names", "parse_parameters",
            "project_root", "read_source", "run_notebooks", "setup"]
 
@@ -130,19 +130,27 @@ class Session:
         _display_markdown(self.setting(row, dataset))
 
     def show_table(self, name: str) -> Any:
-        """Build table ``name`` (training missing rows if allowed), write its CSV, display it."""
-        from IPython.display import display
-
+        """Build table ``name`` (training missing rows if allowed), write its full CSV, and display
+        the compact table (:func:`scrpn.study.prose.compact_table`) with a link to the CSV."""
+        import pandas as pd
+        from .prose import compact_table
         from .tables import TABLES, make_table
 
-        view, path = make_table(name, self.study, self.tables_dir, self.paper_dir)
-        print(f"{TABLES[name].title}  ->  {path}")
-        display(view)
+        _, path = make_table(name, self.study, self.tables_dir, self.paper_dir)
+        view = compact_table(pd.read_csv(path), name)
+        link = Path(os.path.relpath(path, "notebooks")).as_posix() if not path.is_absolute() else path.as_posix()
+        _display_markdown(f"**{TABLES[name].title}** (Δ: against the row named in the last column; "
+                          f"every metric, the paper's value and the difference of each: "
+                          f"[`{path.as_posix()}`]({link}))\n\n" + markdown_table(view))
         return view
 
-    def what_we_see(self, name: str) -> str:
-        """Display (and return) the table's "what we see" Markdown, computed from its CSV. The
-        cause experiments' verdicts are read only for a table that shows one, once per session
+    def what_we_see(self, name: str) -> None:
+        """Display the table's "what we see" Markdown (:meth:`what_we_see_text`)."""
+        _display_markdown(self.what_we_see_text(name))
+
+    def what_we_see_text(self, name: str) -> str:
+        """The table's "what we see" Markdown, computed from its CSV. The cause experiments'
+        verdicts are read only for a table that shows one, once per session
         (:meth:`cause_verdicts`)."""
         import pandas as pd
 
@@ -154,9 +162,7 @@ class Session:
         def seeds_cached(row: str) -> int:
             return sum(quiet.cached(row, s) is not None for s in (0, 1, 2))
 
-        text = what_we_see(frame, name, cause_runs=seeds_cached, cause_verdicts=self.cause_verdicts)
-        _display_markdown(text)
-        return text
+        return what_we_see(frame, name, cause_runs=seeds_cached, cause_verdicts=self.cause_verdicts)
 
     def _quiet(self) -> Study:
         # the cause rows are read quietly here: their provenance warnings belong to notebook 12
@@ -188,6 +194,17 @@ class Session:
         display(fig)
         print("saved:", ", ".join(str(p) for p in paths))
         return paths
+
+
+def markdown_table(frame: Any) -> str:
+    """A DataFrame as a Markdown table (no index): the same bytes on every run, unlike a styled
+    HTML table, whose ids are random."""
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(cell(c) for c in frame.columns) + " |",
+             "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
 
 
 def _display_markdown(text: str) -> None:

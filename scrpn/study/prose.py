@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
 import pandas as pd
@@ -38,7 +39,8 @@ from .experiments import REGISTRY
 from .stats import RESOLVED_SE, difference_se
 from .tables import TABLES, TableSpec
 
-__all__ = ["CAUSES", "COMPARISONS", "Cause", "Comparison", "classify", "comparisons", "what_we_see"]
+__all__ = ["CAUSES", "COMPARISONS", "README_BLOCKS", "Cause", "Comparison", "classify", "compact_table",
+           "comparisons", "pair_label", "readme_block", "row_label", "what_we_see", "write_readme_blocks"]
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,48 @@ CAUSES: dict[tuple[str, str], Cause] = {e.table_row: Cause(n, e.question) for n,
                                         if e.table_row is not None}
 
 
-def _label(spec: TableSpec, values: Sequence[str]) -> str:
-    return " / ".join(str(v) for v in values)
+# How a row's key value reads in a sentence: a format, or a map from the table's value.
+_KEY_WORDS: dict[str, object] = {
+    "num_proposals": "{} proposals",
+    "stage1_assigner": "{} in stage 1", "stage2_assigner": "{} in stage 2",
+    "train_with_sads": {"yes": "with SADS", "no": "without SADS"},
+    "iou_mask_training_samples": "IoU mask trained on {}",
+    "iou_mask_feature_map": "IoU mask on the {}",
+    "test_with_iou_mask": {"yes": "scored with the IoU mask", "no": "scored without it"},
+    "point_alignment": {"yes": "point alignment", "no": "no point alignment"},
+    "point_description": {"yes": "point description", "no": "no point description"},
+}
+_DEFAULTS = {"sigma": "0.2", "k": "9", "N": "2"}   # Table V: the paper's defaults (t3_sads)
+
+
+def _word(key: str, value: str) -> str:
+    rule = _KEY_WORDS.get(key)
+    if value == "without IoU mask" or rule is None:
+        return str(value)
+    return rule.get(value, str(value)) if isinstance(rule, dict) else rule.format(value)
+
+
+def row_label(spec: TableSpec, values: Sequence[str]) -> str:
+    """One row of ``spec`` in words, e.g. "without SADS, IoU mask trained on regression samples,
+    scored with the IoU mask" (Table VI); Table V: "k = 3"."""
+    if spec.name == "table05_sads_hyperparameters":
+        return f"{str(values[0]).split()[0]} = {values[1]}"
+    return ", ".join(_word(k, v) for k, v in zip(spec.keys, values))
+
+
+def pair_label(spec: TableSpec, a: Sequence[str], b: Sequence[str]) -> str:
+    """A comparison in words: what differs ("A vs B"), then what the two rows share, in brackets,
+    e.g. "SC-RPN vs RPN (Fast R-CNN, 1000 proposals)", "k = 3 vs k = 9 (the default)".
+    ``tests/test_prose.py: test_comparison_labels_read_as_words`` pins them."""
+    if spec.name == "table05_sads_hyperparameters":
+        name = str(a[0]).split()[0]
+        return f"{name} = {a[1]} vs {name} = {_DEFAULTS.get(name, b[1])} (the default)"
+    differ = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    same = [i for i in range(len(a)) if i not in differ]
+    first = ", ".join(_word(spec.keys[i], a[i]) for i in differ)
+    second = ", ".join(_word(spec.keys[i], b[i]) for i in differ)
+    shared = ", ".join(_word(spec.keys[i], a[i]) for i in same)
+    return f"{first} vs {second}" + (f" ({shared})" if shared else "")
 
 
 def comparisons(frame: pd.DataFrame, spec: TableSpec, metric: Optional[str] = None) -> list[Comparison]:
@@ -156,6 +198,8 @@ def comparisons(frame: pd.DataFrame, spec: TableSpec, metric: Optional[str] = No
     metric = metric or ("AP" if "AP" in spec.metrics else "AR1000")
     out = []
     for i, j in COMPARISONS[spec.name](spec):
+        if spec.rows[i][1] == spec.rows[j][1]:
+            continue   # Table V lists the default once per hyper-parameter: the same run
         a, b = frame.iloc[i], frame.iloc[j]
         delta = float(a[f"{metric}_mean"]) - float(b[f"{metric}_mean"])
         se = difference_se(float(a[f"{metric}_std"]), int(a["seeds"]),
@@ -164,7 +208,7 @@ def comparisons(frame: pd.DataFrame, spec: TableSpec, metric: Optional[str] = No
         if not math.isfinite(paper):
             continue  # the paper gives no number for one side
         paper = round(paper, 6)
-        label = f"{_label(spec, spec.rows[i][0])} vs {_label(spec, spec.rows[j][0])}"
+        label = pair_label(spec, spec.rows[i][0], spec.rows[j][0])
         out.append(Comparison(label, spec.rows[i][1] or "", delta, se, paper,
                               classify(delta, se, paper)))
     return out
@@ -215,3 +259,166 @@ def what_we_see(frame: pd.DataFrame, name: str, cause_runs: Optional[Callable[[s
                 progress += f" Verdict, read off the registered rule: **{verdict}**."
             lines.append(f"- `{c.row}`: experiment {cause.experiment}, {cause.question}.{progress}")
     return "\n".join(lines)
+
+
+HEADLINE = {"AR": ("AR100", "AR1000", "AR_S"), "AP": ("AP", "AP50", "AP_S")}
+
+
+def compact_table(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The table a reader needs, from the frame ``build_table`` returns: one line per row with a
+    config of ours: the row in words, our headline metrics ("mean ± sd", AR100 / AR1000 / AR_S or
+    AP / AP50 / AP_S, those the table has), the paper's value of the main metric, and the change
+    against the row it is compared with (:data:`COMPARISONS`), ours with its standard error in
+    brackets beside the paper's. The full table (every metric, paper, diff) is the CSV."""
+    spec = TABLES[name]
+    main = "AP" if "AP" in spec.metrics else "AR1000"
+    shown = [m for m in HEADLINE["AP" if main == "AP" else "AR"] if m in spec.metrics]
+    against = {i: j for i, j in COMPARISONS[name](spec)}
+    found = {c.label: c for c in comparisons(frame, spec)}
+    lines = []
+    for i, (values, config) in enumerate(spec.rows):
+        if config is None:
+            continue
+        row = frame.iloc[i]
+        line = {"row": row_label(spec, values), "config": config, "seeds": int(row["seeds"])}
+        for metric in shown:
+            mean, std = float(row[f"{metric}_mean"]), float(row[f"{metric}_std"])
+            line[metric] = ("pending" if not math.isfinite(mean) else
+                            f"{mean:.1f}" + (f" ± {std:.1f}" if math.isfinite(std) else ""))
+        paper = float(row[f"{main}_paper"])
+        line[f"{main} paper"] = f"{paper:.1f}" if math.isfinite(paper) else ""
+        j = against.get(i)
+        c = None if j is None else found.get(pair_label(spec, values, spec.rows[j][0]))
+        if c is None or not math.isfinite(c.delta):
+            line[f"Δ {main} ours [se]"], line["Δ paper"], line["compared with"] = "", "", ""
+        else:
+            se = f" [{c.se:.1f}]" if math.isfinite(c.se) else ""
+            line[f"Δ {main} ours [se]"] = f"{c.delta:+.1f}{se}"
+            line["Δ paper"] = f"{c.paper:+.1f}"
+            line["compared with"] = c.label.split(" vs ", 1)[1]
+        lines.append(line)
+    return pd.DataFrame(lines)
+
+
+# ---------------------------------------------------------------------------------- README
+README_BLOCKS = ("found", "results-mini")
+NOTEBOOK_OF = {"table01_proposals_coco": "01", "table02_detection_coco": "02", "table03_components": "03",
+               "table04_sads_combinations": "04", "table05_sads_hyperparameters": "05",
+               "table06_iou_mask_training_samples": "06", "table07_iou_mask_feature_map": "06",
+               "table08_point_representation": "07", "table09_more_detectors": "02",
+               "table10_proposals_imagenet_det": "08"}
+_ORDER = ("reproduces", "does not reproduce", "no resolved change", "one seed, same sign as the paper",
+          "one seed, opposite sign to the paper", "one seed", "pending")
+
+
+def _found(tables_dir: Path) -> dict[str, list[Comparison]]:
+    out = {}
+    for name, spec in TABLES.items():
+        path = Path(tables_dir) / f"{name}.csv"
+        if path.is_file():
+            out[name] = comparisons(pd.read_csv(path), spec)
+    return out
+
+
+def _short(c: Comparison, metric: str = "AR1000") -> str:
+    se = f" [{c.se:.1f}]" if math.isfinite(c.se) else ""
+    return f"{c.delta:+.1f}{se} {metric}, paper {c.paper:+.1f}"
+
+
+def _what_we_found(tables_dir: Path) -> str:
+    """Five lines under README's title, every number read from the tables' CSVs."""
+    found = _found(tables_dir)
+    t1 = {c.row: c for c in found.get("table01_proposals_coco", [])}
+    lines = []
+    if "sc_rpn" in t1:
+        c = t1["sc_rpn"]
+        lines.append(f"- **SC-RPN beats RPN**, as in the paper: {_short(c)} (Table I, three seeds; "
+                     f"**{c.verdict}**).")
+    peers = [t1[r] for r in ("iterative_rpn", "cascade_rpn", "ga_rpn") if r in t1]
+    if peers:
+        lines.append("- **The peers against RPN** (Table I): " + "; ".join(
+            f"{c.label.split(' vs ')[0]} {_short(c)}, **{c.verdict}**" for c in peers) + ".")
+    parts = [c for name in ("table03_components", "table04_sads_combinations") for c in found.get(name, [])]
+    if parts:
+        best = max(parts, key=lambda c: c.delta)
+        failed = [c for c in parts if c.verdict in ("does not reproduce", "no resolved change")]
+        lines.append(f"- **Components** (Tables III and IV, three seeds): {sum(c.verdict == 'reproduces' for c in parts)} "
+                     f"of {len(parts)} steps reproduce; the largest is {best.label.split(' vs ')[0]} "
+                     f"({_short(best)}); not reproduced: "
+                     + "; ".join(f"{c.label.split(' vs ')[0]} ({_short(c)})" for c in failed) + ".")
+    det = [c for name in ("table02_detection_coco", "table09_more_detectors") for c in found.get(name, [])]
+    if det:
+        same = sum(c.delta > 0 for c in det)
+        lines.append(f"- **Detectors** (Tables II and IX, one seed each): SC-RPN's proposals give more AP than "
+                     f"RPN's in {same} of {len(det)} settings, by {min(c.delta for c in det):+.1f} to "
+                     f"{max(c.delta for c in det):+.1f} AP (paper {min(c.paper for c in det):+.1f} to "
+                     f"{max(c.paper for c in det):+.1f}).")
+    t10 = {c.row: c for c in found.get("table10_proposals_imagenet_det", [])}
+    if "sc_rpn" in t10:
+        c = t10["sc_rpn"]
+        lines.append(f"- **A second dataset** (DeepForest's tree crowns in Table X's role, three seeds): "
+                     f"SC-RPN against RPN {_short(c)} (the paper's on ImageNet DET), **{c.verdict}**.")
+    return "\n".join(lines)
+
+
+def _results(tables_dir: Path) -> str:
+    """README's results block: Table I as measured, the paper's RPN and SC-RPN, and every table's
+    comparisons counted by verdict, each with the notebook that shows it."""
+    from .notebooks import markdown_table
+
+    frame = pd.read_csv(Path(tables_dir) / "table01_proposals_coco.csv")
+    metrics = ("AR100", "AR300", "AR1000", "AR_S", "AR_M", "AR_L")
+    rows = []
+    for _, row in frame[frame["config"].notna()].iterrows():
+        cells = {"method (config)": f"{row['method']} (`{row['config']}`)", "seeds": int(row["seeds"])}
+        for m in metrics:
+            mean, std = float(row[f"{m}_mean"]), float(row[f"{m}_std"])
+            cells[m] = "pending" if not math.isfinite(mean) else (
+                f"{mean:.1f}" + (f" ± {std:.1f}" if math.isfinite(std) else ""))
+        rows.append(cells)
+    paper = {r["method"]: r for _, r in frame.iterrows()}
+    if "RPN" in paper and "SC-RPN" in paper:
+        rows.append({"method (config)": "paper, COCO, ResNet50-FPN: RPN / SC-RPN", "seeds": "",
+                     **{m: f"{float(paper['RPN'][f'{m}_paper']):.1f} / {float(paper['SC-RPN'][f'{m}_paper']):.1f}"
+                        for m in metrics}})
+    verdicts = []
+    for name, found in _found(tables_dir).items():
+        counts = {v: sum(c.verdict == v for c in found) for v in _ORDER}
+        verdicts.append({"table": TABLES[name].title, "notebook": NOTEBOOK_OF.get(name, ""),
+                         "comparisons": len(found),
+                         **{v: counts[v] for v in _ORDER[:5]}})
+    return ("Table I on SynthShapes val (500 images), mean ± sample standard deviation over the seeds "
+            "(COCOeval-identical AR):\n\n" + markdown_table(pd.DataFrame(rows))
+            + "\n\nEvery comparison of every table, counted by verdict (resolved: |Δ| >= "
+            f"{RESOLVED_SE:g} standard errors of the difference; one seed: signs only):\n\n"
+            + markdown_table(pd.DataFrame(verdicts)))
+
+
+def readme_block(name: str, tables_dir: str | Path = "results/tables") -> str:
+    """The text of README's ``<!-- name-start -->`` block, rendered from the tables' CSVs."""
+    if name == "found":
+        return _what_we_found(Path(tables_dir))
+    if name == "results-mini":
+        return _results(Path(tables_dir))
+    raise KeyError(name)
+
+
+def write_readme_blocks(readme: str | Path = "README.md", tables_dir: str | Path = "results/tables") -> None:
+    """Rewrite README's rendered blocks in place (``python -m scrpn.study.prose --readme``)."""
+    path = Path(readme)
+    text = path.read_text(encoding="utf-8")
+    for name in README_BLOCKS:
+        start, end = f"<!-- {name}-start -->\n", f"<!-- {name}-end -->"
+        if start not in text or end not in text:
+            raise ValueError(f"{path}: no <!-- {name}-start --> ... <!-- {name}-end --> block")
+        head, rest = text.split(start, 1)
+        text = head + start + readme_block(name, tables_dir) + "\n" + end + rest.split(end, 1)[1]
+    path.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--readme"]:
+        raise SystemExit("usage: python -m scrpn.study.prose --readme   (rewrites README.md's rendered blocks)")
+    write_readme_blocks()

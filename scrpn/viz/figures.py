@@ -296,6 +296,8 @@ def fig3_iou_mask_supervision(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78.0)
     ax0.set_aspect("equal")
     ax0.set_title(f"gt (green) and refined boxes of\n{len(pos)} SAT positives (m_g = "
                   f"{ex['threshold']:.2f})", fontsize=9)
+    ax0.set_xlabel("x (pixels)")
+    ax0.set_ylabel("y (pixels)")
     ax0.legend(loc="lower right", fontsize=7)
     cmap = matplotlib.colormaps["Reds"].with_extremes(bad="0.85")
     image = None
@@ -317,12 +319,14 @@ def fig3_iou_mask_supervision(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78.0)
         n_tr = tr.size
         ax.set_xlim(0, image_size)
         ax.set_ylim(image_size, 0)
+        ax.set_xlabel("x (pixels)")
         ax.set_title(f"IoU targets on P{lvl + 2} (stride {s:g}):\n{n_tr} trained (dots), grey = irrelevant",
                      fontsize=9)
     if image is None:
         image = ScalarMappable(norm=Normalize(0.0, 1.0), cmap=cmap)
     fig.colorbar(image, ax=list(axes[1:]), label="IoU(refined box, its gt) = mask target")
-    fig.suptitle(f"Fig. 3: IoU-mask supervision (samples: {samples})", fontsize=10)
+    fig.suptitle(f"Fig. 3: IoU-mask supervision (samples: {samples}). m_g: the mean IoU of the gt's SAT "
+                 f"candidates, its positive threshold", fontsize=10)
     return fig
 
 
@@ -415,6 +419,8 @@ def fig4_iou_aware_score(double_sigmoid: bool = True, nms_thr: float = 0.5) -> F
         ax.set_xlim(20, 220)
         ax.set_ylim(230, 20)
         ax.set_aspect("equal")
+        ax.set_xlabel("x (pixels)")
+        ax.set_ylabel("y (pixels)")
         ax.set_title(f"{title}\nkept: {', '.join(ex['names'][int(i)] for i in keep)}", fontsize=9)
     fig.suptitle(f"Fig. 4: IoU-aware score (gt green; NMS IoU {nms_thr:g}, "
                  f"{'double' if double_sigmoid else 'single'} sigmoid mask)", fontsize=10)
@@ -471,7 +477,8 @@ def point_proposals(model: torch.nn.Module, image_tensor: Tensor, target: Option
 
 
 def fig5_point_representation(image: Any, init_points: np.ndarray, refined_points: np.ndarray,
-                              boxes: np.ndarray, scores: Optional[np.ndarray] = None) -> Figure:
+                              boxes: np.ndarray, scores: Optional[np.ndarray] = None,
+                              gt_boxes: Optional[np.ndarray] = None) -> Figure:
     """Paper Fig. 5: the point-based representation, from 9 init points to a refined box.
 
     The paper draws the process on an image: init offsets -> 9 points on the object, point
@@ -479,7 +486,8 @@ def fig5_point_representation(image: Any, init_points: np.ndarray, refined_point
     steps for K proposals (e.g. from :func:`point_proposals`), one colour per proposal: (1) the 9
     init points and their min/max box (dotted), (2) the refined points with arrows from the init
     points, (3) the refined boxes (with their scores if given). ``image`` (H, W[, 3]) or (3, H, W);
-    arrays (K, 9, 2) (x, y) pixels, (K, 9, 2), (K, 4). Three axes.
+    arrays (K, 9, 2) (x, y) pixels, (K, 9, 2), (K, 4). Three axes. ``gt_boxes`` (G, 4), when
+    given, are drawn white and dashed in every panel; a legend under the panels names each mark.
     """
     init = np.asarray(init_points, dtype=np.float64).reshape(-1, np.shape(init_points)[-2], 2)
     refined = np.asarray(refined_points, dtype=np.float64).reshape(init.shape)
@@ -519,6 +527,19 @@ def fig5_point_representation(image: Any, init_points: np.ndarray, refined_point
             axes[2].text(boxes[i, 0], boxes[i, 1] - 1, f"{float(np.asarray(scores)[i]):.2f}",
                          color="white", fontsize=7, va="bottom",
                          bbox=dict(facecolor=c, alpha=0.8, pad=1, linewidth=0))
+    for gt in ([] if gt_boxes is None else np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)):
+        for ax in axes:
+            draw_box(ax, gt, "white", lw=1.2, ls="--")
+    from matplotlib.lines import Line2D
+
+    marks = [Line2D([], [], ls="", marker="o", color="0.3", label="9 init points (one colour per proposal)"),
+             Line2D([], [], ls=":", color="0.3", label="min/max box of the init points"),
+             Line2D([], [], ls="", marker="D", color="0.3", label="refined points"),
+             Line2D([], [], ls="-", lw=1.8, color="0.3", label="proposal = min/max of the refined points"
+                    + (" (its score)" if scores is not None else ""))]
+    if gt_boxes is not None:
+        marks.append(Line2D([], [], ls="--", color="black", label="ground truth (white, dashed)"))
+    fig.legend(handles=marks, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     fig.suptitle("Fig. 5: point-based representation", fontsize=10)
     return fig
 
@@ -582,11 +603,11 @@ def fig7_iou_mask_effect(stats_by_label: Mapping[str, Mapping[str, np.ndarray]],
             best = _stat(stats, f"best_iou_{k}")
             r = recall_at_iou(best, thr)
             ar = np.nanmean(r) if np.isfinite(r).any() else np.nan
-            ax.plot(thr, r, marker="o", ms=3, color=_color(j), label=f"{label} (mean {100 * ar:.1f})")
+            ax.plot(thr, r, marker="o", ms=3, color=_color(j), label=f"{label}: AR{k} {100 * ar:.1f}")
         ax.set_xlabel("IoU threshold")
         ax.set_ylabel(f"recall (top {k})")
         ax.set_ylim(0, 1)
-        ax.set_title(f"({tag}) top {k} proposals", fontsize=10)
+        ax.set_title(f"({tag}) top {k} proposals (AR{k}: mean recall over the thresholds)", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("Fig. 7: with and without the IoU mask", fontsize=10)
