@@ -19,8 +19,9 @@
 # cross-entropy against the IoU target t: BCE(t, p) = -t ln p - (1 - t) ln(1 - p). For any target t
 # at or below 0.5 (every negative sample, and every positive with a poor box), the best the branch can
 # do is p = 0.5, where BCE = -t ln 0.5 - (1 - t) ln 0.5 = ln 2, about 0.693, whatever t is. Most
-# samples are such samples, so the mean loss starts near ln 2 and cannot fall much below it; its
-# gradient through two sigmoids is small, and the branch learns little. The cell after the figure
+# samples are such samples, so the mean loss falls to about ln 2 and cannot fall much below it (only
+# the few targets above 0.5 can); its gradient through two sigmoids is small, and the branch
+# learns little. The cell after the figure
 # prints the logged mask loss beside ln 2.
 
 # %% tags=["parameters"]
@@ -69,7 +70,7 @@ if ready("sc_rpn"):
 # **Exercise 1.** From the printed losses: how far below ln 2 does the mask loss ever go? What does that say about how much the branch learned?
 
 # %% [markdown] jupyter={"source_hidden": true}
-# **Answer 1.** It stays within a few thousandths of ln 2 (the printed numbers): the branch's predictions barely depart from the floor p = 0.5, which is why scoring with it moves AR so little (notebook 06).
+# **Answer 1.** Its lowest value is only a few thousandths below ln 2 (the printed numbers): the branch's predictions barely depart from the floor p = 0.5, which is why scoring with it moves AR so little (notebook 06).
 
 # %% [markdown]
 # **Exercise 2.** With one sigmoid instead of two, what range can the mask take, and where would the loss of a negative sample (t = 0) go?

@@ -3,6 +3,8 @@
 # and show what changed against the committed files. With the same results nothing may change
 # except each notebook's execution timestamps (papermill's start_time, end_time, duration).
 # Usage: bash scripts/check_reproduce.sh [extra reproduce options]   (exit 1: something changed)
+# The test suite runs the same check on every CI run, in a temporary copy of the tracked files
+# (tests/test_staleness.py); this script shows the diff in the checkout itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 paths=(notebooks results/tables results/figures)

@@ -896,13 +896,13 @@ def _is_row_file(study: Any, path: Path) -> bool:
 
 def _show_config_file(path: Path, args: argparse.Namespace) -> int:
     """``scrpn config show FILE`` for a config outside the study's rows: the file's own chain."""
-    from scrpn.config import load_raw_with_sources, merge_with_sources
+    from scrpn.config import Provenance, apply_overrides, load_raw_with_sources, merge_with_sources
 
     raw, sources = load_raw_with_sources(path)
     for item in [*args.set, f"train.seed={int(args.seed)}"]:
         sources = merge_with_sources((raw, sources), apply_overrides({}, [item]), f"--set {item}")[1]
         raw = apply_overrides(raw, [item])
-    cfg = config_from_dict(raw, str(path))
+    cfg = config_from_dict(raw, Provenance(sources, str(path)))   # an error names the file or --set item
     for line in config_lines(cfg, sources, Path.cwd().resolve()):
         print(line)
     return 0

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from .prose import markdown_table
 from .runs import Study
 
 __all__ = ["LOG_ENV", "OUTPUT_ENV", "RENDERED_PATHS", "RESERVED_PARAMETERS", "NotebookFailures", "Session",
@@ -101,7 +102,8 @@ class Session:
                 f"{cfg.train.batch_size}, {schedule} at lr {cfg.train.base_lr:g} (`{row}`), "
                 f"{self._threads(study, row)}. The paper's come from ResNet50-FPN on MS COCO at 1333x800, "
                 f"12 epochs on GPUs. Compare **signs and rough sizes of differences between rows**, "
-                f"never absolute values; `diff` is ours minus the paper's.")
+                f"never absolute values; Δ is a difference between two rows, and the CSVs' `diff` "
+                f"columns are ours minus the paper's.")
         if self.study.profile == "smoke":
             text = ("**SMOKE PROFILE**: two training iterations on tiny images; the numbers below "
                     "mean nothing. ") + text
@@ -194,17 +196,6 @@ class Session:
         display(fig)
         print("saved:", ", ".join(str(p) for p in paths))
         return paths
-
-
-def markdown_table(frame: Any) -> str:
-    """A DataFrame as a Markdown table (no index): the same bytes on every run, unlike a styled
-    HTML table, whose ids are random."""
-    def cell(value: Any) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
-    lines = ["| " + " | ".join(cell(c) for c in frame.columns) + " |",
-             "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def _display_markdown(text: str) -> None:

@@ -40,7 +40,8 @@ from .stats import RESOLVED_SE, difference_se
 from .tables import TABLES, TableSpec
 
 __all__ = ["CAUSES", "COMPARISONS", "README_BLOCKS", "Cause", "Comparison", "classify", "compact_table",
-           "comparisons", "pair_label", "readme_block", "row_label", "what_we_see", "write_readme_blocks"]
+           "comparisons", "markdown_table", "pair_label", "readme_block", "row_label", "what_we_see",
+           "write_readme_blocks"]
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,17 @@ def what_we_see(frame: pd.DataFrame, name: str, cause_runs: Optional[Callable[[s
 HEADLINE = {"AR": ("AR100", "AR1000", "AR_S"), "AP": ("AP", "AP50", "AP_S")}
 
 
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A DataFrame as a Markdown table (no index): the same bytes on every run, unlike a styled
+    HTML table, whose ids are random."""
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(cell(c) for c in frame.columns) + " |",
+             "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
 def compact_table(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     """The table a reader needs, from the frame ``build_table`` returns: one line per row with a
     config of ours: the row in words, our headline metrics ("mean ± sd", AR100 / AR1000 / AR_S or
@@ -364,8 +376,6 @@ def _what_we_found(tables_dir: Path) -> str:
 def _results(tables_dir: Path) -> str:
     """README's results block: Table I as measured, the paper's RPN and SC-RPN, and every table's
     comparisons counted by verdict, each with the notebook that shows it."""
-    from .notebooks import markdown_table
-
     frame = pd.read_csv(Path(tables_dir) / "table01_proposals_coco.csv")
     metrics = ("AR100", "AR300", "AR1000", "AR_S", "AR_M", "AR_L")
     rows = []
