@@ -46,3 +46,31 @@ def test_fig7_legend_names_the_metric_of_each_panel() -> None:
     # mean recall over 0.5:0.05:0.95 of the same array, by hand
     expected = 100 * np.mean([(stats["run"]["best_iou_1000"] >= t).mean() for t in np.linspace(0.5, 0.95, 10)])
     assert first.startswith("run: AR300 ") and second == f"run: AR1000 {expected:.1f}"
+
+
+def test_causes_ar1000_has_a_colour_legend_and_names_arms_not_needed() -> None:
+    import pandas as pd
+
+    from scrpn.viz import cause_figures as CF
+
+    nan = float("nan")
+    frame = pd.DataFrame([
+        {"experiment": 4, "claim": "PosR", "arm": "today", "variant": "t", "delta_AR1000": 0.2, "se": 0.4,
+         "status": "done"},
+        {"experiment": 4, "claim": "PosR", "arm": "S1", "variant": "UnitBox", "delta_AR1000": 0.5, "se": 0.3,
+         "status": "done"},
+        {"experiment": 4, "claim": "PosR", "arm": "B", "variant": "lr", "delta_AR1000": nan, "se": nan,
+         "status": "not needed (verdict read)"}])
+    fig = CF.causes_ar1000(frame)
+    assert _legend_texts(fig)[:2] == ['today\'s row (arm "today")', "a cause arm"]
+    assert "not needed (verdict read)" in [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_causes_regime_explains_its_star_and_hatching() -> None:
+    from scrpn.viz import cause_figures as CF
+
+    mini = {"rpn": [43.0], "cascade_rpn": [51.0], "ga_rpn": [30.0]}
+    paper = {"rpn": [54.0], "cascade_rpn": [68.0], "ga_rpn": [50.0]}
+    _, gaps = CF.causes_regime(mini, paper).axes
+    assert any(t.get_text().startswith("* and hatched: the peers the registered rule reads (cascade_rpn, ga_rpn)")
+               for t in gaps.texts)

@@ -40,7 +40,8 @@ def causes_ar1000(frame: Any) -> Figure:
         for i, line in sub.iterrows():
             delta, se = float(line["delta_AR1000"]), float(line["se"])
             if not math.isfinite(delta):
-                text = line["status"] if line["status"] in ("not built", "not run") else "reference not run"
+                text = (line["status"] if line["status"] in ("not built", "not run", "not needed (verdict read)")
+                        else "reference not run")
                 ax.text(0.02, i, text, va="center", fontsize=7, color="0.45",
                         transform=ax.get_yaxis_transform())
                 continue
@@ -53,6 +54,12 @@ def causes_ar1000(frame: Any) -> Figure:
         ax.set_xlabel("Δ AR1000 vs reference (±2.5 se)", fontsize=8)
         ax.set_title(f"exp. {number}: {sub['claim'].iloc[0]}", fontsize=8)
         ax.grid(alpha=0.3, axis="x")
+    from matplotlib.lines import Line2D
+
+    fig.legend(handles=[Line2D([], [], ls="", marker="o", color=_color(0), label="today's row (arm \"today\")"),
+                        Line2D([], [], ls="", marker="o", color=_color(1), label="a cause arm"),
+                        Line2D([], [], color="0.3", label="bar: ±2.5 se (resolved when it misses 0)")],
+               loc="outside lower center", ncols=3, fontsize=8, frameon=False)
     fig.suptitle("Cause experiments (pre-registered in results/REPORT.md)", fontsize=10)
     return fig
 
@@ -188,6 +195,8 @@ def causes_regime(mini: Mapping[str, Sequence[float]], paper: Mapping[str, Seque
     gaps.set_ylabel(f"AR1000 minus {reference}'s")
     gaps.set_xlim(-0.6, len(others) - 0.4)
     gaps.set_title(f"rule: * above {reference} by > {margin:g} in the paper's geometry?", fontsize=9)
+    gaps.text(0.01, 0.01, f"* and hatched: the peers the registered rule reads ({', '.join(peers)})",
+              transform=gaps.transAxes, fontsize=7, color="0.3", va="bottom")
     gaps.grid(alpha=0.3, axis="y")
     gaps.legend(fontsize=7)
     return fig
