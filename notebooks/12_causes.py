@@ -163,8 +163,11 @@ named = named_runs(study)
 points = curve_points(FIGURE_METHODS, lambda name: next((r for r in named(name) if int(r["seed"]) == 0), None),
                       extra=CURVE_EXTRA)
 longest = {method: run_study(study, per[max(per)]["run"]) for method, per in points.items()}
-show_figure(learning_curve(points, {m: sub.training_log(row, 0) for m, (sub, row) in longest.items()}),
-            "learning_curve_10")
+if points:
+    show_figure(learning_curve(points, {m: sub.training_log(row, 0) for m, (sub, row) in longest.items()}),
+                "learning_curve_10")
+else:
+    print("no run of the curve's methods in this profile yet")
 display(frame[frame["experiment"] == 10][["arm", "row", "reference", "seeds", "AR1000_mean", "delta_AR1000",
                                           "status", "verdict"]].round(2))
 
