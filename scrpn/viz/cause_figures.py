@@ -30,8 +30,11 @@ def causes_ar1000(frame: Any) -> Figure:
     experiments = sorted(set(int(e) for e in frame["experiment"]))
     cols = min(3, len(experiments))
     rows = math.ceil(len(experiments) / cols)
-    fig = Figure(figsize=(4.6 * cols, 2.8 * rows), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
+    # a row of panels as tall as its longest experiment needs (experiment 10 has 24 arms)
+    arms = [int((frame["experiment"] == number).sum()) for number in experiments]
+    heights = [max(2.8, 0.8 + 0.17 * max(arms[r * cols:(r + 1) * cols])) for r in range(rows)]
+    fig = Figure(figsize=(4.6 * cols, sum(heights)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, gridspec_kw={"height_ratios": heights})).reshape(-1)
     for ax in axes[len(experiments):]:
         ax.set_visible(False)
     for ax, number in zip(axes, experiments):
@@ -40,8 +43,9 @@ def causes_ar1000(frame: Any) -> Figure:
         for i, line in sub.iterrows():
             delta, se = float(line["delta_AR1000"]), float(line["se"])
             if not math.isfinite(delta):
-                text = (line["status"] if line["status"] in ("not built", "not run", "not needed (verdict read)")
-                        else "reference not run")
+                status = str(line["status"])
+                text = (status if status in ("not built", "not run", "not needed (verdict read)")
+                        or status.startswith("pending") else "reference not run")   # pending: S* not chosen
                 ax.text(0.02, i, text, va="center", fontsize=7, color="0.45",
                         transform=ax.get_yaxis_transform())
                 continue
