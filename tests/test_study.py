@@ -155,6 +155,20 @@ def test_load_model_without_training_names_the_run(tmp_path: Path) -> None:
     assert not study.run_dir("rpn", 0).exists()  # nothing trained, nothing written
 
 
+def test_load_model_never_trains_a_cached_run_whose_weights_are_elsewhere(tmp_path: Path, data_dir: Path) -> None:
+    """A committed metrics.json without its checkpoint (the weights stayed on the machine that
+    trained it) and train_missing=False: a clear FileNotFoundError, nothing trained (issue 40's
+    inspector met a row that trained for minutes here)."""
+    make_study(tmp_path).run("rpn", 0)
+    study = make_study(tmp_path, train_missing=False)
+    ckpt_dir = study.checkpoint_dir(study.config("rpn", 0))
+    for path in ckpt_dir.iterdir():
+        path.unlink()
+    with pytest.raises(FileNotFoundError, match="has a cached result but no weights here"):
+        study.load_model("rpn", 0)
+    assert not any(ckpt_dir.iterdir())   # nothing trained, nothing written
+
+
 def test_exported_weights_round_trip(tmp_path: Path, data_dir: Path) -> None:
     study = make_study(tmp_path)
     model, _ = study.load_model("rpn", 0)

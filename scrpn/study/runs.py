@@ -448,6 +448,13 @@ class Study:
         if self.run(row, seed).get("missing"):
             raise FileNotFoundError(f"{self.run_dir(row, seed)}: {row} seed {seed} is not trained yet and "
                                     f"train_missing=False (train it: scrpn study {row} --seeds {seed})")
+        final = self.checkpoint_dir(cfg) / "final.pth"
+        if not self.train_missing and not (final.is_file() and not self.retrain):
+            # a cached result whose checkpoint is not on this machine (committed metrics, no weights):
+            # with train_missing=False nothing trains, so say where the weights would have to be
+            raise FileNotFoundError(f"{final}: {row} seed {seed} has a cached result but no weights here "
+                                    f"(no {path.name} under {path.parent}, no checkpoint) and "
+                                    f"train_missing=False (retrain it: scrpn study {row} --seeds {seed} --retrain)")
         model, _ = self._trained_model(cfg)
         return model.eval(), cfg
 
