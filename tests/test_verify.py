@@ -131,3 +131,13 @@ def test_spread_comparison_in_seed_standard_deviations() -> None:
     worst = spread_comparison([{"type": "train", "iter": 20, "loss": 2.5}], seeds, 1)
     assert worst == {"iter": 20, "key": "loss", "abs": 0.5, "spread": 1.0, "ratio": 0.5, "seeds": 3}
     assert spread_comparison([{"type": "train", "iter": 20, "loss": 2.5}], {1: seeds[1]}, 1) is None
+
+
+def test_a_lower_recorded_instruction_set_is_applied() -> None:
+    """A run recorded on an AVX2 machine is retrained here with ATen's and oneDNN's dispatch
+    lowered to AVX2 (what reproduced experiment 3's retraining bit for bit); a higher recorded
+    set cannot be applied, and an equal or unknown one needs nothing."""
+    from scrpn.study.verify import isa_environment
+    assert isa_environment("AVX2", "AVX512") == {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert isa_environment("AVX512", "AVX2") == {}
+    assert isa_environment("AVX512", "AVX512") == {} and isa_environment(None, "AVX512") == {}

@@ -16,7 +16,8 @@ and 500-700. A part holds (:func:`training_part`):
 * the software: ``python``, ``torch``, ``torchvision``, ``numpy``;
 * the machine: ``threads`` (``torch.get_num_threads()``), ``cpu_capability``
   (``torch.backends.cpu.get_cpu_capability()``, the instruction set torch's kernels dispatch to),
-  ``cpu_model`` (``/proc/cpuinfo``'s model name; ``None`` elsewhere), ``device``, ``world_size``;
+  ``cpu_model`` (``/proc/cpuinfo``'s model name; ``None`` elsewhere), ``isa_env`` (the variables
+  of :data:`ISA_ENV` that are set), ``device``, ``world_size``;
 * the run-time settings outside the fingerprint: ``memory_format``, ``deterministic_algorithms``
   (torch's deterministic mode as it was when the part started), ``cpu_deterministic_kernels`` (the
   config key that decides it on a CPU-only machine) and ``precision`` (``train.precision``; "fp32"
@@ -28,6 +29,7 @@ run's two parts.
 """
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import time
@@ -36,13 +38,16 @@ from typing import Any, Mapping, Optional, Sequence
 
 import torch
 
-__all__ = ["CODE_PATHS", "CHECKOUT", "SETTINGS", "code_version", "cpu_model", "describe_parts",
+__all__ = ["CODE_PATHS", "CHECKOUT", "ISA_ENV", "SETTINGS", "code_version", "cpu_model", "describe_parts",
            "environment", "record_fields", "training_part"]
 
 CODE_PATHS = ("scrpn", "configs")  # what "the code that trained it" means for dirtiness
 CHECKOUT = Path(__file__).resolve().parents[2]  # the checkout whose scrpn/ is running
 # the part's fields that a retraining can set from the command line (``scrpn study verify``)
 SETTINGS = ("threads", "memory_format", "cpu_deterministic_kernels", "precision")
+# environment variables that lower the instruction set torch's kernels (ATen) and oneDNN's
+# convolutions dispatch to: they change the bits (issue 36), so a part records those that are set
+ISA_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
 
 
 def git(root: str | Path, *args: str) -> Optional[str]:
@@ -91,7 +96,8 @@ def environment() -> dict[str, Any]:
         vision = None
     return {"python": platform.python_version(), "torch": str(torch.__version__), "torchvision": vision,
             "numpy": str(numpy.__version__), "threads": int(torch.get_num_threads()),
-            "cpu_capability": _cpu_capability(), "cpu_model": cpu_model()}
+            "cpu_capability": _cpu_capability(), "cpu_model": cpu_model(),
+            "isa_env": {k: os.environ[k] for k in ISA_ENV if os.environ.get(k)}}
 
 
 def training_part(train_cfg: Any, from_iteration: int, device: str = "cpu", world_size: int = 1,

@@ -54,7 +54,11 @@ IMPLICIT_SETTINGS = {"memory_format": ("train.memory_format", "contiguous"),
                      "cpu_deterministic_kernels": ("train.cpu_deterministic_kernels", True),
                      "precision": ("train.precision", "fp32")}
 # what is compared with this machine (the applied settings above and the threads are set, not compared)
-MACHINE_FIELDS = ("python", "torch", "torchvision", "numpy", "cpu_capability", "cpu_model")
+MACHINE_FIELDS = ("python", "torch", "torchvision", "numpy", "cpu_capability", "cpu_model", "isa_env")
+# a recorded instruction set below this machine's is applied to the retraining: ATen's dispatch
+# and oneDNN's (both decide the bits: README, "Reproducing a run bit for bit")
+_ONEDNN_ISA = {"DEFAULT": "SSE41", "AVX2": "AVX2", "AVX512": "AVX512_CORE"}
+_ISA_ORDER = ("DEFAULT", "AVX2", "AVX512")
 METRIC_PREFIXES = ("AR", "AP")
 
 # The subprocess, run with PYTHONPATH at the recorded commit: resolve the row there, apply the
@@ -250,10 +254,21 @@ class _Worktree:
         subprocess.run(["git", "-C", str(self.repo), "worktree", "prune"], capture_output=True, text=True)
 
 
+def isa_environment(recorded: Optional[str], here: Optional[str]) -> dict[str, str]:
+    """The variables that make this machine dispatch to a recorded instruction set below its own
+    (``{}`` when they are the same, unknown, or the recorded one is not below this machine's)."""
+    if not recorded or recorded == here or recorded not in _ISA_ORDER or here not in _ISA_ORDER:
+        return {}
+    if _ISA_ORDER.index(recorded) > _ISA_ORDER.index(here):
+        return {}
+    return {"ATEN_CPU_CAPABILITY": recorded.lower(), "ONEDNN_MAX_CPU_ISA": _ONEDNN_ISA[recorded]}
+
+
 def _retrain(code: Path, spec: dict, threads: Optional[int], out: Path,
-             log: Callable[[str], None]) -> tuple[Optional[dict], Optional[str]]:
+             log: Callable[[str], None], extra_env: Optional[Mapping[str, str]] = None
+             ) -> tuple[Optional[dict], Optional[str]]:
     """Run :data:`_CHILD` with ``PYTHONPATH=code``; (its JSON answer, None) or (None, reason)."""
-    env = dict(os.environ, PYTHONPATH=str(code))
+    env = dict(os.environ, PYTHONPATH=str(code), **(extra_env or {}))
     env.setdefault("SCRPN_DATA", str(CHECKOUT / "data"))  # reuse this checkout's rendered val split
     if threads:
         env["SCRPN_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(int(threads))
@@ -327,6 +342,10 @@ def verify_run(study: Any, row: str, seed: int = 0, iterations: Optional[int] = 
         lines.append(cannot_note)
     if threads:
         settings.insert(0, ("train.num_threads", int(threads), int(threads)))
+    isa = {**dict(part.get("isa_env") or {}),
+           **isa_environment(part.get("cpu_capability"), environment()["cpu_capability"])}
+    if isa:
+        lines.append("instruction set applied: " + " ".join(f"{k}={v}" for k, v in isa.items()))
     spec = {"row": row, "seed": int(seed), "profile": study.profile, "dataset": study.dataset,
             "iterations": iterations, "settings": settings, "overrides": list(overrides), "progress": progress}
     with tempfile.TemporaryDirectory(prefix="scrpn-verify-") as tmp:
@@ -346,7 +365,7 @@ def verify_run(study: Any, row: str, seed: int = 0, iterations: Optional[int] = 
                     log(f"retraining {name} at {target[:10]} ({'all ' + str(recorded_iters) if iterations is None else iterations} "
                         f"iterations, {threads or 'default'} threads"
                         + "".join(f", {k} {v}" for k, v, _ in settings) + ")")
-                    answer, reason = _retrain(code, spec, threads, out, log)
+                    answer, reason = _retrain(code, spec, threads, out, log, isa)
                     again = None if answer is None else _read_log(Path(answer["log"]))
                     again_metrics = (json.loads(Path(answer["metrics"]).read_text(encoding="utf-8"))
                                      if answer and answer.get("metrics") else None)
