@@ -56,7 +56,7 @@ IMPLICIT_SETTINGS = {"memory_format": ("train.memory_format", "contiguous"),
 # what is compared with this machine (the applied settings above and the threads are set, not compared)
 MACHINE_FIELDS = ("python", "torch", "torchvision", "numpy", "cpu_capability", "cpu_model", "isa_env")
 # a recorded instruction set below this machine's is applied to the retraining: ATen's dispatch
-# and oneDNN's (both decide the bits: README, "Reproducing a run bit for bit")
+# and oneDNN's (oneDNN's decided the bits of experiment 3's retraining: docs/reproducibility.md)
 _ONEDNN_ISA = {"DEFAULT": "SSE41", "AVX2": "AVX2", "AVX512": "AVX512_CORE"}
 _ISA_ORDER = ("DEFAULT", "AVX2", "AVX512")
 METRIC_PREFIXES = ("AR", "AP")
