@@ -47,29 +47,20 @@ study, show_table, show_figure, ready = session.study, session.show_table, sessi
 session.show_setting()
 
 # %%
-from IPython.display import Image
-
 from scrpn.engine.builders import build_val_dataset
-from scrpn.viz.sads_inspector import figure_to_png, inspect_sads, plot_sads
+from scrpn.viz import inspect_sads
+from scrpn.viz.sads_inspector import object_table, plot_comparison
 
-cfg = study.config("sc_rpn", seeds[0])
-val = build_val_dataset(cfg)
-
-def slenderness(index):
-    """(aspect of the most slender object of at least 64 px² in val image ``index``, its index)."""
-    boxes = val[index][1]["boxes"][~val[index][1]["iscrowd"]]
-    wh = (boxes[:, 2:] - boxes[:, :2]).clamp(min=1e-6)
-    aspect = (wh.max(1).values / wh.min(1).values) * (wh.prod(1) >= 64)
-    return float(aspect.max()), int(aspect.argmax())
-
-
-index = max(range(min(len(val), 20)), key=lambda i: slenderness(i)[0])   # the most slender of 20 images
-image, target = val[index]
-g = slenderness(index)[1]
-view = inspect_sads(target["boxes"][~target["iscrowd"]], g, tuple(image.shape[-2:]), cfg, None,
-                    gt_boxes_ignore=target["boxes"][target["iscrowd"]])
-display(Image(data=figure_to_png(plot_sads(image, view, title=f"validation image {index}, object {g}: "
-                                                             f"{view.summary()}"))))
+val = build_val_dataset(study.config("sc_rpn", seeds[0]))
+objects = [(i, row.gt, row.aspect) for i in range(min(len(val), 20))
+           for row in object_table(val[i][1]["boxes"][~val[i][1]["iscrowd"].bool()]).itertuples()
+           if row.area >= 64]
+index, g, aspect = max(objects, key=lambda o: o[2])   # the most slender object of 20 images
+sads = inspect_sads(val[index], setting="SADS (SC-RPN)", checkpoint=None, study=study)   # priors
+print(f"validation image {index}, object {g} (aspect {aspect:.1f}): "
+      f"{len(sads.positives(1, g))} PosR positives (stage 1), {len(sads.positives(2, g))} SAT positives (stage 2)")
+display(plot_comparison(sads, None, stage=1, gt=g))
+display(plot_comparison(sads, None, stage=2, gt=g))
 
 # %%
 view = show_table("table04_sads_combinations")

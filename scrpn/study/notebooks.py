@@ -285,7 +285,8 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 def normalise_executed(nb: Any, source: str, target: str) -> Any:
     """Make an executed notebook a function of its source and results (module docstring):
-    positional cell ids, project-relative papermill paths, no per-cell timestamps, no widget state.
+    positional cell ids, project-relative papermill paths, no per-cell timestamps, no widget state,
+    consecutive prints of a cell as one stream output.
     ``source`` and ``target`` are the paths to record (relative to the project root)."""
     meta = nb.metadata
     meta.pop("widgets", None)
@@ -297,11 +298,28 @@ def normalise_executed(nb: Any, source: str, target: str) -> Any:
         cell["id"] = f"cell-{index:02d}"
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if "outputs" in cell:
+            cell["outputs"] = _merged_streams(cell["outputs"])
         for output in cell.get("outputs", []):
             data = output.get("data")
             if data and WIDGET_VIEW in data:
                 del data[WIDGET_VIEW]  # its model id is random and dead without the kernel
     return nb
+
+
+def _merged_streams(outputs: list) -> list:
+    """Consecutive ``stream`` outputs of one name as one: where the kernel split a cell's prints
+    into several messages depends on timing, so two runs of the same cell would differ."""
+    merged: list = []
+    for output in outputs:
+        last = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and last is not None
+                and last.get("output_type") == "stream" and last.get("name") == output.get("name")):
+            text = output.get("text", "")
+            last["text"] = "".join(last.get("text", "")) + ("".join(text) if isinstance(text, list) else text)
+            continue
+        merged.append(output)
+    return merged
 
 
 def _relative(path: Path, root: Path) -> str:
