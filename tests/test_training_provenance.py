@@ -4,7 +4,6 @@ trained from a dirty tree."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,15 +17,10 @@ from scrpn.engine.provenance import code_version, describe_parts, record_fields
 from scrpn.engine.trainer import TrainingInterrupted
 from scrpn.study import Study
 from scrpn.study.provenance import dirty_training, training_commits
+from test_provenance import git
 from test_trainer import SignalAtCall, _trainer
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
-                          env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                               "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"}).stdout.strip()
 
 
 @pytest.fixture()
