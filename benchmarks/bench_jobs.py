@@ -15,9 +15,12 @@ evaluation), alternated round by round (A, B, A, B, ...) so that a drifting mach
 Runs per hour = 2 runs / the arm's wall seconds x 3600; the ratio B / A is what ``scrpn study
 --estimate --jobs 2`` reads (``runs_per_hour_ratio``). **Bits**: the same seed trained in A and in
 B differs only in its thread count; the script compares the final weights (identical or the
-largest difference relative to each tensor's scale) and the logged losses. The machine's load
-average is recorded before and after: the measurement needs a quiet machine, and a result taken
-under load says so (``quiet``: the 1-minute load before every round below 0.5 per CPU).
+largest difference relative to each tensor's scale) and the logged losses. The measurement needs a
+quiet machine, and a result taken under load says so: ``quiet`` when, in every arm, the CPU time
+spent by anything other than the arm's own trainings (``/proc/stat``'s busy time minus the
+children's CPU time) stays below 10 % of the arm's wall time x the CPUs (``foreign_cpu_share``).
+The load average is recorded too, but cannot decide it: its 1-minute mean still carries the
+previous arm's own two processes.
 
 Usage::
 
@@ -42,7 +45,24 @@ from benchmarks._bench_io import machine_record, write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DECISION_RATIO = 1.15   # the issue's rule: --jobs 2 when it finishes >= 1.15x the runs per hour
-QUIET_LOAD_PER_CPU = 0.5
+QUIET_FOREIGN_SHARE = 0.10   # quiet: other processes used < 10 % of the CPUs during every arm
+
+
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy since boot (``/proc/stat``: all but idle and
+    iowait); NaN where there is no /proc."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return float("nan")
+    ticks = [int(v) for v in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_seconds() -> float:
+    t = os.times()
+    return t.children_user + t.children_system
 
 
 def _child(row: str, seed: int, iters: int, out: str) -> None:
@@ -70,8 +90,10 @@ def _launch(row: str, seed: int, iters: int, out: Path, threads: int) -> subproc
                             env=env, stdout=subprocess.DEVNULL)
 
 
-def _arm(name: str, row: str, iters: int, tmp: Path, round_: int) -> float:
-    """Wall seconds of one arm's two runs (see the module docstring)."""
+def _arm(name: str, row: str, iters: int, tmp: Path, round_: int) -> tuple[float, float]:
+    """Wall seconds of one arm's two runs (see the module docstring), and the share of the CPUs
+    that other processes used meanwhile."""
+    busy, own = _busy_seconds(), _children_seconds()
     start = time.perf_counter()
     if name == "A":
         for seed in (0, 1):
@@ -83,7 +105,9 @@ def _arm(name: str, row: str, iters: int, tmp: Path, round_: int) -> float:
         for seed, proc in enumerate(procs):
             if proc.wait() != 0:
                 raise SystemExit(f"arm B seed {seed} failed ({proc.returncode})")
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    foreign = (_busy_seconds() - busy) - (_children_seconds() - own)
+    return wall, max(0.0, foreign) / (wall * (os.cpu_count() or 1))
 
 
 def _compare(a: Path, b: Path) -> dict:
@@ -117,26 +141,31 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     walls: dict[str, list[float]] = {"A": [], "B": []}
     loads: list[list[float]] = []
+    foreign: dict[str, list[float]] = {"A": [], "B": []}
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
             for arm in ("A", "B") if round_ % 2 == 0 else ("B", "A"):
                 loads.append([round(v, 2) for v in os.getloadavg()])
-                walls[arm].append(_arm(arm, args.row, args.iters, Path(tmp), round_))
-                print(f"round {round_ + 1} arm {arm}: {walls[arm][-1]:.1f} s (load {loads[-1]})", flush=True)
+                wall, share = _arm(arm, args.row, args.iters, Path(tmp), round_)
+                walls[arm].append(wall)
+                foreign[arm].append(round(share, 4))
+                print(f"round {round_ + 1} arm {arm}: {wall:.1f} s (other processes {100 * share:.1f} % "
+                      f"of the CPUs; load {loads[-1]})", flush=True)
         bits = {f"seed{s}": _compare(Path(tmp) / "A0" / f"seed{s}" / "result.pt",
                                      Path(tmp) / "B0" / f"seed{s}" / "result.pt") for s in (0, 1)}
     wall_a, wall_b = statistics.median(walls["A"]), statistics.median(walls["B"])
     per_hour_a, per_hour_b = 2 * 3600 / wall_a, 2 * 3600 / wall_b
     ratio = per_hour_b / per_hour_a
-    cpus = os.cpu_count() or 1
-    quiet = all(load[0] < QUIET_LOAD_PER_CPU * cpus for load in loads)
+    shares = [v for arm in foreign.values() for v in arm]
+    quiet = all(v < QUIET_FOREIGN_SHARE for v in shares)  # NaN (no /proc) is not quiet
     result = {"row": args.row, "iters_per_run": args.iters, "rounds": args.rounds,
               "arm_A": "two runs one after the other, 2 threads each",
               "arm_B": "two runs side by side, 1 thread each",
               "wall_seconds": walls, "runs_per_hour": {"1": per_hour_a, "2": per_hour_b},
               "runs_per_hour_ratio": {"2": ratio}, "decision_ratio": DECISION_RATIO,
               "jobs_2_pays": ratio >= DECISION_RATIO, "bits_2_threads_vs_1": bits,
-              "load_average_before_each_arm": loads, "quiet": quiet,
+              "load_average_before_each_arm": loads, "foreign_cpu_share": foreign,
+              "quiet": quiet, "quiet_rule": f"other processes < {QUIET_FOREIGN_SHARE:.0%} of the CPUs in every arm",
               **machine_record(load_before)}
     print(f"runs per hour: one at a time (2 threads) {per_hour_a:.1f}, two side by side (1 thread) "
           f"{per_hour_b:.1f}: x{ratio:.2f} ({'>=' if ratio >= DECISION_RATIO else '<'} {DECISION_RATIO}); "

@@ -631,13 +631,49 @@ def _study_experiment(study: Any, args: argparse.Namespace) -> int:
                           f"{', '.join(map(str, sorted(REGISTRY)))})")
     if args.rows:
         raise UsageError("--experiment N trains the experiment's own rows: give no ROWS")
+    if args.jobs < 1 or (args.threads_per_job is not None and args.threads_per_job < 1):
+        raise UsageError("--jobs and --threads-per-job take a whole number >= 1")
     if args.estimate:
         steps = [(dataclasses.replace(sub, seeds=list(seeds)), rows)
                  for sub, rows, seeds in experiment_plan(args.experiment, study, log=note)]
         return _print_estimate(study, [], rate=args.rate, jobs=args.jobs, steps=steps)
+    if args.jobs > 1:
+        return _experiment_jobs(study, args)
     for record in run_experiment(args.experiment, study, log=note):
         print(json.dumps({k: record.get(k) for k in ("name", "seed", "AR100", "AR300", "AR1000",
                                                      "AP", "AP50", "wall_seconds")}), flush=True)
+    return 0
+
+
+def _experiment_jobs(study: Any, args: argparse.Namespace) -> int:
+    """``scrpn study --experiment N --jobs J``: each stage's missing runs side by side, at most J at
+    a time, in the registered stage order (a stage is planned only after the stages before it have
+    finished, as without ``--jobs``). A stage with fewer missing runs than J runs them with the
+    CPUs shared among those runs only (one missing run trains with every thread, as ``--jobs 1``
+    does). A failed run stops the experiment there: later stages may read it."""
+    from scrpn.study.experiments import experiment_steps
+    from scrpn.study.jobs import default_threads, run_jobs
+
+    for sub, rows, seeds in experiment_steps(args.experiment, study, log=note):
+        runs = [(row, seed) for row in rows for seed in seeds]
+        missing = [run for run in runs if sub.cached(*run) is None]
+        if missing:
+            width = min(args.jobs, len(missing))
+            threads = args.threads_per_job or default_threads(width)
+            note(f"{len(missing)} runs to train, {width} at a time, {threads} thread(s) each")
+            jobs = run_jobs(sub, missing, width, threads=threads,
+                            extra_args=["--allow-dirty"] if args.allow_dirty else [],
+                            progress=sys.stderr.isatty(), emit=note)
+            failed = [job for job in jobs if job.returncode != 0]
+            if failed:
+                print("scrpn: error: " + "; ".join(f"{job.label} exited with {job.returncode}"
+                                                   for job in failed)
+                      + " (rerun the same command to resume)", file=sys.stderr)
+                return 1
+        for row, seed in runs:
+            record = sub.cached(row, seed) or {}
+            print(json.dumps({k: record.get(k) for k in ("name", "seed", "AR100", "AR300", "AR1000",
+                                                         "AP", "AP50", "wall_seconds")}), flush=True)
     return 0
 
 

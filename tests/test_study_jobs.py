@@ -75,3 +75,46 @@ def test_threads_are_shared_out() -> None:
 def test_bad_jobs_are_one_line(capsys) -> None:
     assert cli.main(["study", "rpn", "--jobs", "0"]) == 2
     assert capsys.readouterr().err.strip().startswith("scrpn: error: --jobs")
+
+
+def test_experiment_jobs_train_stage_by_stage(tmp_path, monkeypatch, capsys) -> None:
+    """``scrpn study --experiment N --jobs 2``: a stage's missing runs train side by side, and a
+    later stage is planned only once the earlier stage's runs are cached (its rows read them); a
+    stage left with one missing run gives it every CPU (threads = CPUs / runs, not / jobs)."""
+    from scrpn.study import experiments
+    from scrpn.study import jobs as jobs_module
+    from scrpn.study.experiments.record import Experiment, Stage
+
+    seen: list[set] = []
+
+    def second_stage(runs) -> list[str]:
+        seen.append({name for name in ROWS if runs(name)})
+        return ["rpn"]
+
+    fake = Experiment(99, "test", "test", arms=(), rule=lambda runs: {"verdict": "pending"},
+                      report=lambda runs: [], stages=(Stage("first", tuple(ROWS), seeds=(0,)),
+                                                      Stage("second", second_stage, seeds=(1,))))
+    monkeypatch.setitem(experiments.REGISTRY, 99, fake)
+    widths: list[tuple[int, int]] = []
+    real_run_jobs = jobs_module.run_jobs
+
+    def spy(study, runs, jobs, threads=None, **kwargs):
+        widths.append((len(runs), jobs, threads))
+        return real_run_jobs(study, runs, jobs, threads=threads, **kwargs)
+
+    monkeypatch.setattr(jobs_module, "run_jobs", spy)
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("SCRPN_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("SCRPN_WORK_DIR", str(tmp_path / "work"))
+    args = ["study", "--experiment", "99", "--profile", "smoke", "--results-dir", str(tmp_path / "results"),
+            "--jobs", "2", "--allow-dirty"]
+    assert cli.main(args) == 0
+    out, err = capsys.readouterr()
+    assert seen == [set(ROWS)]                       # stage 2 planned after both stage-1 runs landed
+    assert widths == [(2, 2, default_threads(2)), (1, 1, default_threads(1))]
+    printed = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [(r["name"], r["seed"]) for r in printed] == [("rpn", 0), ("ga_rpn", 0), ("rpn", 1)]
+    assert all(r["AR1000"] is not None for r in printed)
+    # the same command again finds every run cached and starts no job
+    assert cli.main(args) == 0
+    assert len(widths) == 2

@@ -24,7 +24,7 @@ from . import (e1_cascade_rpn, e2_ga_rpn, e3_iou_mask, e4_posr, e5_alignment, e6
                e8_detectors, e9_deepforest, e10_converged)
 from .record import Amendment, Arm, Experiment, Stage
 
-__all__ = ["Amendment", "Arm", "Experiment", "REGISTRY", "RUN_ORDER", "Stage", "all_arms", "experiment_plan",
+__all__ = ["Amendment", "Arm", "Experiment", "REGISTRY", "RUN_ORDER", "Stage", "all_arms", "experiment_plan", "experiment_steps",
            "experiment_runs",
            "experiment_study", "experiment_verdicts", "named_runs", "registered_seeds", "run_experiment", "run_study",
            "schedule_waiting"]
@@ -132,7 +132,7 @@ def registered_seeds(row: str, verdicts: Optional[dict[int, str]] = None) -> int
     return 3
 
 
-def _steps(number: int, study: Any, log: Callable[[str], None]):
+def experiment_steps(number: int, study: Any, log: Callable[[str], None] = print):
     """Each stage of experiment ``number`` that would train, as ``(study, rows, seeds)``, in the
     registered order, planned when the generator reaches it (after the runs of the stages before
     it have been trained, if the caller trains them). A stage not dropped trains its rows on its
@@ -167,16 +167,17 @@ def _steps(number: int, study: Any, log: Callable[[str], None]):
 
 def experiment_plan(number: int, study: Any, log: Callable[[str], None] = print) -> list[tuple[Any, list[str], tuple]]:
     """What ``scrpn study --experiment N`` would train next, read off the cached runs (nothing is
-    trained): ``(study, rows, seeds)`` per stage (:func:`_steps`; a stage that depends on runs
+    trained): ``(study, rows, seeds)`` per stage (:func:`experiment_steps`; a stage that depends on runs
     not yet trained is planned as the cache stands). ``--estimate`` prices it."""
-    return list(_steps(number, study, log))
+    return list(experiment_steps(number, study, log))
 
 
 def run_experiment(number: int, study: Any, log: Callable[[str], None] = print) -> list[dict]:
-    """Train (or load) the runs of experiment ``number`` in its registered order (:func:`_steps`,
-    each stage planned after the stages before it have trained). Returns every run's metrics
-    record."""
+    """Train (or load) the runs of experiment ``number`` in its registered order (:func:`experiment_steps`,
+    each stage planned after the stages before it have trained), one at a time in this process
+    (``scrpn study --experiment N --jobs 2`` runs each stage's runs side by side instead). Returns
+    every run's metrics record."""
     records: list[dict] = []
-    for sub, rows, seeds in _steps(number, study, log):
+    for sub, rows, seeds in experiment_steps(number, study, log):
         records += sub.runs(rows, seeds)
     return records
