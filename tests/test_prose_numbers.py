@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from scrpn.study.notebooks import list_notebooks, read_source
-from scrpn.study.prose import COMPARISONS, README_BLOCKS, readme_block
+from scrpn.study.prose import COMPARISONS, README_BLOCKS, REPORT_BLOCKS, cost_group, readme_block, report_block
 from scrpn.study.tables import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,3 +88,46 @@ def test_readme_blocks_are_rendered_from_the_tables(name: str) -> None:
     assert block == readme_block(name, ROOT / "results" / "tables") + "\n", (
         f"README.md's {name} block is not what the tables render: run "
         f"`python -m scrpn.study.prose --readme` and commit")
+
+
+@pytest.mark.parametrize("name", REPORT_BLOCKS)
+def test_report_blocks_are_rendered_from_the_runs(name: str) -> None:
+    """REPORT's CPU-time table is the committed runs' records, never typed (issue 39)."""
+    text = (ROOT / "results" / "REPORT.md").read_text(encoding="utf-8")
+    start, end = f"<!-- {name}-start -->\n", f"<!-- {name}-end -->"
+    assert start in text and end in text, f"results/REPORT.md: no {name} block"
+    block = text.split(start, 1)[1].split(end, 1)[0]
+    assert block == report_block(name, ROOT / "results") + "\n", (
+        f"results/REPORT.md's {name} block is not what the runs render: run "
+        f"`python -m scrpn.study.prose --readme` and commit")
+
+
+def test_cost_groups() -> None:
+    tables, causes = {"rpn", "deepforest_cascade_rpn", "diag_t3_point_lr001"}, {"x7_rpn", "deepforest_cascade_rpn"}
+    assert [cost_group(run, tables, causes) for run in
+            ("s4x_sc_rpn", "s16x_deepforest_rpn", "bf16_rpn", "x7_rpn", "deepforest_cascade_rpn", "rpn",
+             "diag_t3_point_lr001", "diag_cascade_rpn_paper_norm", "ga_rpn_rescored")] == \
+        ["converged", "converged", "bf16", "causes", "causes", "tables", "tables", "other", "other"]
+
+
+def test_cost_block_adds_the_records(tmp_path: Path) -> None:
+    """Hand-made records: rpn 2 seeds (3600 s wall + 1800 s from an interrupted part, 7200 CPU s;
+    1800 s wall, no CPU record) and x7_rpn (3600 s, 5400 CPU s): tables 2.0 h / 2.0 CPU-h, one run
+    without a CPU record (0.5 h); causes 1.0 / 1.5; in all 3.0 / 3.5 over 3 runs; the tables' runs
+    took 90 and 30 minutes (median 60)."""
+    import json
+
+    for run, seed, record in (("rpn", 0, {"wall_seconds": 3600, "earlier_wall_seconds": 1800, "cpu_seconds": 7200}),
+                              ("rpn", 1, {"wall_seconds": 1800}),
+                              ("x7_rpn", 0, {"wall_seconds": 3600, "cpu_seconds": 5400})):
+        folder = tmp_path / "runs" / run / f"seed{seed}"
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps({"name": run, "seed": seed, **record}))
+    lines = report_block("cost", tmp_path).splitlines()
+    assert lines[2].endswith("| 2 | 2.0 | 2.0 | 1 (0.5) |") and lines[2].startswith("| the paper's Tables")
+    assert lines[3].endswith("| 1 | 1.0 | 1.5 | 0 (0.0) |") and "cause experiments" in lines[3]
+    assert lines[4] == "| **in all** | **3** | **3.0** | **3.5** | **1 (0.5)** |"
+    assert "3 committed runs" in lines[6]
+    assert readme_block("cost", tmp_path / "tables").startswith(
+        "A run of one of the paper's tables' rows took 60 minutes of wall time on the 2-core machine "
+        "(median over 2 runs; 30 to 90)")

@@ -25,6 +25,10 @@ sqrt(s_a²/n_a + s_b²/n_b); resolved when |Δ| >= 2.5 se.
 Where the REPORT pre-registered an experiment on a non-reproduction (:data:`CAUSES`, issue 18),
 the paragraph names it and counts the experiment's runs that exist so far.
 ``tests/test_prose.py`` pins the classification on hand-made tables.
+
+README's rendered blocks (:data:`README_BLOCKS`) and the REPORT's (:data:`REPORT_BLOCKS`: the "CPU
+time" table, every committed run's machine and CPU hours per group of runs) are written by
+``python -m scrpn.study.prose --readme``; ``tests/test_prose_numbers.py`` re-renders and compares.
 """
 from __future__ import annotations
 
@@ -39,9 +43,9 @@ from .experiments import REGISTRY
 from .stats import RESOLVED_SE, difference_se
 from .tables import TABLES, TableSpec
 
-__all__ = ["CAUSES", "COMPARISONS", "README_BLOCKS", "Cause", "Comparison", "classify", "compact_table",
-           "comparisons", "markdown_table", "pair_label", "readme_block", "row_label", "what_we_see",
-           "write_readme_blocks"]
+__all__ = ["CAUSES", "COMPARISONS", "COST_GROUPS", "README_BLOCKS", "REPORT_BLOCKS", "Cause", "Comparison", "classify", "compact_table",
+           "comparisons", "cost_group", "markdown_table", "pair_label", "readme_block", "report_block",
+           "row_label", "what_we_see", "write_readme_blocks", "write_report_blocks"]
 
 
 @dataclass(frozen=True)
@@ -313,7 +317,7 @@ def compact_table(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------- README
-README_BLOCKS = ("found", "results-mini")
+README_BLOCKS = ("found", "results-mini", "cost")
 NOTEBOOK_OF = {"table01_proposals_coco": "01", "table02_detection_coco": "02", "table03_components": "03",
                "table04_sads_combinations": "04", "table05_sads_hyperparameters": "05",
                "table06_iou_mask_training_samples": "06", "table07_iou_mask_feature_map": "06",
@@ -410,25 +414,146 @@ def readme_block(name: str, tables_dir: str | Path = "results/tables") -> str:
         return _what_we_found(Path(tables_dir))
     if name == "results-mini":
         return _results(Path(tables_dir))
+    if name == "cost":
+        return _cost_line(Path(tables_dir).parent)
     raise KeyError(name)
 
 
 def write_readme_blocks(readme: str | Path = "README.md", tables_dir: str | Path = "results/tables") -> None:
     """Rewrite README's rendered blocks in place (``python -m scrpn.study.prose --readme``)."""
-    path = Path(readme)
+    _write_blocks(Path(readme), README_BLOCKS, lambda name: readme_block(name, tables_dir))
+
+
+# ---------------------------------------------------------------------------------- REPORT
+REPORT_BLOCKS = ("cost",)
+BF16_PREFIX = "bf16_"
+
+
+def cost_group(run: str, table_runs: set[str], cause_runs: set[str]) -> str:
+    """The CPU-time table's group of a committed run directory ``results/runs/<run>``, by name, first
+    match wins: ``s<rung>_*`` experiment 10 (issue 38); ``bf16_*`` issue 37; a row that one of
+    experiments 1-9 added (:attr:`Arm.cost_rows`, as ``causes.csv`` counts it: Table X's corrected
+    DeepForest rows included) issue 18; a row of the paper's tables (:data:`TABLES`) the study;
+    anything else (superseded first-study rows kept under a ``diag_*`` name, diagnostics) "other".
+    ``tests/test_prose_numbers.py::test_cost_groups`` pins it on hand-picked names."""
+    from .runs import SCHEDULE_RUNGS
+
+    if any(run.startswith(f"s{rung}_") for rung in SCHEDULE_RUNGS):
+        return "converged"
+    if run.startswith(BF16_PREFIX):
+        return "bf16"
+    if run in cause_runs:
+        return "causes"
+    if run in table_runs:
+        return "tables"
+    return "other"
+
+
+COST_GROUPS = {
+    "tables": "the paper's Tables I-X, their rows as committed now (rows retrained after a verdict of "
+              "issue 18 included, except those below)",
+    "causes": "issue 18's cause experiments 1-9 (`x*`, `sc_rpn_notest`, `ga_rpn_nofilter`, ...; and Table X's "
+              "DeepForest rows that experiment 9 retrained; per arm in `results/tables/causes.csv`)",
+    "other": "superseded first-study rows kept under a `diag_*` name, and diagnostics outside the tables",
+    "bf16": "issue 37's bfloat16 rows (`bf16_*`)",
+    "converged": "issue 38's converged regime (experiment 10, `s<n>x_*`)",
+}
+
+
+def _run_names() -> tuple[set[str], set[str]]:
+    """(run names of the paper's tables' rows, run names the cause experiments 1-9 added)."""
+    from .experiments import all_arms
+
+    def name(row: str, dataset: Optional[str]) -> str:
+        return row if dataset in (None, "synthshapes") else f"{dataset}_{row}"
+
+    tables = {name(row, spec.dataset) for spec in TABLES.values() for _, row in spec.rows if row}
+    causes = {name(row, arm.dataset or REGISTRY[arm.experiment].dataset)
+              for arm in all_arms() if arm.experiment != 10 and arm.profile is None for row in arm.cost_rows}
+    return tables, causes
+
+
+def _cost(results_dir: Path) -> str:
+    """REPORT's "CPU time" table: every committed run's machine and CPU hours
+    (:func:`scrpn.study.tables.runs_summary`, :func:`scrpn.study.runs.run_cost`), per
+    :func:`cost_group`, and the detector rows' minutes per run."""
+    from .tables import runs_summary
+
+    summary = runs_summary(results_dir)
+    if summary.empty:
+        return "No committed runs."
+    # the run directories in runs_summary's order (its ``name`` is the record's row, not the directory)
+    summary["run"] = [p.parent.parent.name for p in sorted(Path(results_dir, "runs").glob("*/seed*/metrics.json"))]
+    tables, causes = _run_names()
+    summary["group"] = [cost_group(run, tables, causes) for run in summary["run"]]
+    rows = []
+
+    def line(label: str, part: pd.DataFrame) -> dict:
+        unrecorded = part["cpu_seconds"].isna()
+        return {"what": label, "runs": len(part), "machine hours (wall)": f"{part.cost_seconds.sum() / 3600:.1f}",
+                "CPU-hours (recorded)": f"{part.cost_cpu_seconds.sum() / 3600:.1f}",
+                "runs without a CPU record (their machine hours)":
+                    f"{int(unrecorded.sum())} ({part.cost_seconds[unrecorded].sum() / 3600:.1f})"}
+
+    for key, label in COST_GROUPS.items():
+        part = summary[summary["group"] == key]
+        if len(part):
+            rows.append(line(label, part))
+    total = line("**in all**", summary)
+    rows.append({k: (v if k == "what" else f"**{v}**") for k, v in total.items()})
+    detectors = summary[summary["run"].str.startswith(("det_double_head_", "det_cascade_rcnn_"))]
+    minutes = (f" A Double-Head or Cascade R-CNN detector row took {detectors.cost_seconds.min() / 60:.0f}-"
+               f"{detectors.cost_seconds.max() / 60:.0f} minutes." if len(detectors) else "")
+    return (markdown_table(pd.DataFrame(rows)) + "\n\n"
+            f"{len(summary)} committed runs in `results/runs/` ({summary['run'].nunique()} rows). A run without a "
+            "CPU record predates the trainer's CPU count and counts 0 CPU-hours here; at most it used both "
+            "cores for its wall time." + minutes)
+
+
+def _cost_line(results_dir: Path) -> str:
+    """README's one line on cost: a Table row's run in minutes (median and range) and the whole
+    study's hours, from the runs' records (:func:`_cost`'s groups)."""
+    from .tables import runs_summary
+
+    summary = runs_summary(results_dir)
+    if summary.empty:
+        return "No committed runs yet."
+    summary["run"] = [p.parent.parent.name for p in sorted(Path(results_dir, "runs").glob("*/seed*/metrics.json"))]
+    tables, causes = _run_names()
+    rows = summary[[cost_group(run, tables, causes) == "tables" for run in summary["run"]]].cost_seconds / 60
+    return (f"A run of one of the paper's tables' rows took {rows.median():.0f} minutes of wall time on the "
+            f"2-core machine (median over {len(rows)} runs; {rows.min():.0f} to {rows.max():.0f}); the "
+            f"{len(summary)} committed runs took {summary.cost_seconds.sum() / 3600:.1f} machine hours in all.")
+
+
+def report_block(name: str, results_dir: str | Path = "results") -> str:
+    """The text of REPORT's ``<!-- name-start -->`` block, rendered from the committed runs."""
+    if name == "cost":
+        return _cost(Path(results_dir))
+    raise KeyError(name)
+
+
+def _write_blocks(path: Path, names: Sequence[str], render: Callable[[str], str]) -> None:
     text = path.read_text(encoding="utf-8")
-    for name in README_BLOCKS:
+    for name in names:
         start, end = f"<!-- {name}-start -->\n", f"<!-- {name}-end -->"
         if start not in text or end not in text:
             raise ValueError(f"{path}: no <!-- {name}-start --> ... <!-- {name}-end --> block")
         head, rest = text.split(start, 1)
-        text = head + start + readme_block(name, tables_dir) + "\n" + end + rest.split(end, 1)[1]
+        text = head + start + render(name) + "\n" + end + rest.split(end, 1)[1]
     path.write_text(text, encoding="utf-8")
+
+
+def write_report_blocks(report: str | Path = "results/REPORT.md", results_dir: str | Path = "results") -> None:
+    """Rewrite the REPORT's rendered blocks in place (``python -m scrpn.study.prose --readme``)."""
+    _write_blocks(Path(report), REPORT_BLOCKS, lambda name: report_block(name, results_dir))
 
 
 if __name__ == "__main__":
     import sys
 
     if sys.argv[1:] != ["--readme"]:
-        raise SystemExit("usage: python -m scrpn.study.prose --readme   (rewrites README.md's rendered blocks)")
+        raise SystemExit("usage: python -m scrpn.study.prose --readme   (rewrites the rendered blocks of README.md "
+                         "and results/REPORT.md)")
     write_readme_blocks()
+    write_report_blocks()
