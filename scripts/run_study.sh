@@ -3,12 +3,13 @@
 # whose results are cached and resumes interrupted ones, so this script can be started again after
 # a session ends. Usage: bash scripts/run_study.sh [stage ...]   (default: every stage in order)
 #
-# One runner at a time. Two 1-thread runners side by side were tried on the 2-core machine and each
-# slowed from 0.52 to 3.0-7.0 s/iter (t3_point and Fast R-CNN, 2026-11-24), so together they did
-# less than a third of the work of one; one 2-thread runner it is.
+# Two trainings side by side, one thread each (`--jobs`, default 2; SCRPN_JOBS=1 for one 2-thread
+# runner): on a quiet machine they finish x1.52 the runs per hour (issue 37, results/bench/jobs.json).
+# An earlier try (2026-11-24: two 1-thread runners slowed from 0.52 to 3.0-7.0 s/iter, not
+# interleaved) found the opposite; that quiet, interleaved measurement supersedes it.
 set -e
 cd "$(dirname "$0")/.."
-S=".venv/bin/scrpn study"
+S=".venv/bin/scrpn study --jobs ${SCRPN_JOBS:-2}"
 stage() {
   case "$1" in
     t1_seed0)   $S rpn sc_rpn iterative_rpn cascade_rpn ga_rpn --seeds 0 ;;
