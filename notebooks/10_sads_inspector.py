@@ -18,6 +18,13 @@ seeds = [0]
 dataset = "synthshapes"
 results_dir = "results"
 train_missing = True
+# The teaching knobs (`scrpn reproduce --only 10 -p k=12 --output-dir DIR`):
+image_index = None  # the validation image of sections 1 and 2; None: the one of the most slender object
+gt = None           # the object of that image (its index); None: the most slender one
+k = None            # SAT's (and ATSS's) k, the candidates per level; None: each setting's own
+sigma = None        # PosR's centre-region ratio; None: each setting's own
+num_levels = None   # SAT's N, the levels its candidates come from; None: each setting's own
+n_images = 20       # section 3: how many validation images are counted
 
 # %% [markdown]
 # # 10 · SADS inspector: which samples each assigner picks, object by object
@@ -58,7 +65,7 @@ from IPython.display import Markdown, display
 from scrpn.engine.builders import build_val_dataset
 from scrpn.study.notebooks import setup
 from scrpn.viz import inspect_sads
-from scrpn.viz.sads_inspector import compare, object_table, plot_comparison
+from scrpn.viz.sads_inspector import compare, object_table, plot_comparison, resolve_setting
 
 session = setup(profile=profile, retrain=retrain, seeds=seeds, dataset=dataset, results_dir=results_dir,
                 train_missing=train_missing)
@@ -78,7 +85,10 @@ print(f"sc_rpn ({profile} profile): {len(val)} val images of {cfg.data.image_siz
 # ## 1. One object, as data
 #
 # Three objects among the first validation images: the smallest, the most slender and the
-# largest (objects under 8 x 8 px are left out: a 1-2 px sliver is no one's example).
+# largest (objects under 8 x 8 px are left out: a 1-2 px sliver is no one's example). We look at
+# the most slender one, unless the parameters cell names another image (`image_index`) or object
+# (`gt`); `k`, `sigma` and `num_levels` there change SAT's k, PosR's σ and SAT's N in every
+# setting that has them.
 
 # %%
 candidates = []  # (image index, gt index, area, aspect)
@@ -91,8 +101,22 @@ chosen = {"smallest": min(candidates, key=lambda o: o[2]),
           "most slender": max(candidates, key=lambda o: o[3]),
           "largest": max(candidates, key=lambda o: o[2])}
 index, g = chosen["most slender"][:2]
-sads = inspect_sads(val[index], setting="SADS (SC-RPN)", checkpoint=checkpoint, model_cache=cache,
-                   study=study)
+if image_index is not None:  # the parameters cell's image (and object) instead
+    index, g = int(image_index), 0
+if gt is not None:
+    g = int(gt)
+
+
+def setting(name):
+    """A preset with the parameters cell's k, sigma and N, where its assigners have them."""
+    return resolve_setting(name, profile=profile, k=k, sigma=sigma, n=num_levels)
+
+
+sads = inspect_sads(val[index], setting=setting("SADS (SC-RPN)"), checkpoint=checkpoint,
+                   model_cache=cache, study=study)
+if not 0 <= g < len(sads.gts):
+    raise ValueError(f"gt = {g}: image {index} has objects 0 .. {len(sads.gts) - 1}")
+print(f"image {index}, object {g}; stage 2: {sads.setting.describe(2)}")
 display(sads.objects().round(2))
 table = sads.table(g, stage=2)
 display(table.round(3))
@@ -114,14 +138,14 @@ display(Markdown(
 # %% [markdown]
 # ## 2. Two rules side by side
 #
-# The same image and boxes under SADS (A) and Max-IoU in both stages (B), stage 2, the most slender
+# The same image and boxes under SADS (A) and Max-IoU in both stages (B), stage 2, the chosen
 # object zoomed; then every object of the image (each object's positives in its colour).
 
 # %%
-maxiou = inspect_sads(val[index], setting="Max-IoU, both stages", checkpoint=checkpoint,
+maxiou = inspect_sads(val[index], setting=setting("Max-IoU, both stages"), checkpoint=checkpoint,
                      model_cache=cache, study=study)
-atss = inspect_sads(val[index], setting="PosR + ATSS", checkpoint=checkpoint, model_cache=cache,
-                   study=study)
+atss = inspect_sads(val[index], setting=setting("PosR + ATSS"), checkpoint=checkpoint,
+                   model_cache=cache, study=study)
 fig = plot_comparison(sads, maxiou, stage=2, gt=g)
 session.show_figure(fig, "sads_inspector_example")
 display(plot_comparison(sads, maxiou, stage=2, gt=None))
@@ -130,7 +154,7 @@ a_only, b_only, shared = one.counts(g)
 all_a, all_b, all_shared = one.counts()
 t_a, t_b, t_shared = every.counts()
 display(Markdown(
-    f"In stage 2, SADS gives the slender object {a_only + shared} positive(s) and Max-IoU "
+    f"In stage 2, SADS gives object {g} {a_only + shared} positive(s) and Max-IoU "
     f"{b_only + shared}: {a_only} only under SADS, {b_only} only under Max-IoU, {shared} under both. "
     f"Over the whole image ({len(sads.gts)} objects), {all_a} positive(s) are SADS's only, "
     f"{all_b} Max-IoU's only, {all_shared} shared. ATSS (mean + std over all five levels, on the "
@@ -146,12 +170,12 @@ display(Markdown(
 # %%
 import pandas as pd
 
-n_images = min(len(val), 20)
+n_images = min(len(val), n_images)
 settings = ["SADS (SC-RPN)", "Max-IoU, both stages", "PosR + ATSS", "Cascade RPN: region + Max-IoU"]
 rows = []
 for i in range(n_images):
     for name in settings:
-        objs = inspect_sads(val[i], setting=name, checkpoint=checkpoint, model_cache=cache,
+        objs = inspect_sads(val[i], setting=setting(name), checkpoint=checkpoint, model_cache=cache,
                             study=study).objects()
         for o in objs.itertuples():
             rows.append({"setting": name, "size": "small (< 16)" if o.sqrt_area < 16 else
@@ -195,6 +219,10 @@ else:
     inspector = SADSInspector(profile, index=index, gt=g, setting_b="PosR + ATSS",
                               checkpoint_a=checkpoint, checkpoint_b=checkpoint,
                               study=study, datasets={"SynthShapes val": val})
+    for side in inspector.sides.values():  # the parameters cell's knobs, where they are set
+        for key, value in (("k", k), ("sigma", sigma), ("n", num_levels)):
+            if value is not None:
+                side[key].value = value
     display(inspector)
 
 # %% [markdown]

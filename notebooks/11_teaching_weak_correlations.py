@@ -229,7 +229,7 @@ display(pd.Series({k: (np.nanmean(v) if isinstance(v, list) else v) for k, v in 
 # whose stage-1 box has an IoU above the candidates' *mean* IoU and whose location is inside the object).
 #
 # **What we compute.** We run the assigners *exactly as the head does during training*
-# (`TwoStageProposalHead._assign`) on our image: stage 1 on the priors / locations, stage 2 on the
+# (`TwoStageProposalHead.assign`) on our image: stage 1 on the priors / locations, stage 2 on the
 # stage-1 boxes of the trained model. For each stage we count positives per FPN level and per
 # object, check whether each positive location is inside its object, and whether its level is one of
 # the object's size-aware levels $i_g, j_g$.

@@ -34,6 +34,9 @@ def test_parameter_names_of_a_parameters_cell() -> None:
     names = parameter_names(nb)
     assert {"profile", "seeds", "image_index", "near_iou", "nms_thr", "top_k"} <= names
     assert "session" not in names      # assigned in a later cell
+    knobs = parameter_names(read_source(ROOT / "notebooks" / "10_sads_inspector.py"))
+    assert {"image_index", "gt", "k", "sigma", "num_levels", "n_images"} <= knobs
+    assert "cfg" not in knobs
 
 
 def test_reproduce_with_parameters_requires_an_output_dir(capsys) -> None:
