@@ -106,3 +106,65 @@ def test_schedule_verdict() -> None:
 def test_every_table_i_pair_follows_the_papers_order() -> None:
     assert len(PEER_PAIRS) == 10 and ("sc_rpn", "rpn") in PEER_PAIRS and ("iterative_rpn", "rpn") in PEER_PAIRS
     assert ("rpn", "iterative_rpn") not in PEER_PAIRS
+
+
+def _seed0_runs(ar1000: dict):
+    """``runs(name)`` of seed-0 records: {run name: AR1000}."""
+    return lambda name: [{"seed": 0, "AR1000": ar1000[name]}] if name in ar1000 else []
+
+
+def _curve_runs(rpn: dict, sc_rpn: dict) -> dict:
+    names = {1: "{}", 2: "s2x_{}", 4: "s4x_{}", 8: "s8x_{}", 16: "s16x_{}"}
+    return {**{names[f].format("rpn"): v for f, v in rpn.items()},
+            **{names[f].format("sc_rpn"): v for f, v in sc_rpn.items()}}
+
+
+def test_phase_3_trains_at_4x_when_s_star_is_8x_and_at_s_star_otherwise() -> None:
+    from scrpn.study.experiments.e10_converged import _phase3_profile
+
+    # 4x -> 8x moves RPN +2.0 (> 1.0); 8x -> 16x moves both +0.5: S* = 8x, phase 3 at 4x (REPORT's budget)
+    at_8x = _curve_runs({1: 40.0, 2: 45.0, 4: 50.0, 8: 52.0, 16: 52.5}, {1: 60.0, 2: 63.0, 4: 65.0, 8: 65.5, 16: 66.0})
+    assert choose_schedule({"rpn": {1: 40.0, 2: 45.0, 4: 50.0, 8: 52.0, 16: 52.5},
+                            "sc_rpn": {1: 60.0, 2: 63.0, 4: 65.0, 8: 65.5, 16: 66.0}})["s_star"] == 8
+    assert _phase3_profile(_seed0_runs(at_8x)) == "4x"
+    # 4x -> 8x moves both by 0.5: S* = 4x, phase 3 at the converged profile (the pointer file, 4x)
+    at_4x = _curve_runs({1: 40.0, 2: 45.0, 4: 50.0, 8: 50.5}, {1: 60.0, 2: 63.0, 4: 65.0, 8: 65.5})
+    assert _phase3_profile(_seed0_runs(at_4x)) == "converged"
+    # undecided: the converged profile, whose missing pointer file stops the run order
+    assert _phase3_profile(_seed0_runs(_curve_runs({1: 40.0}, {1: 60.0}))) == "converged"
+
+
+def test_deepforest_trains_at_its_own_s_star_read_off_its_runs() -> None:
+    from scrpn.study.experiments.e10_converged import _deepforest_profile
+
+    # DeepForest's runs as its stage reads them (names relative to the DeepForest study): 1x -> 2x
+    # moves RPN +0.5 and Cascade RPN +0.6: its S* is 1x, whatever SynthShapes' is
+    runs = {"rpn": 53.3, "s2x_rpn": 53.8, "cascade_rpn": 29.5, "s2x_cascade_rpn": 30.1}
+    assert _deepforest_profile(_seed0_runs(runs)) == "mini"
+    runs = {"rpn": 53.3, "s2x_rpn": 56.0, "s4x_rpn": 56.4, "cascade_rpn": 29.5, "s2x_cascade_rpn": 33.0,
+            "s4x_cascade_rpn": 33.2}
+    assert _deepforest_profile(_seed0_runs(runs)) == "2x"
+    assert _deepforest_profile(_seed0_runs({"rpn": 53.3, "cascade_rpn": 29.5})) is None
+
+
+def test_a_stage_profile_chosen_by_the_runs(tmp_path, monkeypatch) -> None:
+    """``Stage.profile`` as a function of the cached runs: ``None`` skips the stage with its line,
+    a name trains the stage's rows at that profile."""
+    from scrpn.study import experiments
+    from scrpn.study.experiments import experiment_plan
+    from scrpn.study.experiments.record import Experiment, Stage
+    from scrpn.study.runs import Study
+
+    fake = Experiment(98, "test", "test", arms=(), rule=lambda runs: {"verdict": "pending"},
+                      report=lambda runs: [],
+                      stages=(Stage("a", ("rpn",), seeds=(0,), profile=lambda runs: None, skip="a: not yet"),
+                              Stage("b", ("sc_rpn",), seeds=(0,), profile=lambda runs: "2x")))
+    monkeypatch.setitem(experiments.REGISTRY, 98, fake)
+    lines: list[str] = []
+    from pathlib import Path
+    study = Study(profile="mini", config_root=Path(__file__).resolve().parents[1] / "configs",
+                  results_dir=tmp_path / "results")
+    plan = experiment_plan(98, study, log=lines.append)
+    assert "a: not yet" in lines
+    assert [(sub.profile, rows, seeds) for sub, rows, seeds in plan] == [("2x", ["sc_rpn"], (0,))]
+    assert plan[0][0].run_name("sc_rpn") == "s2x_sc_rpn"

@@ -138,7 +138,9 @@ def experiment_steps(number: int, study: Any, log: Callable[[str], None] = print
     it have been trained, if the caller trains them). A stage not dropped trains its rows on its
     dataset and profile; a stage whose rows depend on earlier runs reads them from the cache
     (every seed the experiment registers; runs of any rung by name, :func:`named_runs`). A stage
-    at a profile not chosen yet stops the run order there: the later stages wait for it."""
+    at a profile not chosen yet stops the run order there: the later stages wait for it. A stage
+    whose profile is a function of the cached runs trains at the profile it names (``None``: not
+    yet, the stage is skipped with its ``skip`` line)."""
     experiment = REGISTRY[number]
     base = experiment_study(study, experiment)
     every_seed = sorted({seed for stage in experiment.stages for seed in stage.seeds})
@@ -147,7 +149,13 @@ def experiment_steps(number: int, study: Any, log: Callable[[str], None] = print
             log(f"experiment {number}, stage {stage.name}: dropped ({stage.dropped})")
             continue
         reader = base if stage.dataset in (None, base.dataset) else replace(base, dataset=stage.dataset)
-        sub = reader if stage.profile in (None, reader.profile) else replace(reader, profile=stage.profile)
+        profile = stage.profile
+        if callable(profile):           # a profile chosen by earlier runs (experiment 10's phases 3-4)
+            profile = profile(named_runs(replace(reader, seeds=every_seed)))
+            if profile is None:
+                log(stage.skip or f"experiment {number}, stage {stage.name}: its profile is not chosen yet")
+                continue
+        sub = reader if profile in (None, reader.profile) else replace(reader, profile=profile)
         waiting = schedule_waiting(sub)
         if waiting:
             log(f"experiment {number}, stage {stage.name} and every later stage: waiting ({waiting})")
@@ -161,7 +169,7 @@ def experiment_steps(number: int, study: Any, log: Callable[[str], None] = print
             sub.config(row)             # a typo fails here, before hours of training
         log(f"experiment {number}, stage {stage.name}: {' '.join(rows)}, seeds {list(stage.seeds)}"
             + (f" ({stage.dataset})" if stage.dataset else "")
-            + (f", profile {stage.profile}" if stage.profile else ""))
+            + (f", profile {sub.profile}" if profile else ""))
         yield sub, rows, tuple(stage.seeds)
 
 

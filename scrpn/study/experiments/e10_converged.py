@@ -332,6 +332,30 @@ def _deepforest_at_s_star(runs: Runs) -> list[str]:
     return list(DF_METHODS) if decided else []
 
 
+def rung_profile(factor: int) -> str:
+    """The profile that trains the mini rows at ``factor`` x the mini schedule (1x: ``mini``)."""
+    return "mini" if factor == 1 else f"{factor}x"
+
+
+def _phase3_profile(runs: Runs) -> str:
+    """Phase 3's profile: ``converged`` (S*), or the next shorter rung where the pre-registration
+    moved phase 3 for budget (:data:`PHASE3_AT`: 4x when S* = 8x), the rung
+    :func:`experiment10` reads the component claims at. Before S* is chosen, ``converged``
+    (whose missing pointer file stops the run order)."""
+    s_star = choose_schedule(curve_ar1000(runs))["s_star"]
+    if s_star is None or s_star not in PHASE3_AT:
+        return CONVERGED
+    return rung_profile(PHASE3_AT[s_star])
+
+
+def _deepforest_profile(runs: Runs) -> Optional[str]:
+    """Phase 4's profile: DeepForest's own S* rung (its curve on RPN and Cascade RPN, one seed per
+    rung, :func:`choose_schedule`), read off the runs rather than the pointer file, so that it
+    cannot train at SynthShapes' S* by mistake; ``None`` until decided."""
+    s_star = choose_schedule(curve_ar1000(runs, DF_METHODS), methods=DF_METHODS)["s_star"]
+    return None if s_star is None else rung_profile(s_star)
+
+
 TABLE_I_ROWS = tuple(reversed(PAPER_ORDER))          # phase 2: RPN, Iterative RPN, GA-RPN, Cascade RPN, SC-RPN
 # phase 3: the component claims' rows, less phase 2's (SC-RPN), SC-RPN's two scorings included
 COMPONENT_ROWS = tuple(r for r in dict.fromkeys(
@@ -348,12 +372,13 @@ EXPERIMENT = Experiment(
                     skip=f"experiment 10, stage x10_{f}x: not the next rung (S* decided, or an earlier "
                          f"rung first)") for f in CURVE_FACTORS),
             Stage("x10_table1", TABLE_I_ROWS, profile=CONVERGED, note="phase 2: Table I at S*"),
-            Stage("x10_components", COMPONENT_ROWS, profile=CONVERGED, note="phase 3: the component claims at S*"),
+            Stage("x10_components", COMPONENT_ROWS, profile=_phase3_profile,
+                  note="phase 3: the component claims at S* (at 4x when S* = 8x)"),
             *(Stage(f"x10_deepforest_{f}x", _next_rung(f, DF_METHODS), seeds=(0,), profile=f"{f}x",
                     dataset=DEEPFOREST, note="phase 4: DeepForest's own S*",
                     skip=f"experiment 10, stage x10_deepforest_{f}x: not DeepForest's next rung")
               for f in CURVE_FACTORS),
-            Stage("x10_deepforest", _deepforest_at_s_star, profile=CONVERGED, dataset=DEEPFOREST,
+            Stage("x10_deepforest", _deepforest_at_s_star, profile=_deepforest_profile, dataset=DEEPFOREST,
                   note="phase 4: DeepForest at its own S*",
                   skip="experiment 10, stage x10_deepforest: DeepForest's S* is not decided yet")),
 )

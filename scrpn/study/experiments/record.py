@@ -57,12 +57,14 @@ class Stage:
     empty answer skips the stage with ``skip``'s message. A ``dropped`` stage is kept for the
     record and not run (the reason is the REPORT's). ``profile``: the profile its rows train at (a
     schedule rung, "converged"); a profile not chosen yet (experiment 10's S*) stops the run order
-    there, the later stages waiting for it."""
+    there, the later stages waiting for it. ``profile`` may also be a function of the cached runs
+    (experiment 10: phase 3 at 4x when S* = 8x, DeepForest at its own S*): the profile it names,
+    or ``None`` while it cannot be chosen (the stage is skipped with ``skip``)."""
     name: str
     rows: Union[tuple[str, ...], Callable[[Runs], Sequence[str]]]
     seeds: tuple[int, ...] = (0, 1, 2)
     dataset: Optional[str] = None
-    profile: Optional[str] = None
+    profile: Union[None, str, Callable[[Runs], Optional[str]]] = None
     note: str = ""
     skip: str = ""
     dropped: str = ""
