@@ -23,6 +23,17 @@
 # Align on each proposal -> R-CNN head (class scores, box deltas) -> per-class NMS -> detections. For
 # Fast R-CNN the first three steps ran earlier and were saved to a file; for Faster R-CNN they run
 # inside the same training step, and the proposal head's losses are added to the R-CNN's.
+#
+# The R-CNN head can only refine an object that some proposal already covers: it trains on the
+# proposals whose IoU with an object reaches its positive threshold, and at test time it moves a
+# box by a small correction, not across the image. The picture below shows what each proposal
+# method hands a Fast R-CNN: the first seed of Table I's rows, the same trained networks whose
+# validation proposals the Fast R-CNN rows read. For each IoU threshold t, the share of validation
+# objects that have at least one proposal with IoU >= t among the top 300 (left) or top 1000
+# (right) of their image. The grey band is where the R-CNN head takes its positives.
+#
+# **What to look at.** The order of the curves inside the grey band is the order the table should
+# show if better proposals make a better detector. Do the detectors keep it?
 
 # %% tags=["parameters"]
 # Parameters (papermill): profile smoke | mini | full; retrain=False reuses cached results.
@@ -44,6 +55,18 @@ session = setup(profile=profile, retrain=retrain, seeds=seeds, dataset=dataset, 
                 train_missing=train_missing)
 study, show_table, show_figure, ready = session.study, session.show_table, session.show_figure, session.ready
 session.show_setting("det_faster_rcnn_sc_rpn")
+
+# %%
+from scrpn.viz import lessons  # noqa: E402
+
+methods = {"RPN": "rpn", "GA-RPN": "ga_rpn", "Iterative RPN": "iterative_rpn",
+           "Cascade RPN": "cascade_rpn", "SC-RPN": "sc_rpn"}   # the proposal networks of Table II
+if ready(*methods.values()):
+    fast = study.config("det_fast_rcnn_sc_rpn", seeds[0]).detector     # 300 proposals
+    fast_1000 = study.config("det_fast_rcnn_sc_rpn_1000", seeds[0]).detector
+    inputs = {label: study.stats(row, seeds[0]) for label, row in methods.items()}
+    show_figure(lessons.detector_inputs(inputs, budgets=(fast.num_proposals, fast_1000.num_proposals),
+                                        pos_iou=fast.pos_iou_thr), "table02_detector_inputs")
 
 # %%
 view2 = show_table("table02_detection_coco")

@@ -21,9 +21,18 @@
 # and its neighbours). One knob moves at a time around the paper's defaults (sigma 0.2, k 9, N 2),
 # one seed per row.
 #
-# **Before the table.** Each sweep against the paper's, in one picture per knob (below the table,
-# since it is drawn from the table's CSV), and the seed spread that says which differences one seed
-# can resolve.
+# **Before the table: what each knob does to one object.** The pictures below run SC-RPN's two
+# assigners on one medium-sized validation object (the SADS inspector of notebook 10, the trained
+# SC-RPN's stage-1 boxes), each knob at the two ends of its sweep, the others at the defaults.
+# sigma acts in stage 1 (PosR: the positives are the locations inside the centre region), k and N
+# in stage 2 (SAT: the candidates, coloured by their IoU with the object, marker by level; the
+# positives ringed red). A magenta square marks a positive that only one of the two values gives.
+#
+# **What to look at.** How many positives the object gets at each end, and where they lie: a
+# small sigma, k or N leaves it a few near its centre, a large one adds locations near its border
+# and on a second level, with poorer stage-1 boxes. The paper's argument is about that number (too few, too many). After the table,
+# each sweep against the paper's in one picture, and the seed spread that says which differences
+# one seed can resolve.
 
 # %% tags=["parameters"]
 # Parameters (papermill): profile smoke | mini | full; retrain=False reuses cached results.
@@ -47,7 +56,27 @@ study, show_table, show_figure, ready = session.study, session.show_table, sessi
 session.show_setting()
 
 # %%
-view = show_table("table05_sads_hyperparameters")
+from scrpn.engine.builders import build_val_dataset  # noqa: E402
+from scrpn.viz import inspect_sads  # noqa: E402
+from scrpn.viz.sads_inspector import object_table, plot_comparison, resolve_setting  # noqa: E402
+
+seed = seeds[0]
+val = build_val_dataset(study.config("sc_rpn", seed))
+checkpoint = ("sc_rpn", seed) if study.available("sc_rpn", seed) else None   # else the priors
+# The first medium object (sqrt(area) 24 to 48 px) that is about square: every knob shows on it
+# (else, on a profile without one, the first object).
+objects = ((i, row) for i in range(len(val))
+           for row in object_table(val[i][1]["boxes"][~val[i][1]["iscrowd"].bool()]).itertuples())
+medium = ((i, row.gt) for i, row in objects if 24 <= row.sqrt_area < 48 and row.aspect < 1.5)
+index, g = next(medium, None) or next((i, 0) for i in range(len(val)) if len(val[i][1]["boxes"]))
+ends = {"sigma": (0.1, 0.5), "k": (3, 18), "n": (1, 3)}   # the ends of Table V's sweeps (N: to 3)
+stage_of = {"sigma": 1, "k": 2, "n": 2}
+cache = {}
+for knob, (low, high) in ends.items():
+    a, b = (inspect_sads(val[index], setting=resolve_setting("SADS (SC-RPN)", profile=profile, **{knob: v}),
+                         checkpoint=checkpoint, model_cache=cache, study=study) for v in (low, high))
+    show_figure(plot_comparison(a, b, stage=stage_of[knob], gt=g, figsize=(11.5, 5.9)),
+                f"table05_knob_{knob}")
 
 # %%
 session.what_we_see("table05_sads_hyperparameters")

@@ -22,16 +22,19 @@ pytest.importorskip("papermill")
 EXPECTED = {
     "00_overview": ((), ()),
     "01_table01_proposal_methods": (("table01_proposals_coco",), ()),
-    "02_tables02_09_detectors": (("table02_detection_coco", "table09_more_detectors"), ()),
+    "02_tables02_09_detectors": (("table02_detection_coco", "table09_more_detectors"),
+                                 ("table02_detector_inputs",)),
     "03_table03_components": (("table03_components",), ()),
     "04_table04_sads_fig6": (("table04_sads_combinations",), ("fig6_iou_distribution",)),
-    "05_table05_sads_hyperparameters": (("table05_sads_hyperparameters",), ("table05_sweeps",)),
+    "05_table05_sads_hyperparameters": (("table05_sads_hyperparameters",),
+                                        ("table05_knob_sigma", "table05_knob_k", "table05_knob_n",
+                                         "table05_sweeps")),
     "06_tables06_07_iou_mask_figs3_4_7": (
         ("table06_iou_mask_training_samples", "table07_iou_mask_feature_map"),
         ("fig3_iou_mask_supervision", "fig4_iou_aware_score", "fig7_iou_mask_effect")),
     "07_table08_points_figs5_8": (("table08_point_representation",),
                                   ("fig5_point_representation", "fig8_aspect_ratio_recall")),
-    "08_table10_deepforest": (("table10_proposals_imagenet_det",), ()),
+    "08_table10_deepforest": (("table10_proposals_imagenet_det",), ("table10_objects",)),
     "09_training_curves": ((), ("training_curves",)),
     "10_sads_inspector": ((), ("sads_inspector_example",)),
     "11_teaching_weak_correlations": ((), ()),  # checked below: teaching_*.png
