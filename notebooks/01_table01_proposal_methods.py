@@ -57,6 +57,13 @@ view = show_table("table01_proposals_coco")
 session.what_we_see("table01_proposals_coco")
 
 # %% [markdown]
+# ### Beside it: the table at the converged schedule S* (experiment 10)
+# Every number above is read at the mini schedule, less than one pass over the training images. Experiment 10 (issue 38, `results/REPORT.md`) re-reads the table at the schedule S*, the shortest from which doubling the training moves neither RPN nor SC-RPN by more than one AR1000 point; once its runs exist, its numbers are the study's best estimate. Below: each method at mini and at S*, the paper's value, and the change from mini to S* with its standard error, read from the committed runs (nothing trains here).
+
+# %%
+session.show_converged("table01_proposals_coco")
+
+# %% [markdown]
 # ### The first study's Cascade RPN (a diagnostic row)
 # Both stages' IoU losses divided by their positives (`loss_norm: paper`), the default until
 # experiment 1 (issue 18) found that with mmdetection's its stage 1 learns and it beats RPN. Kept

@@ -59,6 +59,13 @@ view = show_table("table03_components")
 session.what_we_see("table03_components")
 
 # %% [markdown]
+# ### Beside it: the components at the converged schedule S* (experiment 10)
+# Experiment 10 (issue 38) re-reads the component claims at the schedule S* that its learning curve chooses (phase 3: points, alignment, PosR and the IoU mask, three seeds each). Below: each row at mini and at S*, the paper's value, and the change from mini to S* with its standard error, read from the committed runs (nothing trains here). Rows that no claim reads at S* stay pending.
+
+# %%
+session.show_converged("table03_components")
+
+# %% [markdown]
 # ### The two L1 rows at the mini learning rate (interpretation 30 in `docs/interpretations.md`)
 # `t3_two_stage` and `t3_alignment` train at the paper's lr 0.005: at the mini lr 0.01 they collapse (every ReLU after the stage-1 conv dies, all scores become equal). The diagnostic runs below are those two rows at 0.01 (first seed).
 

@@ -69,6 +69,13 @@ view = show_table("table04_sads_combinations")
 session.what_we_see("table04_sads_combinations")
 
 # %% [markdown]
+# ### Beside it: the assigners at the converged schedule S* (experiment 10)
+# Whether PosR's step grows once stage 1 converges is experiment 4's open question; experiment 10 (issue 38) answers it at the schedule S* that its learning curve chooses. Below: each row at mini and at S*, the paper's value, and the change from mini to S* with its standard error, read from the committed runs (nothing trains here).
+
+# %%
+session.show_converged("table04_sads_combinations")
+
+# %% [markdown]
 # ## Fig. 6: IoU distribution of the proposals, without and with SADS
 # Histogram, over the top-300 proposals of every validation image, of each proposal's best IoU with an object (first seed).
 

@@ -123,7 +123,7 @@ def test_reachable_follows_imports_by_hand():
 # Issue 35: the study's core (runs, caching, statistics, the paper's tables) stands apart from the
 # cause experiments (their registry, rules, causes table), which build on it and never the reverse.
 STUDY_CORE = ("scrpn.study", "scrpn.study.runs", "scrpn.study.stats", "scrpn.study.tables",
-              "scrpn.study.provenance", "scrpn.study.estimate")
+              "scrpn.study.provenance", "scrpn.study.estimate", "scrpn.study.schedules")
 CAUSE_EXPERIMENTS = ("scrpn.study.experiments", "scrpn.study.causes", "scrpn.study.verdicts")
 
 

@@ -179,6 +179,35 @@ class Session:
             self._cause_verdicts = experiment_verdicts(experiment_runs(self._quiet()))
         return self._cause_verdicts
 
+    def show_converged(self, name: str) -> None:
+        """Display table ``name`` at the converged schedule S* beside the mini one
+        (:meth:`converged_text`)."""
+        _display_markdown(self.converged_text(name))
+
+    def converged_text(self, name: str) -> str:
+        """Markdown: table ``name`` at experiment 10's S* beside the same table at mini, with the
+        paper's values and Δ(S* − mini) [se] (:func:`scrpn.study.schedules.schedule_table`), read
+        from the cached runs only (it never trains). Tables III and IV read the rung experiment 10
+        registered for its phase 3 (4x when S* = 8x). While S* is not chosen: one line with phase
+        1's learning curve so far and the rung the registered rule asks for next."""
+        from .experiments import named_runs
+        from .experiments.e10_converged import PHASE3_AT, choose_schedule, curve_ar1000
+        from .runs import CONVERGED
+        from .schedules import (chosen_rung, phase1_text, profile_study, schedule_frames, schedule_status,
+                                schedule_table)
+
+        rung = chosen_rung(self.study.config_root, self.study.dataset)
+        if rung is None:
+            curve = curve_ar1000(named_runs(profile_study(self.study, "mini")))
+            return phase1_text(curve, choose_schedule(curve)["next"], {"rpn": "RPN", "sc_rpn": "SC-RPN"})
+        profile = CONVERGED
+        factor = int(rung[:-1])
+        if name != "table01_proposals_coco" and factor in PHASE3_AT:
+            profile, rung = f"{PHASE3_AT[factor]}x", f"{PHASE3_AT[factor]}x"
+        mini, at_s = schedule_frames(name, self.study, profile, self.paper_dir)
+        return (schedule_status(name, at_s, rung, profile) + "\n\n"
+                + markdown_table(schedule_table(name, mini, at_s, rung)))
+
     def ready(self, *rows: str) -> bool:
         """Whether the first seed of every row is available (cached, or trainable now)."""
         missing = [row for row in rows if not self.study.available(row, self.study.seeds[0])]

@@ -40,8 +40,9 @@ from typing import Callable, Mapping, Optional, Sequence
 import pandas as pd
 
 from .experiments import REGISTRY
+from .runs import CONVERGED, Study
 from .stats import RESOLVED_SE, difference_se
-from .tables import TABLES, TableSpec
+from .tables import TABLES, TableSpec, build_table
 
 __all__ = ["CAUSES", "COMPARISONS", "COST_GROUPS", "README_BLOCKS", "REPORT_BLOCKS", "Cause", "Comparison", "classify", "compact_table",
            "comparisons", "cost_group", "markdown_table", "pair_label", "readme_block", "report_block",
@@ -341,19 +342,61 @@ def _short(c: Comparison, metric: str = "AR1000") -> str:
     return f"{c.delta:+.1f}{se} {metric}, paper {c.paper:+.1f}"
 
 
-def _what_we_found(tables_dir: Path) -> str:
-    """Five lines under README's title, every number read from the tables' CSVs."""
+TABLE_I = "table01_proposals_coco"
+
+
+def _table1_at_s(tables_dir: Path, config_root: str | Path) -> Optional[tuple[str, pd.DataFrame]]:
+    """(S*'s rung, Table I at S* as :func:`build_table` returns it) from the committed runs
+    (``tables_dir``'s parent) at experiment 10's ``converged`` profile, seeds 0-2; None while S*
+    is not chosen or none of its Table I runs exists. Reads cached runs only, trains nothing."""
+    from .schedules import chosen_rung, profile_study
+
+    rung = chosen_rung(config_root)
+    if rung is None:
+        return None
+    results = Path(tables_dir).parent
+    study = profile_study(Study(seeds=(0, 1, 2), results_dir=results, config_root=config_root), CONVERGED)
+    frame = build_table(TABLES[TABLE_I], study, results / "paper")
+    return (rung, frame) if int(frame["seeds"].sum()) > 0 else None
+
+
+def _at_s(c: Optional[Comparison]) -> str:
+    if c is None or not math.isfinite(c.delta):
+        return "pending"
+    return f"{_short(c)}, **{c.verdict}**"
+
+
+def _what_we_found(tables_dir: Path, config_root: str | Path = "configs") -> str:
+    """Five lines under README's title, every number read from the tables' CSVs. Once Table I at
+    experiment 10's converged schedule S* has runs, its two lines lead with S* (the study's best
+    estimate) and give the mini numbers beside them (``tests/test_schedules.py``)."""
     found = _found(tables_dir)
-    t1 = {c.row: c for c in found.get("table01_proposals_coco", [])}
+    t1 = {c.row: c for c in found.get(TABLE_I, [])}
+    at_s = _table1_at_s(tables_dir, config_root)
     lines = []
-    if "sc_rpn" in t1:
-        c = t1["sc_rpn"]
-        lines.append(f"- **SC-RPN beats RPN**, as in the paper: {_short(c)} (Table I, three seeds; "
-                     f"**{c.verdict}**).")
-    peers = [t1[r] for r in ("iterative_rpn", "cascade_rpn", "ga_rpn") if r in t1]
-    if peers:
-        lines.append("- **The peers against RPN** (Table I): " + "; ".join(
-            f"{c.label.split(' vs ')[0]} {_short(c)}, **{c.verdict}**" for c in peers) + ".")
+    if at_s is None:
+        if "sc_rpn" in t1:
+            c = t1["sc_rpn"]
+            lines.append(f"- **SC-RPN beats RPN**, as in the paper: {_short(c)} (Table I, three seeds; "
+                         f"**{c.verdict}**).")
+        peers = [t1[r] for r in ("iterative_rpn", "cascade_rpn", "ga_rpn") if r in t1]
+        if peers:
+            lines.append("- **The peers against RPN** (Table I): " + "; ".join(
+                f"{c.label.split(' vs ')[0]} {_short(c)}, **{c.verdict}**" for c in peers) + ".")
+    else:
+        rung, frame = at_s
+        s1 = {c.row: c for c in comparisons(frame, TABLES[TABLE_I])}
+        seeds = dict(zip(frame["config"], frame["seeds"]))
+        if "sc_rpn" in t1:
+            c, n = t1["sc_rpn"], min(int(seeds.get("sc_rpn", 0)), int(seeds.get("rpn", 0)))
+            lines.append(f"- **SC-RPN against RPN at the converged schedule S\\* = {rung}** (Table I, experiment "
+                         f"10; {n} seed{'s' * (n != 1)}): {_at_s(s1.get('sc_rpn'))}; at the mini schedule "
+                         f"(three seeds): {_short(c)}, **{c.verdict}**.")
+        peers = [t1[r] for r in ("iterative_rpn", "cascade_rpn", "ga_rpn") if r in t1]
+        if peers:
+            lines.append(f"- **The peers against RPN** (Table I at S\\* = {rung}, the mini schedule beside each): " + "; ".join(
+                f"{c.label.split(' vs ')[0]} {_at_s(s1.get(c.row))} (mini {_short(c)}, **{c.verdict}**)"
+                for c in peers) + ".")
     parts = [c for name in ("table03_components", "table04_sads_combinations") for c in found.get(name, [])]
     if parts:
         best = max(parts, key=lambda c: c.delta)
@@ -377,13 +420,12 @@ def _what_we_found(tables_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def _results(tables_dir: Path) -> str:
-    """README's results block: Table I as measured, the paper's RPN and SC-RPN, and every table's
-    comparisons counted by verdict, each with the notebook that shows it."""
-    frame = pd.read_csv(Path(tables_dir) / "table01_proposals_coco.csv")
+def _table1_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table I (a :func:`build_table` frame) as README shows it: one line per method of ours
+    ("mean ± sd", "pending"), then the paper's RPN and SC-RPN."""
     metrics = ("AR100", "AR300", "AR1000", "AR_S", "AR_M", "AR_L")
     rows = []
-    for _, row in frame[frame["config"].notna()].iterrows():
+    for _, row in frame[frame["config"].fillna("") != ""].iterrows():
         cells = {"method (config)": f"{row['method']} (`{row['config']}`)", "seeds": int(row["seeds"])}
         for m in metrics:
             mean, std = float(row[f"{m}_mean"]), float(row[f"{m}_std"])
@@ -395,25 +437,39 @@ def _results(tables_dir: Path) -> str:
         rows.append({"method (config)": "paper, COCO, ResNet50-FPN: RPN / SC-RPN", "seeds": "",
                      **{m: f"{float(paper['RPN'][f'{m}_paper']):.1f} / {float(paper['SC-RPN'][f'{m}_paper']):.1f}"
                         for m in metrics}})
+    return pd.DataFrame(rows)
+
+
+def _results(tables_dir: Path, config_root: str | Path = "configs") -> str:
+    """README's results block: Table I as measured, the paper's RPN and SC-RPN, and every table's
+    comparisons counted by verdict, each with the notebook that shows it. Once Table I at
+    experiment 10's S* has runs, that table leads (the study's best estimate), the mini one after it."""
+    frame = pd.read_csv(Path(tables_dir) / f"{TABLE_I}.csv")
+    at_s = _table1_at_s(tables_dir, config_root)
+    lead = "" if at_s is None else (
+        f"Table I at experiment 10's converged schedule S\\* = {at_s[0]} (the mini schedule's iterations "
+        f"times {at_s[0][:-1]}; the study's best estimate), mean ± sample standard deviation over the seeds:\n\n"
+        + markdown_table(_table1_view(at_s[1])) + "\n\nAt the mini schedule: ")
     verdicts = []
     for name, found in _found(tables_dir).items():
         counts = {v: sum(c.verdict == v for c in found) for v in _ORDER}
         verdicts.append({"table": TABLES[name].title, "notebook": NOTEBOOK_OF.get(name, ""),
                          "comparisons": len(found),
                          **{v: counts[v] for v in _ORDER[:5]}})
-    return ("Table I on SynthShapes val (500 images), mean ± sample standard deviation over the seeds "
-            "(COCOeval-identical AR):\n\n" + markdown_table(pd.DataFrame(rows))
+    return (lead + "Table I on SynthShapes val (500 images), mean ± sample standard deviation over the seeds "
+            "(COCOeval-identical AR):\n\n" + markdown_table(_table1_view(frame))
             + "\n\nEvery comparison of every table, counted by verdict (resolved: |Δ| >= "
             f"{RESOLVED_SE:g} standard errors of the difference; one seed: signs only):\n\n"
             + markdown_table(pd.DataFrame(verdicts)))
 
 
-def readme_block(name: str, tables_dir: str | Path = "results/tables") -> str:
-    """The text of README's ``<!-- name-start -->`` block, rendered from the tables' CSVs."""
+def readme_block(name: str, tables_dir: str | Path = "results/tables", config_root: str | Path = "configs") -> str:
+    """The text of README's ``<!-- name-start -->`` block, rendered from the tables' CSVs (and
+    Table I at experiment 10's S* from the committed runs, once S* is chosen and they exist)."""
     if name == "found":
-        return _what_we_found(Path(tables_dir))
+        return _what_we_found(Path(tables_dir), config_root)
     if name == "results-mini":
-        return _results(Path(tables_dir))
+        return _results(Path(tables_dir), config_root)
     if name == "cost":
         return _cost_line(Path(tables_dir).parent)
     raise KeyError(name)
