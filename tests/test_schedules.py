@@ -80,6 +80,7 @@ def test_before_s_star_one_line_with_phase_1_so_far(project) -> None:
                     "SC-RPN 1x 60.0, 2x 62.0. The registered rule asks for the 4x rung next. The table at "
                     "S\\* appears here once S\\* is chosen and its runs exist.")
     assert "rule has decided" in phase1_text({"rpn": {1: 43.0, 2: 43.5}}, None, {})
+    assert "so far no run. The registered rule reads the mini runs (1x) first." in phase1_text({}, 1, {})
     # the mini side alone: no frame at S*
     assert schedule_frames(T1, session(configs, results).study)[1] is None
 

@@ -125,8 +125,12 @@ def phase1_text(curve: Mapping[str, Mapping[int, float]], next_rung: Optional[in
     per_method = "; ".join(
         f"{names.get(m, m)} " + ", ".join(f"{f}x {points[f]:.1f}" for f in rungs if f in points)
         for m, points in curve.items() if points)
-    following = (f"The registered rule asks for the {next_rung}x rung next." if next_rung is not None
-                 else "The registered rule has decided; `configs/converged/_base.yaml` is not written yet.")
+    if next_rung is None:
+        following = "The registered rule has decided; `configs/converged/_base.yaml` is not written yet."
+    elif next_rung == 1:
+        following = "The registered rule reads the mini runs (1x) first."
+    else:
+        following = f"The registered rule asks for the {next_rung}x rung next."
     return (f"**S\\* not chosen yet** (no `configs/converged/_base.yaml`): experiment 10's phase 1 reads "
             f"seed 0's AR1000 at each rung (1x: the mini runs); so far {per_method or 'no run'}. {following} "
             f"The table at S\\* appears here once S\\* is chosen and its runs exist.")
