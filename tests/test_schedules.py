@@ -76,7 +76,8 @@ def test_before_s_star_one_line_with_phase_1_so_far(project) -> None:
     # seed 0: 1x -> 2x moves RPN 49 - 43 = +6.0 and SC-RPN 62 - 60 = +2.0, both above 1.0: 4x next
     text = session(configs, results).converged_text(T1)
     assert text == ("**S\\* not chosen yet** (no `configs/converged/_base.yaml`): experiment 10's phase 1 "
-                    "reads seed 0's AR1000 at each rung (1x: the mini runs); so far RPN 1x 43.0, 2x 49.0; "
+                    "reads seed 0's AR1000 at each rung (1x: the mini runs; RPN 4x: `x2g2c_rpn_4x`); so far "
+                    "RPN 1x 43.0, 2x 49.0; "
                     "SC-RPN 1x 60.0, 2x 62.0. The registered rule asks for the 4x rung next. The table at "
                     "S\\* appears here once S\\* is chosen and its runs exist.")
     assert "rule has decided" in phase1_text({"rpn": {1: 43.0, 2: 43.5}}, None, {})

@@ -191,15 +191,17 @@ class Session:
         registered for its phase 3 (4x when S* = 8x). While S* is not chosen: one line with phase
         1's learning curve so far and the rung the registered rule asks for next."""
         from .experiments import named_runs
-        from .experiments.e10_converged import PHASE3_AT, choose_schedule, curve_ar1000
+        from .experiments.e10_converged import CURVE_CONTROL, PHASE3_AT, choose_schedule, curve_ar1000
         from .runs import CONVERGED
         from .schedules import (chosen_rung, phase1_text, profile_study, schedule_frames, schedule_status,
                                 schedule_table)
 
         rung = chosen_rung(self.study.config_root, self.study.dataset)
         if rung is None:
+            names = {"rpn": "RPN", "sc_rpn": "SC-RPN"}
             curve = curve_ar1000(named_runs(profile_study(self.study, "mini")))
-            return phase1_text(curve, choose_schedule(curve)["next"], {"rpn": "RPN", "sc_rpn": "SC-RPN"})
+            read_as = "".join(f"; {names.get(m, m)} {f}x: `{run}`" for (m, f), run in CURVE_CONTROL.items())
+            return phase1_text(curve, choose_schedule(curve)["next"], names, read_as=read_as)
         profile = CONVERGED
         factor = int(rung[:-1])
         if name != "table01_proposals_coco" and factor in PHASE3_AT:

@@ -118,10 +118,11 @@ def schedule_status(name: str, at_s: pd.DataFrame, rung: str, profile: str = CON
 
 
 def phase1_text(curve: Mapping[str, Mapping[int, float]], next_rung: Optional[int],
-                names: Mapping[str, str], rungs: Sequence[int] = (1, 2, 4, 8, 16)) -> str:
+                names: Mapping[str, str], rungs: Sequence[int] = (1, 2, 4, 8, 16), read_as: str = "") -> str:
     """The line shown while S* is not chosen: phase 1's AR1000 (seed 0) per method and rung so far
     (``curve[method][factor]``, 1 = the mini run), and the rung experiment 10's rule asks for
-    next (``next_rung``; None when the rule is decided but ``_base.yaml`` not yet written)."""
+    next (``next_rung``; None when the rule is decided but ``_base.yaml`` not yet written);
+    ``read_as`` names runs the rule reads for a rung under another name (experiment 2's control)."""
     per_method = "; ".join(
         f"{names.get(m, m)} " + ", ".join(f"{f}x {points[f]:.1f}" for f in rungs if f in points)
         for m, points in curve.items() if points)
@@ -132,5 +133,5 @@ def phase1_text(curve: Mapping[str, Mapping[int, float]], next_rung: Optional[in
     else:
         following = f"The registered rule asks for the {next_rung}x rung next."
     return (f"**S\\* not chosen yet** (no `configs/converged/_base.yaml`): experiment 10's phase 1 reads "
-            f"seed 0's AR1000 at each rung (1x: the mini runs); so far {per_method or 'no run'}. {following} "
+            f"seed 0's AR1000 at each rung (1x: the mini runs{read_as}); so far {per_method or 'no run'}. {following} "
             f"The table at S\\* appears here once S\\* is chosen and its runs exist.")
