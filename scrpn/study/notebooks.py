@@ -20,7 +20,8 @@ only a live kernel can use) is replaced by the widget's text description.
 by papermill see the same relative paths) and returns a :class:`Session`: the
 :class:`~scrpn.study.Study`, the output folders, and the helpers every notebook uses
 (:meth:`Session.show_table`, :meth:`Session.what_we_see`, :meth:`Session.show_figure`,
-:meth:`Session.ready`, :meth:`Session.setting`). Checkpoints go to ``$SCRPN_WORK_DIR`` (default
+:meth:`Session.ready`, :meth:`Session.setting`, :meth:`Session.show_converged`: the table at
+experiment 10's converged schedule beside the mini one). Checkpoints go to ``$SCRPN_WORK_DIR`` (default
 ``work_dirs``; the tests point it at a temporary folder).
 
 Executed notebooks are written to a temporary file first and replace the original only when the
