@@ -79,6 +79,9 @@ for knob, (low, high) in ends.items():
                 f"table05_knob_{knob}")
 
 # %%
+view = show_table("table05_sads_hyperparameters")
+
+# %%
 session.what_we_see("table05_sads_hyperparameters")
 
 # %%
