@@ -16,10 +16,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .figures import _color, _smooth
+from .style import MAX_WIDTH_IN, SMALL, TEXT, TITLE, legible
 
 __all__ = ["causes_ar1000", "causes_detectors", "causes_missed", "causes_regime", "stage1_margin_curves"]
 
 
+@legible
 def causes_ar1000(frame: Any) -> Figure:
     """The cause experiments (``scrpn.study.causes.causes_table``): per experiment, each arm's Δ
     AR1000 against its reference row with ±2.5 standard errors (the registered "resolved" band);
@@ -28,12 +30,12 @@ def causes_ar1000(frame: Any) -> Figure:
     if "metric" in frame:                 # experiment 8's detector arms measure box AP: causes_detectors
         frame = frame[frame["metric"] == "AR1000"]
     experiments = sorted(set(int(e) for e in frame["experiment"]))
-    cols = min(3, len(experiments))
+    cols = 1          # one panel a row: the arms' labels and the browser's width (scrpn.viz.style)
     rows = math.ceil(len(experiments) / cols)
     # a row of panels as tall as its longest experiment needs (experiment 10 has 24 arms)
     arms = [int((frame["experiment"] == number).sum()) for number in experiments]
-    heights = [max(2.8, 0.8 + 0.17 * max(arms[r * cols:(r + 1) * cols])) for r in range(rows)]
-    fig = Figure(figsize=(4.6 * cols, sum(heights)), layout="constrained")
+    heights = [max(1.9, 0.8 + 0.2 * max(arms[r * cols:(r + 1) * cols])) for r in range(rows)]
+    fig = Figure(figsize=(MAX_WIDTH_IN, sum(heights)), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, gridspec_kw={"height_ratios": heights})).reshape(-1)
     for ax in axes[len(experiments):]:
         ax.set_visible(False)
@@ -46,25 +48,25 @@ def causes_ar1000(frame: Any) -> Figure:
                 status = str(line["status"])
                 text = (status if status in ("not built", "not run", "not needed (verdict read)")
                         or status.startswith("pending") else "reference not run")   # pending: S* not chosen
-                ax.text(0.02, i, text, va="center", fontsize=7, color="0.45",
+                ax.text(0.02, i, text, va="center", fontsize=SMALL, color="0.45",
                         transform=ax.get_yaxis_transform())
                 continue
             err = 2.5 * se if math.isfinite(se) else None
             ax.errorbar(delta, i, xerr=err, fmt="o", color=_color(0 if line["arm"] == "today" else 1),
                         capsize=3, ms=4)
         ax.axvline(0.0, color="0.3", lw=0.8)
-        ax.set_yticks(y, [f"{a}: {v}" for a, v in zip(sub["arm"], sub["variant"])], fontsize=7)
+        ax.set_yticks(y, [f"{a}: {v}" for a, v in zip(sub["arm"], sub["variant"])], fontsize=SMALL)
         ax.set_ylim(len(sub) - 0.5, -0.5)  # first arm on top, room for the labels
-        ax.set_xlabel("Δ AR1000 vs reference (±2.5 se)", fontsize=8)
-        ax.set_title(f"exp. {number}: {sub['claim'].iloc[0]}", fontsize=8)
+        ax.set_xlabel("Δ AR1000 vs reference (±2.5 se)", fontsize=SMALL)
+        ax.set_title(f"exp. {number}: {sub['claim'].iloc[0]}", fontsize=SMALL)
         ax.grid(alpha=0.3, axis="x")
     from matplotlib.lines import Line2D
 
     fig.legend(handles=[Line2D([], [], ls="", marker="o", color=_color(0), label="today's row (arm \"today\")"),
                         Line2D([], [], ls="", marker="o", color=_color(1), label="a cause arm"),
                         Line2D([], [], color="0.3", label="bar: ±2.5 se (resolved when it misses 0)")],
-               loc="outside lower center", ncols=3, fontsize=8, frameon=False)
-    fig.suptitle("Cause experiments (pre-registered in results/REPORT.md)", fontsize=10)
+               loc="outside lower center", ncols=3, fontsize=SMALL, frameon=False)
+    fig.suptitle("Cause experiments (pre-registered in results/REPORT.md)", fontsize=TITLE)
     return fig
 
 
@@ -79,6 +81,7 @@ def _rcnn_loss(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.nda
     return iters, loss
 
 
+@legible
 def causes_detectors(frame: Any, logs_by_row: Mapping[str, Sequence[Mapping[str, Any]]],
                      paper_gap: float = 4.0, experiment: int = 8, smooth: int = 5) -> Figure:
     """Experiment 8 (do the detectors converge, and does SC-RPN's gap shrink toward the paper's?).
@@ -96,21 +99,21 @@ def causes_detectors(frame: Any, logs_by_row: Mapping[str, Sequence[Mapping[str,
     for i, line in sub.iterrows():
         ap, gap = float(line["AP_mean"]), float(line["delta_AP"])
         if not (math.isfinite(ap) and math.isfinite(gap)):
-            bars.text(i, 0.5, "not run", ha="center", va="bottom", fontsize=8, color="0.45")
+            bars.text(i, 0.5, "not run", ha="center", va="bottom", fontsize=SMALL, color="0.45")
             continue
         pair = (ap - gap, ap)
         for j, (value, label) in enumerate(zip(pair, ("on RPN", "on SC-RPN"))):
             bars.bar(i + (j - 0.5) * 0.38, value, 0.36, color=_color(j), label=label if i == 0 else None)
-        bars.text(i, max(pair) * 1.02, f"gap {gap:+.1f}", ha="center", va="bottom", fontsize=8)
+        bars.text(i, max(pair) * 1.02, f"gap {gap:+.1f}", ha="center", va="bottom", fontsize=SMALL)
         top = max(top, *pair)
     bars.set_xlim(-0.6, len(sub) - 0.4)
     bars.set_ylim(0.0, top * 1.3)              # headroom for the gap labels and the legend
-    bars.set_xticks(x, [f"{a}:\n{v}" for a, v in zip(sub["arm"], sub["variant"])], fontsize=7)
+    bars.set_xticks(x, [f"{a}:\n{v}" for a, v in zip(sub["arm"], sub["variant"])], fontsize=SMALL)
     bars.set_ylabel("box AP (seed 0)")
-    bars.set_title(f"exp. {experiment}: Faster R-CNN, 300 proposals (paper's gap {paper_gap:+.1f})", fontsize=9)
+    bars.set_title(f"exp. {experiment}: Faster R-CNN, 300 proposals (paper's gap {paper_gap:+.1f})", fontsize=TEXT)
     bars.grid(alpha=0.3, axis="y")
     if bars.get_legend_handles_labels()[0]:
-        bars.legend(fontsize=7, loc="upper center", ncols=2)
+        bars.legend(fontsize=SMALL, loc="upper center", ncols=2)
     drawn = 0
     for row, records in logs_by_row.items():
         iters, loss = _rcnn_loss(records)
@@ -118,17 +121,18 @@ def causes_detectors(frame: Any, logs_by_row: Mapping[str, Sequence[Mapping[str,
             curves.plot(iters, _smooth(loss, smooth), color=_color(drawn), lw=1.2, label=row)
             drawn += 1
     if drawn:
-        curves.legend(fontsize=7)
+        curves.legend(fontsize=SMALL)
     else:
         curves.text(0.5, 0.5, "no detector log yet", ha="center", va="center", transform=curves.transAxes,
                     color="0.45")
     curves.set_xlabel("iteration")
     curves.set_ylabel("R-CNN loss (cls + reg)")
-    curves.set_title("do the detectors converge?", fontsize=9)
+    curves.set_title("do the detectors converge?", fontsize=TEXT)
     curves.grid(alpha=0.3)
     return fig
 
 
+@legible
 def causes_regime(mini: Mapping[str, Sequence[float]], paper: Mapping[str, Sequence[float]],
                   margin: float = 1.5, reference: str = "rpn", peers: Sequence[str] = ("cascade_rpn", "ga_rpn"),
                   experiment: int = 7) -> Figure:
@@ -167,18 +171,18 @@ def causes_regime(mini: Mapping[str, Sequence[float]], paper: Mapping[str, Seque
             if len(v) > 1:
                 lines.vlines(x, min(v), max(v), color=c, lw=3, alpha=0.35)
             name = "mini" if x == 0 else "paper"
-            lines.text(x + (-0.06 if x == 0 else 0.06), y, f"{rank[name][m]}", color=c, fontsize=8,
+            lines.text(x + (-0.06 if x == 0 else 0.06), y, f"{rank[name][m]}", color=c, fontsize=SMALL,
                        ha="right" if x == 0 else "left", va="center")
     lines.set_xticks([0, 1], ["mini\n256 px, anchor scale 4", "paper geometry\n512 px, anchor scale 8"],
-                     fontsize=8)
+                     fontsize=SMALL)
     lines.set_xlim(-0.4, 1.4)
     lines.set_ylabel("AR1000 (seed mean; bar: seeds' range)")
-    lines.set_title(f"exp. {experiment}: Table I's methods in two geometries (numbers: rank)", fontsize=9)
+    lines.set_title(f"exp. {experiment}: Table I's methods in two geometries (numbers: rank)", fontsize=TEXT)
     lines.grid(alpha=0.3, axis="y")
     if lines.get_legend_handles_labels()[0]:
-        lines.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))   # beside the lines
+        lines.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.0, 1.0))   # beside the lines
     if missing:
-        lines.set_xlabel(f"not run in both: {', '.join(missing)}", fontsize=8, color="0.45")
+        lines.set_xlabel(f"not run in both: {', '.join(missing)}", fontsize=SMALL, color="0.45")
     others = [m for m in methods if m != reference]
     x = np.arange(len(others))
     for j, name in enumerate(("mini", "paper")):
@@ -192,20 +196,21 @@ def causes_regime(mini: Mapping[str, Sequence[float]], paper: Mapping[str, Seque
                 label = None
             else:
                 gaps.text(k + (j - 0.5) * 0.38, 0.0, "not run", rotation=90, ha="center", va="bottom",
-                          fontsize=7, color="0.45")
+                          fontsize=SMALL, color="0.45")
     gaps.axhspan(-margin, margin, color="0.85", zorder=0, label=f"±{margin:g} (registered margin)")
     gaps.axhline(0.0, color="0.3", lw=0.8)
-    gaps.set_xticks(x, [m + (" *" if m in peers else "") for m in others], fontsize=8)
+    gaps.set_xticks(x, [m + (" *" if m in peers else "") for m in others], fontsize=SMALL)
     gaps.set_ylabel(f"AR1000 minus {reference}'s")
     gaps.set_xlim(-0.6, len(others) - 0.4)
-    gaps.set_title(f"rule: * above {reference} by > {margin:g} in the paper's geometry?", fontsize=9)
+    gaps.set_title(f"rule: * above {reference} by > {margin:g} in the paper's geometry?", fontsize=TEXT)
     gaps.text(0.01, 0.01, f"* and hatched: the peers the registered rule reads ({', '.join(peers)})",
-              transform=gaps.transAxes, fontsize=7, color="0.3", va="bottom")
+              transform=gaps.transAxes, fontsize=SMALL, color="0.3", va="bottom")
     gaps.grid(alpha=0.3, axis="y")
-    gaps.legend(fontsize=7)
+    gaps.legend(fontsize=SMALL)
     return fig
 
 
+@legible
 def causes_missed(frame: Any, experiment: int = 2) -> Figure:
     """Objects missed outright (no proposal at IoU 0.3 in the top 1,000) by each arm of one cause
     experiment, overall, by COCO size and for slender objects (aspect >= 4): the columns
@@ -225,10 +230,10 @@ def causes_missed(frame: Any, experiment: int = 2) -> Figure:
     ax.set_xticks(x, [label for _, label in groups])
     ax.set_ylabel("objects missed (%), IoU < 0.3 in top 1000")
     if len(sub):
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=SMALL)
     else:
         ax.text(0.5, 0.5, "no arm has run yet", ha="center", va="center", transform=ax.transAxes, color="0.45")
-    ax.set_title(f"exp. {experiment}: which objects each arm misses", fontsize=9)
+    ax.set_title(f"exp. {experiment}: which objects each arm misses", fontsize=TEXT)
     ax.grid(alpha=0.3, axis="y")
     return fig
 
@@ -240,6 +245,7 @@ def _stage1_series(records: Sequence[Mapping[str, Any]]) -> dict[int, float]:
             and r.get("diag_s1_pos_iou") is not None and r.get("diag_s1_prior_iou") is not None}
 
 
+@legible
 def stage1_margin_curves(logs_by_row: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]],
                          margin: float, title: str = "", smooth: int = 5) -> Figure:
     """Does stage 1 learn, and when: per row, the decoded stage-1 positives' mean IoU with their
@@ -272,12 +278,12 @@ def stage1_margin_curves(logs_by_row: Mapping[str, Sequence[Sequence[Mapping[str
     ax.axhline(0.0, color="0.6", lw=0.6)
     # rows without diagnostics go under the axis label, where the layout keeps them clear of the ticks
     ax.set_xlabel("iteration" + (f"\n(no stage-1 diagnostics: {', '.join(without)})" if without else ""),
-                  fontsize=8 if without else None)
+                  fontsize=SMALL if without else None)
     ax.set_ylabel("IoU: decoded positives - priors")
     if not drawn:
         ax.text(0.5, 0.5, "no run with stage-1 diagnostics yet", ha="center", va="center",
                 transform=ax.transAxes, color="0.45")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=SMALL)
     ax.grid(alpha=0.3)
-    ax.set_title(title or "stage 1: decoded positives' IoU minus the priors'", fontsize=9)
+    ax.set_title(title or "stage 1: decoded positives' IoU minus the priors'", fontsize=TEXT)
     return fig

@@ -48,6 +48,7 @@ from torch import Tensor
 from ..pyramid import FPN_STRIDES, level_base_scale
 from .common import (display_image, draw_box, model_selection, proposal_network_of, run_head,
                      save_figure)
+from .style import MAX_WIDTH_IN, SMALL, SUPTITLE, TEXT, TITLE, legible
 
 __all__ = [
     "ASPECT_BINS",
@@ -261,6 +262,7 @@ def iou_mask_supervision_example(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78
             "samples": samples}
 
 
+@legible
 def fig3_iou_mask_supervision(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78.0),
                               image_size: int = 128, samples: str = "classification",
                               num_levels: int = 2, topk: int = 9, anchor_scale: float = 4.0,
@@ -281,7 +283,7 @@ def fig3_iou_mask_supervision(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78.0)
     ex = iou_mask_supervision_example(gt_box=gt_box, image_size=image_size, samples=samples,
                                       num_levels=num_levels, topk=topk,
                                       anchor_scale=anchor_scale, seed=seed)
-    fig = Figure(figsize=(4.0 * (num_levels + 1) + 0.6, 4.2), layout="constrained")
+    fig = Figure(figsize=(min(4.0 * (num_levels + 1) + 0.6, MAX_WIDTH_IN), 4.2), layout="constrained")
     axes = fig.subplots(1, num_levels + 1)
     ax0 = axes[0]
     ax0.set_facecolor("0.95")
@@ -295,10 +297,10 @@ def fig3_iou_mask_supervision(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78.0)
     ax0.set_ylim(image_size, 0)
     ax0.set_aspect("equal")
     ax0.set_title(f"gt (green) and refined boxes of\n{len(pos)} SAT positives (m_g = "
-                  f"{ex['threshold']:.2f})", fontsize=9)
+                  f"{ex['threshold']:.2f})", fontsize=TEXT)
     ax0.set_xlabel("x (pixels)")
     ax0.set_ylabel("y (pixels)")
-    ax0.legend(loc="lower right", fontsize=7)
+    ax0.legend(loc="lower right", fontsize=SMALL)
     cmap = matplotlib.colormaps["Reds"].with_extremes(bad="0.85")
     image = None
     starts = np.concatenate([[0], np.cumsum(ex["num_per_level"])])
@@ -306,7 +308,7 @@ def fig3_iou_mask_supervision(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78.0)
         lvl = int(ex["gt_levels"][j]) if j < len(ex["gt_levels"]) else -1
         if lvl < 0:
             ax.set_axis_off()
-            ax.set_title("no adjacent level", fontsize=9)
+            ax.set_title("no adjacent level", fontsize=TEXT)
             continue
         (h, w), s = ex["sizes"][lvl], float(ex["stride"][starts[lvl]])
         sl = slice(starts[lvl], starts[lvl + 1])
@@ -321,12 +323,12 @@ def fig3_iou_mask_supervision(gt_box: Sequence[float] = (40.0, 30.0, 96.0, 78.0)
         ax.set_ylim(image_size, 0)
         ax.set_xlabel("x (pixels)")
         ax.set_title(f"IoU targets on P{lvl + 2} (stride {s:g}):\n{n_tr} trained (dots), grey = irrelevant",
-                     fontsize=9)
+                     fontsize=TEXT)
     if image is None:
         image = ScalarMappable(norm=Normalize(0.0, 1.0), cmap=cmap)
     fig.colorbar(image, ax=list(axes[1:]), label="IoU(refined box, its gt) = mask target")
     fig.suptitle(f"Fig. 3: IoU-mask supervision (samples: {samples}). m_g: the mean IoU of the gt's SAT "
-                 f"candidates, its positive threshold", fontsize=10)
+                 f"candidates, its positive threshold", fontsize=TITLE)
     return fig
 
 
@@ -384,6 +386,7 @@ def fig4_example_numbers(double_sigmoid: bool = True, nms_thr: float = 0.5) -> d
             "kept_iou_aware": [names[i] for i in keep_aware.tolist()]}
 
 
+@legible
 def fig4_iou_aware_score(double_sigmoid: bool = True, nms_thr: float = 0.5) -> Figure:
     """Paper Fig. 4: NMS by classification score keeps a badly placed box, the IoU-aware score
     keeps the best one.
@@ -409,21 +412,21 @@ def fig4_iou_aware_score(double_sigmoid: bool = True, nms_thr: float = 0.5) -> F
             draw_box(ax, box, color if i in kept else "0.55", lw=2.2 if i in kept else 1.0,
                      ls="-" if i in kept else "--")
             corner = ((box[2] - 12, box[3] - 3), (box[0] + 3, box[1] + 12), (box[0] + 3, box[3] - 3))[i % 3]
-            ax.text(*corner, name, color=color, fontsize=11, fontweight="bold")
+            ax.text(*corner, name, color=color, fontsize=SUPTITLE, fontweight="bold")
         rows = [f"{n}: cls {c:.2f} mask {m:.3f} score {a:.3f} (IoU {u:.2f})"
                 + (" kept" if i in kept else "")
                 for i, (n, c, m, a, u) in enumerate(zip(ex["names"], ex["cls"], ex["mask"],
                                                          ex["iou_aware"], ex["iou"]))]
-        ax.text(0.02, 0.02, "\n".join(rows), transform=ax.transAxes, fontsize=7, family="monospace",
+        ax.text(0.02, 0.02, "\n".join(rows), transform=ax.transAxes, fontsize=SMALL, family="monospace",
                 va="bottom")
         ax.set_xlim(20, 220)
         ax.set_ylim(230, 20)
         ax.set_aspect("equal")
         ax.set_xlabel("x (pixels)")
         ax.set_ylabel("y (pixels)")
-        ax.set_title(f"{title}\nkept: {', '.join(ex['names'][int(i)] for i in keep)}", fontsize=9)
+        ax.set_title(f"{title}\nkept: {', '.join(ex['names'][int(i)] for i in keep)}", fontsize=TEXT)
     fig.suptitle(f"Fig. 4: IoU-aware score (gt green; NMS IoU {nms_thr:g}, "
-                 f"{'double' if double_sigmoid else 'single'} sigmoid mask)", fontsize=10)
+                 f"{'double' if double_sigmoid else 'single'} sigmoid mask)", fontsize=TITLE)
     return fig
 
 
@@ -476,6 +479,7 @@ def point_proposals(model: torch.nn.Module, image_tensor: Tensor, target: Option
             "strides": stride.cpu().numpy()}
 
 
+@legible
 def fig5_point_representation(image: Any, init_points: np.ndarray, refined_points: np.ndarray,
                               boxes: np.ndarray, scores: Optional[np.ndarray] = None,
                               gt_boxes: Optional[np.ndarray] = None) -> Figure:
@@ -497,14 +501,14 @@ def fig5_point_representation(image: Any, init_points: np.ndarray, refined_point
                          f"{boxes.shape[0]} boxes")
     disp = display_image(image)
     h, w = disp.shape[:2]
-    fig = Figure(figsize=(13.0, 4.8), layout="constrained")
+    fig = Figure(figsize=(MAX_WIDTH_IN, 4.2), layout="constrained")
     axes = fig.subplots(1, 3)
     titles = ("(1) init offsets -> 9 init points\n(dotted: their min/max box)",
               "(2) + secondary offsets -> refined points",
               "(3) min/max of refined points -> proposal")
     for ax, title in zip(axes, titles):
         ax.imshow(disp, cmap=None if disp.ndim == 3 else "gray", extent=(0, w, h, 0), alpha=0.8)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=TEXT)
         ax.set_xlim(0, w)
         ax.set_ylim(h, 0)
         ax.set_xticks([])
@@ -525,7 +529,7 @@ def fig5_point_representation(image: Any, init_points: np.ndarray, refined_point
         draw_box(axes[2], boxes[i], c, lw=1.8)
         if scores is not None:
             axes[2].text(boxes[i, 0], boxes[i, 1] - 1, f"{float(np.asarray(scores)[i]):.2f}",
-                         color="white", fontsize=7, va="bottom",
+                         color="white", fontsize=SMALL, va="bottom",
                          bbox=dict(facecolor=c, alpha=0.8, pad=1, linewidth=0))
     for gt in ([] if gt_boxes is None else np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)):
         for ax in axes:
@@ -539,12 +543,13 @@ def fig5_point_representation(image: Any, init_points: np.ndarray, refined_point
                     + (" (its score)" if scores is not None else ""))]
     if gt_boxes is not None:
         marks.append(Line2D([], [], ls="--", color="black", label="ground truth (white, dashed)"))
-    fig.legend(handles=marks, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
-    fig.suptitle("Fig. 5: point-based representation", fontsize=10)
+    fig.legend(handles=marks, loc="outside lower center", ncol=3, fontsize=SMALL, frameon=False)
+    fig.suptitle("Fig. 5: point-based representation", fontsize=TITLE)
     return fig
 
 
 # ---------------------------------------------------------------------------------- Figs. 6-8
+@legible
 def fig6_iou_distribution(stats_by_label: Mapping[str, Mapping[str, np.ndarray]], k: int = 300,
                           normalize: bool = True) -> Figure:
     """Paper Fig. 6: IoU distribution of the proposals with and without SADS.
@@ -576,11 +581,12 @@ def fig6_iou_distribution(stats_by_label: Mapping[str, Mapping[str, np.ndarray]]
     ax.set_xlim(0, 1)
     ax.set_xlabel("IoU of a proposal with its best-matching gt")
     ax.set_ylabel("fraction of proposals" if normalize else "number of proposals")
-    ax.set_title(f"Fig. 6: IoU distribution of the top {k} proposals", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title(f"Fig. 6: IoU distribution of the top {k} proposals", fontsize=TITLE)
+    ax.legend(fontsize=SMALL)
     return fig
 
 
+@legible
 def fig7_iou_mask_effect(stats_by_label: Mapping[str, Mapping[str, np.ndarray]],
                          budgets: Sequence[int] = (300, 1000),
                          thresholds: Sequence[float] | np.ndarray = RECALL_THRESHOLDS) -> Figure:
@@ -596,7 +602,7 @@ def fig7_iou_mask_effect(stats_by_label: Mapping[str, Mapping[str, np.ndarray]],
     """
     items = _stats_items(stats_by_label)
     thr = np.asarray(thresholds, dtype=np.float64)
-    fig = Figure(figsize=(5.0 * len(budgets), 4.0), layout="constrained")
+    fig = Figure(figsize=(min(5.0 * len(budgets), MAX_WIDTH_IN), 4.0), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(budgets)))
     for ax, k, tag in zip(axes, budgets, "abcdefgh"):
         for j, (label, stats) in enumerate(items):
@@ -607,13 +613,14 @@ def fig7_iou_mask_effect(stats_by_label: Mapping[str, Mapping[str, np.ndarray]],
         ax.set_xlabel("IoU threshold")
         ax.set_ylabel(f"recall (top {k})")
         ax.set_ylim(0, 1)
-        ax.set_title(f"({tag}) top {k} proposals (AR{k}: mean recall over the thresholds)", fontsize=9)
+        ax.set_title(f"({tag}) top {k} proposals (AR{k}: mean recall over the thresholds)", fontsize=TEXT)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle("Fig. 7: with and without the IoU mask", fontsize=10)
+        ax.legend(fontsize=SMALL)
+    fig.suptitle("Fig. 7: with and without the IoU mask", fontsize=TITLE)
     return fig
 
 
+@legible
 def fig8_aspect_ratio_recall(stats_by_label: Mapping[str, Mapping[str, np.ndarray]],
                              thresholds: Sequence[float] = (0.7, 0.8), k: int = 1000,
                              bins: Sequence[float] = ASPECT_BINS) -> Figure:
@@ -626,7 +633,7 @@ def fig8_aspect_ratio_recall(stats_by_label: Mapping[str, Mapping[str, np.ndarra
     the first run; all runs of one study share the validation set). One axes per threshold.
     """
     items = _stats_items(stats_by_label)
-    fig = Figure(figsize=(5.5 * len(thresholds), 4.0), layout="constrained")
+    fig = Figure(figsize=(min(5.5 * len(thresholds), MAX_WIDTH_IN), 4.0), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(thresholds)))
     width = 0.8 / len(items)
     for ax, t, tag in zip(axes, thresholds, "abcdefgh"):
@@ -637,13 +644,13 @@ def fig8_aspect_ratio_recall(stats_by_label: Mapping[str, Mapping[str, np.ndarra
             x = np.arange(len(labels_j)) - 0.4 + width * (j + 0.5)
             ax.bar(x, recall, width=width, color=_color(j), label=label)
         ax.set_xticks(np.arange(len(labels)))
-        ax.set_xticklabels([f"{b}\nn={c}" for b, c in zip(labels, counts)], fontsize=8)
+        ax.set_xticklabels([f"{b}\nn={c}" for b, c in zip(labels, counts)], fontsize=SMALL)
         ax.set_xlabel("aspect ratio max(w/h, h/w)")
         ax.set_ylabel(f"recall at IoU >= {t:g} (top {k})")
         ax.set_ylim(0, 1)
-        ax.set_title(f"({tag}) high-quality threshold {t:g}", fontsize=10)
-        ax.legend(fontsize=8)
-    fig.suptitle("Fig. 8: bounding-box versus point-based representation", fontsize=10)
+        ax.set_title(f"({tag}) high-quality threshold {t:g}", fontsize=TITLE)
+        ax.legend(fontsize=SMALL)
+    fig.suptitle("Fig. 8: bounding-box versus point-based representation", fontsize=TITLE)
     return fig
 
 
@@ -692,6 +699,7 @@ def _smooth(y: np.ndarray, window: int) -> np.ndarray:
     return np.concatenate([head, np.convolve(y, kernel, mode="valid")])
 
 
+@legible
 def training_curves(logs_by_label: Mapping[str, Sequence[Mapping[str, Any]]], smooth: int = 1
                     ) -> Figure:
     """Training loss curves from ``log.jsonl`` records (see :func:`read_log`).
@@ -723,8 +731,10 @@ def training_curves(logs_by_label: Mapping[str, Sequence[Mapping[str, Any]]], sm
     order = ["total"] + sorted(g for g in series if g not in ("total", "other")) + (
         ["other"] if "other" in series else [])
     titles = {"total": "total loss", "other": "other terms"}
-    fig = Figure(figsize=(4.5 * len(order), 3.8), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(order)))
+    cols = min(2, len(order))             # two panels a row: the browser's width (scrpn.viz.style)
+    rows = math.ceil(len(order) / cols)
+    fig = Figure(figsize=(5.0 * cols, 3.6 * rows), layout="constrained")
+    axes = [fig.add_subplot(rows, cols, i + 1) for i in range(len(order))]
     styles = ("-", "--", ":", "-.")
     labels = list(logs_by_label)
     for ax, group in zip(axes, order):
@@ -738,10 +748,10 @@ def training_curves(logs_by_label: Mapping[str, Sequence[Mapping[str, Any]]], sm
         if not runs:
             ax.text(0.5, 0.5, "no train records", ha="center", va="center", transform=ax.transAxes)
         m = re.fullmatch(r"s(\d+)", group)
-        ax.set_title(titles.get(group, f"stage {m.group(1)}" if m else group), fontsize=10)
+        ax.set_title(titles.get(group, f"stage {m.group(1)}" if m else group), fontsize=TITLE)
         ax.set_xlabel("iteration")
         ax.set_ylabel("loss")
         ax.grid(alpha=0.3)
         if runs:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=SMALL)
     return fig

@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..study.experiments.e10_converged import CURVE_RUNGS, CURVE_TOLERANCE, rung_prefix
+from .style import MAX_WIDTH_IN, SMALL, SUPTITLE, TITLE, legible
 
 __all__ = ["METRICS", "curve_points", "learning_curve"]
 
@@ -59,6 +60,7 @@ def _total_loss(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.nd
     return it, loss
 
 
+@legible
 def learning_curve(points: Mapping[str, Mapping[int, Mapping[str, Any]]],
                    logs: Optional[Mapping[str, Sequence[Mapping[str, Any]]]] = None,
                    paper: Optional[Mapping[str, Mapping[str, float]]] = None) -> Figure:
@@ -68,8 +70,8 @@ def learning_curve(points: Mapping[str, Mapping[int, Mapping[str, Any]]],
     horizontal line (the paper's COCO value: a reference for the direction, not the level)."""
     if not points:
         raise ValueError("no runs to draw: train a rung first (scrpn study rpn --profile 2x)")
-    fig = Figure(figsize=(12.8, 3.6), layout="constrained")
-    axes = fig.subplots(1, 4)
+    fig = Figure(figsize=(MAX_WIDTH_IN, 6.8), layout="constrained")    # 2 x 2: the browser's width
+    axes = fig.subplots(2, 2).reshape(-1)
     all_iters = sorted({it for per in points.values() for it in per})
     for ax, metric in zip(axes[:3], METRICS):
         for method, per in points.items():
@@ -83,13 +85,13 @@ def learning_curve(points: Mapping[str, Mapping[int, Mapping[str, Any]]],
             if paper and method in paper and metric in paper[method]:
                 ax.axhline(paper[method][metric], color=color, ls=":", lw=1)
         ax.set_xscale("log", base=2)
-        ax.set_xticks(all_iters, [f"{i:,}" for i in all_iters], fontsize=8)
+        ax.set_xticks(all_iters, [f"{i:,}" for i in all_iters], fontsize=SMALL)
         ax.minorticks_off()
         ax.set_xlabel("training iterations (batch 4)")
         ax.set_ylabel(f"{metric} (%)")
-        ax.set_title(metric + (" (band: ±1.0, S*'s rule)" if metric == "AR1000" else ""), fontsize=10)
+        ax.set_title(metric + (" (band: ±1.0, S*'s rule)" if metric == "AR1000" else ""), fontsize=TITLE)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, loc="lower right")
+    axes[0].legend(fontsize=SMALL, loc="lower right")
     ax = axes[3]
     for method, records in (logs or {}).items():
         it, loss = _total_loss(records)
@@ -98,11 +100,11 @@ def learning_curve(points: Mapping[str, Mapping[int, Mapping[str, Any]]],
     if not logs:
         ax.text(0.5, 0.5, "no training logs", ha="center", va="center", transform=ax.transAxes)
     else:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=SMALL)
     ax.set_xlabel("iteration")
     ax.set_yscale("log")   # RPN's loss and SC-RPN's (two stages and the mask) differ tenfold
     ax.set_ylabel("total training loss (log)")
-    ax.set_title("training loss (longest run)", fontsize=10)
+    ax.set_title("training loss (longest run)", fontsize=TITLE)
     ax.grid(alpha=0.3)
-    fig.suptitle("Experiment 10, phase 1: AR against training length (seed 0, SynthShapes val)", fontsize=11)
+    fig.suptitle("Experiment 10, phase 1: AR against training length (seed 0, SynthShapes val)", fontsize=SUPTITLE)
     return fig

@@ -72,6 +72,7 @@ from ..sampling.levels import point_levels, target_level
 from ..sampling.priors import PriorSet
 from ..models.heads.stages import TwoStageProposalHead
 from .common import display_image, draw_box, proposal_network_of, run_head
+from .style import legible
 
 __all__ = ["CANDIDATE_COLUMNS", "Comparison", "Inspection", "InspectorError", "LocationGrid",
            "PRESETS", "Setting", "compare", "featmap_sizes", "figure_to_png", "head_geometry",
@@ -819,6 +820,7 @@ def _panel(ax: Axes, insp: Inspection, stage: int, gt: Optional[int], limits: Se
     return mappable
 
 
+@legible
 def plot_comparison(a: Inspection, b: Optional[Inspection] = None, *, stage: int = 2,
                     gt: Optional[int] = None, limits: Optional[Sequence[float]] = None,
                     selected: Optional[int] = None, figsize: tuple[float, float] = (10.0, 5.9)) -> Figure:
@@ -855,6 +857,7 @@ def plot_comparison(a: Inspection, b: Optional[Inspection] = None, *, stage: int
     return fig
 
 
+@legible
 def plot_image_only(image: Tensor, titles: Sequence[str] = ("A", "B"),
                     limits: Optional[Sequence[float]] = None,
                     figsize: tuple[float, float] = (10.0, 5.9)) -> Figure:

@@ -47,6 +47,7 @@ from ..evaluation.correlation import correlation
 from .common import (display_image, draw_box, one_thread, padded_image, proposal_network_of,
                      save_figure)
 from .common import run_head as head_outputs   # notebook 11's name for it
+from .style import MAX_WIDTH_IN, SMALL, TEXT, legible
 from ..models.heads.base import ProposalHead
 from ..models.heads.iou_mask import iou_aware_score
 from ..models.postprocess import pre_nms_candidates
@@ -85,7 +86,7 @@ def _show_image(ax: Axes, image: Any, gt_boxes: Any, title: str) -> None:
         draw_box(ax, box, "white", lw=1.2)
     ax.set_xlim(0, img.shape[1])
     ax.set_ylim(img.shape[0], 0)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=TEXT)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -230,10 +231,11 @@ def nms_with_and_without_mask(boxes: Any, cls_score: Any, iou_aware: Any, gt_box
     return outcomes
 
 
+@legible
 def plot_score_vs_localisation(result: ScoreLocalisation, image: Any, gt_boxes: Any,
                                outcomes: Sequence[NmsOutcome] = ()) -> Figure:
     """Scatter of each score against the true IoU (two panels) and the box each ranking keeps."""
-    fig = Figure(figsize=(13.5, 4.4), layout="constrained")
+    fig = Figure(figsize=(MAX_WIDTH_IN, 4.0), layout="constrained")
     axes = fig.subplots(1, 3)
     near = result.near
     panels = [("classification", result.cls_score, "classification score"),
@@ -245,11 +247,11 @@ def plot_score_vs_localisation(result: ScoreLocalisation, image: Any, gt_boxes: 
                    vmin=0, vmax=4, label=f"near (IoU >= {result.near_iou:g})")
         cn = result.corr_near.get(key, {})
         ax.set_title(f"{label}\nnear: Pearson {cn.get('pearson', math.nan):.2f}, "
-                     f"Spearman {cn.get('spearman', math.nan):.2f}", fontsize=9)
+                     f"Spearman {cn.get('spearman', math.nan):.2f}", fontsize=TEXT)
         ax.set_xlabel("true IoU with the best ground truth")
         ax.set_ylabel(label)
         ax.set_xlim(0, 1)
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=SMALL, loc="upper left")
     _show_image(axes[2], image, gt_boxes, "first box kept by NMS per gt")
     for o in outcomes:
         if o.cls_top_box is not None:
@@ -258,7 +260,7 @@ def plot_score_vs_localisation(result: ScoreLocalisation, image: Any, gt_boxes: 
     repaired = sum(o.repaired for o in outcomes)
     worse = sum(o.aware_top_iou < o.cls_top_iou for o in outcomes)
     axes[2].set_xlabel(f"red dashed: by cls score; green: by IoU-aware score\n"
-                       f"IoU-aware better for {repaired} gt(s), worse for {worse}", fontsize=8)
+                       f"IoU-aware better for {repaired} gt(s), worse for {worse}", fontsize=SMALL)
     return fig
 
 
@@ -369,10 +371,11 @@ def positives_table(results: Iterable[PositivesPerStage]) -> list[dict[str, Any]
     return rows
 
 
+@legible
 def plot_positives_per_stage(results: Sequence[PositivesPerStage], image: Any) -> Figure:
     """Rows: strategies. Columns: stage-1 positives, stage-2 positives (coloured by level;
     crosses: location outside its gt), positives per level (bars)."""
-    fig = Figure(figsize=(13.0, 4.2 * len(results)), layout="constrained")
+    fig = Figure(figsize=(MAX_WIDTH_IN, 3.6 * len(results)), layout="constrained")
     axes = np.asarray(fig.subplots(len(results), 3, squeeze=False))
     for row, r in zip(axes, results):
         for col in range(2):
@@ -391,7 +394,7 @@ def plot_positives_per_stage(results: Sequence[PositivesPerStage], image: Any) -
                                          c=LEVEL_COLORS[int(lvl) % len(LEVEL_COLORS)],
                                          label=f"P{int(lvl) + 2}" if inside else None)
             if st.indices.size:
-                ax.legend(fontsize=7, loc="lower right")
+                ax.legend(fontsize=SMALL, loc="lower right")
         ax = row[2]
         num_levels = len(r.stages[0].counts_per_level)
         x = np.arange(num_levels)
@@ -401,8 +404,8 @@ def plot_positives_per_stage(results: Sequence[PositivesPerStage], image: Any) -
                    label=f"stage {st.stage}")
         ax.set_xticks(x, [f"P{k + 2}" for k in range(num_levels)])
         ax.set_ylabel("positives")
-        ax.set_title("positives per FPN level", fontsize=9)
-        ax.legend(fontsize=8)
+        ax.set_title("positives per FPN level", fontsize=TEXT)
+        ax.legend(fontsize=SMALL)
     return fig
 
 
@@ -478,6 +481,7 @@ def anchors_vs_points_on_slender(models: Mapping[str, nn.Module],
     return matches
 
 
+@legible
 def plot_anchors_vs_points(matches: Sequence[SlenderMatch], images: Sequence[Any],
                            max_panels: int = 6, margin: float = 0.6) -> Figure:
     """One crop per slender gt (white) with each model's best proposal; ``images[m.sample]``.
@@ -488,7 +492,7 @@ def plot_anchors_vs_points(matches: Sequence[SlenderMatch], images: Sequence[Any
     shown = sorted(matches, key=lambda m: min(m.best_iou.values(), default=0.0))[:max_panels]
     cols = max(1, min(3, len(shown)))
     rows = max(1, math.ceil(len(shown) / cols))
-    fig = Figure(figsize=(4.2 * cols, 4.0 * rows), layout="constrained")
+    fig = Figure(figsize=(3.3 * cols, 3.3 * rows), layout="constrained")   # 3 columns: 9.9 in
     axes = np.asarray(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax in axes[len(shown):]:
         ax.set_axis_off()
@@ -506,7 +510,7 @@ def plot_anchors_vs_points(matches: Sequence[SlenderMatch], images: Sequence[Any
         pad = margin * max(x2 - x1, y2 - y1)
         ax.set_xlim(max(0.0, x1 - pad), min(img.shape[1], x2 + pad))
         ax.set_ylim(min(img.shape[0], y2 + pad), max(0.0, y1 - pad))
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.01), frameon=False)
+        ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.01), frameon=False)
     return fig
 
 
