@@ -72,5 +72,5 @@ def test_causes_regime_explains_its_star_and_hatching() -> None:
     mini = {"rpn": [43.0], "cascade_rpn": [51.0], "ga_rpn": [30.0]}
     paper = {"rpn": [54.0], "cascade_rpn": [68.0], "ga_rpn": [50.0]}
     _, gaps = CF.causes_regime(mini, paper).axes
-    assert any(t.get_text().startswith("* and hatched: the peers the registered rule reads (cascade_rpn, ga_rpn)")
-               for t in gaps.texts)
+    assert any(t.get_text().replace("\n", " ").startswith(
+        "* and hatched: the peers the registered rule reads (cascade_rpn, ga_rpn)") for t in gaps.texts)

@@ -199,11 +199,12 @@ def causes_regime(mini: Mapping[str, Sequence[float]], paper: Mapping[str, Seque
                           fontsize=SMALL, color="0.45")
     gaps.axhspan(-margin, margin, color="0.85", zorder=0, label=f"±{margin:g} (registered margin)")
     gaps.axhline(0.0, color="0.3", lw=0.8)
-    gaps.set_xticks(x, [m + (" *" if m in peers else "") for m in others], fontsize=SMALL)
+    gaps.set_xticks(x, [m + (" *" if m in peers else "") for m in others], fontsize=SMALL, rotation=20,
+                    ha="right", rotation_mode="anchor")
     gaps.set_ylabel(f"AR1000 minus {reference}'s")
     gaps.set_xlim(-0.6, len(others) - 0.4)
     gaps.set_title(f"rule: * above {reference} by > {margin:g} in the paper's geometry?", fontsize=TEXT)
-    gaps.text(0.01, 0.01, f"* and hatched: the peers the registered rule reads ({', '.join(peers)})",
+    gaps.text(0.01, 0.01, f"* and hatched: the peers the registered\nrule reads ({', '.join(peers)})",
               transform=gaps.transAxes, fontsize=SMALL, color="0.3", va="bottom")
     gaps.grid(alpha=0.3, axis="y")
     gaps.legend(fontsize=SMALL)

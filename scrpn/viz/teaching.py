@@ -384,7 +384,7 @@ def plot_positives_per_stage(results: Sequence[PositivesPerStage], image: Any) -
                 ax.set_axis_off()
                 continue
             st = r.stages[col]
-            _show_image(ax, image, r.gt_boxes, f"{r.label}\nstage {st.stage} ({st.assigner}): "
+            _show_image(ax, image, r.gt_boxes, f"{r.label}\nstage {st.stage} ({st.assigner}):\n"
                         f"{st.indices.size} positives, {int(st.inside_gt.sum())} inside their gt")
             for lvl in np.unique(st.levels):
                 for inside, marker in ((True, "o"), (False, "x")):
