@@ -91,7 +91,7 @@ from matplotlib.figure import Figure
 t5 = pd.read_csv(session.tables_dir / "table05_sads_hyperparameters.csv")
 t3 = pd.read_csv(session.tables_dir / "table03_components.csv").set_index("config")
 default = t3.loc["t3_sads"]   # the defaults' row, three seeds in Table III: its seed band
-fig = Figure(figsize=(12, 3.6), layout="constrained")
+fig = Figure(figsize=(10, 3.6), layout="constrained")   # at most 10 in: legible at 100 % (scrpn.viz.style)
 for ax, (name, group) in zip(fig.subplots(1, 3), t5.groupby("hyperparameter", sort=False)):
     x = group["value"].astype(float)
     ax.plot(x, group["AR1000_paper"], "o-", label="paper (COCO)")
@@ -102,7 +102,7 @@ for ax, (name, group) in zip(fig.subplots(1, 3), t5.groupby("hyperparameter", so
                    label=f"ours at the defaults: mean ± sd of {int(default['seeds'])} seeds")
     ax.set_title(name.split(" (")[0]); ax.set_xlabel(name); ax.set_ylabel("AR1000")
     ax.set_xticks(x)
-fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=9, frameon=False)
+fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
 show_figure(fig, "table05_sweeps")
 
 # %%

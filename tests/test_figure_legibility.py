@@ -9,7 +9,8 @@ labels, tick labels, legends, annotations, colour bars) must reach ``MIN_TEXT_PX
 Each figure function of :mod:`scrpn.viz` is built here from small inputs (a figure's text sizes
 come from its code, not from its data; the cause figures read the committed ``causes.csv``), and
 :func:`test_every_figure_function_is_built_here` fails when a module gains one this file does not
-build. Notebook 05 and 11 draw figures inline; they are not covered here.
+build. Notebook 05 draws its sweep figure inline (at 10 inches and matplotlib's default sizes: 10 pt,
+13.9 px); it is not built here.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from matplotlib.figure import Figure
 from scrpn.viz import style
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ("cause_figures", "figures", "learning_curve", "sads_inspector", "teaching")
+MODULES = ("cause_figures", "figures", "learning_curve", "lessons", "sads_inspector", "teaching")
 
 
 # ------------------------------------------------------------------------------ the rule itself
@@ -133,7 +134,15 @@ def _inspector(which: str) -> Figure:
         return S.plot_image_only(_image())
     a = S.inspect_sads(_image(), _TARGET["boxes"])
     b = S.inspect_sads(_image(), _TARGET["boxes"], "Max-IoU, both stages")
-    return S.plot_comparison(a, b, stage=2, gt=0)
+    return S.plot_comparison(a, b, stage=2, gt=0, figsize=(11.5, 5.9))     # notebook 05's, the widest
+
+
+def _lessons(which: str) -> Figure:
+    from scrpn.viz import lessons
+
+    if which == "detector_inputs":
+        return lessons.detector_inputs(_stats())
+    return lessons.object_shapes(_stats(), 16.0, image_size=256)
 
 
 def _learning_curve() -> Figure:
@@ -175,6 +184,8 @@ def _figures(model_factory: Callable[[], Any]) -> dict[str, Callable[[], Figure]
         "figures.fig8_aspect_ratio_recall": lambda: F.fig8_aspect_ratio_recall(_stats(), thresholds=(0.7, 0.8)),
         "figures.training_curves": lambda: F.training_curves({"rpn": _train_log(), "sc_rpn": _train_log()}),
         "learning_curve.learning_curve": _learning_curve,
+        "lessons.detector_inputs": lambda: _lessons("detector_inputs"),
+        "lessons.object_shapes": lambda: _lessons("object_shapes"),
         "sads_inspector.plot_comparison": lambda: _inspector("plot_comparison"),
         "sads_inspector.plot_image_only": lambda: _inspector("plot_image_only"),
         "teaching.plot_score_vs_localisation": lambda: _teaching("plot_score_vs_localisation", model_factory()),

@@ -25,11 +25,11 @@ from matplotlib.ticker import ScalarFormatter
 
 from ..pyramid import FPN_STRIDES
 from .figures import ASPECT_BINS, recall_at_iou
+from .style import MAX_WIDTH_IN, SMALL, SUPTITLE, TEXT, TITLE, legible
 
 __all__ = ["COVERAGE_THRESHOLDS", "detector_inputs", "level_edges", "object_shapes", "objects_per_image"]
 
 COVERAGE_THRESHOLDS: np.ndarray = np.round(np.linspace(0.3, 0.95, 14), 10)   # 0.3:0.05:0.95
-_FONT = 11
 _COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 
 
@@ -37,6 +37,7 @@ def _colour(j: int) -> str:
     return _COLOURS[j % len(_COLOURS)]
 
 
+@legible
 def detector_inputs(stats_by_label: Mapping[str, Mapping[str, np.ndarray]],
                     budgets: Sequence[int] = (300, 1000), pos_iou: float = 0.65,
                     thresholds: Sequence[float] | np.ndarray = COVERAGE_THRESHOLDS) -> Figure:
@@ -46,7 +47,7 @@ def detector_inputs(stats_by_label: Mapping[str, Mapping[str, np.ndarray]],
     the legend gives each method's share at ``pos_iou`` (the objects the head can learn from).
     """
     thr = np.asarray(thresholds, dtype=np.float64)
-    fig = Figure(figsize=(12.0, 4.6), layout="constrained")
+    fig = Figure(figsize=(MAX_WIDTH_IN, 4.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(budgets), sharey=True))
     for ax, k, tag in zip(axes, budgets, "abcdefgh"):
         ax.axvspan(pos_iou, 1.0, color="0.85", zorder=0,
@@ -58,14 +59,14 @@ def detector_inputs(stats_by_label: Mapping[str, Mapping[str, np.ndarray]],
                     label=f"{label}: {100 * share:.0f} % at IoU {pos_iou:g}")
         ax.set_xlim(float(thr[0]), 1.0)
         ax.set_ylim(0, 100)
-        ax.set_xlabel("IoU threshold t", fontsize=_FONT)
-        ax.set_title(f"({tag}) the top {k} proposals of each image", fontsize=_FONT)
-        ax.tick_params(labelsize=_FONT - 1)
+        ax.set_xlabel("IoU threshold t", fontsize=TEXT)
+        ax.set_title(f"({tag}) the top {k} proposals of each image", fontsize=TITLE)
+        ax.tick_params(labelsize=SMALL)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=_FONT - 1, loc="lower left")
-    axes[0].set_ylabel("objects with a proposal of IoU >= t (%)", fontsize=_FONT)
+        ax.legend(fontsize=SMALL, loc="lower left")
+    axes[0].set_ylabel("objects with a proposal of IoU >= t (%)", fontsize=TEXT)
     fig.suptitle("What a detector receives: how many objects some proposal already covers, by IoU",
-                 fontsize=_FONT + 1)
+                 fontsize=SUPTITLE)
     return fig
 
 
@@ -82,6 +83,7 @@ def objects_per_image(gt_image: np.ndarray) -> np.ndarray:
     return counts
 
 
+@legible
 def object_shapes(stats_by_label: Mapping[str, Mapping[str, np.ndarray]], base_scale: float,
                   strides: Sequence[int] = FPN_STRIDES, aspect_bins: Sequence[float] = ASPECT_BINS,
                   image_size: Optional[int] = None) -> Figure:
@@ -90,7 +92,7 @@ def object_shapes(stats_by_label: Mapping[str, Mapping[str, np.ndarray]], base_s
     lines at :func:`level_edges`); (b) by aspect ratio max(w/h, h/w), in ``aspect_bins``; (c) the
     share of images by the number of objects they hold (images without one are not counted).
     ``image_size`` (px), when given, is named in the title: sizes in px compare only at one scale."""
-    fig = Figure(figsize=(13.0, 4.4), layout="constrained")
+    fig = Figure(figsize=(MAX_WIDTH_IN, 4.4), layout="constrained")
     ax_size, ax_aspect, ax_count = fig.subplots(1, 3)
     size_bins = 2.0 ** np.arange(1.0, 8.26, 0.25)   # 2 .. 256 px, a quarter octave a bin
     edges = level_edges(base_scale, len(strides))
@@ -120,25 +122,25 @@ def object_shapes(stats_by_label: Mapping[str, Mapping[str, np.ndarray]], base_s
     top = ax_size.get_ylim()[1] * 1.6     # room above the curves for the level names and the legend
     ax_size.set_ylim(0, top)
     for name, lo, hi in zip(names, bounds[:-1], bounds[1:]):
-        ax_size.text(math.sqrt(lo * hi), top * 0.97, name, ha="center", va="top", fontsize=_FONT - 1)
-    ax_size.set_xlabel("object size sqrt(w h) (px); dotted: eq. (1)'s level edges", fontsize=_FONT)
-    ax_size.set_ylabel("objects (%)", fontsize=_FONT)
-    ax_size.set_title("(a) size, and the FPN level it is trained on", fontsize=_FONT)
+        ax_size.text(math.sqrt(lo * hi), top * 0.97, name, ha="center", va="top", fontsize=SMALL)
+    ax_size.set_xlabel("object size sqrt(w h) (px)\ndotted: eq. (1)'s level edges", fontsize=TEXT)
+    ax_size.set_ylabel("objects (%)", fontsize=TEXT)
+    ax_size.set_title("(a) size, and the FPN\nlevel it is trained on", fontsize=TITLE)
     fmt = lambda v: "inf" if math.isinf(v) else f"{v:g}"
     ax_aspect.set_xticks(np.arange(len(aspect_edges) - 1))
     ax_aspect.set_xticklabels([f"{fmt(lo)}-{fmt(hi)}" for lo, hi in zip(aspect_edges[:-1], aspect_edges[1:])])
-    ax_aspect.set_xlabel("aspect ratio max(w/h, h/w)", fontsize=_FONT)
-    ax_aspect.set_ylabel("objects (%)", fontsize=_FONT)
-    ax_aspect.set_title("(b) shape: 1 is square, 5 and more is slender", fontsize=_FONT)
-    ax_count.set_xlabel("objects in one image", fontsize=_FONT)
-    ax_count.set_ylabel("images (%)", fontsize=_FONT)
-    ax_count.set_title("(c) crowding", fontsize=_FONT)
+    ax_aspect.set_xlabel("aspect ratio max(w/h, h/w)", fontsize=TEXT)
+    ax_aspect.set_ylabel("objects (%)", fontsize=TEXT)
+    ax_aspect.set_title("(b) shape: 1 is square,\n5 and more is slender", fontsize=TITLE)
+    ax_count.set_xlabel("objects in one image", fontsize=TEXT)
+    ax_count.set_ylabel("images (%)", fontsize=TEXT)
+    ax_count.set_title("(c) crowding\n", fontsize=TITLE)
     for ax in (ax_size, ax_aspect, ax_count):
-        ax.tick_params(labelsize=_FONT - 1)
+        ax.tick_params(labelsize=SMALL)
     ax_count.set_ylim(0, ax_count.get_ylim()[1] * 1.35)
-    ax_size.legend(fontsize=_FONT - 1, loc="upper left", bbox_to_anchor=(0.0, 0.9))
-    ax_aspect.legend(fontsize=_FONT - 1)
-    ax_count.legend(fontsize=_FONT - 1, loc="upper right")
+    ax_size.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(0.0, 0.9))
+    ax_aspect.legend(fontsize=SMALL)
+    ax_count.legend(fontsize=SMALL, loc="upper right")
     scale = f", {image_size}-px images" if image_size else ""
-    fig.suptitle(f"The objects of the datasets (validation sets{scale})", fontsize=_FONT + 1)
+    fig.suptitle(f"The objects of the datasets (validation sets{scale})", fontsize=SUPTITLE)
     return fig

@@ -844,8 +844,9 @@ def plot_comparison(a: Inspection, b: Optional[Inspection] = None, *, stage: int
         m = _panel(ax, insp, stage, gt, lim, only, name, selected, "B" if name == "A" else "A")
         mappable = mappable or m
     if mappable is not None:
-        fig.colorbar(mappable, ax=list(axes), shrink=0.7, pad=0.01).set_label(
-            "IoU with the gt", fontsize=FONT)
+        bar = fig.colorbar(mappable, ax=list(axes), shrink=0.7, pad=0.01)
+        bar.set_label("IoU with the gt", fontsize=FONT)
+        bar.ax.tick_params(labelsize=FONT - 1)
     handles = [Line2D([], [], ls="", marker="o", mfc="none", mec="red", mew=2, ms=10, label="positive"),
                Line2D([], [], ls="", marker="s", mfc="none", mec=ONLY_COLOUR, mew=2.4, ms=12,
                       label="in this panel only"),
