@@ -26,7 +26,7 @@ from scrpn.models.heads.stages import clip_to_images, stage1_dilation
 from scrpn.ops import DeformConv2d
 from scrpn.sampling.positive_region import PositiveRegionAssigner
 from scrpn.study import Study, config_fingerprint
-from scrpn.study.runs import LATER_KEYS_AT_FIRST_VALUE
+from scrpn.study.runs import LATER_KEYS_AT_FIRST_VALUE, SCHEDULE_RUNGS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,11 +45,15 @@ def test_every_committed_run_keeps_its_fingerprint():
     for path, record in _committed_runs():
         dataset = record.get("dataset")
         row = path.parent.parent.name
+        profile = record.get("profile", "mini")
+        rung = next((r for r in SCHEDULE_RUNGS if row.startswith(f"s{r}_")), None)
+        if rung is not None:         # experiment 10's schedule rungs: s4x_ROW is ROW at profile 4x
+            row, profile = row.removeprefix(f"s{rung}_"), rung
         if dataset not in (None, "synthshapes"):
             row = row.removeprefix(f"{dataset}_")
         if record["name"] != path.parent.parent.name:
             assert row.startswith("diag_"), (path, record["name"])
-        study = Study(profile=record.get("profile", "mini"),
+        study = Study(profile=profile,
                       dataset=None if dataset == "synthshapes" else dataset,
                       config_root=ROOT / "configs")
         assert config_fingerprint(study.config(row, record["seed"])) == record["config_fingerprint"], path
