@@ -589,6 +589,20 @@ def _add_study(subparsers: Any) -> None:
     p.set_defaults(func=cmd_study)
 
 
+RECORD_KEYS = ("name", "seed", "AR100", "AR300", "AR1000", "AP", "AP50", "wall_seconds")
+
+
+def _print_record(record: dict) -> None:
+    """One run's summary as the JSON line every ``scrpn study`` path prints."""
+    print(json.dumps({k: record.get(k) for k in RECORD_KEYS}), flush=True)
+
+
+def _print_failed(failed: list) -> None:
+    """The one error line for study jobs that exited non-zero (each resumes on a rerun)."""
+    print("scrpn: error: " + "; ".join(f"{job.label} exited with {job.returncode}" for job in failed)
+          + " (rerun the same command to resume)", file=sys.stderr)
+
+
 def cmd_study(args: argparse.Namespace) -> int:
     from scrpn.study import Study
     from scrpn.study.tables import TABLES, study_rows
@@ -614,8 +628,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     for name in args.rows:
         rows = study_rows(TABLES[name]) if name in TABLES else [name]
         for record in study.runs(rows):
-            print(json.dumps({k: record.get(k) for k in ("name", "seed", "AR100", "AR300", "AR1000",
-                                                         "AP", "AP50", "wall_seconds")}), flush=True)
+            _print_record(record)
     return 0
 
 
@@ -640,8 +653,7 @@ def _study_experiment(study: Any, args: argparse.Namespace) -> int:
     if args.jobs > 1:
         return _experiment_jobs(study, args)
     for record in run_experiment(args.experiment, study, log=note):
-        print(json.dumps({k: record.get(k) for k in ("name", "seed", "AR100", "AR300", "AR1000",
-                                                     "AP", "AP50", "wall_seconds")}), flush=True)
+        _print_record(record)
     return 0
 
 
@@ -666,14 +678,11 @@ def _experiment_jobs(study: Any, args: argparse.Namespace) -> int:
                             progress=sys.stderr.isatty(), emit=note)
             failed = [job for job in jobs if job.returncode != 0]
             if failed:
-                print("scrpn: error: " + "; ".join(f"{job.label} exited with {job.returncode}"
-                                                   for job in failed)
-                      + " (rerun the same command to resume)", file=sys.stderr)
+                _print_failed(failed)
                 return 1
         for row, seed in runs:
             record = sub.cached(row, seed) or {}
-            print(json.dumps({k: record.get(k) for k in ("name", "seed", "AR100", "AR300", "AR1000",
-                                                         "AP", "AP50", "wall_seconds")}), flush=True)
+            _print_record(record)
     return 0
 
 
@@ -692,11 +701,9 @@ def _study_jobs(study: Any, plan: list[str], args: argparse.Namespace) -> int:
     for job in jobs:
         if job.returncode == 0:
             record = study.cached(job.row, job.seed) or {}
-            print(json.dumps({k: record.get(k) for k in ("name", "seed", "AR100", "AR300", "AR1000",
-                                                         "AP", "AP50", "wall_seconds")}), flush=True)
+            _print_record(record)
     if failed:
-        print("scrpn: error: " + "; ".join(f"{job.label} exited with {job.returncode}" for job in failed)
-              + " (rerun the same command to resume)", file=sys.stderr)
+        _print_failed(failed)
         return 1
     return 0
 
