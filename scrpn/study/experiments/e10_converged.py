@@ -326,12 +326,6 @@ def _next_rung(factor: int, methods: Sequence[str] = CURVE_METHODS) -> Callable[
     return rows
 
 
-def _deepforest_at_s_star(runs: Runs) -> list[str]:
-    """Phase 4's three seeds, once DeepForest's own S* is decided (its curve, one seed per rung)."""
-    decided = choose_schedule(curve_ar1000(runs, DF_METHODS), methods=DF_METHODS)["s_star"] is not None
-    return list(DF_METHODS) if decided else []
-
-
 def rung_profile(factor: int) -> str:
     """The profile that trains the mini rows at ``factor`` x the mini schedule (1x: ``mini``)."""
     return "mini" if factor == 1 else f"{factor}x"
@@ -378,7 +372,7 @@ EXPERIMENT = Experiment(
                     dataset=DEEPFOREST, note="phase 4: DeepForest's own S*",
                     skip=f"experiment 10, stage x10_deepforest_{f}x: not DeepForest's next rung")
               for f in CURVE_FACTORS),
-            Stage("x10_deepforest", _deepforest_at_s_star, profile=_deepforest_profile, dataset=DEEPFOREST,
+            Stage("x10_deepforest", DF_METHODS, profile=_deepforest_profile, dataset=DEEPFOREST,
                   note="phase 4: DeepForest at its own S*",
                   skip="experiment 10, stage x10_deepforest: DeepForest's S* is not decided yet")),
 )
