@@ -36,6 +36,24 @@ def test_if_even_16x_moves_more_the_study_reads_8x_longer() -> None:
     assert out["moves"][(8, 16)]["rpn"] == pytest.approx(1.5)
 
 
+def test_s_star_is_8x_before_16x_once_4x_to_8x_still_moves_only_the_label_waits() -> None:
+    # 1 -> 2, 2 -> 4, 4 -> 8 each move RPN by 5.0: 16x reads "converged" (within 1.0) or "8x
+    # longer" (more), S* = 8x either way, so the rule names it now and still asks for 16x
+    curve = {m: {1: 0.0, 2: 5.0, 4: 10.0, 8: 15.0} for m in ("rpn", "sc_rpn")}
+    out = choose_schedule(curve)
+    assert out["s_star"] == 8 and out["next"] == 16
+    assert out["label"] == "8x; 16x pending: converged or 8x longer"
+    # one method's 16x in, the other's not: still waiting on 16x, S* still 8x
+    curve["rpn"][16] = 15.5
+    assert choose_schedule(curve)["s_star"] == 8 and choose_schedule(curve)["next"] == 16
+    curve["sc_rpn"][16] = 15.4
+    assert choose_schedule(curve) == {"s_star": 8, "label": "converged", "next": None, "moves": {
+        (1, 2): {"rpn": 5.0, "sc_rpn": 5.0}, (2, 4): {"rpn": 5.0, "sc_rpn": 5.0},
+        (4, 8): {"rpn": 5.0, "sc_rpn": 5.0}, (8, 16): pytest.approx({"rpn": 0.5, "sc_rpn": 0.4})}}
+    # 8x missing: S* is not decided (4x -> 8x may still settle at 4x)
+    assert choose_schedule({m: {1: 0.0, 2: 5.0, 4: 10.0} for m in ("rpn", "sc_rpn")})["s_star"] is None
+
+
 def test_deepforest_uses_its_own_methods() -> None:
     curve = {"rpn": {1: 53.3, 2: 53.8}, "cascade_rpn": {1: 29.5, 2: 30.1}}
     assert choose_schedule(curve, methods=("rpn", "cascade_rpn"))["s_star"] == 1

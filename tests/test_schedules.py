@@ -146,9 +146,13 @@ def test_readme_leads_with_s_star_once_table_i_has_runs_there(project) -> None:
                         "(three seeds): +17.0 [0.8] AR1000, paper +14.5, **reproduces**.")
     assert after[1].startswith("- **The peers against RPN** (Table I at S\\* = 2x, the mini schedule beside "
                                "each): Iterative RPN pending (mini +2.0 [0.8] AR1000, paper +0.5, **no resolved change**)")
+    # one table: S*'s (the lead), the mini AR1000 and its seed count as the last column
     block = readme_block("results-mini", tables, configs)
-    lead, mini = block.split("At the mini schedule: ")
-    assert lead.startswith("Table I at experiment 10's converged schedule S\\* = 2x")
-    assert "| RPN (`rpn`) | 3 | 45.0 ± 1.0 | 48.0 ± 1.0 | 50.0 ± 1.0 | 40.0 ± 1.0 |" in lead
-    assert "| Iterative RPN (`iterative_rpn`) | 0 | pending |" in lead
-    assert mini == results_before
+    assert block.startswith("Table I on SynthShapes val (500 images) at experiment 10's converged schedule S\\* = 2x")
+    assert "| AR_L | AR1000 at mini (seeds) |" in block
+    assert ("| RPN (`rpn`) | 3 | 45.0 ± 1.0 | 48.0 ± 1.0 | 50.0 ± 1.0 | 40.0 ± 1.0 | 51.0 ± 1.0 | 52.0 ± 1.0 "
+            "| 44.0 ± 1.0 (3) |") in block
+    assert ("| Iterative RPN (`iterative_rpn`) | 0 | pending | pending | pending | pending | pending | pending "
+            "| 46.0 ± 1.0 (3) |") in block
+    assert block.count("| paper, COCO, ResNet50-FPN: RPN / SC-RPN |") == 1 and "| 58.3 / 72.8 |\n" in block
+    assert block.split("Every comparison")[1] == results_before.split("Every comparison")[1]

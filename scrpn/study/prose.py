@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import pandas as pd
 
@@ -420,45 +420,59 @@ def _what_we_found(tables_dir: Path, config_root: str | Path = "configs") -> str
     return "\n".join(lines)
 
 
-def _table1_view(frame: pd.DataFrame) -> pd.DataFrame:
+def _mean_sd(row: Any, metric: str) -> str:
+    mean, std = float(row[f"{metric}_mean"]), float(row[f"{metric}_std"])
+    return "pending" if not math.isfinite(mean) else f"{mean:.1f}" + (f" ± {std:.1f}" if math.isfinite(std) else "")
+
+
+MINI_AR1000 = "AR1000 at mini (seeds)"
+
+
+def _table1_view(frame: pd.DataFrame, mini: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """Table I (a :func:`build_table` frame) as README shows it: one line per method of ours
-    ("mean ± sd", "pending"), then the paper's RPN and SC-RPN."""
+    ("mean ± sd", "pending"), then the paper's RPN and SC-RPN. With ``mini`` (Table I at the
+    mini schedule, ``frame`` being S*'s): one more column, the mini AR1000 and its seed count."""
     metrics = ("AR100", "AR300", "AR1000", "AR_S", "AR_M", "AR_L")
+    at_mini = {} if mini is None else {r["config"]: r for _, r in mini.iterrows() if str(r["config"]) != "nan"}
     rows = []
     for _, row in frame[frame["config"].fillna("") != ""].iterrows():
-        cells = {"method (config)": f"{row['method']} (`{row['config']}`)", "seeds": int(row["seeds"])}
-        for m in metrics:
-            mean, std = float(row[f"{m}_mean"]), float(row[f"{m}_std"])
-            cells[m] = "pending" if not math.isfinite(mean) else (
-                f"{mean:.1f}" + (f" ± {std:.1f}" if math.isfinite(std) else ""))
+        cells = {"method (config)": f"{row['method']} (`{row['config']}`)", "seeds": int(row["seeds"]),
+                 **{m: _mean_sd(row, m) for m in metrics}}
+        if mini is not None:
+            other = at_mini.get(row["config"])
+            cells[MINI_AR1000] = "" if other is None else f"{_mean_sd(other, 'AR1000')} ({int(other['seeds'])})"
         rows.append(cells)
     paper = {r["method"]: r for _, r in frame.iterrows()}
     if "RPN" in paper and "SC-RPN" in paper:
-        rows.append({"method (config)": "paper, COCO, ResNet50-FPN: RPN / SC-RPN", "seeds": "",
-                     **{m: f"{float(paper['RPN'][f'{m}_paper']):.1f} / {float(paper['SC-RPN'][f'{m}_paper']):.1f}"
-                        for m in metrics}})
+        both = {m: f"{float(paper['RPN'][f'{m}_paper']):.1f} / {float(paper['SC-RPN'][f'{m}_paper']):.1f}"
+                for m in metrics}
+        rows.append({"method (config)": "paper, COCO, ResNet50-FPN: RPN / SC-RPN", "seeds": "", **both,
+                     **({} if mini is None else {MINI_AR1000: both["AR1000"]})})
     return pd.DataFrame(rows)
 
 
 def _results(tables_dir: Path, config_root: str | Path = "configs") -> str:
     """README's results block: Table I as measured, the paper's RPN and SC-RPN, and every table's
     comparisons counted by verdict, each with the notebook that shows it. Once Table I at
-    experiment 10's S* has runs, that table leads (the study's best estimate), the mini one after it."""
+    experiment 10's S* has runs, the table is S*'s (the study's best estimate) with the mini
+    AR1000 as its last column (``tests/test_schedules.py``)."""
     frame = pd.read_csv(Path(tables_dir) / f"{TABLE_I}.csv")
     at_s = _table1_at_s(tables_dir, config_root)
-    lead = "" if at_s is None else (
-        f"Table I at experiment 10's converged schedule S\\* = {at_s[0]} (the mini schedule's iterations "
-        f"times {at_s[0][:-1]}; the study's best estimate), mean ± sample standard deviation over the seeds:\n\n"
-        + markdown_table(_table1_view(at_s[1])) + "\n\nAt the mini schedule: ")
+    if at_s is None:
+        table = ("Table I on SynthShapes val (500 images), mean ± sample standard deviation over the seeds "
+                 "(COCOeval-identical AR):\n\n" + markdown_table(_table1_view(frame)))
+    else:
+        table = (f"Table I on SynthShapes val (500 images) at experiment 10's converged schedule S\\* = "
+                 f"{at_s[0]} (the mini schedule's iterations times {at_s[0][:-1]}; the study's best estimate), "
+                 "mean ± sample standard deviation over the seeds (COCOeval-identical AR), the mini "
+                 "schedule's AR1000 beside it:\n\n" + markdown_table(_table1_view(at_s[1], frame)))
     verdicts = []
     for name, found in _found(tables_dir).items():
         counts = {v: sum(c.verdict == v for c in found) for v in _ORDER}
         verdicts.append({"table": TABLES[name].title, "notebook": NOTEBOOK_OF.get(name, ""),
                          "comparisons": len(found),
                          **{v: counts[v] for v in _ORDER[:5]}})
-    return (lead + "Table I on SynthShapes val (500 images), mean ± sample standard deviation over the seeds "
-            "(COCOeval-identical AR):\n\n" + markdown_table(_table1_view(frame))
-            + "\n\nEvery comparison of every table, counted by verdict (resolved: |Δ| >= "
+    return (table + "\n\nEvery comparison of every table, counted by verdict (resolved: |Δ| >= "
             f"{RESOLVED_SE:g} standard errors of the difference; one seed: signs only):\n\n"
             + markdown_table(pd.DataFrame(verdicts)))
 

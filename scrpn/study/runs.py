@@ -48,7 +48,7 @@ from scrpn.engine.evaluator import evaluate_model, write_metrics
 from scrpn.engine.seeding import configure_torch
 from scrpn.engine.trainer import new_trainer
 from scrpn.evaluation.proposal_stats import load_stats
-from scrpn.outputs import atomic_write, atomic_write_text
+from scrpn.outputs import RunLock, atomic_write, atomic_write_text
 
 from .provenance import CodeChanges, code_version, dirty_training, training_commits
 
@@ -342,7 +342,16 @@ class Study:
 
     # ------------------------------------------------------------------ training and evaluation
     def _compute(self, row: str, seed: int) -> dict:
+        """Train (resuming) and evaluate one run, holding the lock on its checkpoint folder: a
+        second ``scrpn study`` (another shell, another ``--jobs`` plan) that reaches the same
+        training is refused in one line naming the pid that trains it (a ``LockedError``), never
+        trains it twice into the same ``latest.pth`` (``tests/test_study_lock.py``)."""
         cfg = self.config(row, seed)
+        with RunLock(self.checkpoint_dir(cfg), command=f"scrpn study {self.run_name(row)} seed {seed}",
+                     note=self.log):
+            return self._compute_locked(row, seed, cfg)
+
+    def _compute_locked(self, row: str, seed: int, cfg: Config) -> dict:
         fingerprint = config_fingerprint(cfg)
         if cfg.detector.type == "fast_rcnn":
             self._attach_proposals(cfg)
