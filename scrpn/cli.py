@@ -623,7 +623,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         raise UsageError("--jobs and --threads-per-job take a whole number >= 1")
     if args.estimate:
         return _print_estimate(study, plan, rate=args.rate, jobs=args.jobs)
-    if args.jobs > 1:
+    if args.jobs > 1 or args.threads_per_job is not None:   # --jobs 1 --threads-per-job T: one job, T threads
         return _study_jobs(study, plan, args)
     for name in args.rows:
         rows = study_rows(TABLES[name]) if name in TABLES else [name]
@@ -650,7 +650,7 @@ def _study_experiment(study: Any, args: argparse.Namespace) -> int:
         steps = [(dataclasses.replace(sub, seeds=list(seeds)), rows)
                  for sub, rows, seeds in experiment_plan(args.experiment, study, log=note)]
         return _print_estimate(study, [], rate=args.rate, jobs=args.jobs, steps=steps)
-    if args.jobs > 1:
+    if args.jobs > 1 or args.threads_per_job is not None:
         return _experiment_jobs(study, args)
     for record in run_experiment(args.experiment, study, log=note):
         _print_record(record)

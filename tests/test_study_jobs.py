@@ -25,8 +25,10 @@ VOLATILE = {"wall_seconds", "cpu_seconds", "train_seconds", "seconds_per_image",
 
 
 def _study(tmp: Path, *args: str, jobs: int) -> int:
+    """``--jobs 1`` trains in this process (at SCRPN_NUM_THREADS); more jobs at 1 thread each."""
+    threads = ["--threads-per-job", "1"] if jobs > 1 else []
     return cli.main(["study", *ROWS, "--profile", "smoke", "--results-dir", str(tmp / "results"),
-                     "--jobs", str(jobs), "--threads-per-job", "1", "--allow-dirty", *args])
+                     "--jobs", str(jobs), *threads, "--allow-dirty", *args])
 
 
 def _records(tmp: Path) -> dict:
@@ -58,6 +60,19 @@ def test_two_jobs_give_the_records_of_one(tmp_path, monkeypatch, capsys) -> None
     # resumable / cached: the same command again trains nothing
     assert _study(tmp_path / "two", jobs=2) == 0
     assert "training" not in capsys.readouterr().err
+
+
+def test_threads_per_job_is_honoured_with_one_job(tmp_path, monkeypatch) -> None:
+    """``--jobs 1 --threads-per-job 3``: one job at 3 threads (the count no machine here defaults
+    to), not the flag silently dropped; the record says which count trained and evaluated it."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("SCRPN_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("SCRPN_WORK_DIR", str(tmp_path / "work"))
+    monkeypatch.delenv("SCRPN_NUM_THREADS", raising=False)
+    assert cli.main(["study", "rpn", "--profile", "smoke", "--results-dir", str(tmp_path / "results"),
+                     "--jobs", "1", "--threads-per-job", "3", "--allow-dirty"]) == 0
+    record = json.loads((tmp_path / "results" / "runs" / "rpn" / "seed0" / "metrics.json").read_text())
+    assert record["torch_threads"] == 3
 
 
 def test_runs_sharing_a_checkpoint_form_one_group() -> None:
