@@ -17,7 +17,7 @@ import pytest
 
 from scrpn.study import Study
 from scrpn.study.notebooks import Session
-from scrpn.study.prose import readme_block
+from scrpn.study.prose import readme_block, report_block
 from scrpn.study.runs import config_fingerprint
 from scrpn.study.schedules import chosen_rung, phase1_text, schedule_frames, schedule_status, schedule_table
 from scrpn.study.tables import TABLES, build_table, write_table
@@ -156,3 +156,14 @@ def test_readme_leads_with_s_star_once_table_i_has_runs_there(project) -> None:
             "| 46.0 ± 1.0 (3) |") in block
     assert block.count("| paper, COCO, ResNet50-FPN: RPN / SC-RPN |") == 1 and "| 58.3 / 72.8 |\n" in block
     assert block.split("Every comparison")[1] == results_before.split("Every comparison")[1]
+    # the REPORT's experiment 10 block: the same table; once phase 1's runs say S* = 2x (4x moves
+    # RPN +0.5 = 49.5 - 49.0, SC-RPN +0.5), the Table I claims read at 2x
+    report = report_block("converged", results)
+    assert "**Table I at S\\* = 2x**" in report and "pending: phase 1 needs the 4x rung" in report
+    mini = Study(seeds=[0], results_dir=results, config_root=configs, train_missing=False)
+    fake_run(mini, "x2g2c_rpn_4x", 0, 49.5)     # RPN's 4x rung is experiment 2's control
+    fake_run(Study(profile="4x", seeds=[0], results_dir=results, config_root=configs), "sc_rpn", 0, 64.5)
+    report = report_block("converged", results)
+    assert "**Table I at S\\* = 2x**" in report and "| 44.0 ± 1.0 (3) |" in report
+    assert ("- Table I: sc_rpn above rpn: mini: holds (+17.0 [0.8] resolved); 2x: holds (+15.0 [0.8] "
+            "resolved): **schedule-robust (holds at both)**") in report

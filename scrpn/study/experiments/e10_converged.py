@@ -49,8 +49,8 @@ from .e9_deepforest import DATASET as DEEPFOREST
 from .record import Arm, Experiment, Stage
 
 __all__ = ["CLAIMS", "COMPONENT_ROWS", "CURVE_EXTRA", "CURVE_METHODS", "CURVE_RUNGS", "CURVE_TOLERANCE", "Claim", "EXPERIMENT",
-           "FIGURE_METHODS", "TABLE_I_ROWS", "choose_schedule", "claim_holds", "curve_ar1000", "experiment10", "rung_prefix",
-           "schedule_verdict"]
+           "FIGURE_METHODS", "TABLE_I_ROWS", "choose_schedule", "claim_holds", "curve_ar1000", "experiment10", "report_sections",
+           "rung_prefix", "schedule_verdict"]
 
 RPN, ITERATIVE_RPN, GA_RPN, CASCADE_RPN, SC_RPN = PEERS   # Table I's rows (experiment 7 names them)
 CURVE_METHODS = (RPN, SC_RPN)         # phase 1 reads these two, seed 0
@@ -275,30 +275,39 @@ def experiment10(runs: Runs, seeds: int = 3) -> dict:
     return out
 
 
-def _report(runs: Runs) -> list[str]:
-    """cause_report.py's lines: phase 1's AR1000 per rung, S*, then each claim's mini and S* verdicts."""
+def report_sections(runs: Runs) -> dict[str, list[str]]:
+    """The experiment's report in three parts, for :func:`_report` and the REPORT's rendered
+    block (:mod:`scrpn.study.prose`): ``curve`` (phase 1's AR1000 per rung and S*, SynthShapes
+    and DeepForest), ``claims`` (each claim's mini and S* verdicts) and ``verdict`` (the rule's)."""
     out = experiment10(runs)
-    lines = []
+    curve = []
     for dataset, methods, key in (("", CURVE_METHODS, "curve"), (f"{DEEPFOREST}_", DF_METHODS, "deepforest_curve")):
         ar = curve_ar1000(runs, methods, dataset)
         for method in methods:
             rungs = ", ".join(f"{f}x {ar[method][f]:.1f}" if f in ar.get(method, {}) else f"{f}x -"
                               for f in CURVE_RUNGS)
             where = " (DeepForest)" if dataset else ""
-            lines.append(f"- {_NAMES[method]}{where}, AR1000 seed 0 per rung: {rungs}")
+            curve.append(f"- {_NAMES[method]}{where}, AR1000 seed 0 per rung: {rungs}")
         if key in out:
             c = out[key]
-            lines.append(f"  - S*{' (DeepForest)' if dataset else ''}: "
+            curve.append(f"  - S*{' (DeepForest)' if dataset else ''}: "
                          + (f"{c['s_star']}x ({c['label']})" if c["s_star"] is not None
                             else f"pending (next: the {c['next']}x rung)"))
+    claims = []
     for name, c in out["claims"].items():
         steps = []
         for side, label in (("mini", "mini"), ("at_s", f"{c['rung']}x" if c["rung"] else "S*")):
             r = c[side]
             steps.append(f"{label}: pending" if r.get("pending") else
                          f"{label}: {'holds' if r['holds'] else 'does not hold'} ({r['step'].text()})")
-        lines.append(f"- {name}: {'; '.join(steps)}: **{c['verdict']}**")
-    return lines + ["", f"Verdict (registered rule): **{out['verdict']}**."]
+        claims.append(f"- {name}: {'; '.join(steps)}: **{c['verdict']}**")
+    return {"curve": curve, "claims": claims, "verdict": [f"Verdict (registered rule): **{out['verdict']}**."]}
+
+
+def _report(runs: Runs) -> list[str]:
+    """cause_report.py's lines: phase 1's AR1000 per rung, S*, then each claim's mini and S* verdicts."""
+    parts = report_sections(runs)
+    return parts["curve"] + parts["claims"] + [""] + parts["verdict"]
 
 
 CONVERGED = "converged"
