@@ -394,6 +394,8 @@ def test_experiment10_trains_phase_1_rung_by_rung_and_waits_for_s_star(tmp_path:
     fake_run(study, "rpn", 0, 43.0)
     fake_run(study, "sc_rpn", 0, 60.0)
     fake_run(study, "x2g2c_rpn_4x", 0, 49.5)
+    fake_run(study, "rpn", 1, 44.0)       # mini seeds 1-2 (mean 44.0): the curve reads seed 0 only
+    fake_run(study, "rpn", 2, 45.0)
     trained: list[tuple[str, int]] = []
     later = {"s2x_rpn": 49.0, "s2x_sc_rpn": 62.0, "s4x_sc_rpn": 62.5}
 
@@ -419,6 +421,8 @@ def test_experiment10_trains_phase_1_rung_by_rung_and_waits_for_s_star(tmp_path:
     assert trained == [("s2x_rpn", 0), ("s2x_sc_rpn", 0), ("s4x_sc_rpn", 0)]
     decided = causes_table(study).set_index("arm")
     assert decided.loc["SC-RPN 4x"]["delta_AR1000"] == pytest.approx(0.5)
+    # Δ vs the rung below is seed 0 against seed 0, as the rule reads it: 49.0 - 43.0, not - 44.0
+    assert decided.loc["RPN 2x"]["delta_AR1000"] == pytest.approx(6.0)
     assert decided.loc["SC-RPN 8x"]["status"] == "not run"
     assert decided.loc["RPN 2x"]["verdict"] == f"pending: S* = 2x (converged); 0 of {len(CLAIMS)} claims read"
     assert decided.loc["S* PosR"]["status"] == WAITING

@@ -115,6 +115,9 @@ def causes_table(study: Study) -> pd.DataFrame:
         # the arm's Δ in its own metric; the other delta column stays empty (se and resolved
         # belong to whichever is filled; one-seed rows against one-seed rows have no se)
         ours, ref = measured(arm.row) if arm.row else [], measured(arm.reference)
+        if arm.reference_seeds is not None:      # the reference's seeds 0 .. n-1 only
+            ref = [r[arm.metric] for r in runs(arm.reference)
+                   if int(r["seed"]) < arm.reference_seeds and r.get(arm.metric) is not None]
         line.update(delta_AR1000=math.nan, delta_AP=math.nan, se=math.nan, resolved=False)
         if ours and ref and (not arm.paired or len(ours) == len(ref)):
             d = difference(ours, ref, paired=arm.paired)

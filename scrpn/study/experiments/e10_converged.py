@@ -313,7 +313,7 @@ def _report(runs: Runs) -> list[str]:
 CONVERGED = "converged"
 _CURVE_ARMS = tuple(
     Arm(f"{_NAMES[m]} {f}x", f"{_NAMES[m]} at {f}x the mini schedule, seed 0; Δ vs the rung below",
-        _curve_name(m, f), _curve_name(m, low), seeds=1,
+        _curve_name(m, f), _curve_name(m, low), seeds=1, reference_seeds=1,   # the rule reads seed 0 at each rung
         adds=() if (m, f) in CURVE_CONTROL else ("row",))     # the control's cost is experiment 2's
     for m in CURVE_METHODS for low, f in zip(CURVE_RUNGS[:-1], CURVE_RUNGS[1:]))
 _BOTH = ("row", "reference")

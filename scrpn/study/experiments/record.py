@@ -28,6 +28,9 @@ class Arm:
     paired: bool = False        # same checkpoints as the reference (a scoring variant)
     metric: str = "AR1000"      # the metric of its Δ (box "AP" for detectors)
     seeds: int = 3              # the seeds the REPORT registered for the rows it trains
+    # the reference's seeds its Δ reads (None: every seed it has, its mean); 1 for a rule that
+    # reads seed 0 on both sides (experiment 10's learning curve: one seed per rung)
+    reference_seeds: Optional[int] = None
     # which of its rows this arm trained: its CPU-time line counts them ("row", "reference");
     # () for an arm that only reads the first study's runs
     adds: tuple[str, ...] = ("row",)
