@@ -43,9 +43,14 @@ def test_s_star_is_8x_before_16x_once_4x_to_8x_still_moves_only_the_label_waits(
     out = choose_schedule(curve)
     assert out["s_star"] == 8 and out["next"] == 16
     assert out["label"] == "8x; 16x pending: converged or 8x longer"
-    # one method's 16x in, the other's not: still waiting on 16x, S* still 8x
+    # one method's 16x in within 1.0, the other's not: still waiting on 16x, S* still 8x
     curve["rpn"][16] = 15.5
     assert choose_schedule(curve)["s_star"] == 8 and choose_schedule(curve)["next"] == 16
+    # one method's 16x moved more than 1.0 (+2.6): "8x longer" whatever the other's shows
+    early = {"rpn": {**curve["rpn"], 16: 17.6}, "sc_rpn": dict(curve["sc_rpn"])}
+    out = choose_schedule(early)
+    assert (out["s_star"], out["label"], out["next"]) == (8, "8x longer", None)
+    assert out["moves"][(8, 16)] == pytest.approx({"rpn": 2.6})
     curve["sc_rpn"][16] = 15.4
     assert choose_schedule(curve) == {"s_star": 8, "label": "converged", "next": None, "moves": {
         (1, 2): {"rpn": 5.0, "sc_rpn": 5.0}, (2, 4): {"rpn": 5.0, "sc_rpn": 5.0},

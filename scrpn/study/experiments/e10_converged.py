@@ -76,7 +76,9 @@ def choose_schedule(ar1000: Mapping[str, Mapping[int, float]],
     ``next`` names the missing rung); if 8 -> 16 still moves a method more, S* = 8 ("8x longer").
     Once 1 -> 2, 2 -> 4 and 4 -> 8 have each moved a method more, S* = 8 whatever 16x shows: the
     answer has ``s_star`` 8 at once (phases 2-4 may start) while ``next`` is still 16 and the
-    label says which reading waits for it (``tests/test_converged.py``).
+    label says which reading waits for it; one method's 16x moving more than ``tolerance`` decides
+    "8x longer" without the other's (``moves[(8, 16)]`` then holds the methods measured;
+    ``tests/test_converged.py``).
     """
     moves: dict = {}
     last = CURVE_RUNGS[-2]
@@ -86,7 +88,12 @@ def choose_schedule(ar1000: Mapping[str, Mapping[int, float]],
             absent = [f for f in (low, high) if any(f not in ar1000.get(m, {}) for m in methods)]
             if low == last and absent == [high]:
                 # every earlier doubling moved a method more than the tolerance: both readings of
-                # 8x -> 16x give S* = 8x, so S* is decided; only its label waits for 16x
+                # 8x -> 16x give S* = 8x, so S* is decided; its label waits for 16x, unless one
+                # method's 16x has already moved more ("8x longer" whatever the other shows)
+                seen = {m: ar1000[m][high] - ar1000[m][low] for m in methods if high in ar1000.get(m, {})}
+                moves[(low, high)] = seen
+                if any(abs(step) > tolerance for step in seen.values()):
+                    return {"s_star": low, "label": f"{low}x longer", "next": None, "moves": moves}
                 return {"s_star": low, "label": f"{low}x; {high}x pending: converged or {low}x longer",
                         "next": high, "moves": moves}
             return {"s_star": None, "label": "pending", "next": absent[0], "moves": moves}
