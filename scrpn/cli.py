@@ -18,17 +18,22 @@ Conventions:
   leaves the previous file); ``scrpn train`` and ``scrpn evaluate --out`` hold a lock on their
   folder (a second process there is refused with the first one's pid); ``evaluate --out`` never
   writes into a training run's folder and replaces an earlier evaluation only with
-  ``--overwrite``; ``train --study`` never replaces the study's ``metrics.json``. Ctrl-C outside
-  the training loop prints one line and exits with 130 (``tests/test_bad_input_eval.py``).
+  ``--overwrite``; ``train --study`` never replaces the study's ``metrics.json``. Ctrl-C or
+  SIGTERM outside the training loop (``train``, ``evaluate``) prints one line saying what was
+  and was not written and exits with 128 + the signal (``tests/test_bad_input_eval.py``).
+* A config key given twice on the command line (two ``--set`` items, or ``--set`` and the
+  option that sets it) is a usage error naming both values (:func:`check_repeated_keys`).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -48,7 +53,8 @@ from scrpn.engine.trainer import TrainingError, TrainingInterrupted, new_trainer
 from scrpn.evaluation import (EvaluationError, evaluate_proposals_file, format_metrics,
                               json_safe_metrics)
 from scrpn.models.weights import WeightsError
-from scrpn.outputs import LockedError, RunLock, WriteError, atomic_write, atomic_write_text
+from scrpn.outputs import (LockedError, RunLock, WriteError, atomic_write, atomic_write_text,
+                           written_files)
 from scrpn.pyramid import MINI_ANCHOR_SCALE, level_base_scale
 
 __all__ = ["UsageError", "build_parser", "default_run_dir", "main"]
@@ -109,6 +115,50 @@ def load_cli_config(path: str, overrides: Sequence[str], seed: Optional[int] = N
     if seed is not None:
         items.append(f"train.seed={seed}")
     return load_config(path, items)
+
+
+def _set_key(item: str) -> Optional[str]:
+    """The dotted key of a ``--set KEY=VALUE`` item (None without '=': the config says so)."""
+    return item.split("=", 1)[0].strip() if "=" in item else None
+
+
+def _overlap(key: str, other: str) -> bool:
+    """The same key, or one inside the other (``train`` and ``train.max_iters``)."""
+    return key == other or key.startswith(other + ".") or other.startswith(key + ".")
+
+
+# options that set a config key besides --set, per command (the value None: not given)
+FLAG_KEYS = {"train": (("--seed", "seed", "train.seed"),),
+             "data": (("--dataset", "dataset", "data.dataset"),),
+             "config": (("--seed", "seed", "train.seed"),)}
+
+
+def check_repeated_keys(args: argparse.Namespace) -> None:
+    """One value per config key on the command line: a key given by two ``--set`` items (or by
+    ``--set`` and an option that sets it, ``--seed`` for ``train.seed``) used to keep the last
+    value without a word; it is a ``UsageError`` naming the key and both values, before any
+    work. A key and a key inside it (``train={...}`` and ``train.max_iters=5``) overlap the same
+    way: the later item would replace part or all of the earlier one. Every command that takes
+    ``--set`` is checked (``tests/test_bad_input_cli.py``)."""
+    given: list[tuple[str, str]] = []  # (key, how it was given)
+    for item in getattr(args, "set", None) or []:
+        key = _set_key(item)
+        if key is not None:
+            given.append((key, f"--set {item}"))
+    for flag, attr, key in FLAG_KEYS.get(getattr(args, "command", None), ()):
+        value = getattr(args, attr, None)
+        if value is not None:
+            given.append((key, f"{flag} {value}"))
+    for i, (key, first) in enumerate(given):
+        for other, second in given[i + 1:]:
+            if key == other:
+                raise UsageError(f"'{key}' is given twice on the command line ({first} and "
+                                 f"{second}): give each config key once")
+            if _overlap(key, other):
+                outer, inner = (key, other) if other.startswith(key + ".") else (other, key)
+                raise UsageError(f"'{outer}' and '{inner}' overlap on the command line ({first} "
+                                 f"and {second}: the later would replace part of the earlier): "
+                                 "give each config key once")
 
 
 def writable_dir(path: Path) -> Path:
@@ -885,7 +935,8 @@ def _add_config(subparsers: Any) -> None:
 
     s.add_argument("--profile", choices=tuple(PROFILE_CONFIG_DIRS), default="mini")
     s.add_argument("--dataset", default=None, help="dataset overlay (deepforest)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=None,
+                   help="train.seed (default: a --set train.seed item, else 0)")
     s.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="override config values")
     s.set_defaults(func=cmd_config_show)
@@ -912,8 +963,27 @@ def config_lines(cfg: Config, sources: dict[str, str], root: Path) -> list[str]:
     return [f"{f'{k}: {v}':<{width - 2}}  # {w}" for k, v, w in rows]
 
 
+def _config_show_seed(args: argparse.Namespace) -> int:
+    """``config show``'s seed: ``--seed``, else a ``--set train.seed=N`` item's N (it used to be
+    replaced by the default 0 without a word), else 0. Both together are refused earlier
+    (:func:`check_repeated_keys`)."""
+    from scrpn.config import parse_override
+
+    if args.seed is not None:
+        return int(args.seed)
+    for item in args.set:
+        if _set_key(item) == "train.seed":
+            value = parse_override(item)[1]
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"--set {item}: 'train.seed' has the wrong type (expected a "
+                                  "whole number)")
+            return value
+    return 0
+
+
 def cmd_config_show(args: argparse.Namespace) -> int:
     from scrpn.study import Study
+    args.seed = _config_show_seed(args)
     study = Study(profile=args.profile, dataset=args.dataset, overrides=args.set)
     row = args.row
     if row.endswith((".yaml", ".yml")) or os.sep in row:
@@ -965,6 +1035,66 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) outside the training loop, raised where the program is, so that a
+    write under way is abandoned (its temporary removed) and locks are released on the way out
+    as for Ctrl-C; ``signum`` is the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+# commands whose SIGTERM is reported like Ctrl-C (one line, exit 128 + 15) instead of the
+# silent default death; inside the training loop the trainer's own flag takes over
+# (scrpn.engine.trainer._SignalFlag restores this handler when the loop ends)
+TERMINABLE = ("train", "evaluate")
+
+
+@contextlib.contextmanager
+def sigterm_raises(command: Optional[str]) -> Any:
+    """While ``command`` runs, SIGTERM raises :class:`Interrupted` (main thread only)."""
+    if command not in TERMINABLE or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: Any) -> None:
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def expected_outputs(args: argparse.Namespace) -> list[Path]:
+    """What ``scrpn evaluate --out`` writes when it finishes (none without ``--out``)."""
+    if getattr(args, "command", None) != "evaluate" or not args.out:
+        return []
+    names = ["metrics.json"] + (["proposals.json"] if args.dump_proposals else [])
+    return [Path(args.out) / name for name in names]
+
+
+def interrupted_line(args: argparse.Namespace, signum: int, written: list[Path]) -> str:
+    """The one line of an interrupted command: the signal, what it wrote before it stopped and
+    what it did not write (an earlier file of that name is unchanged: writes are atomic)."""
+    out = Path(args.out).resolve() if getattr(args, "out", None) else None
+    own = [p for p in written if out is not None and Path(p).resolve().is_relative_to(out)]
+    done = {Path(p).resolve() for p in own}
+    missing = [p for p in expected_outputs(args) if p.resolve() not in done]
+    command = getattr(args, "command", None) or "scrpn"
+    line = f"scrpn: interrupted ({signal.Signals(signum).name}): {command} stopped before the end; "
+    line += (("wrote " + ", ".join(map(str, own))) if own
+             else f"nothing was written to {args.out}" if out is not None else "no output written")
+    if missing:
+        line += (f"; {', '.join(map(str, missing))} not written (an earlier file there is "
+                 "unchanged)")
+    if len(written) > len(own):
+        line += f"; {len(written) - len(own)} cache file(s) written complete"
+    return line + "; no partial file is left (writes are atomic)"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; return the exit status (0 ok, 2 bad input, 128+n on signal n)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -973,8 +1103,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2
+    already_written = len(written_files())
     try:
-        return int(args.func(args) or 0)
+        check_repeated_keys(args)
+        with sigterm_raises(getattr(args, "command", None)):
+            return int(args.func(args) or 0)
     except USER_ERRORS as exc:
         print(f"scrpn: error: {error_line(exc)}", file=sys.stderr)
         return 2
@@ -984,7 +1117,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except TrainingInterrupted as exc:
         print(f"scrpn: {exc}", file=sys.stderr)
         return 128 + exc.signum
-    except KeyboardInterrupt:  # Ctrl-C outside training (evaluate, the final evaluation, ...)
-        print("scrpn: interrupted (SIGINT): stopped; every file written so far is complete "
-              "(writes are atomic)", file=sys.stderr)
-        return 128 + signal.SIGINT
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM outside training (evaluate, ...)
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(interrupted_line(args, signum, written_files()[already_written:]), file=sys.stderr)
+        return 128 + signum

@@ -28,6 +28,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import yaml
 
+from scrpn.inputs import InputFileError, open_input
 from scrpn.outputs import atomic_write_text
 
 
@@ -458,10 +459,11 @@ def parse_yaml(text: str) -> Any:
 
 
 def _read_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        data = parse_yaml(path.read_text(encoding="utf-8"))
+    try:  # a directory or a FIFO is named as such (a FIFO is never opened blocking)
+        with open_input(path) as stream:
+            data = parse_yaml(stream.read().decode("utf-8"))
+    except InputFileError as exc:
+        raise ConfigError(f"{path}: config file {exc.problem}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not a UTF-8 text file (byte {exc.start}: "
                           f"{exc.reason})") from exc

@@ -33,11 +33,18 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["LOCK_NAME", "TMP_SUFFIX", "LockedError", "RunLock", "WriteError", "atomic_write",
-           "atomic_write_text"]
+           "atomic_write_text", "written_files"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 TMP_SUFFIX = ".tmp"  # atomic_write writes ".<name>.<random>.tmp", then renames it
 LOCK_NAME = ".scrpn.lock"
+_WRITTEN: list[Path] = []  # every file atomic_write completed in this process, in order
+
+
+def written_files() -> list[Path]:
+    """The files :func:`atomic_write` has completed in this process, in order (a copy): what an
+    interrupted command reports it wrote (``scrpn.cli``)."""
+    return list(_WRITTEN)
 
 
 class WriteError(RuntimeError):
@@ -76,6 +83,7 @@ def atomic_write(path: PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
         os.chmod(tmp_name, _file_mode())
         os.replace(tmp_name, path)
         tmp_name = None
+        _WRITTEN.append(path)
     except OSError as exc:
         raise WriteError(f"{path}: cannot write ({exc.strerror or type(exc).__name__}); "
                          "the previous file, if any, is unchanged") from exc

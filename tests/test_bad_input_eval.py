@@ -370,6 +370,22 @@ def test_ctrl_c_during_a_real_dump_is_one_line_and_exit_130(evaluated, tmp_path)
     assert snapshot(ev) == before  # previous files, no temporary, the lock released
 
 
+def test_sigterm_during_a_real_dump_is_one_line_saying_what_was_not_written(evaluated, tmp_path):
+    """SIGTERM (what a scheduler or ``kill`` sends) used to end ``scrpn evaluate`` without a word
+    (exit -15, the lock file left behind); it is reported as Ctrl-C is, exit 128 + 15."""
+    cfg, ckpt, ev = evaluated
+    before = snapshot(ev)
+    done = _signal_during_the_dump(cfg, ckpt, ev, tmp_path, signal.SIGTERM)
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert "Traceback" not in done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("scrpn: interrupted (SIGTERM): evaluate stopped before the end; "
+                           f"nothing was written to {ev}; {ev / 'metrics.json'}, "
+                           f"{ev / 'proposals.json'} not written (an earlier file there is "
+                           "unchanged)"), line
+    assert snapshot(ev) == before  # previous files, no temporary, the lock released
+
+
 def test_kill_9_during_the_dump_leaves_the_previous_proposals(evaluated, tmp_path, capsys):
     cfg, ckpt, ev = evaluated
     before = snapshot(ev)

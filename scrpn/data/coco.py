@@ -30,7 +30,6 @@ Design choices (mirroring mmdetection's ``CocoDataset`` where the paper depends 
 from __future__ import annotations
 
 import os
-import stat
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,8 @@ import numpy as np
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
+
+from scrpn.inputs import InputFileError, input_problem, open_input
 
 from .errors import DataError, data_error
 from .ground_truth import (SKIP_REASONS, GroundTruth, Kept, annotation_area, check_annotation,
@@ -84,20 +85,20 @@ def _image_path(image_dir: Path, file_name: Any, path: Path, image_id: int) -> P
     return image_dir / file_name
 
 
+def unreadable_image(exc: BaseException) -> str:
+    """Why PIL could not read an image, in words: a file in no format PIL knows (its own message
+    would name the open stream, not the file), or PIL's reason (``image file is truncated``)."""
+    if isinstance(exc, Image.UnidentifiedImageError):
+        return "cannot read image (not in an image format PIL recognises)"
+    return f"cannot read image ({type(exc).__name__}: {exc})"
+
+
 def open_regular(path: Path) -> BinaryIO:
-    """Open ``path`` for reading only if it is a regular file. The file is opened non-blocking
-    and checked with ``fstat`` (no window between check and open), so that a named pipe put in
-    place of an image raises ``OSError`` instead of blocking forever."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError("not a regular file (a named pipe, folder or device)")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+    """Open ``path`` for reading only if it is a regular file (:func:`scrpn.inputs.open_input`:
+    opened non-blocking and checked with ``fstat``, so that a named pipe put in place of an
+    image raises :class:`~scrpn.inputs.InputFileError`, an ``OSError`` saying what the path is,
+    instead of blocking forever)."""
+    return open_input(path)
 
 
 # What every PIL mode becomes (docs/bad-input.md, "Image modes"; tests/test_bad_input_config.py
@@ -234,10 +235,10 @@ class CocoDetection(Dataset):
         """Every image must exist and be a regular file (a named pipe would block the reader
         forever; a folder or device is no image)."""
         for rec in self.records:
-            if os.path.exists(rec.path) and not os.path.isfile(rec.path):
-                raise data_error(rec.path, "is not a regular file (a folder, named pipe or "
-                                           "device): only regular files are read as images",
-                                 image_id=rec.image_id)
+            problem = input_problem(rec.path)
+            if problem is not None and problem != "not found":
+                raise data_error(rec.path, f"image file {problem}: only regular files are read "
+                                           "as images", image_id=rec.image_id)
         missing = [r.path for r in self.records if not os.path.exists(r.path)]
         if missing:
             raise DataError(
@@ -258,9 +259,10 @@ class CocoDetection(Dataset):
         try:
             with open_regular(rec.path) as stream, Image.open(stream) as im:
                 array = read_rgb(im)
+        except InputFileError as e:
+            raise data_error(rec.path, f"image file {e.problem}", image_id=rec.image_id) from e
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-            raise data_error(rec.path, f"cannot read image ({type(e).__name__}: {e})",
-                             image_id=rec.image_id) from e
+            raise data_error(rec.path, unreadable_image(e), image_id=rec.image_id) from e
         if array.shape[:2] != (rec.height, rec.width):
             raise data_error(rec.path, f"image is {array.shape[1]}x{array.shape[0]} (w x h) but "
                                        f"{self.ann_file} says {rec.width}x{rec.height}",

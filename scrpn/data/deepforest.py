@@ -8,6 +8,12 @@ folder repeat the xml boxes of single images (example.csv, testfile_*.csv, OSBS_
 used only for the cross-check in :func:`count_labelled_boxes`. Images without an xml file are
 unlabelled and not used. All labels (Tree, Dead, Alive) become the single category ``tree``.
 
+Bad input. A source image is read as the COCO loader reads any image
+(:func:`read_source_pixels`, :func:`scrpn.data.coco.read_rgb`: a 16-bit image by ``round(v /
+257)``, not saturated by ``convert("RGB")``); a truncated file, a file that is no image, a FIFO,
+a size other than the xml's, or a box outside the image is one :class:`DataError` naming the
+file and the source (``image id OSBS_029``). Pinned by ``tests/test_bad_input_cli.py``.
+
 Tiling. Each source image is cut into ``tile_size`` crops with ``overlap`` pixels of overlap; the
 last tile of a row/column is aligned with the region's edge, and a region narrower than a tile gives
 a narrower tile. A box is clipped to a tile and kept as an ordinary annotation when at least
@@ -40,13 +46,16 @@ from PIL import Image
 
 from scrpn.outputs import atomic_write_text
 
-from .coco import CocoDetection
+from scrpn.inputs import InputFileError, input_problem, open_input
+
+from .coco import CocoDetection, read_rgb, unreadable_image
 from .errors import DataError, data_error
 
 __all__ = [
     "DeepForestDataset",
     "prepare_deepforest",
     "find_deepforest_data",
+    "read_source_pixels",
     "read_voc_boxes",
     "count_labelled_boxes",
     "tile_starts",
@@ -91,11 +100,37 @@ def _xml_int(node: ET.Element, tag: str, path: Path) -> float:
         raise data_error(path, f"<{tag}> is not a number: {child.text!r}") from e
 
 
+def _check_box(box: list[float], index: int, width: int, height: int, path: Path, name: str) -> None:
+    """A box must be finite, have a positive width and height and lie inside the image (VOC's
+    ``xmax`` may equal the width); anything else is one error naming the xml file, the source
+    image and the object, never a box the tiler would clip or drop without a word."""
+    xmin, ymin, xmax, ymax = box
+    shown = "[" + ", ".join(f"{v:g}" for v in box) + "]"
+    if not all(np.isfinite(box)):
+        problem = "is not finite"
+    elif xmax <= xmin or ymax <= ymin:
+        problem = "has no area (xmax <= xmin or ymax <= ymin)"
+    elif xmin < 0 or ymin < 0 or xmax > width or ymax > height:
+        problem = f"is not inside the {width}x{height} (w x h) image"
+    else:
+        return
+    raise data_error(path, f"object {index + 1}: box (xmin, ymin, xmax, ymax) {shown} {problem}",
+                     image_id=name)
+
+
 def read_voc_boxes(xml_path: str | Path) -> Source:
-    """Parse a Pascal VOC file: image file (a .png twin preferred), size and (N, 4) xyxy boxes."""
+    """Parse a Pascal VOC file: image file (a .png twin preferred), size and (N, 4) xyxy boxes.
+
+    The size must be whole numbers >= 1 and every box inside it (:func:`_check_box`); an image
+    or xml path that is not a regular file is named as what it is (a FIFO is never opened
+    blocking: :func:`scrpn.inputs.open_input`). Errors name the file and the source image
+    (``image id OSBS_029``)."""
     path = Path(xml_path)
     try:
-        root = ET.parse(path).getroot()
+        with open_input(path) as stream:
+            root = ET.parse(stream).getroot()
+    except InputFileError as e:
+        raise data_error(path, f"Pascal VOC xml {e.problem}") from e
     except (ET.ParseError, OSError) as e:
         raise data_error(path, f"cannot parse Pascal VOC xml ({e})") from e
     filename, size = root.findtext("filename"), root.find("size")
@@ -104,13 +139,40 @@ def read_voc_boxes(xml_path: str | Path) -> Source:
     image_path = path.parent / filename
     if image_path.suffix.lower() != ".png" and image_path.with_suffix(".png").is_file():
         image_path = image_path.with_suffix(".png")  # OSBS_029.tif and .png hold identical pixels
-    if not image_path.is_file():
-        raise data_error(path, f"image file {image_path} not found")
+    problem = input_problem(image_path)
+    if problem is not None:
+        raise data_error(path, f"image file {image_path} {problem}", image_id=image_path.stem)
+    width, height = _xml_int(size, "width", path), _xml_int(size, "height", path)
+    if not all(np.isfinite(v) and v >= 1 and v == int(v) for v in (width, height)):
+        raise data_error(path, f"<size> must be whole numbers >= 1, got {width:g} x {height:g}",
+                         image_id=image_path.stem)
     boxes = [[_xml_int(obj.find("bndbox"), t, path) for t in ("xmin", "ymin", "xmax", "ymax")]
              for obj in root.iter("object") if obj.find("bndbox") is not None]
-    return Source(name=image_path.stem, image_path=image_path,
-                  width=int(_xml_int(size, "width", path)), height=int(_xml_int(size, "height", path)),
+    for index, box in enumerate(boxes):
+        _check_box(box, index, int(width), int(height), path, image_path.stem)
+    return Source(name=image_path.stem, image_path=image_path, width=int(width), height=int(height),
                   boxes=np.array(boxes, dtype=np.float32).reshape(-1, 4))
+
+
+def read_source_pixels(source: Source) -> np.ndarray:
+    """The source image as (H, W, 3) uint8 RGB, read as the COCO loader reads an image
+    (:func:`scrpn.data.coco.read_rgb`: grey and palette images by PIL's conversion, alpha
+    dropped, 16-bit levels as ``round(v / 257)``, float images by their nominal range; modes
+    without a defined reading refused) and checked against the size its xml file gives. A
+    truncated file, a file that is no image, a FIFO or a size that disagrees is one
+    :class:`DataError` naming the image file and the source (``image id OSBS_029``)."""
+    try:
+        with open_input(source.image_path) as stream, Image.open(stream) as im:
+            pixels = read_rgb(im)
+    except InputFileError as e:
+        raise data_error(source.image_path, f"image file {e.problem}", image_id=source.name) from e
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise data_error(source.image_path, unreadable_image(e), image_id=source.name) from e
+    if pixels.shape[:2] != (source.height, source.width):
+        raise data_error(source.image_path, f"image is {pixels.shape[1]}x{pixels.shape[0]} (w x h) "
+                                            f"but its Pascal VOC xml says {source.width}x{source.height}",
+                         image_id=source.name)
+    return pixels
 
 
 def _sources(data_dir: Path) -> list[Source]:
@@ -193,8 +255,7 @@ def _write_split(sources: list[Source], split: str, out_dir: Path, params: dict[
     (out_dir / split).mkdir(parents=True, exist_ok=True)
     images, annotations = [], []
     for source in sources:
-        with Image.open(source.image_path) as im:
-            pixels = np.asarray(im.convert("RGB"))
+        pixels = read_source_pixels(source)
         tiles = _region_tiles(source, split, params["tile_size"], params["overlap"], params["val_fraction"])
         for tile in tiles:
             x0, y0, x1, y1 = tile

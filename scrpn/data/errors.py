@@ -26,7 +26,7 @@ class EvaluationError(DataError):
     """
 
 
-def data_error(path: str | Path, problem: str, *, image_id: int | None = None,
+def data_error(path: str | Path, problem: str, *, image_id: int | str | None = None,
                ann_id: int | None = None) -> DataError:
     """Build a :class:`DataError` with the uniform message
     ``<file>[: image id i][: annotation id a]: <problem>``."""

@@ -8,10 +8,13 @@ training data, ``EvaluationError`` for evaluation inputs) through ``error``. :fu
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 from typing import Any, Callable, Union
+
+from scrpn.inputs import InputFileError, open_input
 
 __all__ = ["is_int", "is_number", "read_json"]
 
@@ -25,12 +28,12 @@ def read_json(path: PathLike, what: str, error: Callable[[str, str], Exception])
     where a truncated file ends.
     """
     name = os.fspath(path)
-    if not os.path.isfile(name):
-        if os.path.exists(name):  # a named pipe would block open() forever
-            raise error(name, f"{what} is not a regular file (a folder, named pipe or device)")
-        raise error(name, f"{what} not found (no such file)")
+    try:  # a directory or a FIFO is named as such; a FIFO is never opened blocking
+        stream = open_input(name)
+    except InputFileError as exc:
+        raise error(name, f"{what} {exc.problem}") from exc
     try:
-        with open(name, "r", encoding="utf-8") as handle:
+        with io.TextIOWrapper(stream, encoding="utf-8") as handle:
             return json.load(handle)
     except RecursionError as exc:
         raise error(name, f"{what} is nested too deeply to read (more levels of [ ] or {{ }} "

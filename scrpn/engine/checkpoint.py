@@ -28,6 +28,7 @@ from typing import Any, Iterable, Mapping
 import torch
 
 from scrpn.config import LATER_KEYS_AT_FIRST_VALUE
+from scrpn.inputs import InputFileError, open_input
 from scrpn.outputs import TMP_SUFFIX, atomic_write
 
 __all__ = [
@@ -99,12 +100,17 @@ def remove_stale_temporaries(directory: str | Path, names: Iterable[str] = RUN_O
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint on the CPU with ``weights_only=True``; every failure names the file."""
+    """Read a checkpoint on the CPU with ``weights_only=True``; every failure names the file. A
+    path that is not a regular file is named as what it is (a directory, a FIFO, which is never
+    opened blocking, a socket: :func:`scrpn.inputs.open_input`), not as "not found"."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        stream = open_input(path)
+    except InputFileError as exc:
+        raise CheckpointError(f"{path}: checkpoint {exc.problem}") from exc
+    try:
+        with stream:
+            state = torch.load(stream, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile,
             pickle.UnpicklingError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

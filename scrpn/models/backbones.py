@@ -45,6 +45,7 @@ from torchvision.ops import FeaturePyramidNetwork
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from scrpn.inputs import input_problem
 from scrpn.pyramid import FPN_STRIDES
 from scrpn.models.weights import (
     MOBILENET_V2_PIP_HINT,
@@ -198,8 +199,9 @@ def _pretrained_path(name: str, pretrained: bool | str | Path) -> Path | None:
         return None
     if isinstance(pretrained, (str, Path)):
         path = Path(pretrained).expanduser()
-        if not path.is_file():
-            raise WeightsError(f"{path}: pretrained weights file not found")
+        problem = input_problem(path)  # a directory or a FIFO is named as such
+        if problem is not None:
+            raise WeightsError(f"{path}: pretrained weights file {problem}")
         verify_file_hash(path)  # only when the name carries a torchvision-style hash
         return path
     if name == "mobilenet_v2":

@@ -24,6 +24,8 @@ from typing import Iterable
 
 import torch
 
+from scrpn.inputs import InputFileError, open_input
+
 __all__ = [
     "MOBILENET_V2_FILENAME",
     "MOBILENET_V2_SHA256",
@@ -133,10 +135,13 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     checkpoints, so a user may point ``pretrained`` at either a bare state dict or a checkpoint.
     """
     path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: weights file not found")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        stream = open_input(path)  # a directory or a FIFO is named as such, never "not found"
+    except InputFileError as exc:
+        raise WeightsError(f"{path}: weights file {exc.problem}") from exc
+    try:
+        with stream:
+            obj = torch.load(stream, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors come in many types; report them uniformly
         raise WeightsError(f"{path}: could not be read as a torch state dict ({exc})") from exc
     for key in ("state_dict", "model"):
