@@ -344,8 +344,12 @@ def _signal_during_the_dump(cfg: Path, ckpt: Path, ev: Path, tmp_path: Path,
            "OMP_NUM_THREADS": "1"}
     argv = [str(a) for a in evaluate_args(cfg, ckpt, "--out", ev, "--dump-proposals",
                                           "--overwrite")]
+    # the child starts with Ctrl-C's default disposition even when this test runs under a parent
+    # that ignores SIGINT (a shell's background job: `cmd &` without job control), which a child
+    # inherits and Python then leaves ignored
     proc = subprocess.Popen([sys.executable, str(driver), *argv], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():
