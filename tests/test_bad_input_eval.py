@@ -360,7 +360,7 @@ def _signal_during_the_dump(cfg: Path, ckpt: Path, ev: Path, tmp_path: Path,
         assert len(torn) == 1 and torn[0].stat().st_size > 0  # the dump is under way
     finally:
         proc.send_signal(signum)
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=180)   # generous: a loaded CI machine
     return subprocess.CompletedProcess(argv, proc.returncode, "", err)
 
 
