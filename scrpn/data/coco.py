@@ -93,6 +93,24 @@ def unreadable_image(exc: BaseException) -> str:
     return f"cannot read image ({type(exc).__name__}: {exc})"
 
 
+def read_image_checked(path: Path, image_id: Any, size: tuple[int, int], says: str) -> np.ndarray:
+    """Image ``path`` as (H, W, 3) uint8 RGB (:func:`read_rgb`), checked against the ``size``
+    (height, width) that ``says`` (the annotation file) gives it; a file that is no regular file,
+    no readable image or of another size is one :class:`DataError` naming the file and
+    ``image_id``. The COCO loader and DeepForest's tiler both read images through it."""
+    try:
+        with open_regular(path) as stream, Image.open(stream) as im:
+            array = read_rgb(im)
+    except InputFileError as e:
+        raise data_error(path, f"image file {e.problem}", image_id=image_id) from e
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise data_error(path, unreadable_image(e), image_id=image_id) from e
+    if array.shape[:2] != tuple(size):
+        raise data_error(path, f"image is {array.shape[1]}x{array.shape[0]} (w x h) but {says} says "
+                               f"{size[1]}x{size[0]}", image_id=image_id)
+    return array
+
+
 def open_regular(path: Path) -> BinaryIO:
     """Open ``path`` for reading only if it is a regular file (:func:`scrpn.inputs.open_input`:
     opened non-blocking and checked with ``fstat``, so that a named pipe put in place of an
@@ -256,18 +274,7 @@ class CocoDetection(Dataset):
     def load_image(self, idx: int) -> np.ndarray:
         """Read image ``idx`` as (H, W, 3) uint8 RGB; raise :class:`DataError` naming an unreadable file."""
         rec = self.records[idx]
-        try:
-            with open_regular(rec.path) as stream, Image.open(stream) as im:
-                array = read_rgb(im)
-        except InputFileError as e:
-            raise data_error(rec.path, f"image file {e.problem}", image_id=rec.image_id) from e
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-            raise data_error(rec.path, unreadable_image(e), image_id=rec.image_id) from e
-        if array.shape[:2] != (rec.height, rec.width):
-            raise data_error(rec.path, f"image is {array.shape[1]}x{array.shape[0]} (w x h) but "
-                                       f"{self.ann_file} says {rec.width}x{rec.height}",
-                             image_id=rec.image_id)
-        return array
+        return read_image_checked(rec.path, rec.image_id, (rec.height, rec.width), str(self.ann_file))
 
     def __getitem__(self, idx: int) -> tuple[Tensor, dict[str, Any]]:
         rec = self.records[idx]

@@ -48,7 +48,7 @@ from scrpn.outputs import atomic_write_text
 
 from scrpn.inputs import InputFileError, input_problem, open_input
 
-from .coco import CocoDetection, read_rgb, unreadable_image
+from .coco import CocoDetection, read_image_checked
 from .errors import DataError, data_error
 
 __all__ = [
@@ -161,18 +161,8 @@ def read_source_pixels(source: Source) -> np.ndarray:
     without a defined reading refused) and checked against the size its xml file gives. A
     truncated file, a file that is no image, a FIFO or a size that disagrees is one
     :class:`DataError` naming the image file and the source (``image id OSBS_029``)."""
-    try:
-        with open_input(source.image_path) as stream, Image.open(stream) as im:
-            pixels = read_rgb(im)
-    except InputFileError as e:
-        raise data_error(source.image_path, f"image file {e.problem}", image_id=source.name) from e
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise data_error(source.image_path, unreadable_image(e), image_id=source.name) from e
-    if pixels.shape[:2] != (source.height, source.width):
-        raise data_error(source.image_path, f"image is {pixels.shape[1]}x{pixels.shape[0]} (w x h) "
-                                            f"but its Pascal VOC xml says {source.width}x{source.height}",
-                         image_id=source.name)
-    return pixels
+    return read_image_checked(source.image_path, source.name, (source.height, source.width),
+                              "its Pascal VOC xml")
 
 
 def _sources(data_dir: Path) -> list[Source]:
