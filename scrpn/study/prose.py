@@ -40,6 +40,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import pandas as pd
 
 from .experiments import REGISTRY
+from .report import write_report
 from .runs import CONVERGED, Study
 from .stats import RESOLVED_SE, difference_se
 from .tables import TABLES, TableSpec, build_table
@@ -642,8 +643,12 @@ def _write_blocks(path: Path, names: Sequence[str], render: Callable[[str], str]
 
 
 def write_report_blocks(report: str | Path = "results/REPORT.md", results_dir: str | Path = "results") -> None:
-    """Rewrite the REPORT's rendered blocks in place (``python -m scrpn.study.prose --readme``)."""
-    _write_blocks(Path(report), REPORT_BLOCKS, lambda name: report_block(name, results_dir))
+    """Render the whole REPORT from its sources (``results/report/``, :mod:`scrpn.study.report`), its
+    rendered blocks included (``python -m scrpn.study.prose --readme``)."""
+    root = Path(results_dir).resolve().parent
+    written = write_report(root, {"block": lambda name: report_block(name, results_dir)})
+    if written.resolve() != Path(report).resolve():
+        raise ValueError(f"{report}: the REPORT is written to {written}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,266 @@
+"""The REPORT's fields: every number of its prose, read from a committed record.
+
+Each field is a function of literal arguments (:mod:`.template`) that reads the repository's
+committed results through one :class:`Results` (rooted at the repository, memoised). Where a
+number comes from decides the field:
+
+=================  ==========================================================================
+field              reads
+=================  ==========================================================================
+``value``          one seed's metric: ``results/runs/<run>/seed<k>/metrics.json``
+``seeds``          every committed seed's value of a metric, ``" / "``-joined, in seed order
+``mean`` / ``sd``  the seed mean / sample sd of a metric (``scrpn.study.stats``)
+``n``              how many seeds a run has committed
+``delta`` / ``se`` Δ = mean(a) - mean(b) / its standard error (``stats.difference``)
+``diff``           ``"+7.8 [0.5]"``: Δ and its se as every REPORT comparison prints them
+``log``            a training log value at an iteration (``log.jsonl``)
+``json`` / ``csv`` any committed JSON value (dotted key) / one cell of a committed CSV
+``table``          one cell of a rendered paper table (``results/tables/<name>.csv``)
+``paper``          one cell of the paper's table (``results/paper/<name>.csv``)
+``at``             a JSON value as committed at an earlier commit (history: a run since replaced)
+``const``          a rule constant or a pinned version, by name (:mod:`.constants`)
+``fmt``            re-formats a number (digits, sign, scale, unit, absolute value)
+``row``            a compact table's row by config, optionally relabelled (:mod:`.compact`)
+``commits``        a compact table's "Code: runs from commits ..." line
+``block``          a whole rendered block (passed in by the caller: ``scrpn.study.prose``)
+=================  ==========================================================================
+
+Numbers are :class:`Num`: a float that prints with its own digits (default 1), optional sign and
+unit; arithmetic on them gives plain floats, printed with one decimal unless wrapped in ``fmt``.
+Every formatting keyword (``digits``, ``sign``, ``scale``, ``unit``, ``absolute``) is accepted by
+every numeric field. ``tests/test_report.py`` pins each field on hand-made records.
+"""
+from __future__ import annotations
+
+import json as _json
+import math
+import statistics
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import pandas as pd
+
+from ..stats import difference, sample_sd
+
+__all__ = ["Num", "Results", "fields"]
+
+
+class Num(float):
+    """A float that prints itself: ``digits`` after the point, ``+`` when ``sign``, then ``unit``."""
+
+    digits: int
+    sign: bool
+    unit: str
+
+    def __new__(cls, value: float, digits: int = 1, sign: bool = False, unit: str = "") -> "Num":
+        self = super().__new__(cls, value)
+        self.digits, self.sign, self.unit = int(digits), bool(sign), str(unit)
+        return self
+
+    def __str__(self) -> str:
+        if math.isnan(self):
+            return "n/a"
+        return f"{float(self):{'+' if self.sign else ''}.{self.digits}f}{self.unit}"
+
+    __repr__ = __str__
+
+
+def fmt(value: Any, digits: int = 1, sign: bool = False, scale: float = 1.0, unit: str = "",
+        absolute: bool = False) -> Num:
+    """``value`` (a number) as a :class:`Num`: times ``scale``, made positive if ``absolute``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"not a number: {value!r}")
+    number = float(value) * float(scale)
+    return Num(abs(number) if absolute else number, digits, sign, unit)
+
+
+def _dig(tree: Any, key: str, where: str) -> Any:
+    """``tree[key]`` for a dotted key whose integer parts index lists (``runs.0.AR1000``)."""
+    node = tree
+    for part in key.split(".") if key else []:
+        if isinstance(node, list) and part.lstrip("-").isdigit():
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            raise KeyError(f"{where}: no key {key!r} (stopped at {part!r})")
+    return node
+
+
+class Results:
+    """The committed records under one repository root, read once each."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._json = lru_cache(maxsize=None)(self._read_json)
+        self._csv = lru_cache(maxsize=None)(self._read_csv)
+        self._log = lru_cache(maxsize=None)(self._read_log)
+        self._study: Any = None
+        self._tables: dict[str, tuple[dict[str, list[str]], list[str]]] = {}
+
+    # -- readers ------------------------------------------------------------------------------
+    def _path(self, relative: str) -> Path:
+        path = (self.root / relative).resolve()
+        if self.root.resolve() not in path.parents:
+            raise ValueError(f"{relative}: outside the repository")
+        if not path.is_file():
+            raise FileNotFoundError(f"{relative}: no such committed file")
+        return path
+
+    def _read_json(self, relative: str) -> Any:
+        return _json.loads(self._path(relative).read_text(encoding="utf-8"))
+
+    def _read_csv(self, relative: str) -> pd.DataFrame:
+        return pd.read_csv(self._path(relative), dtype=str, keep_default_na=False)
+
+    def _read_log(self, relative: str) -> tuple[dict, ...]:
+        lines = self._path(relative).read_text(encoding="utf-8").splitlines()
+        return tuple(_json.loads(line) for line in lines if line.strip())
+
+    def records(self, run: str, seeds: Optional[Sequence[int]] = None) -> list[dict]:
+        """The committed ``metrics.json`` of ``run``, in seed order (``seeds``: only those)."""
+        folder = self.root / "results" / "runs" / run
+        found = sorted((int(p.name[4:]), p) for p in folder.glob("seed*") if p.name[4:].isdigit()
+                       and (p / "metrics.json").is_file())
+        if seeds is not None:
+            wanted = [int(s) for s in seeds]
+            missing = sorted(set(wanted) - {s for s, _ in found})
+            if missing:
+                raise FileNotFoundError(f"results/runs/{run}: no committed seed {missing}")
+            found = [(s, p) for s, p in found if s in wanted]
+        if not found:
+            raise FileNotFoundError(f"results/runs/{run}: no committed run")
+        return [self._json(str((p / "metrics.json").relative_to(self.root))) for _, p in found]
+
+    def values(self, run: str, metric: str, seeds: Optional[Sequence[int]] = None) -> list[float]:
+        out = []
+        for record in self.records(run, seeds):
+            value = record.get(metric)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise KeyError(f"results/runs/{run}/seed{record.get('seed')}: no number {metric!r}")
+            out.append(float(value))
+        return out
+
+    def study(self) -> Any:
+        """The mini study over the committed runs (seeds 0-2; trains nothing)."""
+        if self._study is None:
+            from ..runs import Study
+            self._study = Study(profile="mini", seeds=[0, 1, 2], train_missing=False, log=lambda message: None,
+                                results_dir=self.root / "results", config_root=self.root / "configs",
+                                work_dir=self.root / "work_dirs")
+        return self._study
+
+    def _compact(self, name: str) -> tuple[dict[str, list[str]], list[str]]:
+        if name not in self._tables:
+            from . import compact
+            self._tables[name] = compact.rows(name, self.study())
+        return self._tables[name]
+
+    def git_json(self, commit: str, relative: str) -> Any:
+        done = subprocess.run(["git", "-C", str(self.root), "show", f"{commit}:{relative}"],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise FileNotFoundError(f"{commit}:{relative}: not in this checkout's history "
+                                    f"({done.stderr.strip() or 'git failed'})")
+        return _json.loads(done.stdout)
+
+    # -- the fields ---------------------------------------------------------------------------
+    def fields(self) -> dict[str, Callable[..., Any]]:
+        """``name -> function`` for :func:`scrpn.study.report.template.render_text`."""
+        def value(run: str, metric: str = "AR1000", seed: int = 0, **style: Any) -> Num:
+            return fmt(self.values(run, metric, [seed])[0], **style)
+
+        def seeds(run: str, metric: str = "AR1000", seeds: Optional[Sequence[int]] = None, sep: str = " / ",
+                  **style: Any) -> str:
+            return sep.join(str(fmt(v, **style)) for v in self.values(run, metric, seeds))
+
+        def mean(run: str, metric: str = "AR1000", seeds: Optional[Sequence[int]] = None, **style: Any) -> Num:
+            return fmt(statistics.fmean(self.values(run, metric, seeds)), **style)
+
+        def sd(run: str, metric: str = "AR1000", seeds: Optional[Sequence[int]] = None, **style: Any) -> Num:
+            return fmt(sample_sd(self.values(run, metric, seeds)), **style)
+
+        def n(run: str, metric: str = "AR1000") -> int:
+            return len(self.values(run, metric))
+
+        def _difference(a: str, b: str, metric: str, paired: bool, seeds: Optional[Sequence[int]]):
+            return difference(self.values(a, metric, seeds), self.values(b, metric, seeds), paired=paired)
+
+        def delta(a: str, b: str, metric: str = "AR1000", paired: bool = False,
+                  seeds: Optional[Sequence[int]] = None, sign: bool = True, **style: Any) -> Num:
+            return fmt(_difference(a, b, metric, paired, seeds).delta, sign=sign, **style)
+
+        def se(a: str, b: str, metric: str = "AR1000", paired: bool = False,
+               seeds: Optional[Sequence[int]] = None, **style: Any) -> Num:
+            return fmt(_difference(a, b, metric, paired, seeds).se, **style)
+
+        def diff(a: str, b: str, metric: str = "AR1000", paired: bool = False,
+                 seeds: Optional[Sequence[int]] = None, digits: int = 1) -> str:
+            d = _difference(a, b, metric, paired, seeds)
+            return f"{Num(d.delta, digits, sign=True)} [{Num(d.se, digits)}]"
+
+        def log(run: str, key: str, iteration: int, seed: int = 0, **style: Any) -> Num:
+            relative = f"results/runs/{run}/seed{seed}/log.jsonl"
+            hits = [e for e in self._log(relative) if e.get("iter") == iteration and key in e]
+            if not hits:
+                raise KeyError(f"{relative}: no {key!r} at iteration {iteration}")
+            return fmt(hits[-1][key], **style)
+
+        def json(path: str, key: str = "", **style: Any) -> Any:
+            found = _dig(self._json(path), key, path)
+            return fmt(found, **style) if isinstance(found, (int, float)) and not isinstance(found, bool) else found
+
+        def csv(path: str, column: str, where: Optional[dict] = None, **style: Any) -> Any:
+            frame = self._csv(path)
+            for col, wanted in (where or {}).items():
+                if col not in frame.columns:
+                    raise KeyError(f"{path}: no column {col!r}")
+                frame = frame[frame[col] == str(wanted)]
+            if column not in frame.columns:
+                raise KeyError(f"{path}: no column {column!r}")
+            if len(frame) != 1:
+                raise ValueError(f"{path}: {len(frame)} rows match {where!r}, need exactly one")
+            cell = frame[column].iloc[0]
+            try:
+                return fmt(float(cell), **style)
+            except ValueError:
+                return cell
+
+        def table(name: str, row: str, column: str, **style: Any) -> Any:
+            frame = self._csv(f"results/tables/{name}.csv")
+            key = "config" if row in set(frame.get("config", [])) else "method"
+            return csv(f"results/tables/{name}.csv", column, {key: row}, **style)
+
+        def paper(name: str, method: str, column: str, **style: Any) -> Any:
+            return csv(f"results/paper/{name}.csv", column, {"method": method}, **style)
+
+        def at(commit: str, path: str, key: str, **style: Any) -> Any:
+            found = _dig(self.git_json(commit, path), key, f"{commit}:{path}")
+            return fmt(found, **style) if isinstance(found, (int, float)) and not isinstance(found, bool) else found
+
+        def row(name: str, config: str, label: Optional[str] = None) -> str:
+            done, _ = self._compact(name)
+            if config not in done:
+                raise KeyError(f"results/tables/{name}: no computed row {config!r} (have: {', '.join(done)})")
+            cells = done[config]
+            return "| " + " | ".join([label if label is not None else cells[0], *cells[1:]]) + " |"
+
+        def commits(name: str) -> str:
+            from . import compact
+            return compact.commits(name, self.study())
+
+        def const(name: str, **style: Any) -> Any:
+            from .constants import const as lookup
+            found = lookup(name)
+            return fmt(found, **style) if style else found
+
+        return {"const": const, "value": value, "seeds": seeds, "mean": mean, "sd": sd, "n": n, "delta": delta, "se": se,
+                "diff": diff, "log": log, "json": json, "csv": csv, "table": table, "paper": paper, "at": at,
+                "fmt": fmt, "row": row, "commits": commits}
+
+
+def fields(root: str | Path) -> dict[str, Callable[..., Any]]:
+    """The fields reading the repository at ``root``."""
+    return Results(root).fields()
