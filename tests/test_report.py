@@ -180,3 +180,13 @@ def test_sources_join_with_one_blank_line(tmp_path: Path) -> None:
     (tmp_path / SOURCES / "00_a.md").write_text("# A\n\ntext\n\n\n")
     (tmp_path / SOURCES / "01_b.md").write_text("## B\n{{ fmt(2) }}\n")
     assert render_report(tmp_path) == "# A\n\ntext\n\n## B\n2.0\n"
+
+
+def test_a_field_name_registers_once() -> None:
+    from scrpn.study.report.fields import field
+
+    def mean(r, run):   # noqa: ARG001  (the general field's name)
+        return 0.0
+
+    with pytest.raises(ValueError, match="field 'mean' is registered twice"):
+        field(mean)

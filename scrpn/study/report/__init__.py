@@ -2,7 +2,8 @@
 
 The REPORT is the study's record: pre-registrations, verdicts, the paper's tables beside ours,
 costs. Every number in it is a field of the template language (:mod:`.template`) that reads a
-committed record (:mod:`.fields`; the paper tables' compact rows: :mod:`.compact`), so the REPORT
+committed record (:mod:`.fields`, and ``fields_<topic>.py`` beside it; the paper tables' compact
+rows: :mod:`.compact`), so the REPORT
 cannot drift from the runs, and a reader can see in the source where each number comes from.
 
 One source file per top-level section, in file-name order; the REPORT is their rendered texts,
@@ -15,10 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
-from .fields import Num, Results
+from .fields import Num, Results, load_field_modules
 from .template import TemplateError, render_text
 
-__all__ = ["Num", "Results", "SOURCES", "TemplateError", "render_report", "sources", "write_report"]
+__all__ = ["Num", "Results", "SOURCES", "TemplateError", "load_field_modules", "render_report", "sources",
+           "write_report"]
 
 SOURCES = Path("results") / "report"
 

@@ -25,18 +25,22 @@ field              reads
 ``block``          a whole rendered block (passed in by the caller: ``scrpn.study.prose``)
 =================  ==========================================================================
 
-Numbers are :class:`Num`: a float that prints with its own digits (default 1), optional sign and
+A field is a function ``f(results, *args, **kwargs)`` registered with :func:`field`; the
+general ones are here, those of one topic (proposal statistics, benches, ...) in a
+``fields_<topic>.py`` module beside this one. Numbers are :class:`Num`: a float that prints with its own digits (default 1), optional sign and
 unit; arithmetic on them gives plain floats, printed with one decimal unless wrapped in ``fmt``.
 Every formatting keyword (``digits``, ``sign``, ``scale``, ``unit``, ``absolute``) is accepted by
 every numeric field. ``tests/test_report.py`` pins each field on hand-made records.
 """
 from __future__ import annotations
 
+import importlib
 import json as _json
 import math
+import pkgutil
 import statistics
 import subprocess
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -44,7 +48,7 @@ import pandas as pd
 
 from ..stats import difference, sample_sd
 
-__all__ = ["Num", "Results", "fields"]
+__all__ = ["FIELDS", "Num", "Results", "field", "fields", "fmt", "load_field_modules"]
 
 
 class Num(float):
@@ -94,9 +98,9 @@ class Results:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self._json = lru_cache(maxsize=None)(self._read_json)
-        self._csv = lru_cache(maxsize=None)(self._read_csv)
-        self._log = lru_cache(maxsize=None)(self._read_log)
+        self.json_file = lru_cache(maxsize=None)(self._read_json)
+        self.csv_file = lru_cache(maxsize=None)(self._read_csv)
+        self.log_entries = lru_cache(maxsize=None)(self._read_log)
         self._study: Any = None
         self._tables: dict[str, tuple[dict[str, list[str]], list[str]]] = {}
 
@@ -132,7 +136,7 @@ class Results:
             found = [(s, p) for s, p in found if s in wanted]
         if not found:
             raise FileNotFoundError(f"results/runs/{run}: no committed run")
-        return [self._json(str((p / "metrics.json").relative_to(self.root))) for _, p in found]
+        return [self.json_file(str((p / "metrics.json").relative_to(self.root))) for _, p in found]
 
     def values(self, run: str, metric: str, seeds: Optional[Sequence[int]] = None) -> list[float]:
         out = []
@@ -152,7 +156,7 @@ class Results:
                                 work_dir=self.root / "work_dirs")
         return self._study
 
-    def _compact(self, name: str) -> tuple[dict[str, list[str]], list[str]]:
+    def compact(self, name: str) -> tuple[dict[str, list[str]], list[str]]:
         if name not in self._tables:
             from . import compact
             self._tables[name] = compact.rows(name, self.study())
@@ -168,97 +172,157 @@ class Results:
 
     # -- the fields ---------------------------------------------------------------------------
     def fields(self) -> dict[str, Callable[..., Any]]:
-        """``name -> function`` for :func:`scrpn.study.report.template.render_text`."""
-        def value(run: str, metric: str = "AR1000", seed: int = 0, **style: Any) -> Num:
-            return fmt(self.values(run, metric, [seed])[0], **style)
+        """``name -> function`` for :func:`scrpn.study.report.template.render_text`: every
+        registered field (:data:`FIELDS`) bound to these records."""
+        load_field_modules()
+        return {name: partial(function, self) for name, function in FIELDS.items()}
 
-        def seeds(run: str, metric: str = "AR1000", seeds: Optional[Sequence[int]] = None, sep: str = " / ",
-                  **style: Any) -> str:
-            return sep.join(str(fmt(v, **style)) for v in self.values(run, metric, seeds))
 
-        def mean(run: str, metric: str = "AR1000", seeds: Optional[Sequence[int]] = None, **style: Any) -> Num:
-            return fmt(statistics.fmean(self.values(run, metric, seeds)), **style)
+FIELDS: dict[str, Callable[..., Any]] = {}
 
-        def sd(run: str, metric: str = "AR1000", seeds: Optional[Sequence[int]] = None, **style: Any) -> Num:
-            return fmt(sample_sd(self.values(run, metric, seeds)), **style)
 
-        def n(run: str, metric: str = "AR1000") -> int:
-            return len(self.values(run, metric))
+def load_field_modules() -> None:
+    """Import every ``fields_<topic>.py`` module beside this one, registering its fields."""
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if module.name.startswith("fields_"):
+            importlib.import_module(f"{__package__}.{module.name}")
 
-        def _difference(a: str, b: str, metric: str, paired: bool, seeds: Optional[Sequence[int]]):
-            return difference(self.values(a, metric, seeds), self.values(b, metric, seeds), paired=paired)
 
-        def delta(a: str, b: str, metric: str = "AR1000", paired: bool = False,
-                  seeds: Optional[Sequence[int]] = None, sign: bool = True, **style: Any) -> Num:
-            return fmt(_difference(a, b, metric, paired, seeds).delta, sign=sign, **style)
+def field(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Register ``function(results, *args, **kwargs)`` as the field of its name. Fields of one
+    topic live in a ``fields_<topic>.py`` module of this package (loaded by
+    :func:`scrpn.study.report.load_field_modules`); a name registered twice is an error."""
+    if function.__name__ in FIELDS:
+        raise ValueError(f"field {function.__name__!r} is registered twice")
+    FIELDS[function.__name__] = function
+    return function
 
-        def se(a: str, b: str, metric: str = "AR1000", paired: bool = False,
-               seeds: Optional[Sequence[int]] = None, **style: Any) -> Num:
-            return fmt(_difference(a, b, metric, paired, seeds).se, **style)
 
-        def diff(a: str, b: str, metric: str = "AR1000", paired: bool = False,
-                 seeds: Optional[Sequence[int]] = None, digits: int = 1) -> str:
-            d = _difference(a, b, metric, paired, seeds)
-            return f"{Num(d.delta, digits, sign=True)} [{Num(d.se, digits)}]"
+def _number_or_text(found: Any, style: dict) -> Any:
+    return fmt(found, **style) if isinstance(found, (int, float)) and not isinstance(found, bool) else found
 
-        def log(run: str, key: str, iteration: int, seed: int = 0, **style: Any) -> Num:
-            relative = f"results/runs/{run}/seed{seed}/log.jsonl"
-            hits = [e for e in self._log(relative) if e.get("iter") == iteration and key in e]
-            if not hits:
-                raise KeyError(f"{relative}: no {key!r} at iteration {iteration}")
-            return fmt(hits[-1][key], **style)
 
-        def json(path: str, key: str = "", **style: Any) -> Any:
-            found = _dig(self._json(path), key, path)
-            return fmt(found, **style) if isinstance(found, (int, float)) and not isinstance(found, bool) else found
+@field
+def value(r: Results, run: str, metric: str = "AR1000", seed: int = 0, **style: Any) -> Num:
+    return fmt(r.values(run, metric, [seed])[0], **style)
 
-        def csv(path: str, column: str, where: Optional[dict] = None, **style: Any) -> Any:
-            frame = self._csv(path)
-            for col, wanted in (where or {}).items():
-                if col not in frame.columns:
-                    raise KeyError(f"{path}: no column {col!r}")
-                frame = frame[frame[col] == str(wanted)]
-            if column not in frame.columns:
-                raise KeyError(f"{path}: no column {column!r}")
-            if len(frame) != 1:
-                raise ValueError(f"{path}: {len(frame)} rows match {where!r}, need exactly one")
-            cell = frame[column].iloc[0]
-            try:
-                return fmt(float(cell), **style)
-            except ValueError:
-                return cell
 
-        def table(name: str, row: str, column: str, **style: Any) -> Any:
-            frame = self._csv(f"results/tables/{name}.csv")
-            key = "config" if row in set(frame.get("config", [])) else "method"
-            return csv(f"results/tables/{name}.csv", column, {key: row}, **style)
+@field
+def seeds(r: Results, run: str, metric: str = "AR1000", seeds: Optional[Sequence[int]] = None, sep: str = " / ",
+          **style: Any) -> str:
+    return sep.join(str(fmt(v, **style)) for v in r.values(run, metric, seeds))
 
-        def paper(name: str, method: str, column: str, **style: Any) -> Any:
-            return csv(f"results/paper/{name}.csv", column, {"method": method}, **style)
 
-        def at(commit: str, path: str, key: str, **style: Any) -> Any:
-            found = _dig(self.git_json(commit, path), key, f"{commit}:{path}")
-            return fmt(found, **style) if isinstance(found, (int, float)) and not isinstance(found, bool) else found
+@field
+def mean(r: Results, run: str, metric: str = "AR1000", seeds: Optional[Sequence[int]] = None, **style: Any) -> Num:
+    return fmt(statistics.fmean(r.values(run, metric, seeds)), **style)
 
-        def row(name: str, config: str, label: Optional[str] = None) -> str:
-            done, _ = self._compact(name)
-            if config not in done:
-                raise KeyError(f"results/tables/{name}: no computed row {config!r} (have: {', '.join(done)})")
-            cells = done[config]
-            return "| " + " | ".join([label if label is not None else cells[0], *cells[1:]]) + " |"
 
-        def commits(name: str) -> str:
-            from . import compact
-            return compact.commits(name, self.study())
+@field
+def sd(r: Results, run: str, metric: str = "AR1000", seeds: Optional[Sequence[int]] = None, **style: Any) -> Num:
+    return fmt(sample_sd(r.values(run, metric, seeds)), **style)
 
-        def const(name: str, **style: Any) -> Any:
-            from .constants import const as lookup
-            found = lookup(name)
-            return fmt(found, **style) if style else found
 
-        return {"const": const, "value": value, "seeds": seeds, "mean": mean, "sd": sd, "n": n, "delta": delta, "se": se,
-                "diff": diff, "log": log, "json": json, "csv": csv, "table": table, "paper": paper, "at": at,
-                "fmt": fmt, "row": row, "commits": commits}
+@field
+def n(r: Results, run: str, metric: str = "AR1000") -> int:
+    return len(r.values(run, metric))
+
+
+def _difference(r: Results, a: str, b: str, metric: str, paired: bool, seeds: Optional[Sequence[int]]):
+    return difference(r.values(a, metric, seeds), r.values(b, metric, seeds), paired=paired)
+
+
+@field
+def delta(r: Results, a: str, b: str, metric: str = "AR1000", paired: bool = False,
+          seeds: Optional[Sequence[int]] = None, sign: bool = True, **style: Any) -> Num:
+    return fmt(_difference(r, a, b, metric, paired, seeds).delta, sign=sign, **style)
+
+
+@field
+def se(r: Results, a: str, b: str, metric: str = "AR1000", paired: bool = False,
+       seeds: Optional[Sequence[int]] = None, **style: Any) -> Num:
+    return fmt(_difference(r, a, b, metric, paired, seeds).se, **style)
+
+
+@field
+def diff(r: Results, a: str, b: str, metric: str = "AR1000", paired: bool = False,
+         seeds: Optional[Sequence[int]] = None, digits: int = 1) -> str:
+    d = _difference(r, a, b, metric, paired, seeds)
+    return f"{Num(d.delta, digits, sign=True)} [{Num(d.se, digits)}]"
+
+
+@field
+def log(r: Results, run: str, key: str, iteration: int, seed: int = 0, **style: Any) -> Num:
+    relative = f"results/runs/{run}/seed{seed}/log.jsonl"
+    hits = [e for e in r.log_entries(relative) if e.get("iter") == iteration and key in e]
+    if not hits:
+        raise KeyError(f"{relative}: no {key!r} at iteration {iteration}")
+    return fmt(hits[-1][key], **style)
+
+
+@field
+def json(r: Results, path: str, key: str = "", **style: Any) -> Any:
+    return _number_or_text(_dig(r.json_file(path), key, path), style)
+
+
+@field
+def csv(r: Results, path: str, column: str, where: Optional[dict] = None, **style: Any) -> Any:
+    frame = r.csv_file(path)
+    for col, wanted in (where or {}).items():
+        if col not in frame.columns:
+            raise KeyError(f"{path}: no column {col!r}")
+        frame = frame[frame[col] == str(wanted)]
+    if column not in frame.columns:
+        raise KeyError(f"{path}: no column {column!r}")
+    if len(frame) != 1:
+        raise ValueError(f"{path}: {len(frame)} rows match {where!r}, need exactly one")
+    cell = frame[column].iloc[0]
+    try:
+        return fmt(float(cell), **style)
+    except ValueError:
+        return cell
+
+
+@field
+def table(r: Results, name: str, row: str, column: str, **style: Any) -> Any:
+    frame = r.csv_file(f"results/tables/{name}.csv")
+    key = "config" if "config" in frame.columns and row in set(frame["config"]) else "method"
+    return csv(r, f"results/tables/{name}.csv", column, {key: row}, **style)
+
+
+@field
+def paper(r: Results, name: str, method: str, column: str, **style: Any) -> Any:
+    return csv(r, f"results/paper/{name}.csv", column, {"method": method}, **style)
+
+
+@field
+def at(r: Results, commit: str, path: str, key: str, **style: Any) -> Any:
+    return _number_or_text(_dig(r.git_json(commit, path), key, f"{commit}:{path}"), style)
+
+
+@field
+def row(r: Results, name: str, config: str, label: Optional[str] = None) -> str:
+    done, _ = r.compact(name)
+    if config not in done:
+        raise KeyError(f"results/tables/{name}: no computed row {config!r} (have: {', '.join(done)})")
+    cells = done[config]
+    return "| " + " | ".join([label if label is not None else cells[0], *cells[1:]]) + " |"
+
+
+@field
+def commits(r: Results, name: str) -> str:
+    from . import compact
+    return compact.commits(name, r.study())
+
+
+@field
+def const(r: Results, name: str, **style: Any) -> Any:
+    from .constants import const as lookup
+    found = lookup(name)
+    return fmt(found, **style) if style else found
+
+
+FIELDS["fmt"] = lambda r, *args, **kwargs: fmt(*args, **kwargs)   # reads no record
 
 
 def fields(root: str | Path) -> dict[str, Callable[..., Any]]:
