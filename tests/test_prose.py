@@ -1,4 +1,4 @@
-"""The notebooks' "what we see" text is computed from the table's numbers (scrpn/study/prose.py).
+"""The notebooks' "what we see" text is computed from the table's numbers (scrpn/study/prose/comparisons.py).
 
 Hand-made tables with hand-computed differences and standard errors: se = sqrt(s_a²/n_a + s_b²/n_b).
 """

@@ -19,7 +19,9 @@ import pandas as pd
 import pytest
 
 from scrpn.study.notebooks import list_notebooks, read_source
-from scrpn.study.prose import COMPARISONS, README_BLOCKS, REPORT_BLOCKS, cost_group, readme_block, report_block
+from scrpn.study.prose import COMPARISONS, README_BLOCKS, readme_block
+from scrpn.study.report.blocks import REPORT_BLOCKS, report_block
+from scrpn.study.report.cost import cost_group
 from scrpn.study.tables import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from scrpn.study.prose import report_block
+from scrpn.study.report.blocks import report_block
 from scrpn.study.report import SOURCES, TemplateError, render_report, sources
 from scrpn.study.report.fields import Num, Results, fmt
 from scrpn.study.report.template import render_text

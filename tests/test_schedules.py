@@ -17,7 +17,8 @@ import pytest
 
 from scrpn.study import Study
 from scrpn.study.notebooks import Session
-from scrpn.study.prose import readme_block, report_block
+from scrpn.study.prose import readme_block
+from scrpn.study.report.blocks import report_block
 from scrpn.study.runs import config_fingerprint
 from scrpn.study.schedules import chosen_rung, phase1_text, schedule_frames, schedule_status, schedule_table
 from scrpn.study.tables import TABLES, build_table, write_table

@@ -32,7 +32,7 @@ __all__ = ["CODE_PATHS", "READ_ONLY_PATHS", "CodeChanges", "code_signature", "co
 
 # parts of the package that read cached runs and never write a metrics.json: a change there is no
 # reason to retrain (tests/test_provenance.py: test_reporting_changes_do_not_count)
-READ_ONLY_PATHS = ("scrpn/viz", "scrpn/study/causes.py", "scrpn/study/verdicts.py", "scrpn/study/prose.py",
+READ_ONLY_PATHS = ("scrpn/viz", "scrpn/study/causes.py", "scrpn/study/verdicts.py", "scrpn/study/prose", "scrpn/study/report",
                    "scrpn/study/stats.py", "scrpn/study/experiments",
                    "scrpn/study/tables.py", "scrpn/study/notebooks.py", "scrpn/study/estimate.py",
                    "scrpn/study/provenance.py", "scrpn/study/verify.py")

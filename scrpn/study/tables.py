@@ -20,7 +20,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,7 @@ from scrpn.outputs import atomic_write_text
 from .runs import Study, run_cost
 
 __all__ = ["TABLES", "TableSpec", "benchmark_times", "build_table", "make_table", "paper_table", "readable", "runs_summary",
-           "study_rows", "write_table"]
+           "study_rows", "write_table", "markdown_table"]
 
 AR = ("AR100", "AR300", "AR1000")
 # Tables IV, VI and VII's no-SADS reference: the point row at the mini lr 0.01, like every other row
@@ -265,3 +265,14 @@ def runs_summary(results_dir: str | Path = "results") -> pd.DataFrame:
                       **{k: record.get(k) for k in keys}, "cost_seconds": cost_seconds,
                       "cost_cpu_seconds": cost_cpu_seconds})
     return pd.DataFrame(lines, columns=["name", "seed", *keys, "cost_seconds", "cost_cpu_seconds"])
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A DataFrame as a Markdown table (no index): the same bytes on every run, unlike a styled
+    HTML table, whose ids are random."""
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(cell(c) for c in frame.columns) + " |",
+             "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)

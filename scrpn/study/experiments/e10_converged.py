@@ -284,7 +284,7 @@ def experiment10(runs: Runs, seeds: int = 3) -> dict:
 
 def report_sections(runs: Runs) -> dict[str, list[str]]:
     """The experiment's report in three parts, for :func:`_report` and the REPORT's rendered
-    block (:mod:`scrpn.study.prose`): ``curve`` (phase 1's AR1000 per rung and S*, SynthShapes
+    block (:mod:`scrpn.study.report.blocks`): ``curve`` (phase 1's AR1000 per rung and S*, SynthShapes
     and DeepForest), ``claims`` (each claim's mini and S* verdicts) and ``verdict`` (the rule's)."""
     out = experiment10(runs)
     curve = []

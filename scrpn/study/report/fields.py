@@ -22,7 +22,7 @@ field              reads
 ``fmt``            re-formats a number (digits, sign, scale, unit, absolute value)
 ``row``            a compact table's row by config, optionally relabelled (:mod:`.compact`)
 ``commits``        a compact table's "Code: runs from commits ..." line
-``block``          a whole rendered block (passed in by the caller: ``scrpn.study.prose``)
+``block``          a whole rendered block (passed in by the caller: :mod:`.blocks`)
 =================  ==========================================================================
 
 A field is a function ``f(results, *args, **kwargs)`` registered with :func:`field`; the
