@@ -10,13 +10,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..experiments.e4_posr import MARGIN as POSR_MARGIN
+from ..experiments.e7_geometry import GEOMETRY_MARGIN
+from ..experiments.e8_detectors import GAP_CLOSER_BY
 from ..stats import RESOLVED_SE
+from ..verdicts import SD_LIMIT, STAGE1_MARGIN
 
 __all__ = ["CONSTANTS", "const"]
 
 CONSTANTS: dict[str, tuple[Any, str]] = {
     "resolved_se": (RESOLVED_SE, "a difference is resolved at |Δ| >= this many standard errors (stats.RESOLVED_SE)"),
     "mmdet_version": ("3.3", "the mmdetection release of the dev-only reference harness (tools/mmdet_reference/)"),
+    "stage1_learns_margin": (STAGE1_MARGIN, "\"stage 1 learns\": decoded positives' IoU - priors' IoU >= this "
+                                            "(verdicts.STAGE1_MARGIN; experiments 1, 4, 9, 10)"),
+    "working_arm_sd_limit": (SD_LIMIT, "a working arm's AR1000 seed sd is below this (verdicts.SD_LIMIT; "
+                                       "experiments 1 and 9)"),
+    "posr_step_margin": (POSR_MARGIN, "a PosR step reproduces at >= this AR1000, resolved (e4_posr.MARGIN)"),
+    "e8_gap_closer_by": (GAP_CLOSER_BY, "experiment 8: the 3x detector gap must be this much AP closer to the "
+                                        "paper's (e8_detectors.GAP_CLOSER_BY)"),
+    "e7_margin_before_issue36": (GEOMETRY_MARGIN, "the rounded margin experiment 7's rule used until issue 36, "
+                                                  "now only the figure's band (e7_geometry.GEOMETRY_MARGIN)"),
 }
 
 
