@@ -25,7 +25,8 @@ from torchvision.ops import box_iou
 
 from scrpn.outputs import atomic_write
 
-__all__ = ["BUDGETS", "IOU_BINS", "missed_fractions", "proposal_stats", "save_stats", "load_stats"]
+__all__ = ["BUDGETS", "IOU_BINS", "missed_fractions", "proposal_share_at_least", "proposal_stats", "save_stats",
+           "load_stats"]
 
 BUDGETS = (100, 300, 1000)
 IOU_BINS = np.linspace(0.0, 1.0, 21, dtype=np.float32)
@@ -107,3 +108,20 @@ def missed_fractions(stats: Mapping[str, np.ndarray], budget: int = 1000, iou: f
               "M": (area >= SMALL_AREA) & (area < MEDIUM_AREA), "L": area >= MEDIUM_AREA,
               "aspect<4": aspect < SLENDER_ASPECT, "aspect>=4": aspect >= SLENDER_ASPECT}
     return {name: float(missed[mask].mean()) if mask.any() else float("nan") for name, mask in groups.items()}
+
+
+def proposal_share_at_least(stats: Mapping[str, np.ndarray], threshold: float, budget: int = 300) -> float:
+    """The fraction of all top-``budget`` proposals whose largest IoU with an object is >=
+    ``threshold`` (Fig. 6's reading: the share of its histogram at and above ``threshold``), from
+    ``proposal_iou_hist_<budget>``. ``threshold`` must be an edge of ``iou_bins`` (a share inside a
+    bin is not in the record); NaN when the run returned no proposal. Pinned in
+    ``tests/test_report_fields_figures.py``."""
+    bins = np.asarray(stats["iou_bins"], dtype=np.float64)
+    hist = np.asarray(stats[f"proposal_iou_hist_{budget}"], dtype=np.float64)
+    if bins.size != hist.size + 1:
+        raise ValueError(f"{bins.size} iou_bins edges for {hist.size} counts")
+    edge = np.flatnonzero(np.isclose(bins[:-1], threshold, rtol=0.0, atol=1e-6))
+    if edge.size != 1:
+        raise ValueError(f"IoU {threshold!r} is not a left edge of iou_bins ({', '.join(f'{b:g}' for b in bins[:-1])})")
+    total = hist.sum()
+    return float(hist[edge[0]:].sum() / total) if total > 0 else float("nan")
