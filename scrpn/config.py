@@ -811,7 +811,7 @@ def _check_consistency(cfg: Config, source: Source) -> None:
                           "assigner needs init proposals: use it in stage 2 only")
     if head.num_stages == 2 and head.stage2.assigner.type in ("positive_region", "region"):
         raise ConfigError(f"{at('model.head.stage2.assigner.type', 'model.head.num_stages')}: "
-                          "stage 2 takes 'max_iou' or 'size_aware_threshold'")
+                          "stage 2 takes 'max_iou', 'size_aware_threshold' or 'atss'")
     if len(cfg.data.max_size) != 2:
         raise ConfigError(f"{at('data.max_size')}: 'data.max_size' must be "
                           "[long_side, short_side]")

@@ -114,7 +114,9 @@ def test_overrides_apply_and_are_validated(tmp_path):
      "stage 2 only"),
     ({"data": {"max_size": [1333]}}, "long_side, short_side"),
     ({"model": {"head": {"num_stages": 2, "stage2": {"assigner": {"type": "positive_region"}}}}},
-     "stage 2 takes"),
+     "stage 2 takes 'max_iou', 'size_aware_threshold' or 'atss'"),
+    ({"model": {"head": {"num_stages": 2, "stage2": {"assigner": {"type": "region"}}}}},
+     "stage 2 takes 'max_iou', 'size_aware_threshold' or 'atss'"),
 ])
 def test_consistency_checks(raw, fragment):
     with pytest.raises(ConfigError, match=fragment):
