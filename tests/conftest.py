@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Any, Optional
 
@@ -145,6 +146,19 @@ def make_cfg(**train: Any) -> Config:
 @pytest.fixture
 def tiny_dataset(tmp_path: Path) -> TinyBoxes:
     return TinyBoxes(tmp_path, n=8)
+
+
+@pytest.fixture
+def alarm() -> Any:
+    """Fail instead of hanging (an input that is a FIFO must never block its reader): SIGALRM
+    raises after 60 s, generous on a loaded machine. Used by the bad-input tests."""
+    def hang(signum: int, frame: Any) -> None:
+        raise AssertionError("blocked on a non-regular file")
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 from pathlib import Path
 from typing import Any
@@ -30,18 +29,6 @@ from test_bad_input import expect_error, run
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "configs" / "smoke" / "rpn.yaml"
-
-
-@pytest.fixture
-def alarm():
-    """Fail instead of hanging on a FIFO: SIGALRM after 30 s."""
-    def hang(signum: int, frame: Any) -> None:
-        raise AssertionError("blocked on a non-regular file")
-    previous = signal.signal(signal.SIGALRM, hang)
-    signal.alarm(30)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -627,18 +627,6 @@ def test_flags_that_are_flags_are_read(tmp_path, capsys, key, value, objects):
 # 6. only regular files are opened: a named pipe never blocks
 # ----------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def alarm():
-    """Fail instead of hanging: SIGALRM after 60 s."""
-    def hang(signum: int, frame: Any) -> None:
-        raise AssertionError("blocked on a non-regular file")
-    previous = signal.signal(signal.SIGALRM, hang)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
-
-
 def test_an_image_that_is_a_named_pipe_is_refused(tmp_path, capsys, dummy_model, alarm):
     root = make_root(tmp_path)
     pipe = root / "val2017" / "2.png"
