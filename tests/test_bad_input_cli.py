@@ -180,6 +180,18 @@ def test_an_option_and_a_set_item_for_one_key_are_refused(argv, fragments, capsy
     expect_error(argv, capsys, *fragments)
 
 
+@pytest.mark.parametrize("argv", [
+    ["reproduce", "--only", "10", "-p", "gt=3", "-p", "gt=999", "--output-dir", "out"],
+    ["reproduce", "--only", "10", "-p", "gt=3", "gt=999", "--output-dir", "out"],  # one -p, two items
+    ["reproduce", "--only", "10", "-p", "gt=3", "-p", " gt=999", "--output-dir", "out"],
+])
+def test_a_notebook_parameter_given_twice_is_one_usage_error(argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # nothing is run or written: refused before any notebook is read
+    expect_error(argv, capsys, "'gt' is given twice", f"-p gt=3 and -p {argv[-3]}",
+                 "give each parameter once")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_distinct_keys_still_apply_and_config_show_keeps_a_set_seed(capsys):
     code, out, err = run(["config", "show", str(SMOKE), "--set", "train.max_iters=5",
                           "train.base_lr=0.5", "train.seed=4"], capsys)

@@ -376,17 +376,26 @@ def parameter_names(nb: Any) -> set[str]:
 
 def parse_parameters(items: Sequence[str]) -> dict[str, Any]:
     """``["k=3", "name=sc_rpn", "thr=0.7"]`` -> ``{"k": 3, "name": "sc_rpn", "thr": 0.7}``: each
-    value read as YAML (numbers, booleans, lists), as papermill's own ``-p`` does."""
+    value read as YAML (numbers, booleans, lists), as papermill's own ``-p`` does. A name given
+    twice (``-p gt=3 -p gt=999``) used to keep the last value without a word: it is an error
+    naming the name and both items, as ``--set`` is (``cli.check_repeated_keys``;
+    ``tests/test_bad_input_cli.py``)."""
     import yaml
 
     out: dict[str, Any] = {}
+    given: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip().isidentifier():
+        key = key.strip()
+        if not sep or not key.isidentifier():
             raise ValueError(f"-p {item}: expected NAME=VALUE")
         if key in RESERVED_PARAMETERS:
             raise ValueError(f"-p {item}: {key} is set by reproduce's own option --{key.replace('_', '-')}")
-        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        if key in given:
+            raise ValueError(f"'{key}' is given twice on the command line (-p {given[key]} and "
+                             f"-p {item}): give each parameter once")
+        given[key] = item
+        out[key] = yaml.safe_load(value) if value.strip() else ""
     return out
 
 
