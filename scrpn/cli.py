@@ -19,7 +19,8 @@ Conventions:
   folder (a second process there is refused with the first one's pid); ``evaluate --out`` never
   writes into a training run's folder and replaces an earlier evaluation only with
   ``--overwrite``; ``train --study`` never replaces the study's ``metrics.json``. Ctrl-C or
-  SIGTERM outside the training loop (``train``, ``evaluate``) prints one line saying what was
+  SIGTERM outside the training loop, in any command and from start-up on (the handler is
+  installed before torch is imported, :mod:`scrpn.interrupts`), prints one line saying what was
   and was not written and exits with 128 + the signal (``tests/test_bad_input_eval.py``).
 * A config key given twice on the command line (two ``--set`` items, or ``--set`` and the
   option that sets it) is a usage error naming both values (:func:`check_repeated_keys`).
@@ -33,7 +34,6 @@ import os
 import signal
 import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -52,12 +52,13 @@ from scrpn.engine.seeding import configure_torch
 from scrpn.engine.trainer import TrainingError, TrainingInterrupted, new_trainer
 from scrpn.evaluation import (EvaluationError, evaluate_proposals_file, format_metrics,
                               json_safe_metrics)
+from scrpn.interrupts import Interrupted, raise_on_sigterm, signal_of
 from scrpn.models.weights import WeightsError
 from scrpn.outputs import (LockedError, RunLock, WriteError, atomic_write, atomic_write_text,
                            written_files)
 from scrpn.pyramid import MINI_ANCHOR_SCALE, level_base_scale
 
-__all__ = ["UsageError", "build_parser", "default_run_dir", "main"]
+__all__ = ["Interrupted", "UsageError", "build_parser", "default_run_dir", "main"]
 
 
 class UsageError(ValueError):
@@ -1035,37 +1036,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM (or SIGINT) outside the training loop, raised where the program is, so that a
-    write under way is abandoned (its temporary removed) and locks are released on the way out
-    as for Ctrl-C; ``signum`` is the signal."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-# commands whose SIGTERM is reported like Ctrl-C (one line, exit 128 + 15) instead of the
-# silent default death; inside the training loop the trainer's own flag takes over
-# (scrpn.engine.trainer._SignalFlag restores this handler when the loop ends)
-TERMINABLE = ("train", "evaluate")
+# SIGTERM, like Ctrl-C, raises wherever the command is (Interrupted, a KeyboardInterrupt), so that
+# a write under way is abandoned (its temporary removed) and locks are released on the way out;
+# every command ends with one line (interrupted_line) and exit 128 + the signal. Inside the
+# training loop the trainer's own flag takes over (scrpn.engine.trainer._SignalFlag restores
+# this handler when the loop ends). `scrpn` installs it before torch is imported
+# (scrpn/__main__.py); main() installs it again for in-process callers and restores theirs.
 
 
 @contextlib.contextmanager
-def sigterm_raises(command: Optional[str]) -> Any:
-    """While ``command`` runs, SIGTERM raises :class:`Interrupted` (main thread only)."""
-    if command not in TERMINABLE or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handle(signum: int, frame: Any) -> None:
-        raise Interrupted(signum)
-
-    previous = signal.signal(signal.SIGTERM, handle)
+def sigterm_raises() -> Any:
+    """While the command runs, SIGTERM raises :class:`Interrupted` (main thread only); the
+    previous handler is put back afterwards."""
+    previous = raise_on_sigterm()
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def expected_outputs(args: argparse.Namespace) -> list[Path]:
@@ -1076,38 +1064,53 @@ def expected_outputs(args: argparse.Namespace) -> list[Path]:
     return [Path(args.out) / name for name in names]
 
 
-def interrupted_line(args: argparse.Namespace, signum: int, written: list[Path]) -> str:
+def _some(paths: Sequence[Path], most: int = 3) -> str:
+    """``a, b, c`` or ``a, b, c and 4 more``."""
+    shown = ", ".join(map(str, paths[:most]))
+    return shown + (f" and {len(paths) - most} more" if len(paths) > most else "")
+
+
+def interrupted_line(args: Optional[argparse.Namespace], signum: int, written: list[Path]) -> str:
     """The one line of an interrupted command: the signal, what it wrote before it stopped and
-    what it did not write (an earlier file of that name is unchanged: writes are atomic)."""
+    what it did not write (an earlier file of that name is unchanged: writes are atomic).
+    ``args`` is None when the signal came before the arguments were read."""
     out = Path(args.out).resolve() if getattr(args, "out", None) else None
     own = [p for p in written if out is not None and Path(p).resolve().is_relative_to(out)]
     done = {Path(p).resolve() for p in own}
     missing = [p for p in expected_outputs(args) if p.resolve() not in done]
-    command = getattr(args, "command", None) or "scrpn"
+    command = " ".join(filter(None, (getattr(args, "command", None),
+                                     getattr(args, "data_command", None),
+                                     getattr(args, "config_command", None)))) or "scrpn"
     line = f"scrpn: interrupted ({signal.Signals(signum).name}): {command} stopped before the end; "
-    line += (("wrote " + ", ".join(map(str, own))) if own
-             else f"nothing was written to {args.out}" if out is not None else "no output written")
+    if out is not None:
+        line += ("wrote " + ", ".join(map(str, own))) if own else f"nothing was written to {args.out}"
+    else:
+        line += f"wrote {_some(written)} (complete)" if written else "no file was written"
     if missing:
         line += (f"; {', '.join(map(str, missing))} not written (an earlier file there is "
                  "unchanged)")
-    if len(written) > len(own):
+    if out is not None and len(written) > len(own):
         line += f"; {len(written) - len(own)} cache file(s) written complete"
     return line + "; no partial file is left (writes are atomic)"
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; return the exit status (0 ok, 2 bad input, 128+n on signal n)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_verify_parser() if argv[:2] == ["study", "verify"] else build_parser()
-    args = parser.parse_args(argv[2:] if argv[:2] == ["study", "verify"] else argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help(sys.stderr)
-        return 2
+    with sigterm_raises():
+        return _main(list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(argv: list[str]) -> int:
+    args: Optional[argparse.Namespace] = None
     already_written = len(written_files())
     try:
+        parser = build_verify_parser() if argv[:2] == ["study", "verify"] else build_parser()
+        args = parser.parse_args(argv[2:] if argv[:2] == ["study", "verify"] else argv)
+        if getattr(args, "func", None) is None:
+            parser.print_help(sys.stderr)
+            return 2
         check_repeated_keys(args)
-        with sigterm_raises(getattr(args, "command", None)):
-            return int(args.func(args) or 0)
+        return int(args.func(args) or 0)
     except USER_ERRORS as exc:
         print(f"scrpn: error: {error_line(exc)}", file=sys.stderr)
         return 2
@@ -1117,7 +1120,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except TrainingInterrupted as exc:
         print(f"scrpn: {exc}", file=sys.stderr)
         return 128 + exc.signum
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM outside training (evaluate, ...)
-        signum = getattr(exc, "signum", signal.SIGINT)
-        print(interrupted_line(args, signum, written_files()[already_written:]), file=sys.stderr)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM outside training, in any command
+        signum = signal_of(exc)
+        kept = [*written_files()[already_written:], *getattr(exc, "kept", ())]
+        print(interrupted_line(args, signum, kept), file=sys.stderr, flush=True)
         return 128 + signum

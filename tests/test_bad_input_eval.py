@@ -32,6 +32,7 @@ from test_bad_input import (PerfectProposals, expect_error, make_root, run, trai
                             write_config)
 
 REPO = Path(__file__).resolve().parents[1]
+SMOKE_RPN = REPO / "configs" / "smoke" / "rpn.yaml"
 
 
 @pytest.fixture
@@ -404,6 +405,98 @@ def test_kill_9_during_the_dump_leaves_the_previous_proposals(evaluated, tmp_pat
     assert code == 0, err
     assert "took over the stale lock" in err
     assert sorted(p.name for p in ev.iterdir()) == ["metrics.json", "proposals.json"]
+
+
+# SIGTERM at any point of any command: during the torch import at start-up (it used to end the
+# process without a word) and in a command that had no handler (config show), one line, 143
+STARTUP_DRIVER = """
+import importlib.abc, runpy, sys, time
+
+class StallTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            open({marker!r}, "w").close()
+            time.sleep(120)
+        return None
+
+sys.meta_path.insert(0, StallTorch())
+sys.argv = ["scrpn", *{argv!r}]
+runpy.run_module("scrpn", run_name="__main__", alter_sys=True)
+"""
+
+COMMAND_DRIVER = """
+import sys, time
+import scrpn.cli as cli
+
+real = cli.config_lines
+def slow(*args, **kwargs):
+    open({marker!r}, "w").close()
+    time.sleep(120)
+    return real(*args, **kwargs)
+
+cli.config_lines = slow
+sys.argv = ["scrpn", *{argv!r}]
+from scrpn.__main__ import main
+sys.exit(main())
+"""
+
+
+def _sigterm_when_marked(driver: str, argv: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    """Run ``driver`` (``{marker}``, ``{argv}``) in a subprocess; SIGTERM once it has made the
+    marker (the point under test is reached and stalled there)."""
+    marker = tmp_path / "reached"
+    script = tmp_path / "driver.py"
+    script.write_text(driver.format(marker=str(marker), argv=argv))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SCRPN_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300   # generous: a loaded machine
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the driver never reached the point"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=180)
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def test_sigterm_while_torch_is_imported_is_one_line_and_exit_143(tmp_path):
+    done = _sigterm_when_marked(STARTUP_DRIVER, ["data", "stats"], tmp_path)
+    assert done.returncode == 143, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "scrpn: interrupted (SIGTERM) while starting up (importing torch and the package): "
+        "nothing was written"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["driver.py", "reached"]
+
+
+def test_sigterm_in_a_command_without_outputs_is_one_line_and_exit_143(tmp_path):
+    done = _sigterm_when_marked(COMMAND_DRIVER, ["config", "show", str(SMOKE_RPN)], tmp_path)
+    assert done.returncode == 143, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "scrpn: interrupted (SIGTERM): config show stopped before the end; no file was written; "
+        "no partial file is left (writes are atomic)"]
+
+
+def test_the_interrupted_line_before_the_arguments_and_with_files_kept():
+    assert cli.interrupted_line(None, signal.SIGTERM, []) == (
+        "scrpn: interrupted (SIGTERM): scrpn stopped before the end; no file was written; "
+        "no partial file is left (writes are atomic)")
+    args = cli.build_parser().parse_args(["reproduce", "--only", "01"])
+    kept = [Path(f"notebooks/0{i}_x.ipynb") for i in range(5)]   # five kept: three named
+    assert cli.interrupted_line(args, signal.SIGINT, kept) == (
+        "scrpn: interrupted (SIGINT): reproduce stopped before the end; wrote "
+        "notebooks/00_x.ipynb, notebooks/01_x.ipynb, notebooks/02_x.ipynb and 2 more (complete); "
+        "no partial file is left (writes are atomic)")
+
+
+def test_the_console_script_starts_where_the_handler_is_installed_first():
+    text = (REPO / "pyproject.toml").read_text()
+    assert 'scrpn = "scrpn.__main__:main"' in text
+    first = (REPO / "scrpn" / "__main__.py").read_text().split("def main() -> int:\n")[1]
+    assert first.splitlines()[0].strip() == "raise_on_sigterm()"   # before `from scrpn.cli ...`
 
 
 # ----------------------------------------------------------------------------------------------

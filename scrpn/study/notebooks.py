@@ -472,6 +472,9 @@ def run_notebooks(folder: str | Path, profile: str = "mini", seeds: Sequence[int
         os.environ[OUTPUT_ENV] = str(Path(output_dir).resolve())
     try:
         _run_each(notebooks, params, root, output_dir, profile, log, log_file, done, failed, nbformat, papermill)
+    except KeyboardInterrupt as exc:   # Ctrl-C or SIGTERM (scrpn.interrupts): say what was kept
+        exc.kept = list(done)
+        raise
     finally:
         for key, value in saved.items():
             if value is None:
@@ -516,6 +519,9 @@ def _run_each(notebooks: Sequence[Path], params: dict, root: Path, output_dir: A
             failed[path.name] = f"{err.ename}: {err.evalue}"
             log(f"{path.name} FAILED ({failed[path.name]}); executed copy: {tmp}")
             continue
+        except KeyboardInterrupt:   # interrupted mid-notebook: its .ipynb stays the previous one
+            tmp.unlink(missing_ok=True)
+            raise
         finally:
             source_nb.unlink(missing_ok=True)
             forward()
