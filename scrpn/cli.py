@@ -52,6 +52,7 @@ from scrpn.engine.seeding import configure_torch
 from scrpn.engine.trainer import TrainingError, TrainingInterrupted, new_trainer
 from scrpn.evaluation import (EvaluationError, evaluate_proposals_file, format_metrics,
                               json_safe_metrics)
+from scrpn.inputs import input_problem
 from scrpn.interrupts import Interrupted, raise_on_sigterm, signal_of
 from scrpn.models.weights import WeightsError
 from scrpn.outputs import (LockedError, RunLock, WriteError, atomic_write, atomic_write_text,
@@ -179,6 +180,9 @@ def check_fresh_run_dir(run_dir: Path, resume: bool) -> None:
     """Refuse to start a run over another one: ``latest.pth`` needs ``--resume``, and a finished
     run (``final.pth`` or ``metrics.json``) without ``latest.pth`` cannot be resumed either."""
     latest = run_dir / "latest.pth"
+    problem = input_problem(latest)
+    if problem not in (None, "not found"):   # a folder or a FIFO there is named, not "no checkpoint"
+        raise CheckpointError(f"{latest}: checkpoint {problem}")
     if resume and not latest.is_file():
         raise CheckpointError(f"{latest}: no checkpoint to resume from "
                               "(run without --resume to start the run)")
@@ -989,8 +993,10 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     row = args.row
     if row.endswith((".yaml", ".yml")) or os.sep in row:
         path = Path(row)
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such config file")
+        problem = input_problem(path)
+        if problem is not None:   # a FIFO or a folder is named as such, not "no such file"
+            raise ConfigError(f"{path}: config file {problem}" if problem != "not found"
+                              else f"{path}: no such config file")
         if _is_row_file(study, path):
             row = path.stem             # a study row's file: shown as the row (overlays included)
         else:

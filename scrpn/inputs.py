@@ -2,8 +2,8 @@
 images): regular files only, opened without ever blocking.
 
 A path that exists but is not a regular file is reported as what it is, never as "not found":
-"is a directory, not a file", "is not a regular file (a FIFO)", "(a socket)", "(a character device)",
-"(a block device)". :func:`open_input` checks the path with ``stat`` first, then opens it
+"is a directory, not a file", "is a named pipe (FIFO), not a regular file", "is a socket, not a
+regular file", "is a character device, ..." or "is a block device, ...". :func:`open_input` checks the path with ``stat`` first, then opens it
 non-blocking and checks the open descriptor again with ``fstat`` (no window between check and
 read), so a named pipe put in place of an input never blocks the reader: ``open()`` on a FIFO
 would wait forever for a writer. Each caller words the error in its own class with the file's
@@ -23,13 +23,14 @@ __all__ = ["InputFileError", "input_problem", "open_input"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
 
 
 class InputFileError(OSError):
     """An input path that cannot be read as a file; ``problem`` says why, without the path
-    (``not found``, ``is a directory, not a file``, ``is not a regular file (a FIFO)``, ...)."""
+    (``not found``, ``is a directory, not a file``, ``is a named pipe (FIFO), not a regular file``,
+    ...)."""
 
     def __init__(self, problem: str) -> None:
         super().__init__(problem)
@@ -43,7 +44,7 @@ def _mode_problem(mode: int) -> Optional[str]:
     if stat.S_ISDIR(mode):
         return "is a directory, not a file"
     kind = next((name for test, name in _KINDS if test(mode)), "something else")
-    return f"is not a regular file ({kind})"
+    return f"is {kind}, not a regular file"
 
 
 def _os_problem(exc: OSError) -> str:
@@ -54,8 +55,8 @@ def _os_problem(exc: OSError) -> str:
 
 def input_problem(path: PathLike) -> Optional[str]:
     """None when ``path`` is a regular file (after symbolic links), else the problem:
-    ``not found`` (a broken link too), ``is a directory, not a file``, ``is not a regular file
-    (a FIFO)`` ..., or ``cannot be opened (<reason>)``. Never opens the file."""
+    ``not found`` (a broken link too), ``is a directory, not a file``, ``is a named pipe (FIFO),
+    not a regular file`` ..., or ``cannot be opened (<reason>)``. Never opens the file."""
     try:
         return _mode_problem(os.stat(path).st_mode)
     except OSError as exc:

@@ -114,7 +114,7 @@ BAD_SOURCES = {
     "truncated": (dict(image=_png_bytes()[:60]), "SITE_001.png", "cannot read image"),
     "not an image": (dict(image=b"hello, not a png\n"), "SITE_001.png",
                      "not in an image format PIL recognises"),
-    "a FIFO": (dict(image=None), "SITE_001.png", "is not a regular file (a FIFO)"),
+    "a FIFO": (dict(image=None), "SITE_001.png", "is a named pipe (FIFO), not a regular file"),
     "narrower than its xml": (dict(image=Image.new("RGB", (40, H))), "SITE_001.png",
                               "image is 40x32 (w x h) but its Pascal VOC xml says 48x32"),
     "a box outside the image": (dict(image=Image.new("RGB", (W, H)),
@@ -224,8 +224,8 @@ def non_regular(tmp_path: Path, kind: str, name: str) -> Path:
     return path
 
 
-KINDS = {"fifo": "is not a regular file (a FIFO)", "directory": "is a directory, not a file",
-         "socket": "is not a regular file (a socket)"}
+KINDS = {"fifo": "is a named pipe (FIFO), not a regular file",
+         "directory": "is a directory, not a file", "socket": "is a socket, not a regular file"}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -258,6 +258,22 @@ def test_a_config_that_is_not_a_file_is_named_as_what_it_is(tmp_path, capsys, al
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_config_show_and_a_run_folders_latest_that_are_not_files_are_named(tmp_path, capsys, alarm,
+                                                                          kind):
+    cfg = non_regular(tmp_path, kind, "row.yaml")
+    expect_error(["config", "show", cfg], capsys, f"row.yaml: config file {KINDS[kind]}")  # was
+    run_dir = tmp_path / "run"                                                     # "no such file"
+    run_dir.mkdir()
+    non_regular(run_dir, kind, "latest.pth")
+    for resume in (["--resume"], []):   # was "no checkpoint to resume from" / a run started over it
+        expect_error(["train", "--config", SMOKE, "--out", run_dir, *resume], capsys,
+                     f"latest.pth: checkpoint {KINDS[kind]}")
+    assert sorted(p.name for p in run_dir.iterdir()) == ["latest.pth"]   # nothing else written
+    expect_error(["config", "show", tmp_path / "absent.yaml"], capsys,
+                 "absent.yaml: no such config file")   # a missing one is still "no such"
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_weights_and_annotations_that_are_not_files_are_named(tmp_path, capsys, alarm, kind):
     weights = non_regular(tmp_path, kind, "w.pth")
     with pytest.raises(WeightsError, match=re.escape(f"w.pth: weights file {KINDS[kind]}")):
@@ -276,3 +292,4 @@ def test_a_missing_checkpoint_is_still_not_found(tmp_path, capsys):
                  "x.pth: checkpoint not found")
     torch.save({"format": 1, "model": {}, "config": {}}, tmp_path / "ok.pth")
     assert load_checkpoint(tmp_path / "ok.pth")["format"] == 1
+
