@@ -65,14 +65,21 @@ from IPython.display import Markdown, display
 from scrpn.engine.builders import build_val_dataset
 from scrpn.study.notebooks import setup
 from scrpn.viz import inspect_sads
-from scrpn.viz.sads_inspector import compare, object_table, plot_comparison, resolve_setting
+from scrpn.viz.knobs import check_knobs
+from scrpn.viz.sads_inspector import compare, inspector_object, plot_comparison, resolve_setting
 
+# The teaching knobs first: a wrong type or a value out of range is one clear error here, not a
+# traceback deep in a later cell (`scrpn reproduce -p` checks the same before the kernel starts).
+check_knobs("10_sads_inspector", dict(image_index=image_index, gt=gt, k=k, sigma=sigma,
+                                      num_levels=num_levels, n_images=n_images))
 session = setup(profile=profile, retrain=retrain, seeds=seeds, dataset=dataset, results_dir=results_dir,
                 train_missing=train_missing)
 study = session.study
 seed = seeds[0]
 cfg = study.config("sc_rpn", seed)
 val = build_val_dataset(cfg)
+# the image and object of sections 1 and 2 (image_index, gt: checked against this validation set)
+index, g = inspector_object(val, image_index=image_index, gt=gt)
 # The study's trained SC-RPN: stage 2 then scores its real stage-1 boxes; otherwise the priors.
 checkpoint = ("sc_rpn", seed) if study.available("sc_rpn", seed) else None
 boxes_from = f"the trained SC-RPN of the study (seed {seed})" if checkpoint else \
@@ -91,22 +98,6 @@ print(f"sc_rpn ({profile} profile): {len(val)} val images of {cfg.data.image_siz
 # setting that has them.
 
 # %%
-candidates = []  # (image index, gt index, area, aspect)
-for index in range(min(len(val), 50)):
-    frame = object_table(val[index][1]["boxes"][~val[index][1]["iscrowd"].bool()])
-    for row in frame.itertuples():
-        if row.area >= 64:
-            candidates.append((index, row.gt, row.area, row.aspect))
-chosen = {"smallest": min(candidates, key=lambda o: o[2]),
-          "most slender": max(candidates, key=lambda o: o[3]),
-          "largest": max(candidates, key=lambda o: o[2])}
-index, g = chosen["most slender"][:2]
-if image_index is not None:  # the parameters cell's image (and object) instead
-    index, g = int(image_index), 0
-if gt is not None:
-    g = int(gt)
-
-
 def setting(name):
     """A preset with the parameters cell's k, sigma and N, where its assigners have them."""
     return resolve_setting(name, profile=profile, k=k, sigma=sigma, n=num_levels)
@@ -114,8 +105,6 @@ def setting(name):
 
 sads = inspect_sads(val[index], setting=setting("SADS (SC-RPN)"), checkpoint=checkpoint,
                    model_cache=cache, study=study)
-if not 0 <= g < len(sads.gts):
-    raise ValueError(f"gt = {g}: image {index} has objects 0 .. {len(sads.gts) - 1}")
 print(f"image {index}, object {g}; stage 2: {sads.setting.describe(2)}")
 display(sads.objects().round(2))
 table = sads.table(g, stage=2)

@@ -25,6 +25,8 @@ from scrpn.engine.checkpoint import CheckpointError, load_checkpoint
 from scrpn.inputs import input_problem
 from scrpn.models.backbones import _pretrained_path
 from scrpn.models.weights import WeightsError, load_state_dict_file
+from scrpn.viz.knobs import ParameterError, check_knobs
+from scrpn.viz.sads_inspector import inspector_object
 from test_bad_input import expect_error, run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -293,3 +295,98 @@ def test_a_missing_checkpoint_is_still_not_found(tmp_path, capsys):
     torch.save({"format": 1, "model": {}, "config": {}}, tmp_path / "ok.pth")
     assert load_checkpoint(tmp_path / "ok.pth")["format"] == 1
 
+
+# ----------------------------------------------------------------------------------------------
+# 5. A notebook's teaching knob out of range or of the wrong type (`-p gt=999`, `-p k=0`): one
+#    usage error naming the notebook, the parameter, the value and the valid range, before any
+#    kernel starts; run in Jupyter, notebook 10's first code cell raises the same message
+# ----------------------------------------------------------------------------------------------
+
+NOTEBOOK_10 = "10_sads_inspector"
+GOOD_10 = dict(image_index=0, gt=0, k=1, sigma=1.0, num_levels=5, n_images=1)   # each at a bound
+OWN = " (or None: the notebook's own choice)"
+BAD_KNOBS = [  # notebook, name, value, what it must be (written from the knobs' declared ranges)
+    (NOTEBOOK_10, "gt", -1, "expected a whole number >= 0" + OWN),
+    (NOTEBOOK_10, "gt", 1.5, "expected a whole number >= 0" + OWN),
+    (NOTEBOOK_10, "gt", True, "expected a whole number >= 0" + OWN),      # a bool is no index
+    (NOTEBOOK_10, "image_index", "three", "expected a whole number >= 0" + OWN),
+    (NOTEBOOK_10, "k", 0, "expected a whole number >= 1" + OWN),
+    (NOTEBOOK_10, "sigma", 0.0, "expected a number in (0, 1]" + OWN),
+    (NOTEBOOK_10, "sigma", 1.01, "expected a number in (0, 1]" + OWN),
+    (NOTEBOOK_10, "sigma", float("nan"), "expected a number in (0, 1]" + OWN),
+    (NOTEBOOK_10, "num_levels", 6, "expected a whole number in 1 .. 5" + OWN),
+    (NOTEBOOK_10, "n_images", 0, "expected a whole number >= 1"),
+    (NOTEBOOK_10, "n_images", None, "expected a whole number >= 1"),   # not optional
+    ("11_teaching_weak_correlations", "nms_thr", 0, "expected a number in (0, 1]"),
+    ("11_teaching_weak_correlations", "near_iou", "high", "expected a number in (0, 1]"),
+    ("11_teaching_weak_correlations", "top_k", 2.0, "expected a whole number >= 1"),
+]
+
+
+def test_knobs_at_their_bounds_pass():
+    check_knobs(NOTEBOOK_10, GOOD_10)
+    check_knobs(NOTEBOOK_10, dict(image_index=None, gt=None, k=None, sigma=None, num_levels=None,
+                                  not_a_knob=-5))   # None: the notebook's own; others not its
+    check_knobs("11_teaching_weak_correlations", dict(image_index=None, near_iou=1, nms_thr=0.001,
+                                                      top_k=1))
+
+
+@pytest.mark.parametrize("notebook,name,value,problem", BAD_KNOBS,
+                         ids=[f"{n[:2]}-{k}={v}" for n, k, v, _ in BAD_KNOBS])
+def test_a_bad_knob_names_itself_its_value_and_its_range(notebook, name, value, problem):
+    with pytest.raises(ParameterError) as caught:
+        check_knobs(notebook, {**(GOOD_10 if notebook == NOTEBOOK_10 else {}), name: value})
+    assert str(caught.value) == f"{name} = {value!r}: {problem}"
+    assert (caught.value.name, caught.value.problem) == (name, problem)
+
+
+def _val(*images: tuple[list, list]) -> list:
+    """A stand-in validation set: (image, target) pairs of xyxy boxes and crowd flags."""
+    return [(None, {"boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+                    "iscrowd": torch.tensor(crowd, dtype=torch.int64)}) for boxes, crowd in images]
+
+
+# image 0: one object and a crowd box; 1: a 40 x 4 stick (aspect 10, 160 px²) and a 10 x 10
+# square; 2: a 12 x 12 square; 3: no objects. Most slender of area >= 64: image 1, object 0.
+VAL = _val(([[0, 0, 10, 10], [0, 0, 30, 30]], [0, 1]), ([[0, 0, 40, 4], [5, 5, 15, 15]], [0, 0]),
+           ([[1, 1, 13, 13]], [0]), ([], []))
+
+
+def test_inspector_object_checks_the_image_and_the_object_against_the_data():
+    assert inspector_object(VAL) == (1, 0)                      # the most slender example
+    assert inspector_object(VAL, gt=1) == (1, 1)
+    assert inspector_object(VAL, image_index=2) == (2, 0)
+    assert inspector_object(VAL, image_index=0, gt=0) == (0, 0)
+    cases = [(dict(image_index=4), "image_index = 4: expected a whole number in 0 .. 3 (the "
+                                    "validation set has 4 images)"),
+             (dict(image_index=0, gt=1), "gt = 1: expected a whole number in 0 .. 0 (validation "
+                                         "image 0 has 1 object(s))"),    # the crowd box is no object
+             (dict(gt=2), "gt = 2: expected a whole number in 0 .. 1 (validation image 1 has 2 "
+                          "object(s))"),
+             (dict(image_index=3, gt=0), "gt = 0: validation image 3 has no objects"),
+             (dict(gt=-2), "gt = -2: expected a whole number >= 0")]
+    for kwargs, message in cases:
+        with pytest.raises(ParameterError) as caught:
+            inspector_object(VAL, **kwargs)
+        assert str(caught.value).startswith(message), str(caught.value)
+
+
+@pytest.mark.parametrize("argv,fragments", [
+    (["--only", "10", "-p", "k=0"],
+     ("10_sads_inspector.py: -p k=0: expected a whole number >= 1",)),
+    (["--only", "10", "-p", "n_images=many"],
+     ("10_sads_inspector.py: -p n_images=many: expected a whole number >= 1",)),
+    (["--only", "11", "-p", "nms_thr=1.5"],
+     ("11_teaching_weak_correlations.py: -p nms_thr=1.5: expected a number in (0, 1]",)),
+    # the mini profile's validation set: 500 images (docs/configs.md's data card)
+    (["--only", "10", "-p", "image_index=500"],
+     ("10_sads_inspector.py: -p image_index=500: expected a whole number in 0 .. 499 (the "
+      "validation set has 500 images)",)),
+    (["--only", "10", "-p", "gt=999"],
+     ("10_sads_inspector.py: -p gt=999: expected a whole number in 0 .. ", "(validation image ")),
+])
+def test_reproduce_refuses_a_bad_knob_before_any_kernel(argv, fragments, tmp_path, capsys):
+    out = tmp_path / "out"
+    expect_error(["reproduce", "--no-train", "--notebooks", REPO / "notebooks", "--output-dir", out,
+                  *argv], capsys, *fragments)
+    assert not out.exists()   # no kernel ran, nothing was written

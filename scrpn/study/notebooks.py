@@ -405,9 +405,32 @@ def notebook_datasets(nb: Any) -> Optional[list[str]]:
     return list(datasets) if datasets else None
 
 
-def _check_before_running(notebooks: Sequence[Path], dataset: str, parameters: dict[str, Any]) -> None:
-    """Refuse, before any kernel starts, a dataset a notebook cannot use or a parameter none of
-    the selected notebooks has (a typo would otherwise be ignored silently)."""
+def _check_before_running(notebooks: Sequence[Path], dataset: str, parameters: dict[str, Any],
+                          profile: str = "mini", seed: int = 0, results_dir: Any = "results") -> None:
+    """Refuse, before any kernel starts, a dataset a notebook cannot use, a parameter none of
+    the selected notebooks has (a typo would otherwise be ignored silently), and a teaching knob
+    of the wrong type or out of range (:mod:`scrpn.viz.knobs`; notebook 10's image and object
+    against the validation set it reads): they used to fail inside the kernel with a traceback."""
+    _check_unknown(notebooks, dataset, parameters)
+    from scrpn.viz.knobs import ParameterError, check_knobs
+
+    for path in notebooks:
+        try:
+            check_knobs(path.stem, parameters)
+            if path.stem == "10_sads_inspector" and {"image_index", "gt"} & set(parameters):
+                from scrpn.engine.builders import build_val_dataset
+                from scrpn.viz.sads_inspector import inspector_object
+
+                study = Study(profile=profile, dataset=None if dataset == "synthshapes" else dataset,
+                              results_dir=results_dir, config_root=project_root() / "configs")
+                inspector_object(build_val_dataset(study.config("sc_rpn", seed)),
+                                 image_index=parameters.get("image_index"), gt=parameters.get("gt"))
+        except ParameterError as err:
+            item = f"{err.name}={parameters[err.name]}" if err.name in parameters else err.name
+            raise ValueError(f"{path.name}: -p {item}: {err.problem}") from err
+
+
+def _check_unknown(notebooks: Sequence[Path], dataset: str, parameters: dict[str, Any]) -> None:
     known: set[str] = set()
     for path in notebooks:
         nb = read_source(path)
@@ -463,7 +486,8 @@ def run_notebooks(folder: str | Path, profile: str = "mini", seeds: Sequence[int
                   dataset=dataset, results_dir=str(results), train_missing=bool(train_missing))
     done, failed = [], {}
     notebooks = list_notebooks(folder, only)
-    _check_before_running(notebooks, dataset, extra)
+    _check_before_running(notebooks, dataset, extra, profile=profile, seed=int(seeds[0]),
+                          results_dir=results)
     params.update(extra)
     saved = {key: os.environ.get(key) for key in (LOG_ENV, OUTPUT_ENV)}
     log_file = Path(tempfile.mkstemp(prefix="scrpn-notebooks-", suffix=".log")[1])

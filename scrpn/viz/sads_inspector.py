@@ -72,6 +72,7 @@ from ..sampling.levels import point_levels, target_level
 from ..sampling.priors import PriorSet
 from ..models.heads.stages import TwoStageProposalHead
 from .common import display_image, draw_box, proposal_network_of, run_head
+from .knobs import ParameterError, check_knobs
 from .style import legible
 
 __all__ = ["CANDIDATE_COLUMNS", "Comparison", "Inspection", "InspectorError", "LocationGrid",
@@ -317,6 +318,49 @@ def load_image(image: Any, max_side: Optional[int] = None) -> tuple[Tensor, Opti
         return torch.from_numpy(np.ascontiguousarray(arr[..., :3])).permute(2, 0, 1).float(), gts, crowd, scale
     raise InspectorError(f"cannot use a {type(image).__name__} as an image: give a path, an array "
                          "or a dataset item (image, target)")
+
+
+def example_objects(val: Any, images: int = 50, min_area: float = 64.0
+                    ) -> dict[str, tuple[int, int, float, float]]:
+    """Notebook 10's three examples among the first ``images`` validation images: the
+    ``smallest``, the ``most slender`` and the ``largest`` object of at least ``min_area`` px²
+    (a 1-2 px sliver is no one's example), each ``(image index, object index, area, aspect)``;
+    the object index counts the image's non-crowd boxes, as :func:`inspect_sads` does."""
+    candidates = []
+    for index in range(min(len(val), images)):
+        target = val[index][1]
+        frame = object_table(target["boxes"][~target["iscrowd"].bool()])
+        for row in frame.itertuples():
+            if row.area >= min_area:
+                candidates.append((index, row.gt, row.area, row.aspect))
+    return {"smallest": min(candidates, key=lambda o: o[2]),
+            "most slender": max(candidates, key=lambda o: o[3]),
+            "largest": max(candidates, key=lambda o: o[2])}
+
+
+def inspector_object(val: Any, image_index: Optional[int] = None, gt: Optional[int] = None
+                     ) -> tuple[int, int]:
+    """The (image, object) notebook 10 inspects: the parameters' ``image_index`` (object 0 unless
+    ``gt``) and ``gt``, checked against ``val`` (an image of the validation set, an object of that
+    image), else the most slender example (:func:`example_objects`). A bad value raises
+    :class:`~scrpn.viz.knobs.ParameterError` naming it and its valid range, before anything is
+    computed (``tests/test_bad_input_cli.py``)."""
+    check_knobs("10_sads_inspector", {"image_index": image_index, "gt": gt})
+    if image_index is None:
+        index, g = example_objects(val)["most slender"][:2]
+    elif image_index >= len(val):
+        raise ParameterError("image_index", image_index, f"expected a whole number in 0 .. "
+                             f"{len(val) - 1} (the validation set has {len(val)} images)")
+    else:
+        index, g = image_index, 0
+    if gt is not None:
+        objects = int((~val[index][1]["iscrowd"].bool()).sum())
+        if gt >= objects:
+            raise ParameterError("gt", gt, f"expected a whole number in 0 .. {objects - 1} "
+                                 f"(validation image {index} has {objects} object(s))" if objects
+                                 else f"validation image {index} has no objects")
+        g = gt
+    return int(index), int(g)
 
 
 def check_boxes(boxes: Any, image_size: tuple[int, int], what: str = "box") -> Tensor:
