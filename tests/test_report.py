@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 UNCONVERTED = {
     "00_summary.md", "01_preregistered_causes.md", "02_preregistered_converged.md",
     "04_fidelity.md", "05_pilot.md", "07_tables2_9_detectors.md",
-    "13_observations.md", "14_throughput.md", "15_preregistered_bf16.md",
+    "13_observations.md", "14_throughput.md",
 }
 
 

@@ -8,8 +8,10 @@ code exists, so a changed rule changes the REPORT's sentence with it.
 """
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Any
 
+from ..equivalence import EQUIVALENCE_MARGIN, INTERVAL_Z
 from ..experiments.e4_posr import MARGIN as POSR_MARGIN
 from ..experiments.e7_geometry import GEOMETRY_MARGIN
 from ..experiments.e8_detectors import GAP_CLOSER_BY
@@ -30,6 +32,13 @@ CONSTANTS: dict[str, tuple[Any, str]] = {
                                         "paper's (e8_detectors.GAP_CLOSER_BY)"),
     "e7_margin_before_issue36": (GEOMETRY_MARGIN, "the rounded margin experiment 7's rule used until issue 36, "
                                                   "now only the figure's band (e7_geometry.GEOMETRY_MARGIN)"),
+    "bf16_margin": (EQUIVALENCE_MARGIN, "issue 37's equivalence margin: the 90 % interval must lie inside ± this "
+                    "(AR1000; equivalence.EQUIVALENCE_MARGIN)"),
+    "bf16_interval_z": (INTERVAL_Z, "issue 37's normal quantile of the interval Δ ± z se (equivalence.INTERVAL_Z)"),
+    "bf16_interval_percent": (round(100 * (2 * NormalDist().cdf(INTERVAL_Z) - 1)),
+                              "the two-sided coverage of Δ ± z se in per cent, from equivalence.INTERVAL_Z"),
+    "bf16_train_target": (1.4, "issue 37's target: SC-RPN's training step this many times faster in bf16"),
+    "bf16_infer_target": (1.3, "issue 37's target: SC-RPN's inference this many times faster in bf16"),
 }
 
 
