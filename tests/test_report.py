@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # when the REPORT carries no typed number).
 UNCONVERTED = {
     "00_summary.md", "01_preregistered_causes.md", "02_preregistered_converged.md",
-    "04_fidelity.md", "05_pilot.md", "07_tables2_9_detectors.md",
+    "04_fidelity.md", "05_pilot.md",
     "13_observations.md", "14_throughput.md",
 }
 

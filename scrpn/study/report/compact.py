@@ -13,19 +13,26 @@ say "pending".
 :func:`markdown` prints a whole table (``scripts/report_tables.py``); :func:`rows` gives each
 computed row's line by config, which the REPORT's ``row`` field prints under a shorter label
 (``scrpn.study.report.fields``). ``tests/test_report_tables.py`` pins both on hand-made runs.
+
+A diagnostic row the REPORT shows beside a paper row (Table II's "Cascade RPN (first study)":
+the ``diag_det_*_paper_norm`` runs) is a *stand-in*: :func:`rows`' ``stand_ins`` maps the paper
+row's config to the stand-in's, which gets that paper row's values and reference and is keyed by
+its own config; :func:`markdown` shows none (``tests/test_report_fields_detectors.py``).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Optional
+
+import pandas as pd
 
 from ..provenance import commits_line
 from ..stats import difference_se
 from ..tables import TABLES, build_table, study_rows
 
-__all__ = ["GROUP_BY", "HEADLINE", "REFERENCE_CONFIG", "commits", "markdown", "rows"]
+__all__ = ["GROUP_BY", "HEADLINE", "REFERENCE_CONFIG", "commits", "markdown", "rows", "table_frame"]
 
 HEADLINE = {"AR": ("AR100", "AR1000", "AR_S"), "AP": ("AP", "AP50", "AP_S")}
 GROUP_BY = {"table05_sads_hyperparameters": "hyperparameter",  # each sweep against the default
@@ -65,18 +72,36 @@ def _reference(name, frame, row, keys, key):
     return done.iloc[0] if len(done) else None
 
 
-def _frame(name: str, study: Any):
+def table_frame(name: str, study: Any) -> pd.DataFrame:
+    """Table ``name`` as :func:`scrpn.study.tables.build_table` builds it (the slow part of
+    :func:`rows`: a caller printing several rows of one table builds it once and passes it)."""
+    return build_table(TABLES[name], study, Path(study.results_dir) / "paper")
+
+
+def _frame(name: str, study: Any, built: Optional[pd.DataFrame] = None,
+           stand_ins: Optional[Mapping[str, str]] = None):
     spec = TABLES[name]
-    frame = build_table(spec, study, Path(study.results_dir) / "paper")
+    table = table_frame(name, study) if built is None else built
+    if stand_ins:
+        unknown = sorted(set(stand_ins) - {row for _, row in spec.rows if row is not None})
+        if unknown:
+            raise KeyError(f"results/tables/{name}: no paper row of config {', '.join(map(repr, unknown))} "
+                           "to stand in for")
+        swapped = tuple((values, stand_ins[row]) for values, row in spec.rows if row in stand_ins)
+        table = pd.concat([table, build_table(dataclasses.replace(spec, rows=swapped), study,
+                                              Path(study.results_dir) / "paper")], ignore_index=True)
     metrics = [m for m in HEADLINE["AP" if "AP" in spec.metrics else "AR"] if m in spec.metrics]
     key = metrics[1] if metrics[0] == "AR100" else metrics[0]
-    return spec, frame, metrics, key
+    return spec, table, metrics, key
 
 
-def rows(name: str, study: Any) -> tuple[dict[str, list[str]], list[str]]:
+def rows(name: str, study: Any, stand_ins: Optional[Mapping[str, str]] = None,
+         built: Optional[pd.DataFrame] = None) -> tuple[dict[str, list[str]], list[str]]:
     """``(config -> the row's cells, pending rows)``: cells are the label (the table's keys,
-    " / "-joined), "ours (paper)" per headline metric and the change against the reference."""
-    spec, frame, metrics, key = _frame(name, study)
+    " / "-joined), "ours (paper)" per headline metric and the change against the reference.
+    ``stand_ins``: paper row's config -> a stand-in config, added after the table's rows (module
+    docstring); ``built``: the table's :func:`table_frame`, when the caller has it already."""
+    spec, frame, metrics, key = _frame(name, study, built, stand_ins)
     done: dict[str, list[str]] = {}
     pending = []
     for _, row in frame.iterrows():

@@ -102,7 +102,8 @@ class Results:
         self.csv_file = lru_cache(maxsize=None)(self._read_csv)
         self.log_entries = lru_cache(maxsize=None)(self._read_log)
         self._study: Any = None
-        self._tables: dict[str, tuple[dict[str, list[str]], list[str]]] = {}
+        self._tables: dict[tuple, tuple[dict[str, list[str]], list[str]]] = {}
+        self._frames: dict[str, Any] = {}
 
     # -- readers ------------------------------------------------------------------------------
     def _path(self, relative: str) -> Path:
@@ -156,11 +157,17 @@ class Results:
                                 work_dir=self.root / "work_dirs")
         return self._study
 
-    def compact(self, name: str) -> tuple[dict[str, list[str]], list[str]]:
-        if name not in self._tables:
+    def compact(self, name: str,
+                stand_ins: tuple[tuple[str, str], ...] = ()) -> tuple[dict[str, list[str]], list[str]]:
+        """A compact table's rows (:func:`.compact.rows`; ``stand_ins``: ``(paper row's config,
+        stand-in config)`` pairs), the table built once however many stand-ins are asked for."""
+        key = (name, tuple(stand_ins))
+        if key not in self._tables:
             from . import compact
-            self._tables[name] = compact.rows(name, self.study())
-        return self._tables[name]
+            if name not in self._frames:
+                self._frames[name] = compact.table_frame(name, self.study())
+            self._tables[key] = compact.rows(name, self.study(), dict(stand_ins), built=self._frames[name])
+        return self._tables[key]
 
     def git_json(self, commit: str, relative: str) -> Any:
         done = subprocess.run(["git", "-C", str(self.root), "show", f"{commit}:{relative}"],
@@ -301,8 +308,10 @@ def at(r: Results, commit: str, path: str, key: str, **style: Any) -> Any:
 
 
 @field
-def row(r: Results, name: str, config: str, label: Optional[str] = None) -> str:
-    done, _ = r.compact(name)
+def row(r: Results, name: str, config: str, label: Optional[str] = None, stands_for: Optional[str] = None) -> str:
+    """``stands_for``: the config of the paper row whose place ``config`` takes (a diagnostic
+    row beside it: that row's paper values and reference; :mod:`.compact`)."""
+    done, _ = r.compact(name, ((stands_for, config),) if stands_for is not None else ())
     if config not in done:
         raise KeyError(f"results/tables/{name}: no computed row {config!r} (have: {', '.join(done)})")
     cells = done[config]
