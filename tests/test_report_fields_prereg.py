@@ -103,6 +103,7 @@ def test_at_fields_read_the_runs_as_an_earlier_commit_had_them(repo: Path) -> No
     # paired then: differences 2, 3, 1: se 0.58
     assert _render(repo, f'{{{{ at_diff("{first}", "bf16_rpn", "rpn", paired=True, digits=2) }}}}') == \
         "+2.00 [0.58]"
+    assert _render(repo, f'{{{{ at_diff("{first}", "bf16_rpn", "rpn", sep="\\n") }}}}') == "+2.0\n[0.8]"
     # now: rpn 48 / 43 / 44, mean 45
     assert _render(repo, '{{ mean("rpn") }}') == "45.0"
 

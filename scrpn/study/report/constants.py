@@ -14,7 +14,7 @@ from typing import Any
 from ..equivalence import EQUIVALENCE_MARGIN, INTERVAL_Z
 from ..experiments.e4_posr import MARGIN as POSR_MARGIN
 from ..experiments.e7_geometry import GEOMETRY_MARGIN
-from ..experiments.e8_detectors import GAP_CLOSER_BY
+from ..experiments.e8_detectors import GAP_CLOSER_BY, PAPER_GAP
 from ..stats import RESOLVED_SE
 from ..verdicts import SD_LIMIT, STAGE1_MARGIN
 
@@ -39,6 +39,13 @@ CONSTANTS: dict[str, tuple[Any, str]] = {
                               "the two-sided coverage of Δ ± z se in per cent, from equivalence.INTERVAL_Z"),
     "bf16_train_target": (1.4, "issue 37's target: SC-RPN's training step this many times faster in bf16"),
     "bf16_infer_target": (1.3, "issue 37's target: SC-RPN's inference this many times faster in bf16"),
+    "i19_backbone_target": (1.3, "issue 19's target: the backbone + FPN this many times faster than eager NCHW"),
+    "i19_rpn_floor_target": (1.15, "issue 19's target: RPN's training step at most this many times its floor"),
+    "i19_head_floor_target": (1.5, "issue 19's target: SC-RPN's and Cascade RPN's steps at most this many times "
+                              "their floor"),
+    "i19_infer_target": (1.2, "issue 19's target: SC-RPN's inference at most this many times RPN's"),
+    "e8_paper_gap": (PAPER_GAP, "experiment 8: the paper's Faster R-CNN gap, SC-RPN minus RPN box AP at 300 "
+                     "proposals (e8_detectors.PAPER_GAP)"),
 }
 
 

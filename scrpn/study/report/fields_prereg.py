@@ -202,11 +202,12 @@ def at_sd(r: Results, commit: str, run: str, metric: str = "AR1000", seeds: Sequ
 
 @field
 def at_diff(r: Results, commit: str, a: str, b: str, metric: str = "AR1000", paired: bool = False,
-            seeds: Sequence[int] = (0, 1, 2), digits: int = 1) -> str:
+            seeds: Sequence[int] = (0, 1, 2), digits: int = 1, sep: str = " ") -> str:
     """``"+7.8 [0.5]"``: Δ = mean(a) − mean(b) and its se (:func:`scrpn.study.stats.difference`),
-    as the runs' records were at ``commit``."""
+    as the runs' records were at ``commit`` (``sep`` between the two: a line break where the
+    prose breaks its line there)."""
     d = difference(_at_values(r, commit, a, metric, seeds), _at_values(r, commit, b, metric, seeds), paired=paired)
-    return f"{Num(d.delta, digits, sign=True)} [{Num(d.se, digits)}]"
+    return f"{Num(d.delta, digits, sign=True)}{sep}[{Num(d.se, digits)}]"
 
 
 @field
