@@ -120,6 +120,10 @@ def test_run_fields_on_hand_computed_values(repo: Path) -> None:
     assert _render(repo, '{{ mean("a") - mean("b") }} {{ fmt(mean("a") / 4, digits=2) }}') == "11.0 13.00"
 
 
+def test_a_literal_field_opening_is_written_as_a_field(repo: Path) -> None:
+    assert _render(repo, '`{{ "{{" }} mean("a") }}` is {{ mean("a") }}') == '`{{ mean("a") }}` is 52.0'
+
+
 def test_record_fields(repo: Path) -> None:
     assert _render(repo, '{{ log("a", "loss", 40, digits=2) }}') == "0.25"
     assert _render(repo, '{{ json("results/bench/speed.json", "runs.0.ms") }} ms') == "64.8 ms"

@@ -16,6 +16,9 @@ The language is a restricted Python expression, parsed with :mod:`ast` and never
 * literals: strings, numbers, ``True`` / ``False`` / ``None``, lists, tuples, dicts;
 * arithmetic on numbers: ``+ - * /``, unary ``-``, e.g. ``delta(...) - delta(...)``.
 
+A literal ``{{`` (to show the language itself) is the field ``{{ "{{" }}``; a ``}}`` outside a
+field is plain text.
+
 A field returns text, or a :class:`~scrpn.study.report.fields.Num` (a number that remembers how to
 print itself: digits, sign, a unit); a bare float left by arithmetic prints with one decimal. A
 field that cannot be evaluated (unknown name, a missing run) is a :class:`TemplateError` naming
