@@ -12,16 +12,15 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from scrpn.study.report.blocks import report_block
 from scrpn.study.report import SOURCES, TemplateError, render_report, sources
-from scrpn.study.report.fields import Num, Results, fmt
-from scrpn.study.report.template import render_text
+from scrpn.study.report.fields import Num, fmt
 from test_prose_numbers import paper_numbers, typed_study_numbers
+from report_helpers import commit_results, render as _render
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,8 +102,6 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _render(root: Path, text: str) -> str:
-    return render_text(text, Results(root).fields(), "src.md")
 
 
 def test_run_fields_on_hand_computed_values(repo: Path) -> None:
@@ -136,14 +133,7 @@ def test_record_fields(repo: Path) -> None:
 
 
 def test_at_reads_a_record_as_an_earlier_commit_had_it(repo: Path) -> None:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
-                              env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                                   "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"}).stdout.strip()
-    git("init", "-q")
-    git("add", "results")
-    git("commit", "-q", "-m", "first")
-    first = git("rev-parse", "HEAD")
+    first = commit_results(repo, "first")
     path = repo / "results" / "runs" / "a" / "seed0" / "metrics.json"
     path.write_text(json.dumps({"AR1000": 99.0}))
     assert _render(repo, f'{{{{ at("{first}", "results/runs/a/seed0/metrics.json", "AR1000") }}}}') == "50.0"

@@ -11,6 +11,7 @@ from scrpn.study.report import TemplateError, compact
 from scrpn.study.report.fields import Results
 from scrpn.study.report.template import render_text
 from test_tables import FakeStudy
+from report_helpers import render as _render
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,8 +37,6 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _render(root: Path, text: str) -> str:
-    return render_text(text, Results(root).fields(), "src.md")
 
 
 def test_table_delta_is_one_cell_minus_another(repo: Path) -> None:

@@ -3,7 +3,6 @@ with hand-derived values."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,8 @@ import pytest
 from scrpn.study.report import TemplateError
 from scrpn.study.report.fields import Results
 from scrpn.study.report.fields_fidelity import rule_value
-from scrpn.study.report.template import render_text
 from scrpn.study.stats import Difference
+from report_helpers import commit_results, render as _render
 
 
 def _write(root: Path, run: str, seed: int, record: dict, log: list[dict] | None = None) -> None:
@@ -36,8 +35,6 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _render(root: Path, text: str, results: Results | None = None) -> str:
-    return render_text(text, (results or Results(root)).fields(), "src.md")
 
 
 def test_seed_runs(repo: Path) -> None:
@@ -84,19 +81,10 @@ def test_rule_result_reads_the_registered_rules_output(repo: Path) -> None:
 
 
 def test_committed_runs_counts_the_records_a_commit_held(repo: Path) -> None:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
-                              env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                                   "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"}).stdout.strip()
-    git("init", "-q")
-    git("add", "results")
-    git("commit", "-q", "-m", "four runs, none names a commit")
-    first = git("rev-parse", "HEAD")
+    first = commit_results(repo, "four runs, none names a commit")
     _write(repo, "c", 0, {"AR1000": 1.0, "code_commit": "abc"})
     _write(repo, "c", 1, {"AR1000": 1.0, "code_commit": None})
-    git("add", "results")
-    git("commit", "-q", "-m", "two more, one names its commit")
-    second = git("rev-parse", "HEAD")
+    second = commit_results(repo, "two more, one names its commit")
     assert _render(repo, f'{{{{ committed_runs("{first}") }}}} {{{{ committed_runs("{first}", without="code_commit") }}}}') \
         == "4 4"
     assert _render(repo, f'{{{{ committed_runs("{second}", without="code_commit") }}}} of {{{{ committed_runs("{second}") }}}}') \

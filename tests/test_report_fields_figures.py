@@ -11,8 +11,7 @@ import pytest
 
 from scrpn.evaluation.proposal_stats import IOU_BINS, proposal_share_at_least, save_stats
 from scrpn.study.report import TemplateError
-from scrpn.study.report.fields import Results
-from scrpn.study.report.template import render_text
+from report_helpers import render as _render
 
 
 def _stats() -> dict:
@@ -37,8 +36,6 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _render(root: Path, text: str) -> str:
-    return render_text(text, Results(root).fields(), "src.md")
 
 
 def test_proposal_share_at_least_reads_the_histogram_from_an_edge() -> None:

@@ -3,14 +3,12 @@ records, with values derived by hand in the comments."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from scrpn.study.report import TemplateError
-from scrpn.study.report.fields import Results
-from scrpn.study.report.template import render_text
+from report_helpers import commit_results, render as _render
 
 
 @pytest.fixture()
@@ -38,8 +36,6 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _render(root: Path, text: str) -> str:
-    return render_text(text, Results(root).fields(), "src.md")
 
 
 def test_bf16_interval_reads_the_registered_rule(repo: Path) -> None:
@@ -88,14 +84,7 @@ def test_floor_gap_is_time_minus_flops_over_the_methods(repo: Path) -> None:
 
 
 def test_at_fields_read_the_runs_as_an_earlier_commit_had_them(repo: Path) -> None:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
-                              env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                                   "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"}).stdout.strip()
-    git("init", "-q")
-    git("add", "results")
-    git("commit", "-q", "-m", "first")
-    first = git("rev-parse", "HEAD")
+    first = commit_results(repo, "first")
     (repo / "results" / "runs" / "rpn" / "seed0" / "metrics.json").write_text(json.dumps({"AR1000": 48.0}))
     # then: rpn 42 / 43 / 44 (mean 43, sd 1); bf16_rpn 44 / 46 / 45: Δ +2.0, se 0.8
     assert _render(repo, f'{{{{ at_mean("{first}", "rpn") }}}} {{{{ at_sd("{first}", "rpn", digits=2) }}}} '

@@ -9,7 +9,7 @@ import pytest
 
 from scrpn.study.report import TemplateError
 from scrpn.study.report.fields import Results
-from scrpn.study.report.template import render_text
+from report_helpers import render as _render
 
 RUNS = {   # run -> AR1000 by seed (AR100 = AR1000 - 10)
     "ref": (60.0, 61.0, 62.0),    # sd 1.0
@@ -35,8 +35,6 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _render(root: Path, text: str, results: Results | None = None) -> str:
-    return render_text(text, (results or Results(root)).fields(), "src.md")
 
 
 def test_paper_delta(repo: Path) -> None:

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from scrpn.study.report import TemplateError
-from scrpn.study.report.fields import Results
-from scrpn.study.report.template import render_text
+from report_helpers import render as _render
 
 
 def _run(root: Path, run: str, seed: int, ar1000: float, pos: float | None = None, prior: float | None = None,
@@ -53,8 +52,6 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _render(root: Path, text: str) -> str:
-    return render_text(text, Results(root).fields(), "src.md")
 
 
 def test_stage1_margin_and_ranges(repo: Path) -> None:
