@@ -563,7 +563,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     result = benchmark(configs, rounds=args.rounds, iters=args.iters, warmup=args.warmup,
                        input_size=tuple(args.input_size) if args.input_size else None,
                        precisions=args.precisions)
-    atomic_write_text(args.out, json.dumps(result, indent=2))
+    atomic_write_text(out, json.dumps(result, indent=2))
     for name, m in result["methods"].items():
         print(f"{name}: train {m['train_seconds_per_iter']:.3f} s/iter, "
               f"{m['train_images_per_second']:.3f} img/s (x{m['train_ratio_to_reference']:.2f} time), "

@@ -19,7 +19,6 @@ import torch
 from PIL import Image
 
 from scrpn.config import ConfigError, load_config
-from scrpn.data import DataError
 from scrpn.data import deepforest as df
 from scrpn.engine.checkpoint import CheckpointError, load_checkpoint
 from scrpn.inputs import input_problem
