@@ -268,13 +268,41 @@ def test_causes_missed_draws_one_bar_per_arm_and_group():
          "missed_M": float("nan"), "missed_L": float("nan"), "missed_slender": float("nan")},
         {"experiment": 1, "arm": "A", "variant": "other", "missed_all": 0.3, "missed_S": 0.3,
          "missed_M": 0.3, "missed_L": 0.3, "missed_slender": 0.3}])
-    ax = CF.causes_missed(frame, 2).axes[0]
+    fig = CF.causes_missed(frame, 2)
+    ax = fig.axes[0]
     heights = sorted(round(p.get_height(), 6) for p in ax.patches)
     assert len(ax.patches) == 10                      # 2 arms with stats x 5 groups; G1 and exp. 1 left out
     assert heights[-1] == 50.0 and heights[0] == 0.0
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["today: committed", "G0: filter off"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["today: committed", "G0: filter off"]
     empty = CF.causes_missed(frame, 5).axes[0]
     assert not empty.patches and "no arm has run yet" in [t.get_text() for t in empty.texts]
+
+
+def test_causes_missed_names_a_shared_row_once_and_keeps_its_axes_with_many_rows():
+    """Experiment 10's Table I pairs compare one row with several references: its stats are drawn
+    once. 19 arms on 12 rows collapsed the axes under the legend (matplotlib warned into notebook
+    12, a warning that named the machine's site-packages); now the figure grows with its legend."""
+    import io
+    import warnings
+
+    import pandas as pd
+    stats = {"missed_all": 0.01, "missed_S": 0.02, "missed_M": 0.0, "missed_L": 0.0, "missed_slender": 0.03}
+    lines = [{"experiment": 10, "arm": f"rung {i}", "variant": f"row r{i} at rung {i}, seed 0; Δ vs the rung below",
+              "row": f"r{i}", **stats} for i in range(11)]
+    lines += [{"experiment": 10, "arm": f"S* sc_rpn>{m}", "variant": f"Table I: sc_rpn above {m}", "row": "sc_rpn",
+               **stats} for m in ("rpn", "ga_rpn", "iterative_rpn", "cascade_rpn")]
+    lines += [{"experiment": 10, "arm": "S* ga_rpn>rpn", "variant": "Table I: ga_rpn above rpn", "row": "ga_rpn",
+               **stats}]
+    fig = CF.causes_missed(pd.DataFrame(lines), 10)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert len(labels) == 13 and len(fig.axes[0].patches) == 13 * 5
+    assert labels[11] == "sc_rpn: the row of 4 arms (S* sc_rpn>rpn, …)"
+    assert labels[12] == "S* ga_rpn>rpn: Table I: ga_rpn above rpn"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # "constrained_layout not applied ..." fails here
+        fig.savefig(io.BytesIO(), format="png")
+    axes_box = fig.axes[0].get_position()
+    assert axes_box.height * fig.get_figheight() > 1.5   # inches: the bars stay readable
 
 
 def test_stage1_margin_curves_draw_the_seed_mean_its_range_and_the_registered_margin():

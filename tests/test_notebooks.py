@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from scrpn.study.notebooks import cells_differ, list_notebooks, normalise_executed, read_source, run_notebooks
+from scrpn.study.notebooks import (cells_differ, list_notebooks, normalise_executed, read_source, run_notebooks,
+                                   stderr_outputs)
 from scrpn.study.tables import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +82,10 @@ def test_each_executed_notebook_matches_its_source(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_committed_notebooks_are_free_of_machine_state(name: str) -> None:
-    """No absolute path, no random cell id, no widget state: a re-run rewrites the same bytes."""
+    """No absolute path, no random cell id, no widget state, no warning: a re-run rewrites the
+    same bytes."""
+    import nbformat
+
     text = (ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8")
     nb = json.loads(text)
     assert [c["id"] for c in nb["cells"]] == [f"cell-{i:02d}" for i in range(len(nb["cells"]))]
@@ -89,7 +93,8 @@ def test_committed_notebooks_are_free_of_machine_state(name: str) -> None:
     papermill = nb["metadata"].get("papermill", {})
     assert papermill.get("input_path") == f"notebooks/{name}.py"
     assert papermill.get("output_path") == f"notebooks/{name}.ipynb"
-    assert str(ROOT) not in text and "/tmp/" not in text
+    assert str(ROOT) not in text and "/tmp/" not in text and "site-packages" not in text
+    assert not stderr_outputs(nbformat.reads(text, as_version=4)), "a warning was committed"
     for cell in nb["cells"]:
         assert "papermill" not in cell["metadata"] and "execution" not in cell["metadata"]
 
@@ -199,3 +204,32 @@ def test_a_failing_notebook_does_not_stop_the_others_nor_replace_its_original(tm
     fine = json.loads((folder / "01_fine.ipynb").read_text())
     printed = "".join("".join(o.get("text", "")) for o in fine["cells"][-1]["outputs"])
     assert "ran smoke" in printed
+
+
+def test_a_notebook_that_warns_fails_the_canonical_render_and_is_only_reported_elsewhere(tmp_path: Path) -> None:
+    """Issue 38's CI: a matplotlib warning went into notebook 12 with the path of this machine's
+    site-packages, and the clean clone's render differed. A cell's stderr is now a failure of the
+    committed render (the original kept), and a line in the log of a run into --output-dir."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from scrpn.study.notebooks import NotebookFailures
+
+    nb = new_notebook(cells=[new_code_cell("profile = 'mini'"),
+                             new_code_cell("import warnings\nwarnings.warn('axes sizes collapsed to zero')\nprint('drawn')")])
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nbformat.write(nb, folder / "00_warns.ipynb")
+    before = (folder / "00_warns.ipynb").read_bytes()
+    with pytest.raises(NotebookFailures) as info:
+        run_notebooks(folder, profile="smoke", seeds=[0], results_dir=tmp_path / "results",
+                      log=lambda message: None)
+    assert info.value.failed == {"00_warns.ipynb": "cells[2] of the executed notebook wrote to stderr: UserWarning: axes sizes collapsed to zero"}
+    assert (folder / "00_warns.ipynb").read_bytes() == before
+    lines: list[str] = []
+    run_notebooks(folder, profile="smoke", seeds=[0], results_dir=tmp_path / "results", output_dir=tmp_path / "out",
+                  log=lines.append)
+    assert "00_warns.ipynb: cells[2] of the executed notebook wrote to stderr: UserWarning: axes sizes collapsed to zero" in lines
+    assert (tmp_path / "out" / "00_warns.ipynb").is_file()

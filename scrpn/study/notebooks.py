@@ -34,6 +34,9 @@ and the study's messages that depend on the checkout's git history (a run traine
 commit) go to the log named by ``$SCRPN_NOTEBOOK_LOG`` (:data:`LOG_ENV`; :func:`run_notebooks` sets
 it and prints each new line to the terminal), never into a cell's output.
 ``tests/test_staleness.py`` re-renders everything in a temporary copy and fails on any difference.
+A cell that writes to stderr (a library's warning names its file, under this machine's
+site-packages) fails the canonical render (:func:`stderr_outputs`): the warning is a defect to
+fix where it starts, not a line to commit; a run into ``--output-dir`` only reports it.
 
 **Parameters a teacher can turn.** ``scrpn reproduce --only 10 -p image_index=3`` passes papermill
 parameters (:func:`parse_parameters`); they must be names of the notebook's ``parameters`` cell,
@@ -56,7 +59,7 @@ from .runs import Study
 __all__ = ["LOG_ENV", "OUTPUT_ENV", "RENDERED_PATHS", "RESERVED_PARAMETERS", "NotebookFailures", "Session",
            "cells_differ", "markdown_table", "render_differences",
            "list_notebooks", "normalise_executed", "notebook_datasets", "parameter_names", "parse_parameters",
-           "project_root", "read_source", "run_notebooks", "setup"]
+           "project_root", "read_source", "run_notebooks", "setup", "stderr_outputs"]
 
 LOG_ENV = "SCRPN_NOTEBOOK_LOG"     # where a rendering's study messages go (not into the outputs)
 OUTPUT_ENV = "SCRPN_OUTPUT_DIR"    # tables/ and figures/ of a run with teacher's parameters
@@ -354,6 +357,25 @@ def _merged_streams(outputs: list) -> list:
     return merged
 
 
+def stderr_outputs(nb: Any) -> list[tuple[int, str]]:
+    """(cell index, the line that says what happened) for each stderr output of an executed
+    notebook: the first line naming a warning or an error, else its first non-empty line."""
+    out = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "stream" or output.get("name") != "stderr":
+                continue
+            text = output.get("text", "")
+            lines = [line.strip() for line in ("".join(text) if isinstance(text, list) else text).splitlines()]
+            lines = [line for line in lines if line] or ["(empty)"]
+            named = [line for line in lines if "Warning:" in line or "Error:" in line]
+            line = (named or lines)[0]
+            if "Warning:" in line and ": " in line.split("Warning:")[0]:   # "path:158: UserWarning: ..."
+                line = line[line.rindex(": ", 0, line.index("Warning:")) + 2:]
+            out.append((index, line))
+    return out
+
+
 def _relative(path: Path, root: Path) -> str:
     path = path.resolve()
     return str(path.relative_to(root)) if path.is_relative_to(root) else path.name
@@ -552,6 +574,15 @@ def _run_each(notebooks: Sequence[Path], params: dict, root: Path, output_dir: A
         executed = normalise_executed(nbformat.read(tmp, as_version=4), _relative(path, root),
                                       _relative(target, root))
         nbformat.write(executed, tmp)
+        warned = stderr_outputs(executed)
+        if warned:
+            cell, line = warned[0]
+            message = f"cells[{cell}] of the executed notebook wrote to stderr: {line}"
+            if not output_dir:   # the canonical render: a warning is never committed (module docstring)
+                failed[path.name] = message
+                log(f"{path.name} FAILED ({message}); executed copy: {tmp}")
+                continue
+            log(f"{path.name}: {message}")
         tmp.replace(target)
         done.append(target)
 

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .figures import _color, _smooth
+from .figures import _COLORS, _color, _smooth
 from .style import MAX_WIDTH_IN, SMALL, TEXT, TITLE, legible
 
 __all__ = ["causes_ar1000", "causes_detectors", "causes_missed", "causes_regime", "stage1_margin_curves"]
@@ -212,31 +212,54 @@ def causes_regime(mini: Mapping[str, Sequence[float]], paper: Mapping[str, Seque
 
 
 @legible
+@legible
 def causes_missed(frame: Any, experiment: int = 2) -> Figure:
-    """Objects missed outright (no proposal at IoU 0.3 in the top 1,000) by each arm of one cause
-    experiment, overall, by COCO size and for slender objects (aspect >= 4): the columns
-    ``missed_*`` of :func:`scrpn.study.causes.causes_table`, seed means. Experiment 2 registered
-    this view ("which objects each variant recovers"); arms without stats are left out."""
+    """Objects missed outright (no proposal at IoU 0.3 in the top 1,000) by each row an arm of one
+    cause experiment trained, overall, by COCO size and for slender objects (aspect >= 4): the
+    columns ``missed_*`` of :func:`scrpn.study.causes.causes_table`, seed means. Experiment 2
+    registered this view ("which objects each variant recovers"); arms without stats are left out.
+
+    One bar group per distinct ``row``: arms that compare the same row against different references
+    (experiment 10's Table I pairs) carry the same stats, and are named together. The legend sits
+    under the axes and the figure grows with it, so the axes keep their size however many rows the
+    experiment has (issue 38: 19 arms collapsed the axes and matplotlib warned into notebook 12).
+    """
     groups = (("missed_all", "all"), ("missed_S", "small"), ("missed_M", "medium"), ("missed_L", "large"),
               ("missed_slender", "aspect ≥ 4"))
     sub = frame[(frame["experiment"] == experiment) & frame["missed_all"].notna()].reset_index(drop=True)
-    fig = Figure(figsize=(6.4, 3.4), layout="constrained")
+    bars = _bars_by_row(sub)
+    fig = Figure(figsize=(6.4, 2.9 + 0.21 * len(bars)), layout="constrained")
     ax = fig.subplots()
-    width = 0.8 / max(len(sub), 1)
+    width = 0.8 / max(len(bars), 1)
     x = np.arange(len(groups))
-    for j, line in sub.iterrows():
+    for j, (label, line) in enumerate(bars):
         values = [100 * float(line[column]) for column, _ in groups]
-        ax.bar(x + (j - (len(sub) - 1) / 2) * width, values, width, color=_color(j),
-               label=f"{line['arm']}: {line['variant']}")
+        ax.bar(x + (j - (len(bars) - 1) / 2) * width, values, width, color=_color(j), label=label,
+               hatch="///" if j >= len(_COLORS) else None, edgecolor="white", linewidth=0)   # palette reused: hatched
     ax.set_xticks(x, [label for _, label in groups])
-    ax.set_ylabel("objects missed (%), IoU < 0.3 in top 1000")
-    if len(sub):
-        ax.legend(fontsize=SMALL)
+    ax.set_ylabel("objects missed (%),\nIoU < 0.3 in top 1000")
+    if bars:
+        fig.legend(loc="outside lower center", ncols=1, fontsize=SMALL, frameon=False)
     else:
         ax.text(0.5, 0.5, "no arm has run yet", ha="center", va="center", transform=ax.transAxes, color="0.45")
     ax.set_title(f"exp. {experiment}: which objects each arm misses", fontsize=TEXT)
     ax.grid(alpha=0.3, axis="y")
     return fig
+
+
+def _bars_by_row(sub: Any) -> list[tuple[str, Any]]:
+    """(legend label, the first arm's line) per distinct ``row`` of ``sub``, in arm order: an arm
+    alone on its row is ``"arm: variant"``; a row several arms share is named with its arms."""
+    if "row" not in sub:
+        return [(f"{line['arm']}: {line['variant']}", line) for _, line in sub.iterrows()]
+    out = []
+    for row, lines in sub.groupby("row", sort=False):
+        first = lines.iloc[0]
+        if len(lines) == 1:
+            out.append((f"{first['arm']}: {first['variant']}", first))
+        else:
+            out.append((f"{row}: the row of {len(lines)} arms ({first['arm']}, …)", first))
+    return out
 
 
 def _stage1_series(records: Sequence[Mapping[str, Any]]) -> dict[int, float]:
