@@ -143,16 +143,21 @@ def _curve_runs(rpn: dict, sc_rpn: dict) -> dict:
 
 
 def test_phase_3_trains_at_4x_when_s_star_is_8x_and_at_s_star_otherwise() -> None:
-    from scrpn.study.experiments.e10_converged import _phase3_profile
+    from scrpn.study.experiments.e10_converged import CLAIM_ROWS, COMPONENT_ROWS, _phase3_profile, _phase3_rows
 
     # 4x -> 8x moves RPN +2.0 (> 1.0); 8x -> 16x moves both +0.5: S* = 8x, phase 3 at 4x (REPORT's budget)
     at_8x = _curve_runs({1: 40.0, 2: 45.0, 4: 50.0, 8: 52.0, 16: 52.5}, {1: 60.0, 2: 63.0, 4: 65.0, 8: 65.5, 16: 66.0})
     assert choose_schedule({"rpn": {1: 40.0, 2: 45.0, 4: 50.0, 8: 52.0, 16: 52.5},
                             "sc_rpn": {1: 60.0, 2: 63.0, 4: 65.0, 8: 65.5, 16: 66.0}})["s_star"] == 8
     assert _phase3_profile(_seed0_runs(at_8x)) == "4x"
+    # ... where phase 2 trains no SC-RPN: phase 3 trains its seeds at 4x (the IoU mask claim's row)
+    assert _phase3_rows(_seed0_runs(at_8x)) == CLAIM_ROWS and "sc_rpn" in CLAIM_ROWS
+    assert CLAIM_ROWS == ("t3_iou_loss", "t3_point", "t3_two_stage", "t3_alignment", "t4_maxiou_sat",
+                          "t3_sads", "sc_rpn", "sc_rpn_rescored", "sc_rpn_notest")
     # 4x -> 8x moves both by 0.5: S* = 4x, phase 3 at the converged profile (the pointer file, 4x)
     at_4x = _curve_runs({1: 40.0, 2: 45.0, 4: 50.0, 8: 50.5}, {1: 60.0, 2: 63.0, 4: 65.0, 8: 65.5})
     assert _phase3_profile(_seed0_runs(at_4x)) == "converged"
+    assert _phase3_rows(_seed0_runs(at_4x)) == COMPONENT_ROWS and "sc_rpn" not in COMPONENT_ROWS
     # undecided: the converged profile, whose missing pointer file stops the run order
     assert _phase3_profile(_seed0_runs(_curve_runs({1: 40.0}, {1: 60.0}))) == "converged"
 

@@ -48,7 +48,7 @@ from .e7_geometry import PEERS
 from .e9_deepforest import DATASET as DEEPFOREST
 from .record import Arm, Experiment, Stage
 
-__all__ = ["CLAIMS", "COMPONENT_ROWS", "CURVE_EXTRA", "CURVE_METHODS", "CURVE_RUNGS", "CURVE_TOLERANCE", "Claim", "EXPERIMENT",
+__all__ = ["CLAIMS", "CLAIM_ROWS", "COMPONENT_ROWS", "CURVE_EXTRA", "CURVE_METHODS", "CURVE_RUNGS", "CURVE_TOLERANCE", "Claim", "EXPERIMENT",
            "FIGURE_METHODS", "TABLE_I_ROWS", "choose_schedule", "claim_holds", "curve_ar1000", "experiment10", "report_sections",
            "rung_prefix", "schedule_verdict"]
 
@@ -377,10 +377,22 @@ def _deepforest_profile(runs: Runs) -> Optional[str]:
 
 
 TABLE_I_ROWS = tuple(reversed(PAPER_ORDER))          # phase 2: RPN, Iterative RPN, GA-RPN, Cascade RPN, SC-RPN
-# phase 3: the component claims' rows, less phase 2's (SC-RPN), SC-RPN's two scorings included
-COMPONENT_ROWS = tuple(r for r in dict.fromkeys(
+# the component claims' rows, SC-RPN's two scorings included
+CLAIM_ROWS = tuple(dict.fromkeys(
     r for c in CLAIMS if c.dataset == "synthshapes" and c.criterion != ABOVE
-    for r in (c.reference, c.row, *(c.paired or ()))) if r not in TABLE_I_ROWS)
+    for r in (c.reference, c.row, *(c.paired or ()))))
+# phase 3 at S*: those less phase 2's (SC-RPN, trained at S* by Table I)
+COMPONENT_ROWS = tuple(r for r in CLAIM_ROWS if r not in TABLE_I_ROWS)
+
+
+def _phase3_rows(runs: Runs) -> tuple[str, ...]:
+    """Phase 3's rows: :data:`COMPONENT_ROWS` at S*, where phase 2 trains SC-RPN's seeds; every
+    claim row (:data:`CLAIM_ROWS`, SC-RPN included) where phase 3 moved to a shorter rung
+    (:func:`_phase3_profile`), which phase 2 does not train: the IoU mask claim reads SC-RPN's
+    three seeds at that rung (``tests/test_converged.py``; found 2026-12-06, before phase 3 ran)."""
+    return COMPONENT_ROWS if _phase3_profile(runs) == CONVERGED else CLAIM_ROWS
+
+
 EXPERIMENT = Experiment(
     number=10, claim="the verdicts hold at a converged schedule", title="Experiment 10: the converged regime",
     question="every verdict re-read at a converged schedule S* (phase 1's learning curve chooses it)",
@@ -392,7 +404,7 @@ EXPERIMENT = Experiment(
                     skip=f"experiment 10, stage x10_{f}x: not the next rung (S* decided, or an earlier "
                          f"rung first)") for f in CURVE_FACTORS),
             Stage("x10_table1", TABLE_I_ROWS, profile=CONVERGED, note="phase 2: Table I at S*"),
-            Stage("x10_components", COMPONENT_ROWS, profile=_phase3_profile,
+            Stage("x10_components", _phase3_rows, profile=_phase3_profile,
                   note="phase 3: the component claims at S* (at 4x when S* = 8x)"),
             *(Stage(f"x10_deepforest_{f}x", _next_rung(f, DF_METHODS), seeds=(0,), profile=f"{f}x",
                     dataset=DEEPFOREST, note="phase 4: DeepForest's own S*",
