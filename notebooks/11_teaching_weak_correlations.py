@@ -69,7 +69,12 @@ from IPython.display import display
 from scrpn.engine.builders import build_val_dataset
 from scrpn.study.notebooks import setup
 from scrpn.viz import teaching as T
+from scrpn.viz.knobs import check_knobs
 
+# The teaching knobs first: a wrong type or a value out of range is one clear error here, not a
+# traceback in a later cell (`scrpn reproduce -p` checks the same before the kernel starts).
+check_knobs("11_teaching_weak_correlations", dict(image_index=image_index, near_iou=near_iou,
+                                                  nms_thr=nms_thr, top_k=top_k))
 session = setup(profile=profile, retrain=retrain, seeds=seeds, dataset=dataset,
                 results_dir=results_dir, train_missing=train_missing)
 study = session.study  # = Study(profile=profile, retrain=retrain, seeds=seeds, results_dir=results_dir)
@@ -94,8 +99,7 @@ point_model, point_cfg = study.load_model("diag_t3_point_lr001", seed)
 anchor_model, anchor_cfg = study.load_model("diag_t3_iou_loss_lr001", seed)
 
 val_set = build_val_dataset(sc_cfg)
-if image_index is None:
-    image_index = T.pick_teaching_image(val_set, min_aspect=3.0, min_objects=3)
+image_index = T.teaching_image(val_set, image_index, min_aspect=3.0, min_objects=3)   # checked against the data
 image, target = val_set[image_index]
 gts = target["boxes"]
 _, aspect = T.slender_objects(gts.numpy())

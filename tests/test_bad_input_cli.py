@@ -370,6 +370,20 @@ def test_inspector_object_checks_the_image_and_the_object_against_the_data():
         assert str(caught.value).startswith(message), str(caught.value)
 
 
+def test_teaching_image_checks_the_index_against_the_data():
+    from scrpn.viz.teaching import teaching_image
+
+    assert teaching_image(VAL, 3) == 3
+    assert teaching_image(VAL, min_aspect=3.0, min_objects=2) == 1   # the first with a slender object
+    assert teaching_image(VAL, min_aspect=3.0, min_objects=3) == 0   # none qualifies: the first image
+    for value, message in ((4, "image_index = 4: expected a whole number in 0 .. 3 (the validation set "
+                               "has 4 images)"), (-1, "image_index = -1: expected a whole number >= 0"),
+                           (1.0, "image_index = 1.0: expected a whole number >= 0")):
+        with pytest.raises(ParameterError) as caught:
+            teaching_image(VAL, value)
+        assert str(caught.value).startswith(message), str(caught.value)
+
+
 @pytest.mark.parametrize("argv,fragments", [
     (["--only", "10", "-p", "k=0"],
      ("10_sads_inspector.py: -p k=0: expected a whole number >= 1",)),
@@ -380,6 +394,9 @@ def test_inspector_object_checks_the_image_and_the_object_against_the_data():
     # the mini profile's validation set: 500 images (docs/configs.md's data card)
     (["--only", "10", "-p", "image_index=500"],
      ("10_sads_inspector.py: -p image_index=500: expected a whole number in 0 .. 499 (the "
+      "validation set has 500 images)",)),
+    (["--only", "11", "-p", "image_index=500"],
+     ("11_teaching_weak_correlations.py: -p image_index=500: expected a whole number in 0 .. 499 (the "
       "validation set has 500 images)",)),
     (["--only", "10", "-p", "gt=999"],
      ("10_sads_inspector.py: -p gt=999: expected a whole number in 0 .. ", "(validation image ")),

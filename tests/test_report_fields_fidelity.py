@@ -41,6 +41,18 @@ def test_seed_runs(repo: Path) -> None:
     assert _render(repo, '{{ seed_runs(["a", "b"]) }} {{ seed_runs("b") }}') == "4 1"
 
 
+def test_experiment_runs_counts_the_matching_rows_and_their_seeds(repo: Path) -> None:
+    _write(repo, "x4_c", 0, {"AR1000": 1.0})
+    _write(repo, "x4_c", 1, {"AR1000": 1.0})
+    _write(repo, "x4_d", 0, {"AR1000": 1.0})
+    assert _render(repo, '{{ experiment_runs(["x4*"]) }} {{ experiment_runs(["x4*"], "rows") }}') == "3 2"
+    assert _render(repo, '{{ experiment_runs(["x4_d", "a"]) }} {{ experiment_runs(["?"], "rows") }}') == "4 2"
+    with pytest.raises(TemplateError, match="no run matches"):
+        _render(repo, '{{ experiment_runs(["x9*"]) }}')
+    with pytest.raises(TemplateError, match="'seeds' or 'rows'"):
+        _render(repo, '{{ experiment_runs(["x4*"], "folders") }}')
+
+
 def test_iteration_seconds(repo: Path) -> None:
     # every record of a: 0.5 1.0 1.5 2.0 3.0 0.8 -> median (1.0 + 1.5) / 2 = 1.25; per seed 1.0, 2.5, 0.8
     assert _render(repo, '{{ iteration_seconds(["a"]) }}') == "1.25"

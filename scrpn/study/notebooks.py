@@ -427,26 +427,34 @@ def notebook_datasets(nb: Any) -> Optional[list[str]]:
     return list(datasets) if datasets else None
 
 
+# the knobs whose range depends on the data a notebook reads (both read SC-RPN's validation set)
+_DATA_KNOBS = {"10_sads_inspector": ("image_index", "gt"), "11_teaching_weak_correlations": ("image_index",)}
+
+
 def _check_before_running(notebooks: Sequence[Path], dataset: str, parameters: dict[str, Any],
                           profile: str = "mini", seed: int = 0, results_dir: Any = "results") -> None:
     """Refuse, before any kernel starts, a dataset a notebook cannot use, a parameter none of
     the selected notebooks has (a typo would otherwise be ignored silently), and a teaching knob
-    of the wrong type or out of range (:mod:`scrpn.viz.knobs`; notebook 10's image and object
-    against the validation set it reads): they used to fail inside the kernel with a traceback."""
+    of the wrong type or out of range (:mod:`scrpn.viz.knobs`; notebook 10's image and object,
+    notebook 11's image, against the validation set they read): they used to fail inside the kernel with a traceback."""
     _check_unknown(notebooks, dataset, parameters)
     from scrpn.viz.knobs import ParameterError, check_knobs
 
     for path in notebooks:
         try:
             check_knobs(path.stem, parameters)
-            if path.stem == "10_sads_inspector" and {"image_index", "gt"} & set(parameters):
+            if set(_DATA_KNOBS.get(path.stem, ())) & set(parameters):
                 from scrpn.engine.builders import build_val_dataset
                 from scrpn.viz.sads_inspector import inspector_object
+                from scrpn.viz.teaching import teaching_image
 
                 study = Study(profile=profile, dataset=None if dataset == "synthshapes" else dataset,
                               results_dir=results_dir, config_root=project_root() / "configs")
-                inspector_object(build_val_dataset(study.config("sc_rpn", seed)),
-                                 image_index=parameters.get("image_index"), gt=parameters.get("gt"))
+                val = build_val_dataset(study.config("sc_rpn", seed))
+                if path.stem == "10_sads_inspector":
+                    inspector_object(val, image_index=parameters.get("image_index"), gt=parameters.get("gt"))
+                else:
+                    teaching_image(val, parameters.get("image_index"))
         except ParameterError as err:
             item = f"{err.name}={parameters[err.name]}" if err.name in parameters else err.name
             raise ValueError(f"{path.name}: -p {item}: {err.problem}") from err

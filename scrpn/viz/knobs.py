@@ -6,8 +6,10 @@ A knob out of range or of the wrong type (``scrpn reproduce --only 10 -p gt=999`
 ``scrpn reproduce`` checks every ``-p`` against :data:`KNOBS` before papermill starts (one line
 ``scrpn: error: 10_sads_inspector.py: -p gt=999: ...``, exit 2; ``scrpn.study.notebooks``), and
 notebook 10's data-dependent ranges (the validation image, the object of that image) against the
-data it will read (:func:`scrpn.viz.sads_inspector.inspector_object`). Run directly in Jupyter, notebook 10's first
-code cell after the parameters calls the same checks and raises one :class:`ParameterError`.
+data it will read (:func:`scrpn.viz.sads_inspector.inspector_object`), as is notebook 11's image
+(:func:`scrpn.viz.teaching.teaching_image`). Run directly in Jupyter, notebooks 10 and 11 call the
+same checks in their first code cell after the parameters, and in the cell that picks the image,
+and raise one :class:`ParameterError`.
 
 A knob is a whole number (``int``; ``True`` and ``3.0`` are not) or a number (``int`` or
 ``float``) in a closed or half-open range; ``None`` where the notebook chooses by itself.

@@ -47,6 +47,7 @@ from ..evaluation.correlation import correlation
 from .common import (display_image, draw_box, one_thread, padded_image, proposal_network_of,
                      save_figure)
 from .common import run_head as head_outputs   # notebook 11's name for it
+from .knobs import ParameterError, check_knobs
 from .style import MAX_WIDTH_IN, SMALL, TEXT, legible
 from ..models.heads.base import ProposalHead
 from ..models.heads.iou_mask import iou_aware_score
@@ -58,7 +59,7 @@ __all__ = [
     "anchors_vs_points_on_slender", "best_gt_iou", "correlation", "head_outputs",
     "nms_with_and_without_mask", "pick_teaching_image", "plot_anchors_vs_points",
     "plot_positives_per_stage", "plot_score_vs_localisation", "positives_per_stage",
-    "positives_table", "save_teaching_figure", "score_vs_localisation", "slender_objects",
+    "positives_table", "save_teaching_figure", "score_vs_localisation", "slender_objects", "teaching_image",
 ]
 
 LEVEL_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
@@ -512,6 +513,21 @@ def plot_anchors_vs_points(matches: Sequence[SlenderMatch], images: Sequence[Any
         ax.set_ylim(min(img.shape[0], y2 + pad), max(0.0, y1 - pad))
         ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.01), frameon=False)
     return fig
+
+
+def teaching_image(dataset: Any, image_index: Optional[int] = None, min_aspect: float = 3.0,
+                   min_objects: int = 3) -> int:
+    """The validation image notebook 11 teaches on: its parameter ``image_index``, checked
+    against ``dataset`` (a :class:`~scrpn.viz.knobs.ParameterError` naming the valid range, before
+    anything is computed; ``scrpn reproduce -p`` runs the same check before the kernel starts),
+    else :func:`pick_teaching_image`. Pinned by ``tests/test_bad_input_cli.py``."""
+    check_knobs("11_teaching_weak_correlations", {"image_index": image_index})
+    if image_index is None:
+        return pick_teaching_image(dataset, min_aspect=min_aspect, min_objects=min_objects)
+    if image_index >= len(dataset):
+        raise ParameterError("image_index", image_index, f"expected a whole number in 0 .. "
+                             f"{len(dataset) - 1} (the validation set has {len(dataset)} images)")
+    return int(image_index)
 
 
 def pick_teaching_image(dataset: Any, min_aspect: float = 3.0, min_objects: int = 3,

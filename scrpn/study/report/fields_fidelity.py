@@ -25,12 +25,13 @@ import json as _json
 import math
 import statistics
 import subprocess
+from fnmatch import fnmatch
 from typing import Any, Optional, Sequence
 
 from ..stats import Difference
 from .fields import Num, Results, field, fmt
 
-__all__ = ["committed_runs", "iteration_seconds", "rule_result", "rule_value", "seed_runs"]
+__all__ = ["committed_runs", "experiment_runs", "iteration_seconds", "rule_result", "rule_value", "seed_runs"]
 
 
 def _rule_output(r: Results, experiment: int) -> dict:
@@ -84,6 +85,19 @@ def rule_result(r: Results, experiment: int, key: str, digits: int = 1, **style:
 def seed_runs(r: Results, runs: Sequence[str]) -> int:
     """How many seed runs (``metrics.json``) ``runs`` have committed, all together."""
     return sum(len(r.records(run)) for run in ([runs] if isinstance(runs, str) else runs))
+
+
+@field
+def experiment_runs(r: Results, patterns: Sequence[str], what: str = "seeds") -> int:
+    """The committed runs whose names match any of ``patterns`` (:mod:`fnmatch`, e.g. ``"x4*"``, an
+    experiment's new rows): how many seed runs (``what="seeds"``) or rows (``"rows"``)."""
+    if what not in ("seeds", "rows"):
+        raise ValueError(f"what must be 'seeds' or 'rows', not {what!r}")
+    folder = r.root / "results" / "runs"
+    rows = sorted(p.name for p in folder.iterdir() if p.is_dir() and any(fnmatch(p.name, pat) for pat in patterns))
+    if not rows:
+        raise FileNotFoundError(f"results/runs: no run matches {list(patterns)!r}")
+    return len(rows) if what == "rows" else seed_runs(r, rows)
 
 
 def _seed_folders(r: Results, run: str, seeds: Optional[Sequence[int]]) -> list[str]:
