@@ -83,18 +83,26 @@ def test_floor_gap_is_time_minus_flops_over_the_methods(repo: Path) -> None:
                          'digits=2) }}') == "+0.5 -0.25"
 
 
-def test_at_fields_read_the_runs_as_an_earlier_commit_had_them(repo: Path) -> None:
+def test_commit_reads_the_runs_as_an_earlier_commit_had_them(repo: Path) -> None:
+    """``commit=`` on the general fields (a pre-registration quotes the numbers of its day)."""
     first = commit_results(repo, "first")
     (repo / "results" / "runs" / "rpn" / "seed0" / "metrics.json").write_text(json.dumps({"AR1000": 48.0}))
     # then: rpn 42 / 43 / 44 (mean 43, sd 1); bf16_rpn 44 / 46 / 45: Δ +2.0, se 0.8
-    assert _render(repo, f'{{{{ at_mean("{first}", "rpn") }}}} {{{{ at_sd("{first}", "rpn", digits=2) }}}} '
-                         f'{{{{ at_diff("{first}", "bf16_rpn", "rpn") }}}}') == "43.0 1.00 +2.0 [0.8]"
+    assert _render(repo, f'{{{{ mean("rpn", commit="{first}") }}}} {{{{ sd("rpn", commit="{first}", digits=2) }}}} '
+                         f'{{{{ diff("bf16_rpn", "rpn", commit="{first}") }}}}') == "43.0 1.00 +2.0 [0.8]"
     # paired then: differences 2, 3, 1: se 0.58
-    assert _render(repo, f'{{{{ at_diff("{first}", "bf16_rpn", "rpn", paired=True, digits=2) }}}}') == \
+    assert _render(repo, f'{{{{ diff("bf16_rpn", "rpn", paired=True, digits=2, commit="{first}") }}}}') == \
         "+2.00 [0.58]"
-    assert _render(repo, f'{{{{ at_diff("{first}", "bf16_rpn", "rpn", sep="\\n") }}}}') == "+2.0\n[0.8]"
+    assert _render(repo, f'{{{{ diff("bf16_rpn", "rpn", sep="\\n", commit="{first}") }}}}') == "+2.0\n[0.8]"
+    assert _render(repo, f'{{{{ value("rpn", commit="{first}") }}}} {{{{ seeds("rpn", seeds=[1, 2], commit="{first}") }}}} '
+                         f'{{{{ delta("bf16_rpn", "rpn", commit="{first}") }}}} {{{{ se("bf16_rpn", "rpn", commit="{first}") }}}}'
+                         ) == "42.0 43.0 / 44.0 +2.0 0.8"
     # now: rpn 48 / 43 / 44, mean 45
-    assert _render(repo, '{{ mean("rpn") }}') == "45.0"
+    assert _render(repo, '{{ mean("rpn") }} {{ value("rpn") }}') == "45.0 48.0"
+    with pytest.raises(TemplateError, match="not in this checkout's history"):
+        _render(repo, f'{{{{ mean("no_such_run", commit="{first}") }}}}')
+    with pytest.raises(TemplateError, match="not in this checkout's history"):
+        _render(repo, '{{ mean("rpn", commit="0000000") }}')
 
 
 @pytest.mark.parametrize("field, problem", [

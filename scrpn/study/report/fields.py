@@ -13,6 +13,8 @@ field              reads
 ``n``              how many seeds a run has committed
 ``delta`` / ``se`` Δ = mean(a) - mean(b) / its standard error (``stats.difference``)
 ``diff``           ``"+7.8 [0.5]"``: Δ and its se as every REPORT comparison prints them
+(``commit=``)      each of the above as the runs' records were at an earlier commit (a text
+                   written then: a pre-registration quoting "today's" numbers)
 ``log``            a training log value at an iteration (``log.jsonl``)
 ``json`` / ``csv`` any committed JSON value (dotted key) / one cell of a committed CSV
 ``table``          one cell of a rendered paper table (``results/tables/<name>.csv``)
@@ -139,12 +141,32 @@ class Results:
             raise FileNotFoundError(f"results/runs/{run}: no committed run")
         return [self.json_file(str((p / "metrics.json").relative_to(self.root))) for _, p in found]
 
-    def values(self, run: str, metric: str, seeds: Optional[Sequence[int]] = None) -> list[float]:
+    def records_at(self, commit: str, run: str, seeds: Optional[Sequence[int]] = None) -> list[dict]:
+        """``run``'s ``metrics.json`` as committed at ``commit``, in seed order (``seeds``: only
+        those; default: every seed folder of that commit's tree)."""
+        folder = f"results/runs/{run}"
+        if seeds is None:
+            done = subprocess.run(["git", "-C", str(self.root), "ls-tree", "--name-only", f"{commit}:{folder}"],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise FileNotFoundError(f"{commit}:{folder}: not in this checkout's history "
+                                        f"({done.stderr.strip() or 'git failed'})")
+            seeds = sorted(int(name[4:]) for name in done.stdout.split()
+                           if name.startswith("seed") and name[4:].isdigit())
+            if not seeds:
+                raise FileNotFoundError(f"{commit}:{folder}: no committed run")
+        return [dict(self.git_json(commit, f"{folder}/seed{int(seed)}/metrics.json"), seed=int(seed)) for seed in seeds]
+
+    def values(self, run: str, metric: str, seeds: Optional[Sequence[int]] = None,
+               commit: Optional[str] = None) -> list[float]:
+        """``metric`` of ``run``'s committed seeds (``commit``: as they were at that commit)."""
         out = []
-        for record in self.records(run, seeds):
+        records = self.records(run, seeds) if commit is None else self.records_at(commit, run, seeds)
+        where = f"{commit}:" if commit else ""
+        for record in records:
             value = record.get(metric)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise KeyError(f"results/runs/{run}/seed{record.get('seed')}: no number {metric!r}")
+                raise KeyError(f"{where}results/runs/{run}/seed{record.get('seed')}: no number {metric!r}")
             out.append(float(value))
         return out
 
@@ -170,6 +192,10 @@ class Results:
         return self._tables[key]
 
     def git_json(self, commit: str, relative: str) -> Any:
+        return self._git_json(commit, relative)
+
+    @lru_cache(maxsize=None)
+    def _git_json(self, commit: str, relative: str) -> Any:
         done = subprocess.run(["git", "-C", str(self.root), "show", f"{commit}:{relative}"],
                               capture_output=True, text=True)
         if done.returncode != 0:
@@ -210,24 +236,27 @@ def _number_or_text(found: Any, style: dict) -> Any:
 
 
 @field
-def value(r: Results, run: str, metric: str = "AR1000", seed: int = 0, **style: Any) -> Num:
-    return fmt(r.values(run, metric, [seed])[0], **style)
+def value(r: Results, run: str, metric: str = "AR1000", seed: int = 0, commit: Optional[str] = None,
+          **style: Any) -> Num:
+    return fmt(r.values(run, metric, [seed], commit)[0], **style)
 
 
 @field
 def seeds(r: Results, run: str, metric: str = "AR1000", seeds: Optional[Sequence[int]] = None, sep: str = " / ",
-          **style: Any) -> str:
-    return sep.join(str(fmt(v, **style)) for v in r.values(run, metric, seeds))
+          commit: Optional[str] = None, **style: Any) -> str:
+    return sep.join(str(fmt(v, **style)) for v in r.values(run, metric, seeds, commit))
 
 
 @field
-def mean(r: Results, run: str, metric: str = "AR1000", seeds: Optional[Sequence[int]] = None, **style: Any) -> Num:
-    return fmt(statistics.fmean(r.values(run, metric, seeds)), **style)
+def mean(r: Results, run: str, metric: str = "AR1000", seeds: Optional[Sequence[int]] = None,
+         commit: Optional[str] = None, **style: Any) -> Num:
+    return fmt(statistics.fmean(r.values(run, metric, seeds, commit)), **style)
 
 
 @field
-def sd(r: Results, run: str, metric: str = "AR1000", seeds: Optional[Sequence[int]] = None, **style: Any) -> Num:
-    return fmt(sample_sd(r.values(run, metric, seeds)), **style)
+def sd(r: Results, run: str, metric: str = "AR1000", seeds: Optional[Sequence[int]] = None,
+       commit: Optional[str] = None, **style: Any) -> Num:
+    return fmt(sample_sd(r.values(run, metric, seeds, commit)), **style)
 
 
 @field
@@ -235,27 +264,31 @@ def n(r: Results, run: str, metric: str = "AR1000") -> int:
     return len(r.values(run, metric))
 
 
-def _difference(r: Results, a: str, b: str, metric: str, paired: bool, seeds: Optional[Sequence[int]]):
-    return difference(r.values(a, metric, seeds), r.values(b, metric, seeds), paired=paired)
+def _difference(r: Results, a: str, b: str, metric: str, paired: bool, seeds: Optional[Sequence[int]],
+                commit: Optional[str] = None):
+    return difference(r.values(a, metric, seeds, commit), r.values(b, metric, seeds, commit), paired=paired)
 
 
 @field
 def delta(r: Results, a: str, b: str, metric: str = "AR1000", paired: bool = False,
-          seeds: Optional[Sequence[int]] = None, sign: bool = True, **style: Any) -> Num:
-    return fmt(_difference(r, a, b, metric, paired, seeds).delta, sign=sign, **style)
+          seeds: Optional[Sequence[int]] = None, sign: bool = True, commit: Optional[str] = None,
+          **style: Any) -> Num:
+    return fmt(_difference(r, a, b, metric, paired, seeds, commit).delta, sign=sign, **style)
 
 
 @field
 def se(r: Results, a: str, b: str, metric: str = "AR1000", paired: bool = False,
-       seeds: Optional[Sequence[int]] = None, **style: Any) -> Num:
-    return fmt(_difference(r, a, b, metric, paired, seeds).se, **style)
+       seeds: Optional[Sequence[int]] = None, commit: Optional[str] = None, **style: Any) -> Num:
+    return fmt(_difference(r, a, b, metric, paired, seeds, commit).se, **style)
 
 
 @field
 def diff(r: Results, a: str, b: str, metric: str = "AR1000", paired: bool = False,
-         seeds: Optional[Sequence[int]] = None, digits: int = 1) -> str:
-    d = _difference(r, a, b, metric, paired, seeds)
-    return f"{Num(d.delta, digits, sign=True)} [{Num(d.se, digits)}]"
+         seeds: Optional[Sequence[int]] = None, digits: int = 1, sep: str = " ",
+         commit: Optional[str] = None) -> str:
+    """``"+7.8 [0.5]"`` (``sep`` between the two: a line break where the prose breaks its line)."""
+    d = _difference(r, a, b, metric, paired, seeds, commit)
+    return f"{Num(d.delta, digits, sign=True)}{sep}[{Num(d.se, digits)}]"
 
 
 @field

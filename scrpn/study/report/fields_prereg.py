@@ -21,8 +21,6 @@ field                  reads
 ``json_min``           ``*`` (``bits_2_threads_vs_1.*.max_weight_diff_rel_to_scale``)
 ``sci``                a number in short scientific notation (``1.5e-6``)
 ``floor_gap``          the largest / smallest time-to-floor minus FLOP-to-floor ratio of a bench
-``at_mean`` /          a run's seed mean / sample sd / one difference ``"+7.8 [0.5]"`` as the
-``at_sd`` / ``at_diff``  runs' records were at an earlier commit (the text was written then)
 =====================  =====================================================================
 
 Every field reads committed files through :class:`~.fields.Results` and is pinned on hand-made
@@ -31,7 +29,6 @@ records in ``tests/test_report_fields_prereg.py``.
 from __future__ import annotations
 
 import fnmatch
-import statistics
 from typing import Any, Optional, Sequence
 
 from ..stats import difference, sample_sd
@@ -173,41 +170,6 @@ def sci(r: Results, value: Any, digits: int = 1) -> str:   # noqa: ARG001  (read
         raise ValueError(f"not a number: {value!r}")
     mantissa, exponent = f"{float(value):.{digits}e}".split("e")
     return f"{mantissa}e{int(exponent)}"
-
-
-def _at_values(r: Results, commit: str, run: str, metric: str, seeds: Sequence[int]) -> list[float]:
-    out = []
-    for seed in seeds:
-        found = _dig(r.git_json(commit, f"results/runs/{run}/seed{seed}/metrics.json"), metric,
-                     f"{commit}:results/runs/{run}/seed{seed}")
-        if isinstance(found, bool) or not isinstance(found, (int, float)):
-            raise KeyError(f"{commit}:results/runs/{run}/seed{seed}: no number {metric!r}")
-        out.append(float(found))
-    return out
-
-
-@field
-def at_mean(r: Results, commit: str, run: str, metric: str = "AR1000", seeds: Sequence[int] = (0, 1, 2),
-            **style: Any) -> Num:
-    """The seed mean of ``run``'s ``metric`` as its records were at ``commit``."""
-    return fmt(statistics.fmean(_at_values(r, commit, run, metric, seeds)), **style)
-
-
-@field
-def at_sd(r: Results, commit: str, run: str, metric: str = "AR1000", seeds: Sequence[int] = (0, 1, 2),
-          **style: Any) -> Num:
-    """The sample sd over seeds of ``run``'s ``metric`` as its records were at ``commit``."""
-    return fmt(sample_sd(_at_values(r, commit, run, metric, seeds)), **style)
-
-
-@field
-def at_diff(r: Results, commit: str, a: str, b: str, metric: str = "AR1000", paired: bool = False,
-            seeds: Sequence[int] = (0, 1, 2), digits: int = 1, sep: str = " ") -> str:
-    """``"+7.8 [0.5]"``: Δ = mean(a) − mean(b) and its se (:func:`scrpn.study.stats.difference`),
-    as the runs' records were at ``commit`` (``sep`` between the two: a line break where the
-    prose breaks its line there)."""
-    d = difference(_at_values(r, commit, a, metric, seeds), _at_values(r, commit, b, metric, seeds), paired=paired)
-    return f"{Num(d.delta, digits, sign=True)}{sep}[{Num(d.se, digits)}]"
 
 
 @field
