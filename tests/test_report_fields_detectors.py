@@ -61,7 +61,8 @@ def test_minutes_span_costs_each_row_its_whole_run(repo: Path) -> None:
 
 
 @pytest.mark.parametrize("field, problem", [
-    ('runs_span(["nope_*"], "AP")', "no run matches"),
+    ('runs_span(["nope_*"], "AP")', "no committed run matches 'nope_\\*'"),
+    ('runs_span(["det_*", "dte_*"], "AP")', "no committed run matches 'dte_\\*'"),
     ('minutes_span("det", {"detector": "Faster", "num_proposals": 1000})', "no row with a run matches"),
     ('minutes_span("det", {"stage": 1})', "no column 'stage'"),
 ])

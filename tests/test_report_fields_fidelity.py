@@ -47,10 +47,32 @@ def test_experiment_runs_counts_the_matching_rows_and_their_seeds(repo: Path) ->
     _write(repo, "x4_d", 0, {"AR1000": 1.0})
     assert _render(repo, '{{ experiment_runs(["x4*"]) }} {{ experiment_runs(["x4*"], "rows") }}') == "3 2"
     assert _render(repo, '{{ experiment_runs(["x4_d", "a"]) }} {{ experiment_runs(["?"], "rows") }}') == "4 2"
-    with pytest.raises(TemplateError, match="no run matches"):
+    with pytest.raises(TemplateError, match="no committed run matches 'x9\\*'"):
         _render(repo, '{{ experiment_runs(["x9*"]) }}')
+    # one mistyped pattern beside a good one is an error, not a smaller count
+    with pytest.raises(TemplateError, match="no committed run matches 'x5\\*'"):
+        _render(repo, '{{ experiment_runs(["x4*", "x5*"]) }}')
     with pytest.raises(TemplateError, match="'seeds' or 'rows'"):
         _render(repo, '{{ experiment_runs(["x4*"], "folders") }}')
+
+
+def test_runs_matching_expands_each_entry_in_order(repo: Path) -> None:
+    for run in ("x4_c", "x4_a", "x4b"):
+        _write(repo, run, 0, {"AR1000": 1.0})
+    (repo / "results" / "runs" / "x4_stray.txt").write_text("not a run folder")
+    results = Results(repo)
+    # a pattern's matches in name order, entries in the order given, each run once
+    assert results.runs_matching(["b", "x4_*", "a", "x4?c"]) == ["b", "x4_a", "x4_c", "a"]
+    assert results.runs_matching("x4[b_]*") == ["x4_a", "x4_c", "x4b"]
+    for entry in ("x4_z*", "x4_stray.txt", "c"):     # a pattern, a file, an uncommitted name
+        with pytest.raises(FileNotFoundError, match=f"no committed run matches '{entry}"):
+            results.runs_matching(["a", entry])
+    # a reader of the paper's tables: a plain name needs no run, a pattern still does
+    assert results.runs_matching(["c", "x4_*"], names_need_runs=False) == ["c", "x4_a", "x4_c"]
+    with pytest.raises(FileNotFoundError, match="no committed run matches 'y\\*'"):
+        results.runs_matching(["c", "y*"], names_need_runs=False)
+    with pytest.raises(ValueError, match="no run pattern given"):
+        results.runs_matching([])
 
 
 def test_iteration_seconds(repo: Path) -> None:

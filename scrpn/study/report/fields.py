@@ -36,6 +36,7 @@ every numeric field. ``tests/test_report.py`` pins each field on hand-made recor
 """
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import json as _json
 import math
@@ -156,6 +157,29 @@ class Results:
             if not seeds:
                 raise FileNotFoundError(f"{commit}:{folder}: no committed run")
         return [dict(self.git_json(commit, f"{folder}/seed{int(seed)}/metrics.json"), seed=int(seed)) for seed in seeds]
+
+    def runs_matching(self, patterns: str | Sequence[str], names_need_runs: bool = True) -> list[str]:
+        """The committed runs (folders of ``results/runs``) that ``patterns`` name: each entry a
+        run's name or an :mod:`fnmatch` pattern (``*``, ``?``, ``[..]``), expanded in the order
+        given, a pattern's matches in name order, each run once. An entry that matches no committed
+        run is an error naming it, so a mistyped pattern never silently narrows a count or a span
+        (``tests/test_report_fields_fidelity.py``). ``names_need_runs=False`` passes a plain name
+        through uncommitted (a reader of the paper's tables, whose configs need no run of ours)."""
+        entries = [patterns] if isinstance(patterns, str) else list(patterns)
+        if not entries:
+            raise ValueError("results/runs: no run pattern given")
+        folder = self.root / "results" / "runs"
+        names = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        out: list[str] = []
+        for entry in entries:
+            if any(c in entry for c in "*?["):
+                hits = fnmatch.filter(names, entry)
+            else:
+                hits = [entry] if entry in names or not names_need_runs else []
+            if not hits:
+                raise FileNotFoundError(f"results/runs: no committed run matches {entry!r}")
+            out += [hit for hit in hits if hit not in out]
+        return out
 
     def values(self, run: str, metric: str, seeds: Optional[Sequence[int]] = None,
                commit: Optional[str] = None) -> list[float]:

@@ -17,7 +17,6 @@ pins each field on hand-made records.
 """
 from __future__ import annotations
 
-from fnmatch import fnmatch
 from typing import Any, Optional, Sequence
 
 from ..runs import run_cost
@@ -45,11 +44,9 @@ def table_delta(r: Results, name: str, a: str, b: str, column: str, sign: bool =
 
 @field
 def runs_span(r: Results, patterns: Sequence[str], metric: str, seed: int = 0, digits: int = 0) -> str:
-    """``"lo-hi"`` of ``metric`` over the committed runs matching any of ``patterns`` (seed ``seed``)."""
-    folder = r.root / "results" / "runs"
-    names = sorted(p.name for p in folder.iterdir() if p.is_dir() and any(fnmatch(p.name, pat) for pat in patterns))
-    if not names:
-        raise FileNotFoundError(f"results/runs: no run matches {list(patterns)!r}")
+    """``"lo-hi"`` of ``metric`` over the committed runs that ``patterns`` name (seed ``seed``;
+    :meth:`Results.runs_matching`: each pattern must match a committed run)."""
+    names = r.runs_matching(patterns)
     return _span([r.values(name, metric, [seed])[0] for name in names], digits, f"{list(patterns)!r} {metric}")
 
 

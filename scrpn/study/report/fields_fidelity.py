@@ -25,7 +25,6 @@ import json as _json
 import math
 import statistics
 import subprocess
-from fnmatch import fnmatch
 from typing import Any, Optional, Sequence
 
 from ..stats import Difference
@@ -89,14 +88,12 @@ def seed_runs(r: Results, runs: Sequence[str]) -> int:
 
 @field
 def experiment_runs(r: Results, patterns: Sequence[str], what: str = "seeds") -> int:
-    """The committed runs whose names match any of ``patterns`` (:mod:`fnmatch`, e.g. ``"x4*"``, an
-    experiment's new rows): how many seed runs (``what="seeds"``) or rows (``"rows"``)."""
+    """The committed runs that ``patterns`` name (:meth:`Results.runs_matching`, e.g. ``"x4*"``, an
+    experiment's new rows; each pattern must match one): how many seed runs (``what="seeds"``) or
+    rows (``"rows"``)."""
     if what not in ("seeds", "rows"):
         raise ValueError(f"what must be 'seeds' or 'rows', not {what!r}")
-    folder = r.root / "results" / "runs"
-    rows = sorted(p.name for p in folder.iterdir() if p.is_dir() and any(fnmatch(p.name, pat) for pat in patterns))
-    if not rows:
-        raise FileNotFoundError(f"results/runs: no run matches {list(patterns)!r}")
+    rows = r.runs_matching(patterns)
     return len(rows) if what == "rows" else seed_runs(r, rows)
 
 

@@ -24,7 +24,6 @@ Every field is pinned on hand-made records in ``tests/test_report_fields_sweeps.
 """
 from __future__ import annotations
 
-import fnmatch
 import math
 import statistics
 from typing import Any, Optional, Sequence
@@ -52,24 +51,6 @@ def _paper_value(r: Results, names: str | Sequence[str], config: str, metric: st
         raise ValueError(f"{', '.join(where)}: config {config!r} has {len(found)} paper values of {metric} "
                          f"({sorted(found)}), need exactly one")
     return found.pop()
-
-
-def _expand(r: Results, runs: str | Sequence[str]) -> list[str]:
-    """``runs`` with each pattern (``*``, ``?``, ``[..]``: :mod:`fnmatch`) replaced by the committed
-    runs it matches, in name order; a pattern that matches nothing is an error."""
-    names = sorted(p.name for p in (r.root / "results" / "runs").glob("*") if p.is_dir())
-    out: list[str] = []
-    for run in [runs] if isinstance(runs, str) else list(runs):
-        if any(c in run for c in "*?["):
-            hits = fnmatch.filter(names, run)
-            if not hits:
-                raise FileNotFoundError(f"results/runs: no committed run matches {run!r}")
-            out += [h for h in hits if h not in out]
-        elif run not in out:
-            out.append(run)
-    if not out:
-        raise ValueError("no runs")
-    return out
 
 
 def _seed_value(r: Results, run: str, metric: str, seed: int) -> float:
@@ -100,7 +81,7 @@ def ablation_bound(r: Results, runs: Sequence[str], reference: Optional[str] = N
         def read(run: str) -> float:
             return _seed_value(r, run, metric, seed)
     base = 0.0 if reference is None else read(reference)
-    values = [read(run) - base for run in _expand(r, runs)]
+    values = [read(run) - base for run in r.runs_matching(runs, names_need_runs=paper_table is None)]
     return fmt(max(values) if bound == "max" else min(values), **style)
 
 
