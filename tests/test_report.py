@@ -113,6 +113,10 @@ def test_run_fields_on_hand_computed_values(repo: Path) -> None:
     assert _render(repo, '{{ diff("a", "b", paired=True, digits=2) }}') == "+11.00 [0.58]"
     assert _render(repo, '{{ delta("b", "a") }} {{ se("a", "b", digits=3) }}') == "-11.0 1.291"
     assert _render(repo, '{{ mean("a", seeds=[0, 1]) }}') == "51.0"
+    # (a - b) - (b - a) = 11 - (-11) = 22, se sqrt(2) x 1.291 = 1.826; the same pair twice: 0
+    assert _render(repo, '{{ diff_change("a", "b", "b", "a") }}') == "+22.0 [1.8], resolved"
+    assert _render(repo, '{{ diff_change("a", "b", "a", "b", digits=2) }}') == "+0.00 [1.83], not resolved"
+    assert _render(repo, '{{ diff_change("a", "b", "b", "a", mark=False) }}') == "+22.0 [1.8]"
     # arithmetic leaves a plain float, printed with one decimal unless fmt says otherwise
     assert _render(repo, '{{ mean("a") - mean("b") }} {{ fmt(mean("a") / 4, digits=2) }}') == "11.0 13.00"
 

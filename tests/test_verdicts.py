@@ -7,7 +7,7 @@ import math
 import pytest
 
 from scrpn.study.experiments.e3_iou_mask import experiment3
-from scrpn.study.stats import difference, difference_se
+from scrpn.study.stats import Difference, difference, difference_change, difference_se
 from scrpn.study.verdicts import stage1_learns
 
 
@@ -26,6 +26,18 @@ def test_paired_difference_by_hand():
     assert d.resolved and d.text() == "+2.0 [0.6] resolved"
     with pytest.raises(ValueError):
         difference([1.0, 2.0], [1.0], paired=True)
+
+
+def test_difference_change_by_hand():
+    # +13.2 [0.3] at 8x against +17.2 [0.4] at mini: -4.0, se sqrt(0.09 + 0.16) = 0.5 -> 8 se
+    moved = difference_change(Difference(13.2, 0.3, 3), Difference(17.2, 0.4, 3))
+    assert moved.delta == pytest.approx(-4.0) and moved.se == pytest.approx(0.5) and moved.n == 3
+    assert moved.resolved
+    # +1.0 against +0.0 with se 0.3 and 0.4: 1.0 < 2.5 x 0.5, not resolved
+    assert not difference_change(Difference(1.0, 0.3, 3), Difference(0.0, 0.4, 2)).resolved
+    # a one-seed side has no se, so no change is ever resolved through it
+    one = difference_change(Difference(9.0, math.nan, 1), Difference(0.0, 0.4, 3))
+    assert math.isnan(one.se) and not one.resolved and one.n == 1
 
 
 def test_one_seed_is_never_resolved():

@@ -7,6 +7,8 @@ to a cause"), in one place for the paper's tables, their prose and the cause exp
   sqrt(s_a²/n_a + s_b²/n_b) (sample standard deviations, :func:`difference_se`), or, ``paired``
   (both arms scored from the same checkpoints, seed by seed), the standard error of the per-seed
   differences, sd/√n. A difference is **resolved** when |Δ| ≥ ``RESOLVED_SE`` se.
+* :func:`difference_change`: how much a difference moved between two sets of trainings (the
+  same pair of rows at two schedules), Δ_later - Δ_earlier with se sqrt(se_later² + se_earlier²).
 * :func:`arm_difference`: one-seed arms against a reference's seed mean and sd.
 * :func:`cached_runs` / :func:`metric`: ``row -> [metrics.json records]`` of a study's cached
   seeds, and one metric of them (trains nothing).
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 __all__ = ["Difference", "Metric", "RESOLVED_SE", "Runs", "arm_difference", "cached_runs", "difference",
-           "difference_se", "metric", "sample_sd"]
+           "difference_change", "difference_se", "metric", "sample_sd"]
 
 RESOLVED_SE = 2.5          # a difference is resolved at |Δ| >= 2.5 standard errors
 
@@ -69,6 +71,17 @@ def difference(a: Sequence[float], b: Sequence[float], paired: bool = False) -> 
         return Difference(statistics.fmean(d), sample_sd(d) / math.sqrt(len(d)), len(d))
     se = difference_se(sample_sd(a), len(a), sample_sd(b), len(b))
     return Difference(statistics.fmean(a) - statistics.fmean(b), se, min(len(a), len(b)))
+
+
+def difference_change(later: Difference, earlier: Difference) -> Difference:
+    """How far a difference moved: ``later.delta - earlier.delta``, se sqrt(se_l² + se_e²).
+
+    The two differences come from separate trainings (e.g. a pair of rows at the mini schedule
+    and the same pair at 8x), so their errors add as independent ones. Runs of one seed number
+    at two schedules start from the same initialisation, which can only correlate the two
+    differences positively; treating them as independent then overstates the se, so a change
+    called resolved here is resolved at least as strongly (``tests/test_verdicts.py``)."""
+    return Difference(later.delta - earlier.delta, math.hypot(later.se, earlier.se), min(later.n, earlier.n))
 
 
 def arm_difference(a: Sequence[float], b: Sequence[float]) -> Difference:

@@ -49,7 +49,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import pandas as pd
 
-from ..stats import difference, sample_sd
+from ..stats import difference, difference_change, sample_sd
 
 __all__ = ["FIELDS", "Num", "Results", "field", "fields", "fmt", "load_field_modules"]
 
@@ -313,6 +313,19 @@ def diff(r: Results, a: str, b: str, metric: str = "AR1000", paired: bool = Fals
     """``"+7.8 [0.5]"`` (``sep`` between the two: a line break where the prose breaks its line)."""
     d = _difference(r, a, b, metric, paired, seeds, commit)
     return f"{Num(d.delta, digits, sign=True)}{sep}[{Num(d.se, digits)}]"
+
+
+@field
+def diff_change(r: Results, a: str, b: str, earlier_a: str, earlier_b: str, metric: str = "AR1000",
+                digits: int = 1, mark: bool = True, commit: Optional[str] = None) -> str:
+    """How far ``a - b`` moved from ``earlier_a - earlier_b`` (e.g. ``s8x_sc_rpn - s8x_rpn``
+    against ``sc_rpn - rpn``): ``"-4.0 [0.6]"`` (:func:`..stats.difference_change`), with
+    ``mark`` followed by ``", resolved"`` or ``", not resolved"`` so the prose never reads more
+    into a change than its standard error allows."""
+    change = difference_change(_difference(r, a, b, metric, False, None, commit),
+                               _difference(r, earlier_a, earlier_b, metric, False, None, commit))
+    text = f"{Num(change.delta, digits, sign=True)} [{Num(change.se, digits)}]"
+    return text + ((", resolved" if change.resolved else ", not resolved") if mark else "")
 
 
 @field
