@@ -196,3 +196,52 @@ def test_a_stage_profile_chosen_by_the_runs(tmp_path, monkeypatch) -> None:
     assert "a: not yet" in lines
     assert [(sub.profile, rows, seeds) for sub, rows, seeds in plan] == [("2x", ["sc_rpn"], (0,))]
     assert plan[0][0].run_name("sc_rpn") == "s2x_sc_rpn"
+
+
+def test_the_causes_table_reads_each_claim_where_its_phase_trains_it(tmp_path) -> None:
+    """S* = 8x: Table I's lines read the converged profile (8x), the component claims' lines phase
+    3's 4x runs, DeepForest's line waits for DeepForest's own S*; a run two lines name (SC-RPN's
+    8x seeds: the curve's `s8x_sc_rpn`, Table I's `sc_rpn` at converged) costs once."""
+    import shutil
+    from dataclasses import replace
+    from pathlib import Path
+
+    from scrpn.study.causes import WAITING, causes_table
+    from scrpn.study.runs import Study
+    from test_causes import fake_run
+
+    root = Path(__file__).resolve().parents[1]
+    configs = tmp_path / "configs"
+    shutil.copytree(root / "configs", configs)
+    (configs / "converged" / "_base.yaml").write_text("_base_: 8x.yaml\n")
+    mini = Study(profile="mini", seeds=[0, 1, 2], results_dir=tmp_path / "results", config_root=configs,
+                 train_missing=False, log=lambda message: None)
+    at = {f: replace(mini, profile=f"{f}x") for f in (2, 4, 8, 16)}
+    # the curve, seed 0: every doubling up to 8x moves both methods by more than 1.0 -> S* = 8x
+    for factor, (rpn, sc) in {1: (40.0, 60.0), 2: (45.0, 63.0), 4: (50.0, 65.0), 8: (52.0, 67.0),
+                              16: (54.0, 68.0)}.items():
+        study = mini if factor == 1 else at[factor]
+        if factor == 4:     # RPN's 4x rung is experiment 2's control, costed there
+            fake_run(mini, "x2g2c_rpn_4x", 0, rpn, wall_seconds=400.0)
+        else:
+            fake_run(study, "rpn", 0, rpn, wall_seconds=100.0 * factor)
+        fake_run(study, "sc_rpn", 0, sc, wall_seconds=200.0 * factor)
+    for seed in (1, 2):                             # SC-RPN's 8x seeds (phase 2) and 4x seeds (phase 3)
+        fake_run(at[8], "sc_rpn", seed, 67.0 + seed, wall_seconds=1600.0)
+        fake_run(at[4], "sc_rpn", seed, 65.0 + seed, wall_seconds=800.0)
+    for seed in (0, 1, 2):
+        fake_run(at[4], "t3_sads", seed, 64.0 + seed, wall_seconds=700.0)
+    frame = causes_table(mini).set_index("arm")
+    ten = frame[frame["experiment"] == 10]
+    # the IoU mask claim reads SC-RPN at 4x (65, 66, 67), not its 8x seeds (67, 68, 69)
+    mask = ten.loc["S* mask"]
+    assert mask["seeds"] == 3 and mask["AR1000_mean"] == pytest.approx(66.0)
+    assert mask["delta_AR1000"] == pytest.approx(1.0) and mask["status"] == "done"
+    assert ten.loc["S* Table I sc_rpn>rpn"]["AR1000_mean"] == pytest.approx(68.0)
+    assert ten.loc["S* PosR"]["status"] == "not run"           # t3_sads at 4x is there, t4_maxiou_sat not
+    assert ten.loc["S* DF"]["status"] == WAITING
+    # every run once: the curve's 1x rows are the mini runs and RPN's 4x rung experiment 2's (not
+    # this experiment's cost); 2x-16x seed 0 of both less that control (9,000 - 400 = 8,600 s),
+    # SC-RPN's 8x seeds 1-2 (3,200 s), its 4x seeds 1-2 (1,600 s), t3_sads at 4x (2,100 s): 15,500 s
+    # (keyed by the arm's row and profile, SC-RPN's and RPN's 8x runs counted twice)
+    assert ten["machine_hours"].sum() * 3600 == pytest.approx(15500.0)

@@ -62,7 +62,10 @@ def stage1_logs(study: Study, experiment: int) -> dict[str, list[list[dict]]]:
             label = row if arm.dataset in (None, study.dataset) else f"{row} ({arm.dataset})"
             if row is None or label in logs:
                 continue
-            sub, name = run_study(experiment_study(study, arm), row)
+            where = experiment_study(study, arm)
+            if where is None:           # its profile is not chosen yet
+                continue
+            sub, name = run_study(where, row)
             if schedule_waiting(sub):
                 continue
             seeds = [sub.training_log(name, s) for s in sub.seeds if sub.cached(name, s) is not None]
@@ -102,6 +105,8 @@ def causes_table(study: Study) -> pd.DataFrame:
     lines, counted = [], set()
     for arm in ARMS:
         runs, arm_study = runs_of(arm), experiment_study(study, arm)
+        pending = arm_study is None             # its profile (a function of the runs) names none yet
+        arm_study = arm_study or study
         measured = metric(runs, arm.metric)
         line = {"experiment": arm.experiment, "claim": arm.claim, "arm": arm.arm, "variant": arm.variant,
                 "dataset": arm.dataset or "synthshapes", "row": arm.row or "", "reference": arm.reference,
@@ -131,8 +136,11 @@ def causes_table(study: Study) -> pd.DataFrame:
         # machine and CPU time of the runs this arm added (a scoring variant counts its
         # evaluation only: it shares the training); a row several arms share (experiment 7's
         # x7_rpn, experiment 4's S1 / S2 references) counts once, at the first arm naming it
-        new_rows = [row for row in arm.cost_rows if (arm.experiment, arm.dataset, arm.profile, row) not in counted]
-        counted.update((arm.experiment, arm.dataset, arm.profile, row) for row in new_rows)
+        # (keyed by the runs a row names, so experiment 10's `s8x_rpn` on its curve and `rpn` at
+        # the converged profile of its Table I count once)
+        keys = {row: (arm.experiment, *_run_key(arm_study, row)) for row in arm.cost_rows}
+        new_rows = [row for row in arm.cost_rows if keys[row] not in counted]
+        counted.update(keys[row] for row in new_rows)
         costed = [r for row in new_rows for r in runs(row)]
         line["machine_hours"] = sum(run_cost(r)[0] for r in costed) / 3600
         line["cpu_hours"] = sum(run_cost(r)[1] for r in costed) / 3600
@@ -140,11 +148,20 @@ def causes_table(study: Study) -> pd.DataFrame:
         wanted = REGISTRY[arm.experiment].seeds_of(arm, line["verdict"])
         line["status"] = _status(arm, runs, min(wanted, len(study.seeds)),
                                  decided=not line["verdict"].startswith("pending"))
-        if schedule_waiting(arm_study):       # experiment 10's arms at S* before phase 1 chose it
+        if pending or schedule_waiting(arm_study):    # experiment 10's arms before their rung is chosen
             line["status"] = WAITING
         line["figures"] = ";".join(figure_names(arm))
         lines.append(line)
     return pd.DataFrame(lines)
+
+
+def _run_key(study: Study, row: str) -> tuple:
+    """The runs ``row`` names in ``study``, whatever the name: ``(dataset, rung or profile, row)``;
+    a run name at a rung (``s8x_rpn``) and the row at a profile that is that rung (``rpn`` at
+    ``converged`` = 8x) give one key."""
+    sub, name = run_study(study, row)
+    rung = None if schedule_waiting(sub) else sub.schedule_rung()
+    return (sub.dataset or "synthshapes", rung or sub.profile, name)
 
 
 def _status(arm: Arm, runs: Runs, wanted: int, decided: bool) -> str:

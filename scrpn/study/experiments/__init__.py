@@ -42,11 +42,22 @@ def all_arms() -> tuple[Arm, ...]:
     return tuple(arm for number in sorted(REGISTRY) for arm in REGISTRY[number].arms)
 
 
-def experiment_study(study: Any, where: Any) -> Any:
-    """``study`` for an experiment's (or an arm's) dataset and profile: the same seeds and folders."""
-    changes = {key: value for key, value in (("dataset", where.dataset), ("profile", where.profile))
-               if value not in (None, getattr(study, key))}
-    return replace(study, **changes) if changes else study
+def experiment_study(study: Any, where: Any) -> Optional[Any]:
+    """``study`` for an experiment's (or an arm's) dataset and profile: the same seeds and folders.
+
+    An arm's profile may be a function of the cached runs on its dataset (read by name,
+    :func:`named_runs`), as a :class:`Stage`'s may: experiment 10 reads its component claims at
+    phase 3's rung and DeepForest's claim at DeepForest's own S*, so the causes table reads each
+    arm where its stage trains it. ``None`` while that function names no profile yet (the arm
+    reads no runs and waits; ``tests/test_converged.py``)."""
+    dataset = where.dataset if where.dataset not in (None, study.dataset) else None
+    base = replace(study, dataset=dataset) if dataset else study
+    profile = where.profile
+    if callable(profile):
+        profile = profile(named_runs(base))
+        if profile is None:
+            return None
+    return replace(base, profile=profile) if profile not in (None, base.profile) else base
 
 
 def run_study(study: Any, name: str) -> tuple[Any, str]:
@@ -104,6 +115,8 @@ def experiment_runs(study: Any) -> Callable[[Any], Runs]:
 
     def runs_of(where: Any) -> Runs:
         base = experiment_study(study, where)
+        if base is None:                # an arm whose profile is not chosen yet
+            return lambda row: []
         key = (base.dataset, base.profile)
         if key not in memo:
             memo[key] = named_runs(base)
@@ -142,7 +155,7 @@ def experiment_steps(number: int, study: Any, log: Callable[[str], None] = print
     whose profile is a function of the cached runs trains at the profile it names (``None``: not
     yet, the stage is skipped with its ``skip`` line)."""
     experiment = REGISTRY[number]
-    base = experiment_study(study, experiment)
+    base = experiment_study(study, experiment)      # an Experiment's profile is a name, never pending
     every_seed = sorted({seed for stage in experiment.stages for seed in stage.seeds})
     for stage in experiment.stages:
         if stage.dropped:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 from ..stats import Difference, Runs, difference, metric
 from ..verdicts import SD_LIMIT, stage1_learns
@@ -328,15 +328,29 @@ _SHORT = {ABOVE: "Table I", NOT_BELOW: "points", GAIN: "alignment", POSR_GAIN: "
           CARRIES: "DF"}
 
 
+def _claim_profile(claim: Claim) -> Union[str, Callable[[Runs], Optional[str]]]:
+    """Where the causes table reads ``claim``'s arm: the rung :func:`experiment10` reads it at.
+    Table I at S* (``converged``); the component claims at phase 3's rung
+    (:func:`_phase3_profile`: 4x when S* = 8x); DeepForest's at its own S*
+    (:func:`_deepforest_profile`, pending until its curve decides it). All three used to read
+    ``converged``, which put SC-RPN's 8x seeds on the IoU mask claim's line, and would have
+    left the component lines "not run" after phase 3 trained them (found 2026-12-06;
+    ``tests/test_converged.py``)."""
+    if claim.dataset != "synthshapes":
+        return _deepforest_profile
+    return CONVERGED if claim.criterion == ABOVE else _phase3_profile
+
+
 def _claim_arms() -> tuple[Arm, ...]:
     arms = []
     for c in CLAIMS:
         name = f"S* {_SHORT[c.criterion]}" + (f" {c.row}>{c.reference}" if c.criterion == ABOVE else "")
         dataset = None if c.dataset == "synthshapes" else c.dataset
-        arms.append(Arm(name, c.name, c.row, c.reference, adds=_BOTH, dataset=dataset, profile=CONVERGED))
+        profile = _claim_profile(c)
+        arms.append(Arm(name, c.name, c.row, c.reference, adds=_BOTH, dataset=dataset, profile=profile))
         if c.paired:
             arms.append(Arm(f"{name} (paired)", "the same checkpoints, IoU-aware vs classification-only score",
-                            *c.paired, paired=True, adds=_BOTH, profile=CONVERGED))
+                            *c.paired, paired=True, adds=_BOTH, profile=profile))
     return tuple(arms)
 
 

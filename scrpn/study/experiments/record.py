@@ -36,7 +36,10 @@ class Arm:
     adds: tuple[str, ...] = ("row",)
     # its own dataset / profile, else its Experiment's (None: the study's)
     dataset: Optional[str] = None   # another dataset's runs (experiment 9: "deepforest")
-    profile: Optional[str] = None   # another profile's runs (a schedule rung: "4x", "converged")
+    # another profile's runs (a schedule rung: "4x", "converged"), or, as a Stage's, a function of
+    # the cached runs naming it (None: not chosen yet, the arm waits): experiment 10's claims at
+    # phase 3's rung and at DeepForest's own S*
+    profile: Union[None, str, Callable[[Runs], Optional[str]]] = None
     # filled in by its Experiment:
     experiment: int = 0
     claim: str = ""
