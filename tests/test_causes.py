@@ -347,6 +347,39 @@ def test_runs_at_another_profile_are_read_by_their_run_names(tmp_path: Path) -> 
     assert [r["AR1000"] for r in runs_of(at_4x)("rpn")] == [53.0]
 
 
+def test_an_arm_whose_profile_is_chosen_by_the_runs_reads_each_folder_once(tmp_path: Path, monkeypatch) -> None:
+    """An arm's profile may be a function of the cached runs (experiment 10's phases 3 and 4):
+    ``ExperimentRuns.study_of`` resolves it as ``experiment_study`` does, through the same memo
+    as the runs, so a causes table of many such arms builds one reader per dataset and profile
+    (before, each arm read the mini folder again to choose its profile). Hand-made runs: RPN
+    43.0 at mini, 53.0 at 4x; the profile function names 4x once ``s4x_rpn`` exists."""
+    from scrpn.study import experiments
+    from scrpn.study.experiments import Arm, experiment_runs, experiment_study
+
+    mini = Study(profile="mini", seeds=[0], results_dir=tmp_path, config_root=ROOT / "configs",
+                 train_missing=False, log=lambda message: None)
+    rung = Study(profile="4x", seeds=[0], results_dir=tmp_path, config_root=ROOT / "configs",
+                 train_missing=False, log=lambda message: None)
+    fake_run(mini, "rpn", 0, 43.0)
+
+    def chosen(runs) -> object:
+        return "4x" if runs("s4x_rpn") else None
+
+    arm = Arm("4x", "RPN where its phase trains it", "rpn", "rpn", profile=chosen)
+    assert experiment_study(mini, arm) is None and experiment_runs(mini).study_of(arm) is None
+    assert experiment_runs(mini)(arm)("rpn") == []                      # pending: reads nothing
+    fake_run(rung, "rpn", 0, 53.0)
+    assert experiment_study(mini, arm).profile == "4x"
+    built = []
+    real = experiments.named_runs
+    monkeypatch.setattr(experiments, "named_runs", lambda study: built.append(study.profile) or real(study))
+    runs_of = experiment_runs(mini)
+    for _ in range(5):
+        assert runs_of.study_of(arm).profile == "4x"
+        assert [r["AR1000"] for r in runs_of(arm)("rpn")] == [53.0]
+    assert built == ["mini", "4x"]                  # one reader each: the profile's input, the runs
+
+
 def test_each_row_is_named_once_in_the_experiments() -> None:
     """Issue 35: an experiment's rows are written once, in its own module of the registry
     (``scrpn/study/experiments/``); the causes table, the rules, the prose and the run order read

@@ -104,7 +104,7 @@ def causes_table(study: Study) -> pd.DataFrame:
     verdicts = experiment_verdicts(runs_of)
     lines, counted = [], set()
     for arm in ARMS:
-        runs, arm_study = runs_of(arm), experiment_study(study, arm)
+        runs, arm_study = runs_of(arm), runs_of.study_of(arm)
         pending = arm_study is None             # its profile (a function of the runs) names none yet
         arm_study = arm_study or study
         measured = metric(runs, arm.metric)

@@ -24,10 +24,9 @@ from . import (e1_cascade_rpn, e2_ga_rpn, e3_iou_mask, e4_posr, e5_alignment, e6
                e8_detectors, e9_deepforest, e10_converged)
 from .record import Amendment, Arm, Experiment, Stage
 
-__all__ = ["Amendment", "Arm", "Experiment", "REGISTRY", "RUN_ORDER", "Stage", "all_arms", "experiment_plan", "experiment_steps",
-           "experiment_runs",
-           "experiment_study", "experiment_verdicts", "named_runs", "registered_seeds", "run_experiment", "run_study",
-           "schedule_waiting"]
+__all__ = ["Amendment", "Arm", "Experiment", "ExperimentRuns", "REGISTRY", "RUN_ORDER", "Stage", "all_arms",
+           "experiment_plan", "experiment_steps", "experiment_runs", "experiment_study", "experiment_verdicts",
+           "named_runs", "registered_seeds", "run_experiment", "run_study", "schedule_waiting", "study_at"]
 
 REGISTRY: dict[int, Experiment] = {m.EXPERIMENT.number: m.EXPERIMENT for m in (
     e1_cascade_rpn, e2_ga_rpn, e3_iou_mask, e4_posr, e5_alignment, e6_points, e7_geometry, e8_detectors,
@@ -50,11 +49,21 @@ def experiment_study(study: Any, where: Any) -> Optional[Any]:
     phase 3's rung and DeepForest's claim at DeepForest's own S*, so the causes table reads each
     arm where its stage trains it. ``None`` while that function names no profile yet (the arm
     reads no runs and waits; ``tests/test_converged.py``)."""
-    dataset = where.dataset if where.dataset not in (None, study.dataset) else None
-    base = replace(study, dataset=dataset) if dataset else study
-    profile = where.profile
+    return study_at(_dataset_study(study, where), where.profile)
+
+
+def _dataset_study(study: Any, where: Any) -> Any:
+    """``study`` on ``where``'s dataset (its own when ``where`` names none)."""
+    return replace(study, dataset=where.dataset) if where.dataset not in (None, study.dataset) else study
+
+
+def study_at(base: Any, profile: Any, read: Optional[Callable[[Any], Runs]] = None) -> Optional[Any]:
+    """``base`` at ``profile``: a profile name, ``None`` (``base``'s own), or a function of the
+    cached runs ``read(base)`` returns (default :func:`named_runs`) that names one, or ``None``
+    while it cannot yet; then this returns ``None``. The one resolution behind
+    :func:`experiment_study`, :class:`ExperimentRuns` and :func:`experiment_steps`."""
     if callable(profile):
-        profile = profile(named_runs(base))
+        profile = profile((read or named_runs)(base))
         if profile is None:
             return None
     return replace(base, profile=profile) if profile not in (None, base.profile) else base
@@ -107,22 +116,35 @@ def named_runs(study: Any) -> Runs:
     return runs
 
 
-def experiment_runs(study: Any) -> Callable[[Any], Runs]:
+class ExperimentRuns:
     """``experiment (or arm) -> its cached runs``, by row on its dataset and profile, or by run
-    name at a schedule rung (:func:`named_runs`); one memoised reader per dataset and profile. A
-    profile not chosen yet (``converged`` before S*) reads no runs. Trains nothing."""
-    memo: dict = {}
+    name at a schedule rung (:func:`named_runs`); one memoised reader per dataset and profile, which
+    also feeds the profiles that are functions of the runs (:func:`study_at`), so a table of many
+    arms reads each folder once. A profile not chosen yet (``converged`` before S*) reads no runs.
+    Trains nothing."""
 
-    def runs_of(where: Any) -> Runs:
-        base = experiment_study(study, where)
-        if base is None:                # an arm whose profile is not chosen yet
-            return lambda row: []
+    def __init__(self, study: Any) -> None:
+        self._study = study
+        self._readers: dict = {}
+
+    def _named(self, base: Any) -> Runs:
         key = (base.dataset, base.profile)
-        if key not in memo:
-            memo[key] = named_runs(base)
-        return memo[key]
+        if key not in self._readers:
+            self._readers[key] = named_runs(base)
+        return self._readers[key]
 
-    return runs_of
+    def study_of(self, where: Any) -> Optional[Any]:
+        """:func:`experiment_study`, reading through this object's memo."""
+        return study_at(_dataset_study(self._study, where), where.profile, read=self._named)
+
+    def __call__(self, where: Any) -> Runs:
+        base = self.study_of(where)
+        return (lambda row: []) if base is None else self._named(base)
+
+
+def experiment_runs(study: Any) -> ExperimentRuns:
+    """:class:`ExperimentRuns` of ``study``: ``runs_of(experiment or arm)``."""
+    return ExperimentRuns(study)
 
 
 def experiment_verdicts(runs_of: Callable[[Experiment], Runs]) -> dict[int, str]:
@@ -162,13 +184,11 @@ def experiment_steps(number: int, study: Any, log: Callable[[str], None] = print
             log(f"experiment {number}, stage {stage.name}: dropped ({stage.dropped})")
             continue
         reader = base if stage.dataset in (None, base.dataset) else replace(base, dataset=stage.dataset)
-        profile = stage.profile
-        if callable(profile):           # a profile chosen by earlier runs (experiment 10's phases 3-4)
-            profile = profile(named_runs(replace(reader, seeds=every_seed)))
-            if profile is None:
-                log(stage.skip or f"experiment {number}, stage {stage.name}: its profile is not chosen yet")
-                continue
-        sub = reader if profile in (None, reader.profile) else replace(reader, profile=profile)
+        # a profile may be chosen by earlier runs (experiment 10's phases 3-4), read at every seed
+        sub = study_at(reader, stage.profile, read=lambda _: named_runs(replace(reader, seeds=every_seed)))
+        if sub is None:
+            log(stage.skip or f"experiment {number}, stage {stage.name}: its profile is not chosen yet")
+            continue
         waiting = schedule_waiting(sub)
         if waiting:
             log(f"experiment {number}, stage {stage.name} and every later stage: waiting ({waiting})")
@@ -182,7 +202,7 @@ def experiment_steps(number: int, study: Any, log: Callable[[str], None] = print
             sub.config(row)             # a typo fails here, before hours of training
         log(f"experiment {number}, stage {stage.name}: {' '.join(rows)}, seeds {list(stage.seeds)}"
             + (f" ({stage.dataset})" if stage.dataset else "")
-            + (f", profile {sub.profile}" if profile else ""))
+            + (f", profile {sub.profile}" if stage.profile else ""))
         yield sub, rows, tuple(stage.seeds)
 
 
