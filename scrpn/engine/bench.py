@@ -35,7 +35,6 @@ arithmetic), and the inference timing includes post-processing (per-level top-k,
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import statistics

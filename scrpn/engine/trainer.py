@@ -38,7 +38,6 @@ Design choices:
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import signal
 import threading

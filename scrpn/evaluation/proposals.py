@@ -52,7 +52,6 @@ import copy
 import io
 import math
 import os
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np

@@ -41,7 +41,7 @@ from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 from torch.profiler import record_function
 
 from ...pyramid import FPN_STRIDES, level_base_scale
