@@ -821,6 +821,8 @@ def _print_estimate(study: Any, plan: list[str], rate: str = "bench", jobs: int 
 
 def build_verify_parser() -> argparse.ArgumentParser:
     """``scrpn study verify`` (its own parser: ``scrpn study`` takes row names as positionals)."""
+    from scrpn.study.runs import PROFILE_CONFIG_DIRS
+
     p = argparse.ArgumentParser(
         prog="scrpn study verify",
         description="Retrain a committed run at its recorded commit (a temporary git worktree) with its "
@@ -829,11 +831,13 @@ def build_verify_parser() -> argparse.ArgumentParser:
                     "'identical' or the first difference. Exit 0 identical, 1 different, 2 cannot "
                     "verify (e.g. no recorded commit: then the retraining at HEAD is compared with "
                     "the spread of the committed seeds).")
-    p.add_argument("row", help="study row (config name), e.g. rpn")
+    p.add_argument("row", help="study row (config name), e.g. rpn, or a run's name, e.g. s4x_t3_sads "
+                               "(t3_sads at --profile 4x) or deepforest_rpn")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iterations", type=int, default=None,
                    help="retrain only the first N iterations and compare their logged losses")
-    p.add_argument("--profile", default="mini", choices=("smoke", "mini", "full"))
+    p.add_argument("--profile", default="mini", choices=tuple(PROFILE_CONFIG_DIRS),
+                   help="the run's profile: a schedule rung (2x ... 16x) or converged for experiment 10's runs")
     p.add_argument("--dataset", default=None, help="the run's dataset (deepforest)")
     p.add_argument("--results-dir", default="results", help="where the committed runs are")
     p.add_argument("--commit", default=None,
@@ -850,13 +854,15 @@ def build_verify_parser() -> argparse.ArgumentParser:
 
 def cmd_study_verify(args: argparse.Namespace) -> int:
     from scrpn.study import Study
+    from scrpn.study.experiments import run_study
     from scrpn.study.verify import verify_run
 
     if args.iterations is not None and args.iterations < 1:
         raise UsageError(f"--iterations {args.iterations}: expected a positive number of iterations")
     study = Study(profile=args.profile, dataset=args.dataset, results_dir=args.results_dir, log=note)
-    study.config(args.row, args.seed)  # a typo fails here, as one line
-    result = verify_run(study, args.row, args.seed, iterations=args.iterations, overrides=args.set,
+    study, row = run_study(study, args.row)     # a run's own name: s4x_t3_sads, deepforest_rpn
+    study.config(row, args.seed)  # a typo fails here, as one line
+    result = verify_run(study, row, args.seed, iterations=args.iterations, overrides=args.set,
                         commit=args.commit, progress=not args.no_progress and sys.stderr.isatty(), log=note,
                         keep=Path(args.keep) if args.keep else None)
     for line in result.lines:

@@ -100,6 +100,60 @@ def test_a_commit_the_repository_lacks_cannot_be_verified(committed: dict) -> No
     assert result.status == 2 and "commit 0000000000 is not in" in result.lines[-1]
 
 
+def test_nothing_compared_is_not_identical(committed: dict) -> None:
+    """A retraining shorter than the log's first logged iteration compares no value: before, that
+    printed "identical (0 values compared ...)" and exit 0 (found on ``s4x_t4_maxiou_sat
+    --iterations 3``, logged every 20). Now it cannot verify, and says which ``--iterations``
+    would. The committed log here keeps only iteration 2."""
+    _restore(committed)
+    lines = [json.loads(line) for line in committed["log"].splitlines()]
+    kept = [r for r in lines if not (r.get("type") == "train" and r.get("iter") == 1)]
+    (committed["run_dir"] / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    result = verify_run(_study(committed), "rpn", 0, iterations=1, repo=committed["repo"], log=lambda m: None)
+    assert result.status == 2
+    assert result.lines[-1].endswith("nothing compared: its first logged iteration is 2; pass --iterations 2 or more")
+    _restore(committed)
+
+
+def _rung_copy(committed: dict, name: str, profile: str) -> Path:
+    """The smoke run's files under another run name, its record naming ``profile``."""
+    folder = committed["results"] / "runs" / name / "seed0"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "log.jsonl").write_text(committed["log"])
+    (folder / "metrics.json").write_text(json.dumps(dict(committed["record"], name=name, profile=profile)))
+    return folder
+
+
+def test_a_schedule_rungs_run_is_verified_by_its_own_name(committed: dict, capsys) -> None:
+    """Experiment 10's runs (issue 38) are verifiable: ``scrpn study verify s2x_rpn`` is ``rpn`` at
+    ``--profile 2x``, checked against the profile its record names, its config's (``mini``: a rung
+    overlays only the schedule). Before, ``--profile`` took only smoke, mini and full, and a rung's
+    record would have been refused for naming ``mini``. A commit the checkout lacks stops it just
+    after those checks (nothing is retrained here); a record of another profile is refused first."""
+    folder = _rung_copy(committed, "s2x_rpn", "mini")
+    args = ["study", "verify", "s2x_rpn", "--results-dir", str(committed["results"]), "--commit", "0" * 40,
+            "--no-progress"]
+    assert main(args) == 2
+    out = capsys.readouterr().out
+    assert "s2x_rpn seed 0: commit 0000000000 is not in" in out
+    (folder / "metrics.json").write_text(json.dumps(dict(committed["record"], name="s2x_rpn", profile="smoke")))
+    assert main(args) == 2
+    assert "s2x_rpn seed 0: a run of profile 'smoke', not 'mini' (pass --profile smoke)" in capsys.readouterr().out
+
+
+def test_the_converged_profile_is_verified_at_the_rung_it_points_to(committed: dict) -> None:
+    """``--profile converged`` reads the rung ``configs/converged/_base.yaml`` names today (the
+    run's own commit may point elsewhere or nowhere): here this checkout's pointer, copied into
+    the throw-away repository."""
+    rung = Study(profile="converged", config_root=committed["repo"] / "configs").schedule_rung()
+    _rung_copy(committed, f"s{rung}_rpn", "mini")
+    study = Study(profile="converged", results_dir=committed["results"], config_root=committed["repo"] / "configs",
+                  log=lambda m: None)
+    result = verify_run(study, "rpn", 0, repo=committed["repo"], commit="0" * 40, log=lambda m: None)
+    assert result.status == 2 and result.lines[-1].endswith(f"s{rung}_rpn seed 0: commit 0000000000 is not in "
+                                                            f"{committed['repo']}")
+
+
 # ------------------------------------------------------------------ the comparisons, by hand
 def test_compare_logs_reads_losses_up_to_n_bit_for_bit() -> None:
     committed = [{"type": "train", "iter": 20, "loss": 0.5, "loss_cls": 0.25, "sec_per_iter": 1.0},

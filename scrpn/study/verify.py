@@ -21,14 +21,24 @@ What it does, for run ``ROW`` seed ``K`` under ``<results>/runs/``:
 
 It prints ``identical`` or the first iteration and key that differ, both values and the absolute and
 relative difference, and the recorded settings that differ from this machine's (software versions,
-CPU capability and model). Exit status: 0 identical, 1 different, 2 cannot verify. A run that
+CPU capability and model). Exit status: 0 identical, 1 different, 2 cannot verify (also when
+nothing was compared: an ``--iterations`` below the log's first logged iteration). A run that
 records no commit exits 2 after saying so; it is then retrained at HEAD (with ``--set`` settings, if
 given) and its logged losses are compared with the spread of the committed seeds of the same row
 at each iteration (:func:`spread_comparison`), which tells a retraining that agrees to noise from
 one that does not.
 
+**Every profile.** A schedule rung's run (experiment 10: ``s4x_t3_sads`` is ``t3_sads`` at
+``--profile 4x``) is verified like a mini one; its record names the profile of its *config*
+(``mini``: a rung only overlays the schedule), which is what the record is checked against. The
+``converged`` profile is verified at the rung it points to today (the run's commit may point
+elsewhere, or nowhere yet). A run trained in several parts at one commit is retrained in one
+piece: resuming is bit-exact (``tests/test_trainer.py``: ``test_interrupt_then_resume_equals_straight_run``).
+The command line also takes the run's own name (``scrpn study verify s4x_t3_sads``,
+``deepforest_rpn``), as the REPORT and ``results/runs/`` spell it.
+
 ``tests/test_verify.py`` pins it on a smoke row in a throw-away repository: identical, a one-ulp
-change reported at its iteration, a run without a commit.
+change reported at its iteration, a run without a commit, a rung's run read by its name.
 """
 from __future__ import annotations
 
@@ -39,11 +49,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from scrpn.engine.provenance import CHECKOUT, environment, git
+from scrpn.study.runs import CONVERGED
 
 __all__ = ["IMPLICIT_SETTINGS", "VerifyResult", "compare_logs", "compare_metrics", "setting_differences",
            "spread_comparison", "verify_run"]
@@ -294,15 +305,18 @@ def verify_run(study: Any, row: str, seed: int = 0, iterations: Optional[int] = 
     replace recorded settings); ``commit``: rebuild at this commit instead of the recorded one (for
     a run that records none: a candidate); ``keep``: a folder to copy the retraining's
     ``log.jsonl`` (and ``metrics.json``) to."""
+    if study.profile == CONVERGED:      # the rung S* names today, not what the run's commit named
+        study = replace(study, profile=study.schedule_rung())
     run_dir = study.run_dir(row, seed)
     metrics_path, log_path = run_dir / "metrics.json", run_dir / "log.jsonl"
     name = f"{study.run_name(row)} seed {seed}"
     if not metrics_path.is_file() or not log_path.is_file():
         return VerifyResult(2, [f"{run_dir}: {name}: no committed metrics.json and log.jsonl to compare with"])
     record = json.loads(metrics_path.read_text(encoding="utf-8"))
-    if record.get("profile") not in (None, study.profile):
+    expected = study.config(row, seed).profile      # a rung's run records its config's profile
+    if record.get("profile") not in (None, expected):
         return VerifyResult(2, [f"{metrics_path}: {name}: a run of profile {record.get('profile')!r}, "
-                                f"not {study.profile!r} (pass --profile {record.get('profile')})"])
+                                f"not {expected!r} (pass --profile {record.get('profile')})"])
     committed_log = _read_log(log_path)
     recorded_iters = record.get("iterations")
     if iterations is not None and recorded_iters is not None and iterations >= int(recorded_iters):
@@ -399,6 +413,12 @@ def verify_run(study: Any, row: str, seed: int = 0, iterations: Optional[int] = 
         if difference is None and iterations is None and again_metrics is not None:
             difference, more = compare_metrics(record, again_metrics)
             compared += more
+    if difference is None and compared == 0:      # "identical" must have compared something
+        first = min(_train_records(committed_log), default=None)
+        return VerifyResult(2, lines + [
+            f"{log_path}: {name}: nothing compared: " + ("its log has no training record" if first is None else
+                                                         f"its first logged iteration is {first}; pass "
+                                                         f"--iterations {first} or more")])
     if difference is None:
         return VerifyResult(0, lines + [f"identical ({compared} values compared"
                                         + (f", iterations up to {iterations})" if iterations else ", the whole run)")])
