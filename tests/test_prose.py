@@ -79,6 +79,18 @@ def test_one_seed_tables_compare_signs_only() -> None:
     assert verdicts["t3_alignment"] == "one seed, opposite sign to the paper"
 
 
+def test_a_row_not_trained_yet_reads_pending_not_nan() -> None:
+    """A rung's table while it trains (``scrpn reproduce --profile 4x``, experiment 10's phase 3):
+    a row with no run has no mean, and its comparisons say so. Before, they read
+    "AR1000 +nan ours"."""
+    frame = _table03([43.3, 40.9, 52.3, 49.5, math.nan, 43.4, 61.1, 60.6],
+                     [0.6, 0.1, 0.5, 0.6, math.nan, 1.1, 0.4, 0.6])
+    text = what_we_see(frame, "table03_components")
+    assert "nan" not in text
+    assert "+ IoU loss vs + alignment: AR1000 not trained yet ours, +0.6 paper -> **pending**" in text
+    assert ("+ point-based representation vs + IoU loss: AR1000 not trained yet ours, +0.4 paper "
+            "-> **pending**") in text
+
 def test_every_table_has_comparisons_and_every_cause_names_a_row_of_its_table() -> None:
     assert set(COMPARISONS) == set(TABLES)
     for name, spec in TABLES.items():

@@ -55,6 +55,8 @@ class Comparison:
     verdict: str      # see classify()
 
     def sentence(self, metric: str) -> str:
+        if not math.isfinite(self.delta):   # a side not trained yet (a rung's table while it trains)
+            return f"{self.label}: {metric} not trained yet ours, {self.paper:+.1f} paper -> **{self.verdict}**"
         se = "" if not math.isfinite(self.se) else f" [se {self.se:.1f}]"
         return (f"{self.label}: {metric} {self.delta:+.1f}{se} ours, {self.paper:+.1f} paper "
                 f"-> **{self.verdict}**")
