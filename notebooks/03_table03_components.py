@@ -32,7 +32,8 @@
 # ```
 
 # %% tags=["parameters"]
-# Parameters (papermill): profile smoke | mini | full; retrain=False reuses cached results.
+# Parameters (papermill): profile smoke | mini | full, or a schedule rung 2x-16x | converged (experiment
+# 10: `scrpn reproduce --profile converged`); retrain=False reuses cached results.
 profile = "mini"
 retrain = False
 seeds = [0, 1, 2]

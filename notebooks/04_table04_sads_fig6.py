@@ -26,7 +26,8 @@
 # scored on the priors an untrained head predicts; notebook 10 explores any object).
 
 # %% tags=["parameters"]
-# Parameters (papermill): profile smoke | mini | full; retrain=False reuses cached results.
+# Parameters (papermill): profile smoke | mini | full, or a schedule rung 2x-16x | converged (experiment
+# 10: `scrpn reproduce --profile converged`); retrain=False reuses cached results.
 profile = "mini"
 retrain = False
 seeds = [0, 1, 2]
