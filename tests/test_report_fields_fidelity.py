@@ -125,3 +125,14 @@ def test_committed_runs_counts_the_records_a_commit_held(repo: Path) -> None:
         == "5 of 6"
     with pytest.raises(TemplateError, match="git ls-tree"):
         _render(repo, '{{ committed_runs("0000000000000000000000000000000000000000") }}')
+
+
+def test_rule_keys_that_hold_dots_are_matched_whole() -> None:
+    # experiment 10's claim names carry a learning rate ("... lr 0.005"); the longest key wins
+    out = {"claims": {"points (lr 0.005)": {"verdict": "holds", "step": Difference(-0.9, 0.3, 3)},
+                      "points (lr 0": {"verdict": "the shorter key"}}}
+    assert rule_value(out, "claims.points (lr 0.005).verdict") == "holds"
+    assert rule_value(out, "claims.points (lr 0.005).step") == "-0.9 [0.3]"
+    assert str(rule_value(out, "claims.points (lr 0.005).step.se")) == "0.3"
+    with pytest.raises(KeyError, match=r"stopped at '006\)'"):
+        rule_value(out, "claims.points (lr 0.006).verdict")

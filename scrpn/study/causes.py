@@ -29,7 +29,7 @@ import pandas as pd
 from scrpn.evaluation.proposal_stats import load_stats, missed_fractions
 from scrpn.outputs import atomic_write_text
 
-from .experiments import (REGISTRY, Arm, all_arms, experiment_runs, experiment_study, experiment_verdicts, run_study,
+from .experiments import (REGISTRY, Arm, all_arms, experiment_runs, experiment_verdicts, run_study,
                           schedule_waiting)
 from .runs import Study, run_cost
 from .stats import Runs, difference, metric, sample_sd
@@ -57,12 +57,13 @@ def stage1_logs(study: Study, experiment: int) -> dict[str, list[list[dict]]]:
     (row and reference, in the order of its arms, on its dataset), the input of
     ``viz.cause_figures.stage1_margin_curves``. Trains nothing; rows without a cached seed are left out."""
     logs: dict[str, list[list[dict]]] = {}
+    runs_of = experiment_runs(study)
     for arm in REGISTRY[experiment].arms:
         for row in (arm.row, arm.reference):
             label = row if arm.dataset in (None, study.dataset) else f"{row} ({arm.dataset})"
             if row is None or label in logs:
                 continue
-            where = experiment_study(study, arm)
+            where = runs_of.study_of(arm)
             if where is None:           # its profile is not chosen yet
                 continue
             sub, name = run_study(where, row)

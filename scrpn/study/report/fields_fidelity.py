@@ -46,14 +46,20 @@ def _rule_output(r: Results, experiment: int) -> dict:
 
 
 def _dig_rule(node: Any, key: str, where: str) -> Any:
-    """``node[key]`` along a dotted key; a :class:`Difference`'s parts are ``delta``, ``se``, ``n``."""
-    for part in key.split(".") if key else []:
-        if isinstance(node, Difference) and part in ("delta", "se", "n"):
-            node = getattr(node, part)
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            raise KeyError(f"{where}: no key {key!r} (stopped at {part!r})")
+    """``node[key]`` along a dotted key; a :class:`Difference`'s parts are ``delta``, ``se``, ``n``.
+    A key that itself holds dots (experiment 10's claim "... lr 0.005") is matched whole: at each
+    level the longest run of parts that names a key wins (``tests/test_report_fields_fidelity.py``)."""
+    parts = key.split(".") if key else []
+    i = 0
+    while i < len(parts):
+        if isinstance(node, Difference) and parts[i] in ("delta", "se", "n"):
+            node, i = getattr(node, parts[i]), i + 1
+            continue
+        step = next((j for j in range(len(parts), i, -1)
+                     if isinstance(node, dict) and ".".join(parts[i:j]) in node), None)
+        if step is None:
+            raise KeyError(f"{where}: no key {key!r} (stopped at {parts[i]!r})")
+        node, i = node[".".join(parts[i:step])], step
     return node
 
 
