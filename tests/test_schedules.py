@@ -168,3 +168,33 @@ def test_readme_leads_with_s_star_once_table_i_has_runs_there(project) -> None:
     assert "**Table I at S\\* = 2x**" in report and "| 44.0 ± 1.0 (3) |" in report
     assert ("- Table I: sc_rpn above rpn: mini: holds (+17.0 [0.8] resolved); 2x: holds (+15.0 [0.8] "
             "resolved): **schedule-robust (holds at both)**") in report
+
+
+def test_readme_leads_the_components_with_phase_3s_rung_once_a_step_has_its_seeds(project) -> None:
+    """S* = 8x: the component tables read 4x (``table_rung``). Hand-derived: mini t3_iou_loss 47 / 48 /
+    49 and t3_point 50 / 51 / 52: +3.0, se sqrt(1/3 + 1/3) = 0.816, resolved, the paper's sign (+0.4):
+    reproduces; at 4x 62 / 63 / 64 and 59 / 60 / 61: -3.0 [0.8], resolved, opposite: does not
+    reproduce. t3_sads has two seeds at 4x, so its step (+ SADS) is not read yet."""
+    from scrpn.study.experiments.e10_converged import table_rung
+
+    configs, results = project
+    tables = results / "tables"
+    assert (table_rung("table03_components", "8x"), table_rung("table04_sads_combinations", "8x")) == ("4x", "4x")
+    assert (table_rung(T1, "8x"), table_rung("table03_components", "2x")) == ("8x", "2x")
+    choose(configs, "8x")
+    mini = Study(seeds=[0, 1, 2], results_dir=results, config_root=configs)
+    rung4 = Study(profile="4x", seeds=[0, 1, 2], results_dir=results, config_root=configs)
+    for seed in range(3):
+        fake_run(mini, "t3_iou_loss", seed, 47.0 + seed)
+        fake_run(mini, "t3_point", seed, 50.0 + seed)
+        fake_run(rung4, "t3_iou_loss", seed, 62.0 + seed)
+    assert not any(line.startswith("- **Components at 4x**") for line in readme_block("found", tables, configs).splitlines())
+    for seed in range(3):
+        fake_run(rung4, "t3_point", seed, 59.0 + seed)
+    for seed in range(2):
+        fake_run(rung4, "t3_sads", seed, 70.0 + seed)
+    lines = [line for line in readme_block("found", tables, configs).splitlines() if "Components" in line]
+    assert lines == ["- **Components at 4x** (Tables III and IV at experiment 10's phase-3 rung, S\\* = 8x; the 1 of 9 "
+                     "steps whose two rows have three seeds there so far, the mini schedule beside each): "
+                     "+ point-based representation -3.0 [0.8] AR1000, paper +0.4, **does not reproduce** "
+                     "(mini +3.0 [0.8], **reproduces**)."]

@@ -197,7 +197,7 @@ class Session:
         registered for its phase 3 (4x when S* = 8x). While S* is not chosen: one line with phase
         1's learning curve so far and the rung the registered rule asks for next."""
         from .experiments import named_runs
-        from .experiments.e10_converged import CURVE_CONTROL, PHASE3_AT, choose_schedule, curve_ar1000
+        from .experiments.e10_converged import CURVE_CONTROL, choose_schedule, curve_ar1000, table_rung
         from .runs import CONVERGED
         from .schedules import (chosen_rung, phase1_text, profile_study, schedule_frames, schedule_status,
                                 schedule_table)
@@ -209,9 +209,8 @@ class Session:
             read_as = "".join(f"; {names.get(m, m)} {f}x: `{run}`" for (m, f), run in CURVE_CONTROL.items())
             return phase1_text(curve, choose_schedule(curve)["next"], names, read_as=read_as)
         profile = CONVERGED
-        factor = int(rung[:-1])
-        if name != "table01_proposals_coco" and factor in PHASE3_AT:
-            profile, rung = f"{PHASE3_AT[factor]}x", f"{PHASE3_AT[factor]}x"
+        if table_rung(name, rung) != rung:
+            profile = rung = table_rung(name, rung)
         mini, at_s = schedule_frames(name, self.study, profile, self.paper_dir)
         return (schedule_status(name, at_s, rung, profile) + "\n\n"
                 + markdown_table(schedule_table(name, mini, at_s, rung)))

@@ -50,7 +50,7 @@ from .record import Arm, Experiment, Stage
 
 __all__ = ["CLAIMS", "CLAIM_ROWS", "COMPONENT_ROWS", "CURVE_EXTRA", "CURVE_METHODS", "CURVE_RUNGS", "CURVE_TOLERANCE", "Claim", "EXPERIMENT",
            "FIGURE_METHODS", "TABLE_I_ROWS", "choose_schedule", "claim_holds", "curve_ar1000", "experiment10", "report_sections",
-           "rung_prefix", "schedule_verdict"]
+           "rung_prefix", "schedule_verdict", "table_rung"]
 
 RPN, ITERATIVE_RPN, GA_RPN, CASCADE_RPN, SC_RPN = PEERS   # Table I's rows (experiment 7 names them)
 CURVE_METHODS = (RPN, SC_RPN)         # phase 1 reads these two, seed 0
@@ -212,6 +212,19 @@ FIGURE_METHODS = (RPN, SC_RPN, GA_RPN, CASCADE_RPN)
 # REPORT's budget: at S* = 8x the estimate exceeds 40 machine hours, so phase 3 (the component
 # claims) is registered at the next shorter rung, 4x
 PHASE3_AT = {8: 4}
+
+
+def table_rung(table: str, s_star: str) -> str:
+    """The rung at which experiment 10 reads paper table ``table`` once S* is ``s_star`` ("8x"):
+    Table I at S*, every other table (the components', III and IV) at phase 3's registered rung
+    (:data:`PHASE3_AT`: "4x" when S* is "8x"). Notebooks 03 and 04 and README's lead line on the
+    components read it (``tests/test_schedules.py``)."""
+    factor = int(s_star[:-1])
+    if table == "table01_proposals_coco" or factor not in PHASE3_AT:
+        return s_star
+    return f"{PHASE3_AT[factor]}x"
+
+
 _NAMES = {RPN: "RPN", SC_RPN: "SC-RPN", DF_CASCADE_RPN: "Cascade RPN"}
 
 

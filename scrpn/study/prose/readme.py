@@ -12,6 +12,7 @@ from typing import Callable, Optional, Sequence
 import pandas as pd
 
 from ..report.cost import cost_line
+from ..runs import CONVERGED, Study
 from ..stats import RESOLVED_SE
 from ..tables import TABLES
 from .comparisons import Comparison, comparisons, markdown_table
@@ -25,6 +26,7 @@ NOTEBOOK_OF = {"table01_proposals_coco": "01", "table02_detection_coco": "02", "
                "table06_iou_mask_training_samples": "06", "table07_iou_mask_feature_map": "06",
                "table08_point_representation": "07", "table09_more_detectors": "02",
                "table10_proposals_imagenet_det": "08"}
+COMPONENT_TABLES = ("table03_components", "table04_sads_combinations")
 _ORDER = ("reproduces", "does not reproduce", "no resolved change", "one seed, same sign as the paper",
           "one seed, opposite sign to the paper", "one seed", "pending")
 
@@ -38,9 +40,13 @@ def _found(tables_dir: Path) -> dict[str, list[Comparison]]:
     return out
 
 
-def _short(c: Comparison, metric: str = "AR1000") -> str:
+def _delta(c: Comparison) -> str:
     se = f" [{c.se:.1f}]" if math.isfinite(c.se) else ""
-    return f"{c.delta:+.1f}{se} {metric}, paper {c.paper:+.1f}"
+    return f"{c.delta:+.1f}{se}"
+
+
+def _short(c: Comparison, metric: str = "AR1000") -> str:
+    return f"{_delta(c)} {metric}, paper {c.paper:+.1f}"
 
 
 def _at_s(c: Optional[Comparison]) -> str:
@@ -80,11 +86,15 @@ def _what_we_found(tables_dir: Path, config_root: str | Path = "configs") -> str
             lines.append(f"- **The peers against RPN** (Table I at S\\* = {rung}, the mini schedule beside each): " + "; ".join(
                 f"{c.label.split(' vs ')[0]} {_at_s(s1.get(c.row))} (mini {_short(c)}, **{c.verdict}**)"
                 for c in peers) + ".")
-    parts = [c for name in ("table03_components", "table04_sads_combinations") for c in found.get(name, [])]
+    at_rung = _components_at_rung(Path(tables_dir), config_root)
+    if at_rung is not None:
+        lines.append(at_rung)
+    parts = [c for name in COMPONENT_TABLES for c in found.get(name, [])]
     if parts:
         best = max(parts, key=lambda c: c.delta)
         failed = [c for c in parts if c.verdict in ("does not reproduce", "no resolved change")]
-        lines.append(f"- **Components** (Tables III and IV, three seeds): {sum(c.verdict == 'reproduces' for c in parts)} "
+        title = "Components" if at_rung is None else "Components at the mini schedule"
+        lines.append(f"- **{title}** (Tables III and IV, three seeds): {sum(c.verdict == 'reproduces' for c in parts)} "
                      f"of {len(parts)} steps reproduce; the largest is {best.label.split(' vs ')[0]} "
                      f"({_short(best)}); not reproduced: "
                      + "; ".join(f"{c.label.split(' vs ')[0]} ({_short(c)})" for c in failed) + ".")
@@ -101,6 +111,54 @@ def _what_we_found(tables_dir: Path, config_root: str | Path = "configs") -> str
         lines.append(f"- **A second dataset** (DeepForest's tree crowns in Table X's role, three seeds): "
                      f"SC-RPN against RPN {_short(c)} (the paper's on ImageNet DET), **{c.verdict}**.")
     return "\n".join(lines)
+
+
+def _complete(frame: pd.DataFrame, seeds: int) -> pd.DataFrame:
+    """``frame`` (a :func:`build_table` frame) with the means of rows that lack some of their
+    ``seeds`` blanked: a step is read at a rung once both its rows have all their seeds."""
+    frame = frame.copy()
+    short = frame["seeds"].astype(int) < seeds
+    for column in (c for c in frame.columns if c.endswith("_mean")):
+        frame.loc[short, column] = math.nan
+    return frame
+
+
+def _components_at_rung(tables_dir: Path, config_root: str | Path = "configs") -> Optional[str]:
+    """README's lead line on the components once experiment 10 reads some at its rung: each step
+    of Tables III and IV whose two rows have all three seeds at the rung the experiment reads
+    those tables at (``e10_converged.table_rung``: 4x when S* = 8x), classified as every
+    table's steps are (:func:`~.comparisons.classify`), with the mini schedule's step beside it;
+    None while S* is not chosen or no step is complete there. Reads cached runs only
+    (``tests/test_schedules.py``)."""
+    from ..experiments.e10_converged import table_rung
+    from ..schedules import chosen_rung, schedule_frames
+
+    s_star = chosen_rung(config_root)
+    if s_star is None:
+        return None
+    results = Path(tables_dir).parent
+    study = Study(seeds=(0, 1, 2), results_dir=results, config_root=config_root, train_missing=False,
+                  log=lambda message: None)
+    rung = table_rung(COMPONENT_TABLES[0], s_star)
+    read, total = [], 0
+    for name in COMPONENT_TABLES:
+        mini, at = schedule_frames(name, study, CONVERGED if rung == s_star else rung, results / "paper")
+        if at is None:
+            continue
+        before = {c.label: c for c in comparisons(mini, TABLES[name])}
+        steps = comparisons(_complete(at, len(study.seeds)), TABLES[name])
+        total += len(steps)
+        read += [(c, before.get(c.label)) for c in steps if math.isfinite(c.delta)]
+    if not read:
+        return None
+
+    def mini_step(c: Optional[Comparison]) -> str:
+        return "mini pending" if c is None or not math.isfinite(c.delta) else f"mini {_delta(c)}, **{c.verdict}**"
+
+    return (f"- **Components at {rung}** (Tables III and IV at experiment 10's phase-3 rung, S\\* = {s_star}; "
+            f"the {len(read)} of {total} steps whose two rows have three seeds there so far, the mini schedule "
+            "beside each): " + "; ".join(f"{c.label.split(' vs ')[0]} {_short(c)}, **{c.verdict}** ({mini_step(m)})"
+                                         for c, m in read) + ".")
 
 
 def _results(tables_dir: Path, config_root: str | Path = "configs") -> str:
