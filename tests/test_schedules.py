@@ -179,8 +179,10 @@ def test_readme_leads_the_components_with_phase_3s_rung_once_a_step_has_its_seed
 
     configs, results = project
     tables = results / "tables"
-    assert (table_rung("table03_components", "8x"), table_rung("table04_sads_combinations", "8x")) == ("4x", "4x")
-    assert (table_rung(T1, "8x"), table_rung("table03_components", "2x")) == ("8x", "2x")
+    # the rung and the profile whose runs hold it: the converged profile only where the rung is S*
+    assert table_rung("table03_components", "8x") == table_rung("table04_sads_combinations", "8x") == ("4x", "4x")
+    assert (table_rung(T1, "8x"), table_rung("table03_components", "2x")) == (("8x", "converged"), ("2x", "converged"))
+    assert table_rung(T1, "8x").profile == "converged" and table_rung("table03_components", "8x").rung == "4x"
     choose(configs, "8x")
     mini = Study(seeds=[0, 1, 2], results_dir=results, config_root=configs)
     rung4 = Study(profile="4x", seeds=[0, 1, 2], results_dir=results, config_root=configs)

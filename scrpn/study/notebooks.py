@@ -198,7 +198,6 @@ class Session:
         1's learning curve so far and the rung the registered rule asks for next."""
         from .experiments import named_runs
         from .experiments.e10_converged import CURVE_CONTROL, choose_schedule, curve_ar1000, table_rung
-        from .runs import CONVERGED
         from .schedules import (chosen_rung, phase1_text, profile_study, schedule_frames, schedule_status,
                                 schedule_table)
 
@@ -208,12 +207,10 @@ class Session:
             curve = curve_ar1000(named_runs(profile_study(self.study, "mini")))
             read_as = "".join(f"; {names.get(m, m)} {f}x: `{run}`" for (m, f), run in CURVE_CONTROL.items())
             return phase1_text(curve, choose_schedule(curve)["next"], names, read_as=read_as)
-        profile = CONVERGED
-        if table_rung(name, rung) != rung:
-            profile = rung = table_rung(name, rung)
-        mini, at_s = schedule_frames(name, self.study, profile, self.paper_dir)
-        return (schedule_status(name, at_s, rung, profile) + "\n\n"
-                + markdown_table(schedule_table(name, mini, at_s, rung)))
+        read = table_rung(name, rung)
+        mini, at_s = schedule_frames(name, self.study, read.profile, self.paper_dir)
+        return (schedule_status(name, at_s, read.rung, read.profile) + "\n\n"
+                + markdown_table(schedule_table(name, mini, at_s, read.rung)))
 
     def ready(self, *rows: str) -> bool:
         """Whether the first seed of every row is available (cached, or trainable now)."""

@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Sequence, Union
+from typing import Callable, Mapping, NamedTuple, Optional, Sequence, Union
 
+from ..runs import CONVERGED
 from ..stats import Difference, Runs, difference, metric
 from ..verdicts import SD_LIMIT, stage1_learns
 from .e1_cascade_rpn import CASCADE_RPN as DF_CASCADE_RPN
@@ -50,7 +51,7 @@ from .record import Arm, Experiment, Stage
 
 __all__ = ["CLAIMS", "CLAIM_ROWS", "COMPONENT_ROWS", "CURVE_EXTRA", "CURVE_METHODS", "CURVE_RUNGS", "CURVE_TOLERANCE", "Claim", "EXPERIMENT",
            "FIGURE_METHODS", "TABLE_I_ROWS", "choose_schedule", "claim_holds", "curve_ar1000", "experiment10", "report_sections",
-           "rung_prefix", "schedule_verdict", "table_rung"]
+           "TableRung", "rung_prefix", "schedule_verdict", "table_rung"]
 
 RPN, ITERATIVE_RPN, GA_RPN, CASCADE_RPN, SC_RPN = PEERS   # Table I's rows (experiment 7 names them)
 CURVE_METHODS = (RPN, SC_RPN)         # phase 1 reads these two, seed 0
@@ -214,15 +215,23 @@ FIGURE_METHODS = (RPN, SC_RPN, GA_RPN, CASCADE_RPN)
 PHASE3_AT = {8: 4}
 
 
-def table_rung(table: str, s_star: str) -> str:
+class TableRung(NamedTuple):
+    """Where experiment 10 reads a paper table: ``rung`` ("4x", "8x") and the ``profile`` whose
+    runs hold it (:data:`~scrpn.study.runs.CONVERGED` when the rung is S* itself, else the rung)."""
+    rung: str
+    profile: str
+
+
+def table_rung(table: str, s_star: str) -> TableRung:
     """The rung at which experiment 10 reads paper table ``table`` once S* is ``s_star`` ("8x"):
-    Table I at S*, every other table (the components', III and IV) at phase 3's registered rung
-    (:data:`PHASE3_AT`: "4x" when S* is "8x"). Notebooks 03 and 04 and README's lead line on the
-    components read it (``tests/test_schedules.py``)."""
+    Table I at S* (the ``converged`` profile), every other table (the components', III and IV) at
+    phase 3's registered rung (:data:`PHASE3_AT`: "4x" when S* is "8x", read from the ``4x``
+    profile). Notebooks 03 and 04 and README's lead line on the components read it, so that the
+    choice of rung and of profile is made here once (``tests/test_schedules.py``)."""
     factor = int(s_star[:-1])
     if table == "table01_proposals_coco" or factor not in PHASE3_AT:
-        return s_star
-    return f"{PHASE3_AT[factor]}x"
+        return TableRung(s_star, CONVERGED)
+    return TableRung(f"{PHASE3_AT[factor]}x", f"{PHASE3_AT[factor]}x")
 
 
 _NAMES = {RPN: "RPN", SC_RPN: "SC-RPN", DF_CASCADE_RPN: "Cascade RPN"}
@@ -330,7 +339,6 @@ def _report(runs: Runs) -> list[str]:
     return parts["curve"] + parts["claims"] + [""] + parts["verdict"]
 
 
-CONVERGED = "converged"
 _CURVE_ARMS = tuple(
     Arm(f"{_NAMES[m]} {f}x", f"{_NAMES[m]} at {f}x the mini schedule, seed 0; Δ vs the rung below",
         _curve_name(m, f), _curve_name(m, low), seeds=1, reference_seeds=1,   # the rule reads seed 0 at each rung

@@ -12,7 +12,7 @@ from typing import Callable, Optional, Sequence
 import pandas as pd
 
 from ..report.cost import cost_line
-from ..runs import CONVERGED, Study
+from ..runs import Study
 from ..stats import RESOLVED_SE
 from ..tables import TABLES
 from .comparisons import Comparison, comparisons, markdown_table
@@ -139,10 +139,10 @@ def _components_at_rung(tables_dir: Path, config_root: str | Path = "configs") -
     results = Path(tables_dir).parent
     study = Study(seeds=(0, 1, 2), results_dir=results, config_root=config_root, train_missing=False,
                   log=lambda message: None)
-    rung = table_rung(COMPONENT_TABLES[0], s_star)
+    rung, profile = table_rung(COMPONENT_TABLES[0], s_star)
     read, total = [], 0
     for name in COMPONENT_TABLES:
-        mini, at = schedule_frames(name, study, CONVERGED if rung == s_star else rung, results / "paper")
+        mini, at = schedule_frames(name, study, profile, results / "paper")
         if at is None:
             continue
         before = {c.label: c for c in comparisons(mini, TABLES[name])}
